@@ -1,0 +1,5 @@
+#include "tests/core/check_core.h"
+Suite *mem_blocks_random_suite(void)
+{
+	return suite_create("mem_blocks_random");
+}
