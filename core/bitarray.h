@@ -111,7 +111,8 @@ bool bitarray_is_used(const struct bitarray *ba, size_t i);
  * past the end; true for n == 0 inside the array). O(n / 64). */
 bool bitarray_range_is_free(const struct bitarray *ba, size_t start, size_t n);
 
-/* true iff every bit of [start, start + n) is used. O(n / 64). */
+/* true iff every bit of [start, start + n) is used (false if the range runs
+ * past the end). O(n / 64). */
 bool bitarray_range_is_used(const struct bitarray *ba, size_t start, size_t n);
 
 /* Free bits. O(1). */

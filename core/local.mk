@@ -4,4 +4,4 @@ core_libmemcore_la_SOURCES = \
 	core/bitarray.c core/bitarray.h \
 	core/mem_blocks.c core/mem_blocks.h \
 	core/multi_mem_blocks.c \
-	core/tlsf.c core/tlsf.h
+	core/tlsf.c core/tlsf.h core/tlsf_hash.h

@@ -185,6 +185,12 @@ int sys_mem_blocks_runtime_stats_get(sys_mem_blocks_t *mb, struct sys_memory_sta
 /* Reset the high-water mark to what is allocated now. 0 or -EINVAL. O(1). */
 int sys_mem_blocks_runtime_stats_reset_max(sys_mem_blocks_t *mb);
 
+/* Free blocks in the pool. O(1). (Not in Zephyr; for choice functions.) */
+static inline size_t sys_mem_blocks_free_count(const sys_mem_blocks_t *mb)
+{
+	return bitarray_count_free(&mb->bitmap);
+}
+
 /* Set up an empty group that chooses with choice_fn. Allocates nothing. */
 void sys_multi_mem_blocks_init(sys_multi_mem_blocks_t *group,
 			       sys_multi_mem_blocks_choice_fn_t choice_fn);
@@ -202,7 +208,7 @@ void sys_multi_mem_blocks_deinit(sys_multi_mem_blocks_t *group);
  * *blk_size (if not NULL) is that pool's block size.
  * count == 0: *blk_size = 0, returns 0, the choice function is not called.
  * Returns 0; -EINVAL if group or out_blocks is NULL, or the choice function
- * returns NULL; -ENOMEM as sys_mem_blocks_alloc.
+ * is NULL or returns NULL; -ENOMEM as sys_mem_blocks_alloc.
  */
 int sys_multi_mem_blocks_alloc(sys_multi_mem_blocks_t *group, void *cfg, size_t count,
 			       void **out_blocks, size_t *blk_size);

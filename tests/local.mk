@@ -7,7 +7,8 @@ AM_TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; export top_srcdir;
 EXTRA_DIST += tests/run-test
 
-check_LTLIBRARIES += tests/common/libtestcommon.la
+# Built by plain make too: the benchmarks use it.
+noinst_LTLIBRARIES += tests/common/libtestcommon.la
 tests_common_libtestcommon_la_SOURCES = tests/common/seed.c tests/common/seed.h
 
 check_PROGRAMS += tests/core/check_core
