@@ -1,0 +1,122 @@
+/*
+ * config: the allocatord configuration file (libconfig syntax), parsed and
+ * validated into plain data, with the layout of every region computed.
+ *
+ * Nothing here touches the system beyond reading the file and resolving user
+ * and group names: regions are created elsewhere (region.c), choice plug-ins
+ * loaded elsewhere (choice.c). Every error names the file, the line and the
+ * setting, e.g.
+ *   "/etc/allocatord.conf:12: regions.[0].pools.[1].block_size: must be a
+ *    multiple of align (512), got 1000"
+ */
+#ifndef ALLOCATORD_DAEMON_CONFIG_H
+#define ALLOCATORD_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define CONFIG_NAME_MAX     63   /* pool, heap, group and region names */
+#define CONFIG_MAX_REGIONS  64   /* memfds passed in one SCM_RIGHTS message */
+#define CONFIG_ERR_MAX      512
+#define CONFIG_DEFAULT_FILE "<built-in default>"
+
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+/* "error", "warn", "info", "debug", indexed by enum log_level. */
+extern const char *const config_log_levels[4];
+
+struct cfg_pool {
+	char name[CONFIG_NAME_MAX + 1];
+	uint64_t block_size;  /* bytes, multiple of align */
+	uint64_t blocks;
+	uint64_t align;       /* power of two >= 4; default 64 */
+	uint64_t quota;       /* blocks one client may hold; 0 = no limit */
+	uint64_t offset;      /* computed: start in the region */
+	int line;
+};
+
+struct cfg_heap {
+	char name[CONFIG_NAME_MAX + 1];
+	uint64_t size;        /* bytes, multiple of granule */
+	uint32_t granule;     /* power of two; default 64 */
+	uint32_t max_allocs;  /* live allocations; default size / granule / 4, capped */
+	uint64_t quota;       /* bytes one client may hold; 0 = no limit */
+	uint64_t offset;      /* computed */
+	int line;
+};
+
+struct cfg_region {
+	char name[CONFIG_NAME_MAX + 1];
+	uint64_t size;        /* bytes; computed from the contents when not set */
+	bool hugepages;
+	uid_t *allow_uids;    /* empty with allow_gids empty: every peer */
+	size_t n_allow_uids;
+	gid_t *allow_gids;
+	size_t n_allow_gids;
+	struct cfg_pool *pools;
+	size_t npools;
+	struct cfg_heap *heaps;
+	size_t nheaps;
+	int line;
+};
+
+struct cfg_group {
+	char name[CONFIG_NAME_MAX + 1];
+	char **members;       /* pool names, all in one region */
+	size_t nmembers;
+	char *choice;         /* built-in choice function name, or NULL; not
+			       * checked here: choice_open() knows the names */
+	char *plugin;         /* path of a choice plug-in (.so), or NULL; exactly
+			       * one of choice and plugin is set */
+	char *plugin_arg;     /* passed to the plug-in's init, or NULL */
+	int line;
+};
+
+struct config {
+	char *file;               /* path read, or CONFIG_DEFAULT_FILE */
+	char *socket_path;        /* NULL: not set in the file */
+	mode_t socket_mode;       /* default 0660 */
+	bool socket_group_set;
+	gid_t socket_group;
+	enum log_level log_level; /* default LOG_INFO */
+	uint32_t max_frame;       /* bytes; default 65536; [4096, 16 MiB] */
+	uint32_t max_clients;     /* default 1024; [1, 65536] */
+	uint32_t hello_timeout_ms; /* default 10000; 0 = wait forever */
+	uint32_t max_output;      /* bytes of unread replies per client before the
+				   * daemon stops reading from it; default 1 MiB,
+				   * at least 2 * max_frame */
+	struct cfg_region *regions;
+	size_t nregions;
+	struct cfg_group *groups;
+	size_t ngroups;
+};
+
+/* The embedded default configuration (daemon/default.conf at build time). */
+extern const char config_default_text[];
+
+/*
+ * Parse and validate the file at path (config_load_file) or the text
+ * (config_load_string; name is used in messages) into *out, including the
+ * layout of each region. On error returns a negative errno (-EINVAL for a bad
+ * setting, -ENOENT / -EACCES for an unreadable file, -ENOMEM), writes one line
+ * naming file, line and setting to err, and leaves *out empty.
+ */
+int config_load_file(const char *path, struct config *out, char *err, size_t errlen);
+int config_load_string(const char *text, const char *name, struct config *out, char *err,
+		       size_t errlen);
+
+/* Release everything config_load_* allocated; *c becomes empty. */
+void config_free(struct config *c);
+
+/* Human-readable layout for --check-config: every region with its size and
+ * every pool, heap and group with its offset, size and settings. */
+void config_print(const struct config *c, FILE *out);
+
+/* Parse "64M"-style sizes: a decimal integer with an optional K, M, G or T
+ * suffix (powers of 1024). Returns 0 or -EINVAL (also on overflow). */
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif

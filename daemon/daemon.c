@@ -1,0 +1,116 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/daemon.h"
+#include "daemon/ops.h"
+#include "daemon/stats.h"
+
+/* A frame carries at most this many bytes besides the offsets: envelope,
+ * status, names (<= 63 bytes), block size. Offsets take <= 10 bytes each. */
+#define FRAME_OVERHEAD 256u
+
+uint32_t daemon_max_batch(uint32_t max_frame)
+{
+	return (max_frame - FRAME_OVERHEAD) / 10;
+}
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t daemon_now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+uint64_t daemon_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+/* Holds are bounded so that no client can make the daemon grow without end:
+ * room for every unit held by four clients at once is plenty for hand-offs. */
+static uint32_t hold_limit(const struct layout *l)
+{
+	uint64_t units = 0;
+
+	for (size_t i = 0; i < l->nobjects; i++) {
+		const struct object *o = &l->objects[i];
+
+		if (o->kind == OBJ_POOL)
+			units += pool_blocks(o);
+		else if (o->kind == OBJ_HEAP)
+			units += tlsf_id_limit(o->u.heap.tlsf);
+	}
+	units = units * 4 + 65536;
+	return units > UINT32_MAX - 2 ? UINT32_MAX - 2 : (uint32_t)units;
+}
+
+/* Everything but the config and the sessions. */
+static void daemon_release(struct daemon *d)
+{
+	layout_destroy(&d->layout);
+	holds_destroy(&d->holds);
+	arena_destroy(&d->arena);
+	free(d->slots);
+	free(d->ptrs);
+	free(d->undo);
+	memset(d, 0, sizeof(*d));
+}
+
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	rc = layout_build(&d->layout, cfg, dry_run, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* A shallow copy until success: on failure the caller keeps cfg. */
+	d->cfg = *cfg;
+	d->max_batch = daemon_max_batch(cfg->max_frame);
+	d->start_ms = daemon_now_ms();
+	/* A decoded frame can be ~20 times its size (packed varints grow to 8
+	 * bytes, unknown fields get a record each); past that unpack fails
+	 * cleanly with -EBADMSG. */
+	rc = arena_init(&d->arena, (size_t)cfg->max_frame * 24 + 65536);
+	if (rc == 0)
+		rc = holds_init(&d->holds, 4096, hold_limit(&d->layout));
+	if (rc == 0) {
+		d->slots = calloc(cfg->max_clients, sizeof(*d->slots));
+		d->ptrs = calloc(d->max_batch, sizeof(*d->ptrs));
+		d->undo = calloc(d->max_batch, sizeof(*d->undo));
+		if (d->slots == NULL || d->ptrs == NULL || d->undo == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "%s", strerror(-rc));
+	else
+		rc = stats_check_fit(d, err, errlen);
+	if (rc < 0) {
+		daemon_release(d);
+		return rc;
+	}
+	memset(cfg, 0, sizeof(*cfg));
+	return 0;
+}
+
+void daemon_fini(struct daemon *d)
+{
+	struct config cfg;
+
+	for (uint32_t i = 0; d->slots != NULL && i < d->cfg.max_clients; i++)
+		if (d->slots[i] != NULL)
+			session_end(d, d->slots[i]);
+	/* The layout points into the config: release it first. */
+	cfg = d->cfg;
+	daemon_release(d);
+	config_free(&cfg);
+}

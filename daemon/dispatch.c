@@ -1,0 +1,339 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/dispatch.h"
+#include "daemon/log.h"
+#include "daemon/ops.h"
+#include "daemon/stats.h"
+#include "proto/allocd.pb-c.h"
+
+/* What one request produced: a status with its message, and a body. */
+struct outcome {
+	int status;
+	struct ops_err err;
+	Allocd__Reply reply;
+};
+
+static int outcome_fail(struct outcome *oc, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int outcome_fail(struct outcome *oc, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(oc->err.msg, sizeof(oc->err.msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void log_client(enum log_level level, const struct session *s, const char *what)
+{
+	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long)s->id, (int)s->pid,
+		s->comm, what);
+}
+
+/* The object called name, of kind want (0: any kind), into *out. */
+static int find_object(struct daemon *d, const char *name, enum obj_kind want,
+		       struct object **out, struct outcome *oc)
+{
+	static const char *const kinds[] = {"object", "pool", "heap", "group"};
+	struct object *o = layout_find(&d->layout, name);
+
+	if (o == NULL)
+		return outcome_fail(oc, -ENOENT, "no %s named '%s'", kinds[want], name);
+	if (want != 0 && o->kind != want)
+		return outcome_fail(oc, -EINVAL, "'%s' is a %s, not a %s", name, kinds[o->kind],
+				    kinds[want]);
+	*out = o;
+	return 0;
+}
+
+static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *req,
+		    struct outcome *oc)
+{
+	Allocd__HelloReply *hr;
+	int rc;
+
+	if (s->hello_done)
+		return outcome_fail(oc, -EALREADY, "hello was already done on this connection");
+	hr = arena_alloc(&d->arena, sizeof(*hr));
+	if (hr == NULL)
+		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+	rc = stats_hello(d, s, hr, &oc->err);
+	if (rc < 0)
+		return rc;
+	/* Keep the client's name printable: it ends up in memctl tables. */
+	snprintf(s->client_name, sizeof(s->client_name), "%s", req->client_name);
+	for (char *p = s->client_name; *p; p++)
+		if (!isprint((unsigned char)*p))
+			*p = '?';
+	s->hello_done = true;
+	s->fds_pending = hr->n_regions > 0;
+	oc->reply.body_case = ALLOCD__REPLY__BODY_HELLO;
+	oc->reply.hello = hr;
+	return 0;
+}
+
+/* The offsets array of an allocation reply, in the arena. */
+static Allocd__AllocReply *alloc_reply(struct daemon *d, struct outcome *oc, uint64_t n)
+{
+	Allocd__AllocReply *ar = arena_alloc(&d->arena, sizeof(*ar));
+	uint64_t cap = n < d->max_batch ? n : d->max_batch;
+
+	if (ar == NULL)
+		return NULL;
+	allocd__alloc_reply__init(ar);
+	ar->offsets = arena_alloc(&d->arena, (cap ? cap : 1) * sizeof(uint64_t));
+	if (ar->offsets == NULL)
+		return NULL;
+	oc->reply.body_case = ALLOCD__REPLY__BODY_ALLOC;
+	oc->reply.alloc = ar;
+	return ar;
+}
+
+static int do_alloc(struct daemon *d, struct session *s, const Allocd__Alloc *req,
+		    struct outcome *oc)
+{
+	struct object *o = NULL;
+	Allocd__AllocReply *ar;
+	int rc = find_object(d, req->pool, OBJ_POOL, &o, oc);
+
+	if (rc < 0)
+		return rc;
+	ar = alloc_reply(d, oc, req->contiguous ? 1 : req->count);
+	if (ar == NULL)
+		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+	rc = ops_pool_alloc(d, s, o, req->count, req->contiguous, ar->offsets, &oc->err);
+	if (rc < 0)
+		return rc;
+	ar->n_offsets = req->count == 0 ? 0 : req->contiguous ? 1 : req->count;
+	ar->block_size = pool_block_size(o);
+	return 0;
+}
+
+static int do_group_alloc(struct daemon *d, struct session *s, const Allocd__GroupAlloc *req,
+			  struct outcome *oc)
+{
+	struct object *o = NULL;
+	Allocd__AllocReply *ar;
+	struct object *chosen;
+	int rc = find_object(d, req->group, OBJ_GROUP, &o, oc);
+
+	if (rc < 0)
+		return rc;
+	ar = alloc_reply(d, oc, req->count);
+	if (ar == NULL)
+		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+	rc = ops_group_alloc(d, s, o, req->cfg, req->count, req->total_count, ar->offsets,
+			     &chosen, &oc->err);
+	if (rc < 0)
+		return rc;
+	if (chosen != NULL) {
+		ar->n_offsets = req->count;
+		ar->block_size = pool_block_size(chosen);
+		ar->pool = (char *)chosen->name;
+	}
+	return 0;
+}
+
+static int do_heap_alloc(struct daemon *d, struct session *s, const Allocd__HeapAlloc *req,
+			 struct outcome *oc)
+{
+	struct object *o = NULL;
+	Allocd__AllocReply *ar;
+	int rc = find_object(d, req->heap, OBJ_HEAP, &o, oc);
+
+	if (rc < 0)
+		return rc;
+	ar = alloc_reply(d, oc, 1);
+	if (ar == NULL)
+		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+	rc = ops_heap_alloc(d, s, o, req->size, req->align, &ar->offsets[0], &ar->block_size,
+			    &oc->err);
+	if (rc < 0)
+		return rc;
+	ar->n_offsets = 1;
+	return 0;
+}
+
+static int do_free(struct daemon *d, struct session *s, const Allocd__Free *req,
+		   struct outcome *oc)
+{
+	struct object *o = NULL;
+	int rc = find_object(d, req->name, 0, &o, oc);
+
+	return rc < 0 ? rc : ops_free(d, s, o, req->offsets, req->n_offsets, req->run, &oc->err);
+}
+
+static int do_retain(struct daemon *d, struct session *s, const Allocd__Retain *req,
+		     struct outcome *oc)
+{
+	struct object *o = NULL;
+	int rc = find_object(d, req->name, 0, &o, oc);
+
+	return rc < 0 ? rc : ops_retain(d, s, o, req->offsets, req->n_offsets, req->run, &oc->err);
+}
+
+static int do_stats(struct daemon *d, struct session *s, const Allocd__Request *req,
+		    struct outcome *oc)
+{
+	Allocd__Reply *r = &oc->reply;
+
+	switch (req->body_case) {
+	case ALLOCD__REQUEST__BODY_LIST:
+		r->list = arena_zalloc(&d->arena, sizeof(*r->list));
+		if (r->list == NULL)
+			break;
+		r->body_case = ALLOCD__REPLY__BODY_LIST;
+		return stats_list(d, s, req->list->name, r->list, &oc->err);
+	case ALLOCD__REQUEST__BODY_STATUS:
+		r->status_info = arena_zalloc(&d->arena, sizeof(*r->status_info));
+		if (r->status_info == NULL)
+			break;
+		r->body_case = ALLOCD__REPLY__BODY_STATUS_INFO;
+		return stats_status(d, s, r->status_info, &oc->err);
+	case ALLOCD__REQUEST__BODY_CLIENTS:
+		r->clients = arena_zalloc(&d->arena, sizeof(*r->clients));
+		if (r->clients == NULL)
+			break;
+		r->body_case = ALLOCD__REPLY__BODY_CLIENTS;
+		return stats_clients(d, s, req->clients->after_id, r->clients, &oc->err);
+	case ALLOCD__REQUEST__BODY_MAP:
+		r->map = arena_zalloc(&d->arena, sizeof(*r->map));
+		if (r->map == NULL)
+			break;
+		r->body_case = ALLOCD__REPLY__BODY_MAP;
+		return stats_map(d, s, req->map->pool, req->map->first, req->map->count, r->map,
+				 &oc->err);
+	default:
+		return outcome_fail(oc, -EINVAL, "unknown request kind");
+	}
+	return outcome_fail(oc, -ENOMEM, "out of reply memory");
+}
+
+static int run_request(struct daemon *d, struct session *s, const Allocd__Request *req,
+		       struct outcome *oc)
+{
+	switch (req->body_case) {
+	case ALLOCD__REQUEST__BODY_HELLO:
+		return do_hello(d, s, req->hello, oc);
+	case ALLOCD__REQUEST__BODY_ALLOC:
+		return do_alloc(d, s, req->alloc, oc);
+	case ALLOCD__REQUEST__BODY_GROUP_ALLOC:
+		return do_group_alloc(d, s, req->group_alloc, oc);
+	case ALLOCD__REQUEST__BODY_HEAP_ALLOC:
+		return do_heap_alloc(d, s, req->heap_alloc, oc);
+	case ALLOCD__REQUEST__BODY_FREE:
+		return do_free(d, s, req->free, oc);
+	case ALLOCD__REQUEST__BODY_RETAIN:
+		return do_retain(d, s, req->retain, oc);
+	default:
+		return do_stats(d, s, req, oc);
+	}
+}
+
+/* Append oc's reply; if it cannot be sent as is (too large), an error in its
+ * place. Returns 0 or -ENOMEM. */
+static int put_reply(struct daemon *d, struct session *s, struct outcome *oc)
+{
+	Allocd__Reply *r = &oc->reply;
+	int rc;
+
+	r->version = DAEMON_PROTOCOL_VERSION;
+	if (oc->status < 0) {
+		r->status = oc->status;
+		r->error = oc->err.msg[0] ? oc->err.msg : (char *)strerror(-oc->status);
+		r->body_case = ALLOCD__REPLY__BODY__NOT_SET;
+	}
+	rc = wire_frame_put(&s->out, &r->base, d->cfg.max_frame);
+	if (rc == -E2BIG) {
+		if (r->body_case == ALLOCD__REPLY__BODY_HELLO)
+			s->fds_pending = false;
+		r->status = -E2BIG;
+		r->error = "reply would exceed max_frame";
+		r->body_case = ALLOCD__REPLY__BODY__NOT_SET;
+		rc = wire_frame_put(&s->out, &r->base, d->cfg.max_frame);
+	}
+	return rc;
+}
+
+/* One frame. Returns 0 to go on or a negative errno to close. */
+static int dispatch_frame(struct daemon *d, struct session *s, const uint8_t *payload,
+			  uint32_t len)
+{
+	Allocd__Request *req;
+	struct outcome oc = {.reply = ALLOCD__REPLY__INIT};
+	int close_rc = 0;
+	char line[160];
+
+	d->requests++;
+	req = allocd__request__unpack(&d->arena.pb, len, payload);
+	if (req == NULL) {
+		snprintf(line, sizeof(line), "malformed request of %u bytes", len);
+		log_client(LOG_WARN, s, line);
+		oc.status = outcome_fail(&oc, -EBADMSG, "%s", line);
+	} else {
+		oc.reply.id = req->id;
+		if (req->version != DAEMON_PROTOCOL_VERSION) {
+			close_rc = oc.status = outcome_fail(&oc, -EPROTONOSUPPORT,
+							    "protocol version %u, this daemon speaks %u",
+							    req->version, DAEMON_PROTOCOL_VERSION);
+		} else if (!s->hello_done && req->body_case != ALLOCD__REQUEST__BODY_HELLO) {
+			close_rc = oc.status =
+				outcome_fail(&oc, -EPROTO, "the first request must be hello");
+		} else {
+			oc.status = run_request(d, s, req, &oc);
+		}
+		if (close_rc < 0)
+			log_client(LOG_WARN, s, oc.err.msg);
+		else if (oc.status < 0)
+			log_client(LOG_DEBUG, s, oc.err.msg);
+	}
+	if (put_reply(d, s, &oc) < 0) {
+		log_client(LOG_ERROR, s, "out of memory for its replies: disconnecting");
+		return -ENOMEM;
+	}
+	return close_rc;
+}
+
+int dispatch_input(struct daemon *d, struct session *s)
+{
+	const uint8_t *payload;
+	uint32_t len;
+	int rc;
+
+	while (wbuf_len(&s->out) < d->cfg.max_output) {
+		rc = wire_frame_peek(&s->in, d->cfg.max_frame, &payload, &len);
+		if (rc == 0)
+			return 0;
+		if (rc == -EMSGSIZE) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "frame of %u bytes over max_frame %u", len,
+				 d->cfg.max_frame);
+			log_client(LOG_WARN, s, msg);
+			dispatch_error_frame(&s->out, d->cfg.max_frame, -EMSGSIZE, msg);
+			return -EMSGSIZE;
+		}
+		rc = dispatch_frame(d, s, payload, len);
+		wbuf_consume(&s->in, WIRE_HEADER + len);
+		arena_reset(&d->arena);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int dispatch_error_frame(struct wbuf *out, uint32_t max_frame, int status, const char *msg)
+{
+	Allocd__Reply r = ALLOCD__REPLY__INIT;
+
+	r.version = DAEMON_PROTOCOL_VERSION;
+	r.status = status;
+	r.error = (char *)msg;
+	return wire_frame_put(out, &r.base, max_frame);
+}

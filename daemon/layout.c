@@ -1,0 +1,225 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/holds.h"
+#include "daemon/layout.h"
+
+static uint32_t *holder_heads(uint64_t n)
+{
+	uint32_t *v = malloc(n * sizeof(*v));
+
+	if (v != NULL)
+		memset(v, 0xff, n * sizeof(*v)); /* HOLD_NIL everywhere */
+	return v;
+}
+
+static int pool_build(struct object *o, struct region *r, const struct cfg_pool *cp, char *err,
+		      size_t errlen)
+{
+	struct pool *p = &o->u.pool;
+	int rc;
+
+	o->kind = OBJ_POOL;
+	o->name = cp->name;
+	o->offset = cp->offset;
+	o->size = cp->block_size * cp->blocks;
+	p->cfg = cp;
+	rc = sys_mem_blocks_init(&p->mb, cp->block_size, cp->blocks, r->base + cp->offset);
+	if (rc == 0) {
+		p->holders = holder_heads(cp->blocks);
+		if (p->holders == NULL)
+			rc = -ENOMEM;
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "pool '%s': %s", cp->name, strerror(-rc));
+	return rc;
+}
+
+static int heap_build(struct object *o, const struct cfg_heap *ch, char *err, size_t errlen)
+{
+	struct heap *h = &o->u.heap;
+
+	o->kind = OBJ_HEAP;
+	o->name = ch->name;
+	o->offset = ch->offset;
+	o->size = ch->size;
+	h->cfg = ch;
+	h->granule_shift = (unsigned)__builtin_ctz(ch->granule);
+	h->tlsf = tlsf_create(ch->size, ch->granule, ch->max_allocs);
+	if (h->tlsf == NULL) {
+		int rc = -errno;
+
+		snprintf(err, errlen, "heap '%s': %s", ch->name, strerror(-rc));
+		return rc;
+	}
+	h->holders = holder_heads(tlsf_id_limit(h->tlsf));
+	if (h->holders == NULL) {
+		snprintf(err, errlen, "heap '%s': %s", ch->name, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int group_build(struct layout *l, struct object *o, const struct config *c, size_t gi,
+		       char *err, size_t errlen)
+{
+	const struct cfg_group *cg = &c->groups[gi];
+	struct group *g = &o->u.group;
+	char why[CONFIG_ERR_MAX];
+	int rc;
+
+	o->kind = OBJ_GROUP;
+	o->name = cg->name;
+	g->cfg = cg;
+	g->members = calloc(cg->nmembers, sizeof(*g->members));
+	if (g->members == NULL)
+		return -ENOMEM;
+	sys_multi_mem_blocks_init(&g->mmb, NULL);
+	for (size_t i = 0; i < cg->nmembers; i++) {
+		struct object *m = layout_find(l, cg->members[i]);
+
+		/* config.c checked that members exist, are pools, share a region. */
+		g->members[i] = m;
+		o->region = m->region;
+		rc = sys_multi_mem_blocks_add_allocator(&g->mmb, &m->u.pool.mb);
+		if (rc < 0)
+			return rc;
+	}
+	rc = choice_open(&g->choice, &g->mmb, cg->choice, cg->plugin, cg->plugin_arg, why,
+			 sizeof(why));
+	if (rc < 0) {
+		snprintf(err, errlen, "%s:%d: groups.[%zu]: %s", c->file, cg->line, gi, why);
+		return rc;
+	}
+	g->mmb.choice_fn = g->choice.desc->choose;
+	return 0;
+}
+
+static int by_name_cmp(const void *a, const void *b)
+{
+	const struct object *x = *(const struct object *const *)a;
+	const struct object *y = *(const struct object *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* (Re)build the name index over the objects built so far. */
+static void layout_index(struct layout *l)
+{
+	for (size_t i = 0; i < l->nobjects; i++)
+		l->by_name[i] = &l->objects[i];
+	l->nby_name = l->nobjects;
+	qsort(l->by_name, l->nby_name, sizeof(*l->by_name), by_name_cmp);
+}
+
+int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err,
+		 size_t errlen)
+{
+	size_t n = c->ngroups;
+	struct object *o;
+	int rc = -ENOMEM;
+
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < c->nregions; i++)
+		n += c->regions[i].npools + c->regions[i].nheaps;
+	l->regions = calloc(c->nregions, sizeof(*l->regions));
+	l->objects = calloc(n, sizeof(*l->objects));
+	l->by_name = calloc(n, sizeof(*l->by_name));
+	if (l->regions == NULL || l->objects == NULL || l->by_name == NULL) {
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		goto fail;
+	}
+	for (size_t i = 0; i < c->nregions; i++)
+		l->regions[i].fd = -1;
+
+	o = l->objects;
+	for (size_t i = 0; i < c->nregions; i++) {
+		const struct cfg_region *cr = &c->regions[i];
+		struct region *r = &l->regions[i];
+
+		rc = region_create(r, cr, (uint32_t)i, dry_run, err, errlen);
+		if (rc < 0)
+			goto fail;
+		l->nregions++;
+		for (size_t j = 0; j < cr->npools; j++, o++) {
+			o->index = (uint32_t)(o - l->objects);
+			o->region = r;
+			l->nobjects++;
+			rc = pool_build(o, r, &cr->pools[j], err, errlen);
+			if (rc < 0)
+				goto fail;
+		}
+		for (size_t j = 0; j < cr->nheaps; j++, o++) {
+			o->index = (uint32_t)(o - l->objects);
+			o->region = r;
+			l->nobjects++;
+			rc = heap_build(o, &cr->heaps[j], err, errlen);
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	/* Groups look their members up by name, so sort what exists so far. */
+	layout_index(l);
+	for (size_t i = 0; i < c->ngroups; i++, o++) {
+		o->index = (uint32_t)(o - l->objects);
+		l->nobjects++;
+		rc = group_build(l, o, c, i, err, errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	layout_index(l);
+	return 0;
+
+fail:
+	layout_destroy(l);
+	return rc;
+}
+
+void layout_destroy(struct layout *l)
+{
+	for (size_t i = 0; i < l->nobjects; i++) {
+		struct object *o = &l->objects[i];
+
+		switch (o->kind) {
+		case OBJ_POOL:
+			sys_mem_blocks_deinit(&o->u.pool.mb);
+			free(o->u.pool.holders);
+			break;
+		case OBJ_HEAP:
+			tlsf_destroy(o->u.heap.tlsf);
+			free(o->u.heap.holders);
+			break;
+		case OBJ_GROUP:
+			choice_close(&o->u.group.choice);
+			sys_multi_mem_blocks_deinit(&o->u.group.mmb);
+			free(o->u.group.members);
+			break;
+		}
+	}
+	for (size_t i = 0; i < l->nregions; i++)
+		region_destroy(&l->regions[i]);
+	free(l->regions);
+	free(l->objects);
+	free(l->by_name);
+	memset(l, 0, sizeof(*l));
+}
+
+struct object *layout_find(const struct layout *l, const char *name)
+{
+	size_t lo = 0, hi = l->nby_name;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(name, l->by_name[mid]->name);
+
+		if (cmp == 0)
+			return l->by_name[mid];
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}

@@ -1,0 +1,108 @@
+/*
+ * layout: the live objects built from the config -- regions, and in them
+ * pools (core mem_blocks), heaps (core tlsf) and groups (core multi mem_blocks
+ * with a choice function) -- found by name.
+ *
+ * Every allocation unit has a holder-list head (see holds.h) kept here in a
+ * plain array per object: pools index it by block, heaps by tlsf id. A head
+ * is HOLD_NIL iff the unit is free in its allocator (UNIT_PENDING only for
+ * the length of one free request, see ops.c).
+ */
+#ifndef ALLOCATORD_DAEMON_LAYOUT_H
+#define ALLOCATORD_DAEMON_LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/mem_blocks.h"
+#include "core/tlsf.h"
+#include "daemon/choice.h"
+#include "daemon/config.h"
+#include "daemon/region.h"
+
+/* Same numbers as the wire's Kind and libmemclient's enum mc_kind. */
+enum obj_kind { OBJ_POOL = 1, OBJ_HEAP = 2, OBJ_GROUP = 3 };
+
+struct pool {
+	sys_mem_blocks_t mb;
+	const struct cfg_pool *cfg;
+	uint32_t *holders;  /* per block */
+	uint64_t failed;    /* allocations refused for lack of blocks */
+};
+
+struct heap {
+	tlsf_t *tlsf;
+	const struct cfg_heap *cfg;
+	uint32_t *holders;  /* per tlsf id */
+	unsigned granule_shift;
+};
+
+struct object;
+
+struct group {
+	sys_multi_mem_blocks_t mmb;
+	const struct cfg_group *cfg;
+	struct object **members;  /* in config order, as in mmb.allocators */
+	struct choice choice;
+	uint64_t failed;
+};
+
+struct object {
+	const char *name;
+	enum obj_kind kind;
+	uint32_t index;          /* in layout.objects */
+	struct region *region;
+	uint64_t offset;         /* start in the region; groups: 0 */
+	uint64_t size;           /* bytes spanned; groups: 0 */
+	union {
+		struct pool pool;
+		struct heap heap;
+		struct group group;
+	} u;
+};
+
+struct layout {
+	struct region *regions;
+	size_t nregions;
+	struct object *objects;  /* pools and heaps by region, then groups */
+	size_t nobjects;
+	struct object **by_name; /* sorted by name */
+	size_t nby_name;
+};
+
+/*
+ * Build everything the config describes: create the regions (memfds), the
+ * allocators, the per-unit holder heads, and open each group's choice
+ * function. With dry_run the regions are only address-space reservations
+ * (no memfd, nothing reserved): --check-config builds everything else for
+ * real, plug-ins included. Returns 0, or a negative errno with a message in
+ * err (naming file and line for choice errors); on error nothing is left.
+ */
+int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err,
+		 size_t errlen);
+
+/* Release everything; safe on a zeroed struct. */
+void layout_destroy(struct layout *l);
+
+/* The object called name, or NULL. O(log objects). */
+struct object *layout_find(const struct layout *l, const char *name);
+
+/* The pool object that contains mem_blocks mb (a member of some group). */
+static inline struct object *layout_pool_object(sys_mem_blocks_t *mb)
+{
+	return (struct object *)((char *)mb - offsetof(struct object, u.pool.mb));
+}
+
+/* Pool geometry helpers. */
+static inline uint64_t pool_block_size(const struct object *o)
+{
+	return o->u.pool.mb.info.blk_sz;
+}
+
+static inline uint64_t pool_blocks(const struct object *o)
+{
+	return o->u.pool.mb.info.num_blocks;
+}
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * log: one line per event on stderr, with a level, e.g.
+ *   allocatord: warn: client 7 (pid 1234): frame of 70000 bytes over max_frame 65536
+ * Under systemd (JOURNAL_STREAM set) lines carry a <N> syslog prefix instead, so
+ * the journal records the level.
+ */
+#ifndef ALLOCATORD_DAEMON_LOG_H
+#define ALLOCATORD_DAEMON_LOG_H
+
+#include "daemon/config.h"
+
+/* Lines above this level are dropped. Process-wide: there is one stderr. */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

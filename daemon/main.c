@@ -1,0 +1,139 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "daemon/sockfile.h"
+
+/* Exit codes: 0 clean stop, 1 bad configuration or start-up failure, 2 usage. */
+enum { EXIT_CONFIG = 1, EXIT_USAGE = 2 };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--check-config]\n"
+		"Serve shared-memory block pools and TLSF heaps to local processes.\n"
+		"\n"
+		"  -c, --config FILE     configuration file (libconfig syntax); without it the\n"
+		"                        built-in default configuration serves\n"
+		"  -s, --socket PATH     listen on PATH; default: $ALLOCATORD_SOCKET, else the\n"
+		"                        config's socket.path, else %s as root,\n"
+		"                        else $XDG_RUNTIME_DIR/%s\n"
+		"  -l, --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
+		"      --check-config    validate the configuration, plug-ins included, print\n"
+		"                        the layout and exit (0 if valid, 1 if not)\n"
+		"  -h, --help            show this help and exit\n"
+		"  -V, --version         show the version and exit\n"
+		"\n"
+		"Stops cleanly on SIGTERM or SIGINT: clients are disconnected, the socket\n"
+		"file is removed, exit status 0. See allocatord(8), allocatord.conf(5).\n",
+		SOCKFILE_ROOT_DEFAULT, SOCKFILE_NAME);
+}
+
+static int parse_level(const char *s, enum log_level *out)
+{
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, config_log_levels[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256 };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"socket", required_argument, NULL, 's'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"check-config", no_argument, NULL, OPT_CHECK},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *file = NULL, *socket = NULL;
+	bool check = false, level_set = false;
+	enum log_level level = LOG_INFO;
+	char err[CONFIG_ERR_MAX];
+	struct config cfg;
+	struct daemon d;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "c:s:l:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			file = optarg;
+			break;
+		case 's':
+			socket = optarg;
+			break;
+		case 'l':
+			if (parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "allocatord: unknown log level '%s' (error, warn, info, debug)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			level_set = true;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("allocatord %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "allocatord: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	rc = file ? config_load_file(file, &cfg, err, sizeof(err))
+		  : config_load_string(config_default_text, CONFIG_DEFAULT_FILE, &cfg, err,
+				       sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "allocatord: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	log_set_level(level_set ? level : cfg.log_level);
+
+	/* Start-up failures all read "allocatord: what went wrong"; once
+	 * serving, problems go to the log with their level. */
+	rc = daemon_init(&d, &cfg, check, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "allocatord: %s\n", err);
+		config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	rc = sockfile_resolve(socket, &d.cfg, d.socket_path, sizeof(d.socket_path), err,
+			      sizeof(err));
+	if (check && rc == -ENOENT) {
+		/* No default socket in this environment: the config is fine. */
+		config_print(&d.cfg, stdout);
+		printf("would listen on: no default here (%s)\n", err);
+		rc = 0;
+	} else if (check && rc == 0) {
+		config_print(&d.cfg, stdout);
+		printf("would listen on %s\n", d.socket_path);
+	} else if (rc == 0) {
+		rc = server_run(&d, err, sizeof(err));
+	}
+	if (rc < 0)
+		fprintf(stderr, "allocatord: %s\n", err);
+	daemon_fini(&d);
+	return rc < 0 ? EXIT_CONFIG : 0;
+}

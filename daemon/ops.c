@@ -1,0 +1,533 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "daemon/ops.h"
+
+static int fail(struct ops_err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ops_err *e, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static const char *kind_name(enum obj_kind k)
+{
+	return k == OBJ_POOL ? "pool" : k == OBJ_HEAP ? "heap" : "group";
+}
+
+static unsigned long long ull(uint64_t v)
+{
+	return (unsigned long long)v;
+}
+
+int ops_access(const struct session *s, const struct object *o, struct ops_err *e)
+{
+	if (s->regions & (UINT64_C(1) << o->region->index))
+		return 0;
+	return fail(e, -EACCES, "%s '%s': region '%s' does not allow uid %u", kind_name(o->kind),
+		    o->name, o->region->cfg->name, (unsigned)s->uid);
+}
+
+/* holds_reserve() made room beforehand, so this cannot fail. */
+static void hold_take(struct daemon *d, struct session *s, const struct unit_ref *u)
+{
+	holds_add(&d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit);
+	s->held[u->o->index].amount += u->amount;
+	s->held[u->o->index].holds++;
+}
+
+static void hold_drop(struct daemon *d, struct session *s, const struct unit_ref *u,
+		      uint32_t idx)
+{
+	holds_remove(&d->holds, idx, u->head, &s->hold_head);
+	s->held[u->o->index].amount -= u->amount;
+	s->held[u->o->index].holds--;
+}
+
+/* Give a unit nobody holds back to its allocator. The unit was allocated
+ * (it had holders), so the core call cannot fail unless the state is
+ * corrupt, which is worth a loud line. */
+static void unit_release(struct object *o, uint32_t unit)
+{
+	int rc;
+
+	if (o->kind == OBJ_POOL) {
+		sys_mem_blocks_t *mb = &o->u.pool.mb;
+
+		rc = sys_mem_blocks_free_contiguous(mb, mb->buffer + (uint64_t)unit * mb->info.blk_sz,
+						    1);
+	} else {
+		rc = tlsf_free(o->u.heap.tlsf, (uint64_t)unit << o->u.heap.granule_shift);
+	}
+	if (rc < 0)
+		log_error("BUG: %s '%s': releasing unit %u: %s", kind_name(o->kind), o->name, unit,
+			  strerror(-rc));
+}
+
+static struct unit_ref pool_unit(struct object *o, uint64_t block)
+{
+	return (struct unit_ref){.o = o,
+				 .unit = (uint32_t)block,
+				 .head = &o->u.pool.holders[block],
+				 .amount = 1};
+}
+
+/* The allocation unit at region offset off of the named object (a pool, a
+ * group -- then the member pool that contains it -- or a heap). */
+static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struct ops_err *e)
+{
+	struct object *o = named;
+	uint64_t rel;
+
+	if (named->kind == OBJ_GROUP) {
+		const struct group *g = &named->u.group;
+
+		o = NULL;
+		for (size_t i = 0; i < g->mmb.num_allocators && o == NULL; i++) {
+			struct object *m = g->members[i];
+
+			if (off >= m->offset && off - m->offset < m->size)
+				o = m;
+		}
+		if (o == NULL)
+			return fail(e, -EFAULT, "group '%s': offset 0x%llx is in none of its pools",
+				    named->name, ull(off));
+	}
+	if (off < o->offset || off - o->offset >= o->size)
+		return fail(e, -EFAULT, "%s '%s': offset 0x%llx is outside it [0x%llx, 0x%llx)",
+			    kind_name(o->kind), o->name, ull(off), ull(o->offset),
+			    ull(o->offset + o->size));
+	rel = off - o->offset;
+	if (o->kind == OBJ_POOL) {
+		uint64_t bs = pool_block_size(o);
+
+		if (rel % bs != 0)
+			return fail(e, -EFAULT,
+				    "pool '%s': offset 0x%llx is not on a block boundary (blocks of %llu bytes)",
+				    o->name, ull(off), ull(bs));
+		*u = pool_unit(o, rel / bs);
+		return 0;
+	}
+	{
+		struct heap *h = &o->u.heap;
+		uint32_t id;
+
+		if (tlsf_id_of(h->tlsf, rel, &id) < 0)
+			return fail(e, -EFAULT,
+				    "heap '%s': offset 0x%llx is not the start of an allocation",
+				    o->name, ull(off));
+		*u = (struct unit_ref){.o = o,
+				       .unit = (uint32_t)(rel >> h->granule_shift),
+				       .head = &h->holders[id],
+				       .amount = tlsf_usable_size(h->tlsf, rel)};
+	}
+	return 0;
+}
+
+static int check_quota(const struct session *s, const struct object *o, uint64_t add,
+		       struct ops_err *e)
+{
+	uint64_t quota = o->kind == OBJ_POOL ? o->u.pool.cfg->quota : o->u.heap.cfg->quota;
+	uint64_t held = s->held[o->index].amount;
+
+	if (quota == 0 || (add <= quota && held <= quota - add))
+		return 0;
+	return fail(e, -EDQUOT, "%s '%s': client quota is %llu %s; holding %llu, asked %llu",
+		    kind_name(o->kind), o->name, ull(quota),
+		    o->kind == OBJ_POOL ? "blocks" : "bytes", ull(held), ull(add));
+}
+
+static int reserve_holds(struct daemon *d, uint64_t n, struct ops_err *e)
+{
+	if (n <= UINT32_MAX && holds_reserve(&d->holds, (uint32_t)n) == 0)
+		return 0;
+	return fail(e, -ENOSPC, "the daemon's hold table is full (%u holds)", d->holds.used);
+}
+
+static int pool_take(struct daemon *d, struct session *s, struct object *o, uint64_t count,
+		     bool contiguous, uint64_t *offsets, struct ops_err *e)
+{
+	struct pool *p = &o->u.pool;
+	uint64_t bs = pool_block_size(o);
+	int rc;
+
+	if (count == 0)
+		return 0;
+	if (!contiguous && count > d->max_batch)
+		return fail(e, -E2BIG, "pool '%s': %llu blocks in one request, at most %u: split it",
+			    o->name, ull(count), d->max_batch);
+	rc = check_quota(s, o, count, e);
+	if (rc < 0)
+		return rc;
+	rc = reserve_holds(d, count, e);
+	if (rc < 0)
+		return rc;
+	if (contiguous)
+		rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, d->ptrs);
+	else
+		rc = sys_mem_blocks_alloc(&p->mb, count, d->ptrs);
+	if (rc == -ENOMEM) {
+		p->failed++;
+		if (contiguous)
+			return fail(e, rc, "pool '%s': no run of %llu free blocks (%zu free)",
+				    o->name, ull(count), sys_mem_blocks_free_count(&p->mb));
+		return fail(e, rc, "pool '%s': %zu blocks free, %llu asked", o->name,
+			    sys_mem_blocks_free_count(&p->mb), ull(count));
+	}
+	if (rc < 0)
+		return fail(e, rc, "pool '%s': %s", o->name, strerror(-rc));
+
+	if (contiguous) {
+		uint64_t first = (uint64_t)((uint8_t *)d->ptrs[0] - p->mb.buffer) / bs;
+
+		for (uint64_t b = first; b < first + count; b++) {
+			struct unit_ref u = pool_unit(o, b);
+
+			hold_take(d, s, &u);
+		}
+		offsets[0] = o->offset + first * bs;
+		return 0;
+	}
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t b = (uint64_t)((uint8_t *)d->ptrs[i] - p->mb.buffer) / bs;
+		struct unit_ref u = pool_unit(o, b);
+
+		hold_take(d, s, &u);
+		offsets[i] = o->offset + b * bs;
+	}
+	return 0;
+}
+
+int ops_pool_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t count,
+		   bool contiguous, uint64_t *offsets, struct ops_err *e)
+{
+	int rc = ops_access(s, o, e);
+
+	return rc < 0 ? rc : pool_take(d, s, o, count, contiguous, offsets, e);
+}
+
+int ops_group_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t hint,
+		    uint64_t count, uint64_t want, uint64_t *offsets, struct object **chosen,
+		    struct ops_err *e)
+{
+	struct group *g = &o->u.group;
+	struct allocatord_choice_cfg cfg = {
+		.hint = hint,
+		.count = want > count ? want : count,
+		.uid = s->uid,
+		.gid = s->gid,
+		.pid = s->pid,
+		.state = g->choice.state,
+	};
+	sys_mem_blocks_t *mb;
+	int rc;
+
+	*chosen = NULL;
+	rc = ops_access(s, o, e);
+	if (rc < 0 || count == 0)
+		return rc;
+	mb = g->mmb.choice_fn(&g->mmb, &cfg);
+	if (mb == NULL)
+		return fail(e, -EINVAL, "group '%s': choice function '%s' chose no pool for cfg %llu",
+			    o->name, g->choice.desc->name, ull(hint));
+	for (size_t i = 0; i < g->mmb.num_allocators && *chosen == NULL; i++)
+		if (mb == &g->members[i]->u.pool.mb)
+			*chosen = g->members[i];
+	if (*chosen == NULL) {
+		log_error("group '%s': choice function '%s' returned a pool outside the group",
+			  o->name, g->choice.desc->name);
+		return fail(e, -EINVAL, "group '%s': choice function '%s' returned a foreign pool",
+			    o->name, g->choice.desc->name);
+	}
+	rc = pool_take(d, s, *chosen, count, false, offsets, e);
+	if (rc == -ENOMEM)
+		g->failed++;
+	return rc;
+}
+
+int ops_heap_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t size,
+		   uint64_t align, uint64_t *offset, uint64_t *usable, struct ops_err *e)
+{
+	struct heap *h = &o->u.heap;
+	uint64_t granule = h->cfg->granule;
+	struct unit_ref u;
+	struct tlsf_stats st;
+	uint64_t rel;
+	uint32_t id;
+	int rc;
+
+	rc = ops_access(s, o, e);
+	if (rc < 0)
+		return rc;
+	if (size == 0)
+		return fail(e, -EINVAL, "heap '%s': size 0", o->name);
+	if (align == 0)
+		align = granule;
+	if ((align & (align - 1)) != 0)
+		return fail(e, -EINVAL, "heap '%s': align %llu is not a power of two", o->name,
+			    ull(align));
+	/* Sizes over the heap cannot fit; tlsf_alloc says so without overflow. */
+	if (size <= o->size) {
+		rc = check_quota(s, o, (size + granule - 1) & ~(granule - 1), e);
+		if (rc < 0)
+			return rc;
+	}
+	rc = reserve_holds(d, 1, e);
+	if (rc < 0)
+		return rc;
+	rc = tlsf_alloc(h->tlsf, size, align, &rel);
+	if (rc < 0) {
+		tlsf_get_stats(h->tlsf, &st);
+		if (rc == -ENOMEM)
+			return fail(e, rc,
+				    "heap '%s': no room for %llu bytes aligned to %llu (%llu free, largest free block >= %llu)",
+				    o->name, ull(size), ull(align), ull(st.free),
+				    ull(st.largest_free));
+		return fail(e, rc, "heap '%s': %s", o->name, strerror(-rc));
+	}
+	tlsf_id_of(h->tlsf, rel, &id);
+	u = (struct unit_ref){.o = o,
+			      .unit = (uint32_t)(rel >> h->granule_shift),
+			      .head = &h->holders[id],
+			      .amount = tlsf_usable_size(h->tlsf, rel)};
+	hold_take(d, s, &u);
+	*offset = o->offset + rel;
+	*usable = u.amount;
+	return 0;
+}
+
+/* The blocks [first, first + run) of the pool that named offset off names. */
+static int resolve_run(struct object *named, uint64_t off, uint64_t run, uint64_t n,
+		       struct unit_ref *first, struct ops_err *e)
+{
+	int rc;
+
+	if (named->kind == OBJ_HEAP)
+		return fail(e, -EINVAL, "heap '%s': a run applies to pool blocks only", named->name);
+	if (n != 1)
+		return fail(e, -EINVAL, "%s '%s': a run takes exactly one offset, got %llu",
+			    kind_name(named->kind), named->name, ull(n));
+	rc = resolve(named, off, first, e);
+	if (rc < 0)
+		return rc;
+	if (run > pool_blocks(first->o) - first->unit)
+		return fail(e, -EFAULT, "pool '%s': a run of %llu blocks from 0x%llx passes its end",
+			    first->o->name, ull(run), ull(off));
+	return 0;
+}
+
+static int not_allocated(struct ops_err *e, const struct unit_ref *u, uint64_t off)
+{
+	return fail(e, -EFAULT, "%s '%s': offset 0x%llx is not allocated", kind_name(u->o->kind),
+		    u->o->name, ull(off));
+}
+
+static int free_run(struct daemon *d, struct session *s, struct object *named, uint64_t off,
+		    uint64_t run, uint64_t n, struct ops_err *e)
+{
+	struct unit_ref first, u;
+	uint64_t bs;
+	int rc;
+
+	rc = resolve_run(named, off, run, n, &first, e);
+	if (rc < 0)
+		return rc;
+	bs = pool_block_size(first.o);
+	/* Check every block before changing any: a run has no duplicates, so
+	 * validation alone makes the free all or nothing. */
+	for (uint64_t i = 0; i < run; i++) {
+		u = pool_unit(first.o, first.unit + i);
+		if (*u.head == HOLD_NIL)
+			return not_allocated(e, &u, off + i * bs);
+		if (holds_find(&d->holds, *u.head, s->slot) == HOLD_NIL)
+			return fail(e, -EPERM, "pool '%s': you do not hold offset 0x%llx",
+				    u.o->name, ull(off + i * bs));
+	}
+	for (uint64_t i = 0; i < run; i++) {
+		u = pool_unit(first.o, first.unit + i);
+		hold_drop(d, s, &u, holds_find(&d->holds, *u.head, s->slot));
+		if (*u.head == HOLD_NIL)
+			unit_release(u.o, u.unit);
+	}
+	return 0;
+}
+
+int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64_t *offsets,
+	     uint64_t n, uint64_t run, struct ops_err *e)
+{
+	struct unit_ref *u;
+	uint64_t i;
+	int rc;
+
+	rc = ops_access(s, o, e);
+	if (rc < 0)
+		return rc;
+	if (run > 0)
+		return free_run(d, s, o, n > 0 ? offsets[0] : 0, run, n, e);
+	if (n > d->max_batch)
+		return fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
+			    kind_name(o->kind), o->name, ull(n), d->max_batch);
+	/* Drop the caller's holds one by one, undoing on the first bad offset.
+	 * A unit whose last hold goes is marked UNIT_PENDING, not released, so
+	 * that a repeated offset is recognised and the undo is exact; the
+	 * releases happen only once every offset has passed. */
+	for (i = 0; i < n; i++) {
+		uint32_t h;
+
+		u = &d->undo[i];
+		rc = resolve(o, offsets[i], u, e);
+		if (rc < 0)
+			goto undo;
+		if (*u->head == UNIT_PENDING) {
+			rc = fail(e, -EINVAL, "%s '%s': offset 0x%llx appears twice",
+				  kind_name(o->kind), o->name, ull(offsets[i]));
+			goto undo;
+		}
+		if (*u->head == HOLD_NIL) {
+			rc = not_allocated(e, u, offsets[i]);
+			goto undo;
+		}
+		h = holds_find(&d->holds, *u->head, s->slot);
+		if (h == HOLD_NIL) {
+			rc = fail(e, -EPERM, "%s '%s': you do not hold offset 0x%llx",
+				  kind_name(u->o->kind), u->o->name, ull(offsets[i]));
+			goto undo;
+		}
+		hold_drop(d, s, u, h);
+		if (*u->head == HOLD_NIL)
+			*u->head = UNIT_PENDING;
+	}
+	for (i = 0; i < n; i++) {
+		u = &d->undo[i];
+		if (*u->head == UNIT_PENDING) {
+			*u->head = HOLD_NIL;
+			unit_release(u->o, u->unit);
+		}
+	}
+	return 0;
+
+undo:
+	while (i-- > 0) {
+		u = &d->undo[i];
+		if (*u->head == UNIT_PENDING)
+			*u->head = HOLD_NIL;
+		hold_take(d, s, u); /* reuses an entry just freed */
+	}
+	return rc;
+}
+
+static int retain_run(struct daemon *d, struct session *s, struct object *named, uint64_t off,
+		      uint64_t run, uint64_t n, struct ops_err *e)
+{
+	struct unit_ref first, u;
+	uint64_t bs;
+	int rc;
+
+	rc = resolve_run(named, off, run, n, &first, e);
+	if (rc < 0)
+		return rc;
+	bs = pool_block_size(first.o);
+	for (uint64_t i = 0; i < run; i++) {
+		u = pool_unit(first.o, first.unit + i);
+		if (*u.head == HOLD_NIL)
+			return not_allocated(e, &u, off + i * bs);
+		if (holds_find(&d->holds, *u.head, s->slot) != HOLD_NIL)
+			return fail(e, -EALREADY, "pool '%s': you already hold offset 0x%llx",
+				    u.o->name, ull(off + i * bs));
+	}
+	rc = check_quota(s, first.o, run, e);
+	if (rc == 0)
+		rc = reserve_holds(d, run, e);
+	if (rc < 0)
+		return rc;
+	for (uint64_t i = 0; i < run; i++) {
+		u = pool_unit(first.o, first.unit + i);
+		hold_take(d, s, &u);
+	}
+	return 0;
+}
+
+int ops_retain(struct daemon *d, struct session *s, struct object *o, const uint64_t *offsets,
+	       uint64_t n, uint64_t run, struct ops_err *e)
+{
+	struct unit_ref *u;
+	uint64_t i;
+	int rc;
+
+	rc = ops_access(s, o, e);
+	if (rc < 0)
+		return rc;
+	if (run > 0)
+		return retain_run(d, s, o, n > 0 ? offsets[0] : 0, run, n, e);
+	if (n > d->max_batch)
+		return fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
+			    kind_name(o->kind), o->name, ull(n), d->max_batch);
+	rc = reserve_holds(d, n, e);
+	if (rc < 0)
+		return rc;
+	/* Take holds one by one; a repeated offset finds the hold just taken. */
+	for (i = 0; i < n; i++) {
+		u = &d->undo[i];
+		rc = resolve(o, offsets[i], u, e);
+		if (rc < 0)
+			goto undo;
+		if (*u->head == HOLD_NIL) {
+			rc = not_allocated(e, u, offsets[i]);
+			goto undo;
+		}
+		if (holds_find(&d->holds, *u->head, s->slot) != HOLD_NIL) {
+			rc = fail(e, -EALREADY, "%s '%s': you already hold offset 0x%llx",
+				  kind_name(u->o->kind), u->o->name, ull(offsets[i]));
+			goto undo;
+		}
+		rc = check_quota(s, u->o, u->amount, e);
+		if (rc < 0)
+			goto undo;
+		hold_take(d, s, u);
+	}
+	return 0;
+
+undo:
+	while (i-- > 0) {
+		u = &d->undo[i];
+		hold_drop(d, s, u, holds_find(&d->holds, *u->head, s->slot));
+	}
+	return rc;
+}
+
+uint64_t ops_reclaim(struct daemon *d, struct session *s)
+{
+	uint64_t n = 0;
+
+	while (s->hold_head != HOLD_NIL) {
+		const struct hold *hd = &d->holds.v[s->hold_head];
+		struct object *o = &d->layout.objects[hd->obj];
+		uint32_t unit = hd->unit;
+		uint32_t *head;
+
+		if (o->kind == OBJ_POOL) {
+			head = &o->u.pool.holders[unit];
+		} else {
+			uint32_t id = 0;
+
+			/* A held heap unit is a live allocation: found. */
+			tlsf_id_of(o->u.heap.tlsf, (uint64_t)unit << o->u.heap.granule_shift, &id);
+			head = &o->u.heap.holders[id];
+		}
+		holds_remove(&d->holds, s->hold_head, head, &s->hold_head);
+		if (*head == HOLD_NIL)
+			unit_release(o, unit);
+		n++;
+	}
+	memset(s->held, 0, d->layout.nobjects * sizeof(*s->held));
+	d->reclaimed += n;
+	return n;
+}

@@ -1,0 +1,141 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "daemon/region.h"
+
+static void format_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", v, unit[u]);
+}
+
+static int region_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int region_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
+		  char *err, size_t errlen)
+{
+	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	char human[32];
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->cfg = cfg;
+	r->index = index;
+	r->size = cfg->size;
+	format_size(cfg->size, human, sizeof(human));
+	if (cfg->hugepages)
+		flags |= MFD_HUGETLB;
+	if (dry_run) {
+		r->base = mmap(NULL, cfg->size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r->base == MAP_FAILED) {
+			rc = -errno;
+			r->base = NULL;
+			return region_fail(rc, err, errlen,
+					   "region '%s': cannot reserve %s of address space: %s",
+					   cfg->name, human, strerror(-rc));
+		}
+		return 0;
+	}
+
+	r->fd = memfd_create(cfg->name, flags);
+	if (r->fd < 0) {
+		rc = -errno;
+		return region_fail(rc, err, errlen, "region '%s': memfd_create: %s%s", cfg->name,
+				   strerror(-rc),
+				   cfg->hugepages ? " (does the kernel support hugetlbfs?)" : "");
+	}
+	if (ftruncate(r->fd, (off_t)cfg->size) < 0) {
+		rc = -errno;
+		region_fail(rc, err, errlen, "region '%s': cannot size to %s: %s%s", cfg->name,
+			    human, strerror(-rc),
+			    cfg->hugepages ? " (size must be a multiple of the huge page size)"
+					   : "");
+		goto fail;
+	}
+	/* Reserve now: a full /dev/shm or missing huge pages must stop the start,
+	 * not SIGBUS a client on first touch. */
+	rc = posix_fallocate(r->fd, 0, (off_t)cfg->size);
+	if (rc != 0) {
+		rc = -rc;
+		region_fail(rc, err, errlen, "region '%s': cannot reserve %s: %s%s", cfg->name,
+			    human, strerror(-rc),
+			    cfg->hugepages ? " (reserve huge pages: sysctl vm.nr_hugepages=N)"
+					   : " (is /dev/shm full?)");
+		goto fail;
+	}
+	if (fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		rc = -errno;
+		region_fail(rc, err, errlen, "region '%s': cannot seal: %s", cfg->name,
+			    strerror(-rc));
+		goto fail;
+	}
+	r->base = mmap(NULL, cfg->size, PROT_NONE, MAP_SHARED, r->fd, 0);
+	if (r->base == MAP_FAILED) {
+		rc = -errno;
+		r->base = NULL;
+		region_fail(rc, err, errlen, "region '%s': cannot map %s: %s", cfg->name, human,
+			    strerror(-rc));
+		goto fail;
+	}
+	return 0;
+
+fail:
+	close(r->fd);
+	r->fd = -1;
+	return rc;
+}
+
+void region_destroy(struct region *r)
+{
+	if (r->base != NULL)
+		munmap(r->base, r->size);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->base = NULL;
+	r->fd = -1;
+}
+
+bool region_allows(const struct region *r, uid_t uid, gid_t gid, const gid_t *groups,
+		   size_t ngroups)
+{
+	const struct cfg_region *c = r->cfg;
+
+	if (uid == 0 || (c->n_allow_uids == 0 && c->n_allow_gids == 0))
+		return true;
+	for (size_t i = 0; i < c->n_allow_uids; i++)
+		if (c->allow_uids[i] == uid)
+			return true;
+	for (size_t i = 0; i < c->n_allow_gids; i++) {
+		if (c->allow_gids[i] == gid)
+			return true;
+		for (size_t j = 0; j < ngroups; j++)
+			if (c->allow_gids[i] == groups[j])
+				return true;
+	}
+	return false;
+}

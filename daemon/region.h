@@ -1,0 +1,50 @@
+/*
+ * region: one shared-memory region, a memfd that clients map.
+ *
+ * The memory is reserved at creation (fallocate), so a full /dev/shm or too
+ * few huge pages is an error at start instead of a SIGBUS in a client later,
+ * and sealed against shrinking and growing (F_SEAL_SHRINK | F_SEAL_GROW |
+ * F_SEAL_SEAL) so no client can truncate it under the others.
+ *
+ * The daemon itself maps the region PROT_NONE: it needs addresses for the
+ * core allocators' pointer arithmetic, and must never read or write what
+ * clients put there.
+ */
+#ifndef ALLOCATORD_DAEMON_REGION_H
+#define ALLOCATORD_DAEMON_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/config.h"
+
+struct region {
+	const struct cfg_region *cfg; /* name, allow-lists */
+	uint32_t index;
+	int fd;          /* memfd, -1 when not created */
+	uint8_t *base;   /* PROT_NONE mapping of [0, size) */
+	uint64_t size;
+};
+
+/*
+ * Create, reserve, seal and map the region of cfg. With dry_run only reserve
+ * address space (fd stays -1): for --check-config. Returns 0, or a negative
+ * errno with a message naming the region and the cause in err (e.g. -ENOSPC
+ * "region 'main': cannot reserve 64.0 MiB: No space left on device (is
+ * /dev/shm full?)"). On error nothing is left open.
+ */
+int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
+		  char *err, size_t errlen);
+
+/* Unmap and close. Safe on a zeroed struct with fd = -1. */
+void region_destroy(struct region *r);
+
+/* May a peer with these credentials use the region? Root always may; with
+ * no allow-lists everyone may; else the uid, the gid or one of the
+ * supplementary groups must be listed. */
+bool region_allows(const struct region *r, uid_t uid, gid_t gid, const gid_t *groups,
+		   size_t ngroups);
+
+#endif

@@ -1,0 +1,460 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "daemon/dispatch.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "daemon/sockfile.h"
+
+/* Bytes asked of the kernel per read when no larger frame is pending. */
+#define READ_CHUNK 16384u
+
+struct server {
+	struct daemon *d;
+	uv_loop_t loop;
+	uv_pipe_t listener;
+	uv_signal_t sigterm;
+	uv_signal_t sigint;
+	bool stopping;
+};
+
+struct conn {
+	uv_pipe_t pipe;
+	uv_timer_t hello_timer;
+	uv_write_t wreq;
+	struct server *srv;
+	struct session *s;   /* NULL once closed */
+	struct wbuf wbuf;    /* bytes handed to uv_write */
+	bool writing;
+	bool reading;
+	bool closing;        /* close once everything queued is written */
+	bool paused_logged;
+	int open_handles;
+};
+
+static void conn_process(struct conn *c);
+
+/* Close callback for a connection that never became a session. */
+static void conn_free_handle(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->open_handles == 0) {
+		wbuf_free(&c->wbuf);
+		free(c);
+	}
+}
+
+/* End the session now -- every hold is dropped in this loop pass -- and let
+ * libuv release the handles. Idempotent. */
+static void conn_close(struct conn *c)
+{
+	if (c->s == NULL)
+		return;
+	session_end(c->srv->d, c->s);
+	c->s = NULL;
+	uv_close((uv_handle_t *)&c->pipe, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->hello_timer, conn_handle_closed);
+}
+
+static void conn_log(struct conn *c, enum log_level level, const char *what)
+{
+	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long)c->s->id,
+		(int)c->s->pid, c->s->comm, what);
+}
+
+/* Send the front of out with the memfds of every region the client may use
+ * (the hello reply is the first byte ever written on the connection). */
+static ssize_t conn_send_fds(struct conn *c)
+{
+	const struct layout *l = &c->srv->d->layout;
+	struct wbuf *out = &c->s->out;
+	int fds[CONFIG_MAX_REGIONS];
+	size_t nfds = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = out->data + out->head, .iov_len = wbuf_len(out)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+	uv_os_fd_t fd;
+	ssize_t n;
+
+	for (size_t i = 0; i < l->nregions; i++)
+		if (c->s->regions & (UINT64_C(1) << i))
+			fds[nfds++] = l->regions[i].fd;
+	memset(&ctl, 0, sizeof(ctl));
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
+		return -EBADF;
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	c->writing = false;
+	c->wbuf.head = c->wbuf.tail = 0;
+	if (c->s == NULL)
+		return; /* closed meanwhile: libuv cancelled the write */
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	conn_process(c);
+}
+
+/* Write what is queued: directly if the socket takes it, else through
+ * uv_write from the second buffer. Returns 0 or -1 if c was closed. */
+static int conn_flush(struct conn *c)
+{
+	struct wbuf *out = &c->s->out;
+	uv_buf_t b;
+	ssize_t n;
+
+	if (c->writing)
+		return 0;
+	if (c->s->fds_pending && wbuf_len(out) > 0) {
+		/* Nothing was written before, so the socket buffer is empty; a
+		 * refusal here is a dead peer, not back-pressure. */
+		n = conn_send_fds(c);
+		if (n <= 0) {
+			conn_log(c, LOG_WARN, "cannot send the region memfds: disconnecting");
+			conn_close(c);
+			return -1;
+		}
+		c->s->fds_pending = false;
+		wbuf_consume(out, (size_t)n);
+	}
+	if (wbuf_len(out) > 0) {
+		b = uv_buf_init((char *)out->data + out->head, (unsigned)wbuf_len(out));
+		n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+		if (n == UV_EAGAIN)
+			n = 0;
+		if (n < 0) {
+			conn_close(c);
+			return -1;
+		}
+		wbuf_consume(out, (size_t)n);
+	}
+	if (wbuf_len(out) > 0) {
+		wbuf_swap(out, &c->wbuf);
+		b = uv_buf_init((char *)c->wbuf.data + c->wbuf.head, (unsigned)wbuf_len(&c->wbuf));
+		c->wreq.data = c;
+		if (uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, conn_on_write) < 0) {
+			conn_close(c);
+			return -1;
+		}
+		c->writing = true;
+	}
+	if (c->closing && !c->writing) {
+		conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	struct wbuf *in = &c->s->in;
+	size_t want = READ_CHUNK;
+
+	(void)suggested;
+	/* Room for the whole of a frame whose header has arrived. */
+	if (wbuf_len(in) >= WIRE_HEADER) {
+		const uint8_t *p = in->data + in->head;
+		size_t frame = WIRE_HEADER + ((size_t)p[0] | (size_t)p[1] << 8 |
+					      (size_t)p[2] << 16 | (size_t)p[3] << 24);
+
+		if (frame <= WIRE_HEADER + c->srv->d->cfg.max_frame && frame > wbuf_len(in) &&
+		    frame - wbuf_len(in) > want)
+			want = frame - wbuf_len(in);
+	}
+	if (wbuf_reserve(in, want) < 0) {
+		*buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+		return;
+	}
+	*buf = uv_buf_init((char *)in->data + in->tail, (unsigned)(in->cap - in->tail));
+}
+
+static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+
+	(void)buf;
+	if (c->s == NULL)
+		return;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			conn_log(c, LOG_DEBUG, uv_strerror((int)nread));
+		conn_close(c);
+		return;
+	}
+	c->s->in.tail += (size_t)nread;
+	conn_process(c);
+}
+
+/* Read only while the client keeps up with its replies. */
+static void conn_update_reading(struct conn *c)
+{
+	bool want = !c->closing && wbuf_len(&c->s->out) < c->srv->d->cfg.max_output;
+
+	if (want && !c->reading) {
+		if (uv_read_start((uv_stream_t *)&c->pipe, conn_on_alloc, conn_on_read) == 0)
+			c->reading = true;
+		c->paused_logged = false;
+	} else if (!want && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		c->reading = false;
+		if (!c->closing && !c->paused_logged) {
+			conn_log(c, LOG_WARN, "not reading its replies: stopped reading from it");
+			c->paused_logged = true;
+		}
+	}
+}
+
+static void conn_process(struct conn *c)
+{
+	int rc;
+
+	if (c->closing)
+		return;
+	rc = dispatch_input(c->srv->d, c->s);
+	if (c->s->hello_done)
+		uv_timer_stop(&c->hello_timer);
+	if (rc < 0)
+		c->closing = true;
+	if (conn_flush(c) < 0)
+		return;
+	conn_update_reading(c);
+}
+
+static void conn_on_hello_timeout(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "no hello within %u ms: disconnecting",
+		 c->srv->d->cfg.hello_timeout_ms);
+	conn_log(c, LOG_WARN, msg);
+	conn_close(c);
+}
+
+static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t max)
+{
+	struct ucred uc = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	socklen_t len = sizeof(uc);
+
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+	cr->pid = uc.pid;
+	cr->uid = uc.uid;
+	cr->gid = uc.gid;
+	cr->groups = groups;
+	len = (socklen_t)(max * sizeof(*groups));
+	cr->ngroups = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0
+			      ? len / sizeof(*groups)
+			      : 0;
+}
+
+/* Past max_clients: say why, then hang up. */
+static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr)
+{
+	struct wbuf out = {0};
+	char msg[96];
+	uv_buf_t b;
+
+	snprintf(msg, sizeof(msg), "too many clients (max_clients %u)", srv->d->cfg.max_clients);
+	log_warn("refusing client pid %d: %s", (int)cr->pid, msg);
+	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, -EUSERS, msg) == 0) {
+		b = uv_buf_init((char *)out.data + out.head, (unsigned)wbuf_len(&out));
+		uv_try_write((uv_stream_t *)p, &b, 1);
+	}
+	wbuf_free(&out);
+	uv_close((uv_handle_t *)p, conn_free_handle);
+}
+
+static void server_on_connection(uv_stream_t *listener, int status)
+{
+	struct server *srv = listener->data;
+	gid_t groups[SESSION_MAX_GROUPS];
+	struct session_creds cr;
+	struct conn *c;
+	uv_os_fd_t fd;
+	int rc;
+
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return;
+	/* pipe.data is the conn for every callback; on the refusal paths
+	 * conn_free_handle frees it through that pointer. */
+	uv_pipe_init(&srv->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0 ||
+	    uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0) {
+		uv_close((uv_handle_t *)&c->pipe, conn_free_handle);
+		return;
+	}
+	peer_creds(fd, &cr, groups, SESSION_MAX_GROUPS);
+	rc = session_start(srv->d, &cr, &c->s);
+	if (rc < 0) {
+		server_refuse(srv, &c->pipe, &cr);
+		return;
+	}
+	c->srv = srv;
+	c->s->conn = c;
+	c->open_handles = 2;
+	uv_timer_init(&srv->loop, &c->hello_timer);
+	c->hello_timer.data = c;
+	if (srv->d->cfg.hello_timeout_ms > 0)
+		uv_timer_start(&c->hello_timer, conn_on_hello_timeout,
+			       srv->d->cfg.hello_timeout_ms, 0);
+	conn_update_reading(c);
+}
+
+static void server_stop(struct server *srv)
+{
+	struct daemon *d = srv->d;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = true;
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
+	log_info("stopping: closing %u clients", d->nsessions);
+	uv_close((uv_handle_t *)&srv->listener, NULL);
+	uv_close((uv_handle_t *)&srv->sigterm, NULL);
+	uv_close((uv_handle_t *)&srv->sigint, NULL);
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+		if (d->slots[i] != NULL)
+			conn_close(d->slots[i]->conn);
+	unlink(d->socket_path);
+}
+
+static void server_on_signal(uv_signal_t *h, int signum)
+{
+	log_info("caught %s", strsignal(signum));
+	server_stop(h->data);
+}
+
+static int server_listen(struct server *srv, char *err, size_t errlen)
+{
+	struct daemon *d = srv->d;
+	mode_t old;
+	int rc;
+
+	rc = sockfile_prepare(d->socket_path, err, errlen);
+	if (rc < 0)
+		return rc;
+	uv_pipe_init(&srv->loop, &srv->listener, 0);
+	srv->listener.data = srv;
+	/* Born private; sockfile_set_access opens it up as configured. */
+	old = umask(0177);
+	rc = uv_pipe_bind(&srv->listener, d->socket_path);
+	umask(old);
+	if (rc < 0) {
+		snprintf(err, errlen, "bind %s: %s", d->socket_path, uv_strerror(rc));
+		goto fail;
+	}
+	rc = sockfile_set_access(d->socket_path, &d->cfg, err, errlen);
+	if (rc == 0) {
+		rc = uv_listen((uv_stream_t *)&srv->listener, 1024, server_on_connection);
+		if (rc < 0)
+			snprintf(err, errlen, "listen %s: %s", d->socket_path, uv_strerror(rc));
+	}
+	if (rc == 0)
+		return 0;
+	unlink(d->socket_path); /* ours: bind created it */
+fail:
+	uv_close((uv_handle_t *)&srv->listener, NULL);
+	return rc;
+}
+
+/* One descriptor per client plus the daemon's own: raise the soft limit to
+ * the hard one, and say so if even that cannot hold max_clients. */
+static void raise_fd_limit(const struct daemon *d)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)d->cfg.max_clients + d->layout.nregions + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need)
+		log_warn("open-file limit %llu is below what max_clients %u needs (%llu): raise it (LimitNOFILE= under systemd)",
+			 (unsigned long long)rl.rlim_cur, d->cfg.max_clients,
+			 (unsigned long long)need);
+}
+
+int server_run(struct daemon *d, char *err, size_t errlen)
+{
+	struct server srv = {.d = d};
+	int rc;
+
+	/* A client that vanishes mid-write must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(d);
+	rc = uv_loop_init(&srv.loop);
+	if (rc < 0) {
+		snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
+		return rc;
+	}
+	rc = server_listen(&srv, err, errlen);
+	if (rc < 0) {
+		uv_run(&srv.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&srv.loop);
+		return rc;
+	}
+	uv_signal_init(&srv.loop, &srv.sigterm);
+	uv_signal_init(&srv.loop, &srv.sigint);
+	srv.sigterm.data = srv.sigint.data = &srv;
+	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
+	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
+
+	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->layout.nregions,
+		 d->layout.nobjects, d->socket_path, (int)getpid());
+#ifdef HAVE_LIBSYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+	uv_run(&srv.loop, UV_RUN_DEFAULT);
+	rc = uv_loop_close(&srv.loop);
+	if (rc < 0)
+		log_warn("loop closed with handles open: %s", uv_strerror(rc));
+	log_info("stopped");
+	return 0;
+}

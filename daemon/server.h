@@ -1,0 +1,34 @@
+/*
+ * server: the libuv loop around a daemon -- the listening Unix socket, one
+ * connection per client, signals and readiness.
+ *
+ * Reading: bytes go into the session's input buffer and dispatch turns
+ * complete frames into replies. Writing: replies are sent with uv_try_write
+ * and, when the socket is full, with uv_write from a second buffer, so order
+ * is kept and no reply is copied twice. A client whose unread replies reach
+ * max_output is no longer read from until it catches up.
+ *
+ * Memfds: the hello reply is the first thing written on a connection, so it
+ * is sent with sendmsg(SCM_RIGHTS) directly on the socket while libuv's
+ * write queue is known to be empty.
+ *
+ * Reclaim: when a connection ends for any reason (EOF, error, protocol
+ * violation, hello timeout), its session ends in the same callback: every
+ * hold is dropped before the loop does anything else.
+ */
+#ifndef ALLOCATORD_DAEMON_SERVER_H
+#define ALLOCATORD_DAEMON_SERVER_H
+
+#include <stddef.h>
+
+#include "daemon/daemon.h"
+
+/*
+ * Listen on d->socket_path (replacing a stale socket file, refusing a live
+ * daemon or a non-socket file there), serve until SIGTERM or SIGINT, then
+ * close every client, remove the socket file and return 0. On a start-up
+ * error returns a negative errno with a message in err.
+ */
+int server_run(struct daemon *d, char *err, size_t errlen);
+
+#endif

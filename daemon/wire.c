@@ -1,0 +1,91 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/wire.h"
+
+int wbuf_reserve(struct wbuf *b, size_t n)
+{
+	size_t len = wbuf_len(b);
+	size_t cap;
+	uint8_t *p;
+
+	if (b->cap - b->tail >= n)
+		return 0;
+	if (b->head > 0) {
+		memmove(b->data, b->data + b->head, len);
+		b->head = 0;
+		b->tail = len;
+		if (b->cap - b->tail >= n)
+			return 0;
+	}
+	cap = b->cap ? b->cap : 4096;
+	while (cap - len < n)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (p == NULL)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void wbuf_consume(struct wbuf *b, size_t n)
+{
+	b->head += n;
+	if (b->head == b->tail)
+		b->head = b->tail = 0;
+}
+
+void wbuf_free(struct wbuf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+void wbuf_swap(struct wbuf *a, struct wbuf *b)
+{
+	struct wbuf t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+int wire_frame_peek(const struct wbuf *in, uint32_t max_frame, const uint8_t **payload,
+		    uint32_t *len)
+{
+	const uint8_t *p;
+	uint32_t n;
+
+	/* Check the length first: an empty buffer may have no storage yet. */
+	if (wbuf_len(in) < WIRE_HEADER)
+		return 0;
+	p = in->data + in->head;
+	n = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	*len = n;
+	if (n > max_frame)
+		return -EMSGSIZE;
+	if (wbuf_len(in) - WIRE_HEADER < n)
+		return 0;
+	*payload = p + WIRE_HEADER;
+	return 1;
+}
+
+int wire_frame_put(struct wbuf *out, const ProtobufCMessage *msg, uint32_t max_frame)
+{
+	size_t n = protobuf_c_message_get_packed_size(msg);
+	uint8_t *p;
+
+	if (n > max_frame)
+		return -E2BIG;
+	if (wbuf_reserve(out, WIRE_HEADER + n) < 0)
+		return -ENOMEM;
+	p = out->data + out->tail;
+	p[0] = (uint8_t)n;
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = (uint8_t)(n >> 16);
+	p[3] = (uint8_t)(n >> 24);
+	protobuf_c_message_pack(msg, p + WIRE_HEADER);
+	out->tail += WIRE_HEADER + n;
+	return 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * A real allocatord for integration tests: started from the build tree on a
+ * socket in a fresh temporary directory, with a given config, its stderr
+ * kept in a log file. With ALLOCATORD_VALGRIND=1 it runs under valgrind,
+ * which then fails the stop if it saw an error or a leak.
+ */
+#ifndef ALLOCATORD_TESTS_DAEMON_PROC_H
+#define ALLOCATORD_TESTS_DAEMON_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct test_daemon {
+	pid_t pid;
+	char dir[64];
+	char socket[100]; /* fits a sockaddr_un */
+	char config[128];
+	char log[128];
+};
+
+/*
+ * Start the daemon with config_text (NULL: the built-in default) and extra
+ * arguments (NULL-terminated, may be NULL), and wait until it accepts
+ * connections. Returns 0, or -1 with the reason and the daemon's log on
+ * stderr (the daemon, if it started, is stopped).
+ */
+int test_daemon_start(struct test_daemon *td, const char *config_text, const char *const *args);
+
+/* The same on socket path `socket` (at most 99 bytes) instead of one in the
+ * temporary directory. */
+int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
+			 const char *const *args);
+
+/* SIGTERM, wait, remove the temporary directory. Returns the exit status
+ * (0 for a clean stop), or -1 if it did not exit within 20 s (then it is
+ * killed) or died of a signal. */
+int test_daemon_stop(struct test_daemon *td);
+
+/* SIGKILL and wait, for tests of a daemon that disappears. */
+void test_daemon_kill(struct test_daemon *td);
+
+/* The daemon's log so far, NUL-terminated, into buf. */
+void test_daemon_log(const struct test_daemon *td, char *buf, size_t len);
+
+/* Path of a built program or file below the build tree ($top_builddir). */
+const char *test_build_path(const char *rel, char *buf, size_t len);
+
+/* Path of a file below the source tree ($top_srcdir). */
+const char *test_src_path(const char *rel, char *buf, size_t len);
+
+/* Run argv (argv[0] a path), capture stdout and stderr (NUL-terminated,
+ * truncated to len), wait. Returns the exit status, or -1. */
+int test_run(const char *const *argv, char *out, size_t outlen, char *err, size_t errlen);
+
+#endif

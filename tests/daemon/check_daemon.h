@@ -1,0 +1,16 @@
+/* The daemon layer's Check suites, run by tests/daemon/check_daemon. */
+#ifndef ALLOCATORD_TESTS_CHECK_DAEMON_H
+#define ALLOCATORD_TESTS_CHECK_DAEMON_H
+
+#include <check.h>
+
+Suite *config_suite(void);
+Suite *choice_suite(void);
+Suite *ops_suite(void);
+Suite *ops_random_suite(void);
+Suite *dispatch_suite(void);
+Suite *startup_suite(void);
+Suite *server_suite(void);
+Suite *steady_suite(void);
+
+#endif

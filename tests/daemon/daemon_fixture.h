@@ -1,0 +1,27 @@
+/*
+ * A daemon state for unit tests: built from config text with dry-run
+ * regions (no memfds), plus sessions with made-up credentials.
+ */
+#ifndef ALLOCATORD_TESTS_DAEMON_FIXTURE_H
+#define ALLOCATORD_TESTS_DAEMON_FIXTURE_H
+
+#include <sys/types.h>
+
+#include "daemon/daemon.h"
+
+/* Pools p (64 B x 100), q (1536 B x 10, quota 4), heap h (64 KiB, granule
+ * 64, 64 allocations, quota 8 KiB) in region "r"; pool s (64 B x 8) in
+ * region "secret" that only uid 12345 may use; group g = p, q by_size;
+ * group gi = p, q by index. */
+extern const char fixture_config[];
+
+/* Build d from text (fixture_config when NULL); fails the test on error. */
+void fixture_daemon(struct daemon *d, const char *text);
+
+/* A session of uid/gid with the test's pid. */
+struct session *fixture_session(struct daemon *d, uid_t uid, gid_t gid);
+
+/* The object called name; fails the test if absent. */
+struct object *fixture_object(struct daemon *d, const char *name);
+
+#endif

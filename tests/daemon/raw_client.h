@@ -1,0 +1,42 @@
+/*
+ * A bare protocol client for tests that must send what libmemclient never
+ * would: raw frames, garbage, requests without reading replies.
+ */
+#ifndef ALLOCATORD_TESTS_RAW_CLIENT_H
+#define ALLOCATORD_TESTS_RAW_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/allocd.pb-c.h"
+
+/* Connected socket to path, or -1. */
+int raw_connect(const char *path);
+
+/* Write all of buf; 0 or -1. */
+int raw_write(int fd, const void *buf, size_t len);
+
+/* Send r as one frame; 0 or -1. */
+int raw_send(int fd, const Allocd__Request *r);
+
+/* The next reply within timeout_ms, or NULL on EOF, error or timeout.
+ * Descriptors that come with it are stored in fds (up to *nfds, which is
+ * set to the count) or closed when fds is NULL. Free the reply with
+ * allocd__reply__free_unpacked(r, NULL). */
+Allocd__Reply *raw_recv(int fd, int timeout_ms, int *fds, size_t *nfds);
+
+/* Did the daemon close the connection within timeout_ms (reading and
+ * dropping anything before the end)? 1 yes, 0 no. */
+int raw_closed(int fd, int timeout_ms);
+
+/* Hello and its reply; returns the status (0 ok) or -1 on no reply. */
+int raw_hello(int fd, int *fds, size_t *nfds);
+
+/* Allocate count blocks of pool with request id; the reply's status, or
+ * -1. The offsets go to offsets when not NULL (room for count). */
+int raw_alloc(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t *offsets);
+
+/* Free n offsets of name; the reply's status, or -1. */
+int raw_free(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t *offsets);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * Frames in, frames out (dispatch.c): pipelining and order, protocol errors,
+ * malformed and oversized frames, absurd counts, and the bound on unread
+ * replies.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/dispatch.h"
+#include "proto/allocd.pb-c.h"
+#include "tests/daemon/check_daemon.h"
+#include "tests/daemon/daemon_fixture.h"
+
+static struct daemon D;
+static struct session *S;
+
+static void setup(void)
+{
+	fixture_daemon(&D, NULL);
+	S = fixture_session(&D, 1000, 1000);
+	S->hello_done = false;
+}
+
+static void teardown(void)
+{
+	daemon_fini(&D);
+}
+
+static void put_raw(struct session *s, const void *data, uint32_t len)
+{
+	uint8_t hdr[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+			  (uint8_t)(len >> 24)};
+
+	ck_assert_int_eq(wbuf_reserve(&s->in, 4 + len), 0);
+	memcpy(s->in.data + s->in.tail, hdr, 4);
+	memcpy(s->in.data + s->in.tail + 4, data, len);
+	s->in.tail += 4 + len;
+}
+
+static void put_req(struct session *s, Allocd__Request *r)
+{
+	size_t n = allocd__request__get_packed_size(r);
+	uint8_t *buf = malloc(n + 1);
+
+	allocd__request__pack(r, buf);
+	put_raw(s, buf, (uint32_t)n);
+	free(buf);
+}
+
+/* The next reply in s->out (NULL if none); free with allocd__reply__free_unpacked. */
+static Allocd__Reply *take_reply(struct session *s)
+{
+	const uint8_t *payload;
+	uint32_t len;
+	Allocd__Reply *r;
+
+	if (wire_frame_peek(&s->out, 1u << 24, &payload, &len) != 1)
+		return NULL;
+	r = allocd__reply__unpack(NULL, len, payload);
+	ck_assert_ptr_nonnull(r);
+	wbuf_consume(&s->out, 4 + len);
+	return r;
+}
+
+static void put_hello(struct session *s, uint64_t id)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Hello h = ALLOCD__HELLO__INIT;
+
+	r.version = 1;
+	r.id = id;
+	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
+	r.hello = &h;
+	h.client_name = "test\x01name";
+	put_req(s, &r);
+}
+
+static void put_alloc(struct session *s, uint64_t id, const char *pool, uint64_t count)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Alloc a = ALLOCD__ALLOC__INIT;
+
+	r.version = 1;
+	r.id = id;
+	r.body_case = ALLOCD__REQUEST__BODY_ALLOC;
+	r.alloc = &a;
+	a.pool = (char *)pool;
+	a.count = count;
+	put_req(s, &r);
+}
+
+static void expect_status(Allocd__Reply *r, uint64_t id, int status)
+{
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->version, 1);
+	ck_assert_uint_eq(r->id, id);
+	ck_assert_msg(r->status == status, "reply %llu: status %d, want %d (%s)",
+		      (unsigned long long)id, r->status, status, r->error);
+	allocd__reply__free_unpacked(r, NULL);
+}
+
+START_TEST(test_dispatch_pipelined_replies_in_order)
+{
+	Allocd__Reply *r;
+
+	put_hello(S, 7);
+	put_alloc(S, 8, "p", 2);
+	put_alloc(S, 9, "nope", 1);
+	put_alloc(S, 10, "p", 1);
+	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	ck_assert_uint_eq(wbuf_len(&S->in), 0);
+
+	r = take_reply(S);
+	ck_assert_uint_eq(r->id, 7);
+	ck_assert_int_eq(r->body_case, ALLOCD__REPLY__BODY_HELLO);
+	ck_assert_uint_eq(r->hello->n_regions, 1); /* "secret" is not for uid 1000 */
+	ck_assert_str_eq(r->hello->regions[0]->name, "r");
+	ck_assert_uint_eq(r->hello->max_batch, D.max_batch);
+	ck_assert_str_eq(S->client_name, "test?name");
+	ck_assert(S->fds_pending);
+	allocd__reply__free_unpacked(r, NULL);
+
+	r = take_reply(S);
+	ck_assert_uint_eq(r->id, 8);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_uint_eq(r->alloc->n_offsets, 2);
+	ck_assert_uint_eq(r->alloc->block_size, 64);
+	allocd__reply__free_unpacked(r, NULL);
+
+	r = take_reply(S);
+	ck_assert_uint_eq(r->id, 9);
+	ck_assert_int_eq(r->status, -ENOENT);
+	ck_assert_str_eq(r->error, "no pool named 'nope'");
+	allocd__reply__free_unpacked(r, NULL);
+
+	expect_status(take_reply(S), 10, 0);
+	ck_assert_ptr_null(take_reply(S));
+	ck_assert_uint_eq(D.requests, 4);
+}
+END_TEST
+
+START_TEST(test_dispatch_first_request_must_be_hello)
+{
+	put_alloc(S, 1, "p", 1);
+	ck_assert_int_eq(dispatch_input(&D, S), -EPROTO);
+	expect_status(take_reply(S), 1, -EPROTO);
+	ck_assert_uint_eq(sys_mem_blocks_free_count(&fixture_object(&D, "p")->u.pool.mb), 100);
+}
+END_TEST
+
+START_TEST(test_dispatch_second_hello_refused)
+{
+	put_hello(S, 1);
+	put_hello(S, 2);
+	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	allocd__reply__free_unpacked(take_reply(S), NULL);
+	expect_status(take_reply(S), 2, -EALREADY);
+}
+END_TEST
+
+START_TEST(test_dispatch_wrong_version_closes)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+
+	r.version = 2;
+	r.id = 5;
+	put_req(S, &r);
+	put_hello(S, 6);
+	ck_assert_int_eq(dispatch_input(&D, S), -EPROTONOSUPPORT);
+	expect_status(take_reply(S), 5, -EPROTONOSUPPORT);
+	ck_assert_ptr_null(take_reply(S)); /* nothing after the error */
+}
+END_TEST
+
+START_TEST(test_dispatch_oversized_frame_closes)
+{
+	uint8_t hdr[4] = {0xff, 0xff, 0xff, 0x7f};
+
+	put_hello(S, 1);
+	ck_assert_int_eq(wbuf_reserve(&S->in, 4), 0);
+	memcpy(S->in.data + S->in.tail, hdr, 4);
+	S->in.tail += 4;
+	ck_assert_int_eq(dispatch_input(&D, S), -EMSGSIZE);
+	allocd__reply__free_unpacked(take_reply(S), NULL);
+	expect_status(take_reply(S), 0, -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(test_dispatch_malformed_frame_answered_and_survived)
+{
+	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x80};
+
+	put_hello(S, 1);
+	put_raw(S, garbage, sizeof(garbage));
+	put_alloc(S, 3, "p", 1);
+	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	allocd__reply__free_unpacked(take_reply(S), NULL);
+	expect_status(take_reply(S), 0, -EBADMSG);
+	expect_status(take_reply(S), 3, 0);
+}
+END_TEST
+
+START_TEST(test_dispatch_unknown_request_kind)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+
+	put_hello(S, 1);
+	r.version = 1;
+	r.id = 2;
+	put_req(S, &r);
+	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	allocd__reply__free_unpacked(take_reply(S), NULL);
+	expect_status(take_reply(S), 2, -EINVAL);
+}
+END_TEST
+
+START_TEST(test_dispatch_absurd_counts)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Free f = ALLOCD__FREE__INIT;
+	uint64_t *many = calloc(D.max_batch + 1, sizeof(*many));
+
+	put_hello(S, 1);
+	put_alloc(S, 2, "p", UINT64_C(1) << 40);
+	/* one offset more than a request may carry, still inside a frame */
+	r.version = 1;
+	r.id = 3;
+	r.body_case = ALLOCD__REQUEST__BODY_FREE;
+	r.free = &f;
+	f.name = "p";
+	f.n_offsets = D.max_batch + 1;
+	f.offsets = many;
+	put_req(S, &r);
+	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	allocd__reply__free_unpacked(take_reply(S), NULL);
+	expect_status(take_reply(S), 2, -E2BIG);
+	expect_status(take_reply(S), 3, -E2BIG);
+	free(many);
+	ck_assert_uint_eq(sys_mem_blocks_free_count(&fixture_object(&D, "p")->u.pool.mb), 100);
+}
+END_TEST
+
+START_TEST(test_dispatch_stops_at_max_output)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Status st = ALLOCD__STATUS__INIT;
+	int answered = 0;
+	Allocd__Reply *rep;
+
+	put_hello(S, 1);
+	r.version = 1;
+	r.body_case = ALLOCD__REQUEST__BODY_STATUS;
+	r.status = &st;
+	for (int i = 0; i < 40000; i++) {
+		r.id = 100 + (uint64_t)i;
+		put_req(S, &r);
+	}
+	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	/* stopped with requests left unread, not far past max_output */
+	ck_assert_uint_gt(wbuf_len(&S->in), 0);
+	ck_assert_uint_ge(wbuf_len(&S->out), D.cfg.max_output);
+	ck_assert_uint_lt(wbuf_len(&S->out), D.cfg.max_output + D.cfg.max_frame);
+	/* a client that catches up gets every reply, in order */
+	for (;;) {
+		while ((rep = take_reply(S)) != NULL) {
+			if (rep->id != 1)
+				ck_assert_uint_eq(rep->id, 100 + (uint64_t)answered++);
+			allocd__reply__free_unpacked(rep, NULL);
+		}
+		if (wbuf_len(&S->in) == 0)
+			break;
+		ck_assert_int_eq(dispatch_input(&D, S), 0);
+	}
+	ck_assert_int_eq(answered, 40000);
+}
+END_TEST
+
+Suite *dispatch_suite(void)
+{
+	Suite *s = suite_create("dispatch");
+	TCase *tc = tcase_create("dispatch");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_dispatch_pipelined_replies_in_order);
+	tcase_add_test(tc, test_dispatch_first_request_must_be_hello);
+	tcase_add_test(tc, test_dispatch_second_hello_refused);
+	tcase_add_test(tc, test_dispatch_wrong_version_closes);
+	tcase_add_test(tc, test_dispatch_oversized_frame_closes);
+	tcase_add_test(tc, test_dispatch_malformed_frame_answered_and_survived);
+	tcase_add_test(tc, test_dispatch_unknown_request_kind);
+	tcase_add_test(tc, test_dispatch_absurd_counts);
+	tcase_add_test(tc, test_dispatch_stops_at_max_output);
+	suite_add_tcase(s, tc);
+	return s;
+}
