@@ -1,0 +1,16 @@
+# libmemclient (shared, versioned, only mc_* exported) and memctl.
+lib_LTLIBRARIES += client/libmemclient.la
+client_libmemclient_la_SOURCES = \
+	client/memclient.h client/mc_internal.h \
+	client/mc_connect.c \
+	client/mc_call.c \
+	client/mc_alloc.c \
+	client/mc_stats.c
+client_libmemclient_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -pthread
+client_libmemclient_la_LIBADD = proto/libproto.la $(PROTOBUF_C_LIBS)
+client_libmemclient_la_LDFLAGS = $(AM_LDFLAGS) -pthread -version-info $(MEMCLIENT_LT_VERSION) \
+	-export-symbols-regex '^mc_'
+include_HEADERS += client/memclient.h
+pkgconfig_DATA = client/memclient.pc
+EXTRA_DIST += client/memclient.pc.in
+DISTCLEANFILES += client/memclient.pc
