@@ -14,3 +14,4 @@ include_HEADERS += client/memclient.h
 pkgconfig_DATA = client/memclient.pc
 EXTRA_DIST += client/memclient.pc.in
 DISTCLEANFILES += client/memclient.pc
+include client/memctl.mk

@@ -44,6 +44,7 @@ Suite *errors_suite(void);
 Suite *stats_suite(void);
 Suite *groups_suite(void);
 Suite *share_suite(void);
+Suite *memctl_suite(void);
 
 /* A test case with a timeout that fits a daemon per test. */
 TCase *client_tcase(const char *name);

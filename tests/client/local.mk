@@ -12,9 +12,10 @@ tests_client_check_client_SOURCES = \
 	tests/client/test_errors.c \
 	tests/client/test_stats.c \
 	tests/client/test_groups.c \
-	tests/client/test_share.c
-tests_client_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS) -pthread
+	tests/client/test_share.c \
+	tests/client/test_memctl.c
+tests_client_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JANSSON_CFLAGS) -pthread
 tests_client_check_client_LDFLAGS = $(AM_LDFLAGS) -no-install -pthread
 tests_client_check_client_LDADD = client/libmemclient.la proto/libproto.la \
-	tests/common/libtestcommon.la $(PROTOBUF_C_LIBS) $(CHECK_LIBS)
+	tests/common/libtestcommon.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS) $(CHECK_LIBS)
 TESTS += tests/client/check_client

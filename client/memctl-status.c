@@ -1,0 +1,130 @@
+/*
+ * memctl-status.c -- `memctl status`: the daemon (version, pid, uptime,
+ * socket, clients, requests, reclaimed holds) and its regions with their
+ * size and use, plus totals.
+ */
+#include <stdlib.h>
+
+#include "client/memctl.h"
+
+static const struct cmd_option status_options[] = {
+    {"bytes", 'b', OPT_FLAG, NULL, 0, 0, "sizes in bytes, not KiB/MiB/..."},
+    {NULL, 0, 0, NULL, 0, 0, NULL},
+};
+
+json_t *status_json(const struct mc_status *st)
+{
+	return json_pack(
+	    "{s:s, s:I, s:o, s:s, s:I, s:I, s:o, s:o}", "daemon_version", st->daemon_version, "pid",
+	    (json_int_t) st->pid, "uptime_ms", json_count(st->uptime_ms), "socket", st->socket,
+	    "clients", (json_int_t) st->clients, "max_clients", (json_int_t) st->max_clients,
+	    "requests", json_count(st->requests), "reclaimed", json_count(st->reclaimed));
+}
+
+json_t *regions_json(const struct mc_region_status *r, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		json_t *o =
+		    json_pack("{s:s, s:o, s:o, s:b, s:I}", "name", r[i].name, "size",
+			      json_count(r[i].size), "used", json_count(r[i].used), "hugepages",
+			      r[i].hugepages, "objects", (json_int_t) r[i].objects);
+
+		if (json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	return arr;
+}
+
+static int status_print_json(struct memctl *m, const struct mc_status *st,
+			     const struct mc_region_status *r, size_t n, uint64_t size,
+			     uint64_t used)
+{
+	json_t *doc = json_pack("{s:i, s:o, s:o, s:{s:o, s:o}}", "version", 1, "status",
+				status_json(st), "regions", regions_json(r, n), "totals", "size",
+				json_count(size), "used", json_count(used));
+
+	return memctl_json_print(m, doc);
+}
+
+static int status_print_text(struct memctl *m, const struct mc_status *st,
+			     const struct mc_region_status *r, size_t n, uint64_t size,
+			     uint64_t used, bool exact)
+{
+	uint64_t objects = 0;
+	static const char *const headers[] = {"REGION", ">SIZE", ">USED",
+					      "USE",    "PAGES", ">OBJECTS"};
+	struct table *t = table_new(headers, 6);
+	char b[32], up[32];
+	int rc;
+
+	fprintf(m->out, "allocatord %s, pid %u, up %s\n", st->daemon_version, (unsigned) st->pid,
+		fmt_duration(up, sizeof(up), st->uptime_ms / 1000));
+	fprintf(m->out, "socket:    %s\n", st->socket);
+	fprintf(m->out, "clients:   %u of at most %u\n", (unsigned) st->clients,
+		(unsigned) st->max_clients);
+	fprintf(m->out, "requests:  %llu served\n", (unsigned long long) st->requests);
+	fprintf(m->out, "reclaimed: %llu holds of clients that went away\n\n",
+		(unsigned long long) st->reclaimed);
+	for (size_t i = 0; i < n; i++) {
+		table_row(t);
+		table_cell(t, "%s", r[i].name);
+		table_cell(t, "%s", fmt_bytes(b, sizeof(b), r[i].size, exact));
+		table_cell(t, "%s", fmt_bytes(b, sizeof(b), r[i].used, exact));
+		table_cell(t, "%s", fmt_bar(b, sizeof(b), r[i].used, r[i].size));
+		table_cell(t, "%s", r[i].hugepages ? "huge" : "4K");
+		table_count(t, r[i].objects);
+		objects += r[i].objects;
+	}
+	table_row(t);
+	table_cell(t, "total");
+	table_cell(t, "%s", fmt_bytes(b, sizeof(b), size, exact));
+	table_cell(t, "%s", fmt_bytes(b, sizeof(b), used, exact));
+	table_cell(t, "%s", fmt_bar(b, sizeof(b), used, size));
+	table_cell(t, "%s", "");
+	table_count(t, objects);
+	rc = table_print(t, m->out);
+	table_free(t);
+	return rc < 0 ? memctl_fail(m, rc, "printing the regions", NULL) : 0;
+}
+
+static int status_exec(struct memctl *m, const struct cmd_args *a)
+{
+	struct mc_region_status *r;
+	struct mc_status st;
+	uint64_t size = 0, used = 0;
+	size_t n;
+	int rc = memctl_fetch_status(m, &st, &r, &n);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		size += r[i].size;
+		used += r[i].used;
+	}
+	if (m->json)
+		rc = status_print_json(m, &st, r, n, size, used);
+	else
+		rc = status_print_text(m, &st, r, n, size, used, args_has(a, "bytes"));
+	free(r);
+	return rc;
+}
+
+const struct cmd_entry cmd_status_entry = {
+    .name = "status",
+    .alias = "info",
+    .usage = "",
+    .args_min = 0,
+    .args_max = 0,
+    .flags = CMD_LISTING,
+    .summary = "the daemon, its clients and its regions",
+    .description = "Show the daemon's version, pid, uptime and socket, how many clients are\n"
+		   "connected (and the limit), requests served, holds reclaimed from clients\n"
+		   "that went away, and each region this user may see with its size and the\n"
+		   "bytes in use in its pools and heaps, with totals.",
+    .options = status_options,
+    .exec = status_exec,
+};
