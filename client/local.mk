@@ -14,4 +14,5 @@ include_HEADERS += client/memclient.h
 pkgconfig_DATA = client/memclient.pc
 EXTRA_DIST += client/memclient.pc.in
 DISTCLEANFILES += client/memclient.pc
+dist_man_MANS += man/libmemclient.3
 include client/memctl.mk

@@ -45,3 +45,5 @@ allocatordincludedir = $(includedir)/allocatord
 allocatordinclude_HEADERS = daemon/choice_plugin.h
 allocatordcoredir = $(includedir)/allocatord/core
 allocatordcore_HEADERS = core/bitarray.h core/mem_blocks.h
+
+dist_man_MANS += man/allocatord.8 man/allocatord.conf.5
