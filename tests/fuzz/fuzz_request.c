@@ -1,0 +1,225 @@
+/*
+ * libFuzzer harness for the request path: bytes a client could send go
+ * through dispatch_input(), the code every connection runs, on one or two
+ * sessions of a daemon built from a small config that has every feature
+ * (pools with and without quota, a heap, groups with each built-in choice, a
+ * region the first session may not use).
+ *
+ * Input: byte 0 picks the mode (bit 0: two sessions, the rest split at
+ * bytes 1-2; bit 1: skip the hello requirement so the fuzzer reaches the
+ * allocators sooner; bits 2-7: the chunk size the stream is fed in, so
+ * partial frames are exercised). Every reply must be a well-formed frame.
+ *
+ * After the streams the allocators must agree with the holds: a
+ * pool block is allocated iff somebody holds it, every heap passes
+ * tlsf_check, the hold count matches the sessions'. Then the sessions end --
+ * the reclaim path -- and everything must be free again, so each input
+ * starts from a fresh state without the cost of rebuilding the daemon.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/dispatch.h"
+#include "daemon/log.h"
+#include "daemon/ops.h"
+#include "proto/allocd.pb-c.h"
+
+static const char fuzz_config[] =
+	"log_level = \"error\";\n"
+	"max_frame = \"4K\";\n"
+	"max_output = \"16K\";\n"
+	"max_clients = 4;\n"
+	"regions = (\n"
+	"  { name = \"r\";\n"
+	"    pools = ( { name = \"p\"; block_size = 64; blocks = 64; },\n"
+	"              { name = \"q\"; block_size = 1536; blocks = 16; align = 512;\n"
+	"                client_quota = 4; } );\n"
+	"    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 32;\n"
+	"                client_quota = \"8K\"; } ); },\n"
+	"  { name = \"s\"; allow_uids = [ 12345 ];\n"
+	"    pools = ( { name = \"t\"; block_size = 64; blocks = 8; } ); }\n"
+	");\n"
+	"groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; },\n"
+	"           { name = \"gr\"; pools = [ \"p\", \"q\" ]; choice = \"round_robin\"; },\n"
+	"           { name = \"gm\"; pools = [ \"p\", \"q\" ]; choice = \"most_free\"; },\n"
+	"           { name = \"gi\"; pools = [ \"q\", \"p\" ]; choice = \"index\"; } );\n";
+
+static struct daemon D;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fuzz_request: invariant broken: %s\n", what);
+	abort();
+}
+
+static void daemon_once(void)
+{
+	static bool ready;
+	char err[CONFIG_ERR_MAX];
+	struct config cfg;
+
+	if (ready)
+		return;
+	if (config_load_string(fuzz_config, "fuzz", &cfg, err, sizeof(err)) < 0 ||
+	    daemon_init(&D, &cfg, true, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fuzz_request: %s\n", err);
+		abort();
+	}
+	/* Hostile input is logged at warn: expected here, so not shown. */
+	log_set_level(LOG_ERROR);
+	ready = true;
+}
+
+static void check_invariants(void)
+{
+	uint64_t holds = 0;
+
+	for (size_t i = 0; i < D.layout.nobjects; i++) {
+		const struct object *o = &D.layout.objects[i];
+
+		if (o->kind == OBJ_POOL) {
+			for (uint64_t b = 0; b < pool_blocks(o); b++) {
+				uint32_t head = o->u.pool.holders[b];
+
+				if (head == UNIT_PENDING)
+					die("a unit left pending");
+				if (bitarray_is_used(&o->u.pool.mb.bitmap, b) != (head != HOLD_NIL))
+					die("pool block allocated iff held");
+			}
+			if (bitarray_check(&o->u.pool.mb.bitmap) != 0)
+				die("bitarray_check");
+		} else if (o->kind == OBJ_HEAP) {
+			struct tlsf_stats st;
+			uint64_t held = 0;
+
+			if (tlsf_check(o->u.heap.tlsf) != 0)
+				die("tlsf_check");
+			tlsf_get_stats(o->u.heap.tlsf, &st);
+			for (uint32_t id = 0; id < tlsf_id_limit(o->u.heap.tlsf); id++)
+				held += o->u.heap.holders[id] != HOLD_NIL;
+			if (held != st.live)
+				die("heap allocation live iff held");
+		}
+	}
+	for (uint32_t s = 0; s < D.cfg.max_clients; s++)
+		if (D.slots[s] != NULL)
+			for (size_t i = 0; i < D.layout.nobjects; i++)
+				holds += D.slots[s]->held[i].holds;
+	if (holds != holds_count(&D.holds))
+		die("session hold counts match the hold table");
+}
+
+/* Every reply is a frame of a decodable Reply of version 1. */
+static void drain_replies(struct session *s)
+{
+	const uint8_t *payload;
+	uint32_t len;
+	int rc;
+
+	while ((rc = wire_frame_peek(&s->out, D.cfg.max_frame, &payload, &len)) == 1) {
+		Allocd__Reply *r = allocd__reply__unpack(NULL, len, payload);
+
+		if (r == NULL || r->version != 1)
+			die("reply frame decodes");
+		allocd__reply__free_unpacked(r, NULL);
+		wbuf_consume(&s->out, WIRE_HEADER + len);
+	}
+	if (rc < 0 || wbuf_len(&s->out) != 0)
+		die("replies are whole frames within max_frame");
+}
+
+/* A complete (or refusable) frame waits in s->in. */
+static bool has_frame(const struct session *s)
+{
+	const uint8_t *payload;
+	uint32_t len;
+
+	return wire_frame_peek(&s->in, D.cfg.max_frame, &payload, &len) != 0;
+}
+
+/* Feed bytes in chunks; false once the daemon closed the connection. */
+static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chunk)
+{
+	bool open = true;
+
+	for (size_t off = 0; off < len && open; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		int rc;
+
+		if (wbuf_reserve(&s->in, n) < 0)
+			abort();
+		memcpy(s->in.data + s->in.tail, data + off, n);
+		s->in.tail += n;
+		do {
+			rc = dispatch_input(&D, s);
+			drain_replies(s); /* the client reads: back-pressure lifts */
+		} while (rc == 0 && has_frame(s));
+		open = rc == 0;
+	}
+	return open;
+}
+
+static struct session *open_session(uid_t uid, bool hello)
+{
+	struct session_creds cr = {.pid = getpid(), .uid = uid, .gid = 100};
+	struct session *s;
+
+	if (session_start(&D, &cr, &s) < 0)
+		abort();
+	s->hello_done = hello;
+	return s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct session *a, *b = NULL;
+	size_t chunk, split = size;
+	uint8_t mode;
+
+	daemon_once();
+	if (size < 1)
+		return 0;
+	mode = data[0];
+	data++;
+	size--;
+	chunk = 1 + (size_t)(mode >> 2) * 67;
+	a = open_session(1000, mode & 2);
+	if ((mode & 1) && size >= 2) {
+		split = ((size_t)data[0] | (size_t)data[1] << 8) % (size - 1);
+		data += 2;
+		size -= 2;
+		b = open_session(12345, mode & 2);
+	}
+	if (feed(a, data, split < size ? split : size, chunk) && b != NULL && split < size)
+		feed(b, data + split, size - split, chunk);
+	/* The full check walks every list and block: once per input keeps the
+	 * fuzzer fast, and every input is checked. */
+	check_invariants();
+	if (b != NULL)
+		session_end(&D, b);
+	session_end(&D, a);
+
+	/* The connections are gone: everything must be back. */
+	check_invariants();
+	for (size_t i = 0; i < D.layout.nobjects; i++) {
+		const struct object *o = &D.layout.objects[i];
+		struct tlsf_stats st;
+
+		if (o->kind == OBJ_POOL && sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o))
+			die("pool fully free after reclaim");
+		if (o->kind == OBJ_HEAP) {
+			tlsf_get_stats(o->u.heap.tlsf, &st);
+			if (st.live != 0 || st.free_blocks != 1)
+				die("heap fully free after reclaim");
+		}
+	}
+	if (holds_count(&D.holds) != 0)
+		die("no holds after reclaim");
+	return 0;
+}
