@@ -434,17 +434,22 @@ int server_run(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
 		return rc;
 	}
-	rc = server_listen(&srv, err, errlen);
-	if (rc < 0) {
-		uv_run(&srv.loop, UV_RUN_DEFAULT);
-		uv_loop_close(&srv.loop);
-		return rc;
-	}
+	/* Catch the stop signals before the socket accepts: a client (or
+	 * systemd) may signal as soon as it can connect. libuv queues a signal
+	 * that arrives before uv_run. */
 	uv_signal_init(&srv.loop, &srv.sigterm);
 	uv_signal_init(&srv.loop, &srv.sigint);
 	srv.sigterm.data = srv.sigint.data = &srv;
 	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
 	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
+	rc = server_listen(&srv, err, errlen);
+	if (rc < 0) {
+		uv_close((uv_handle_t *)&srv.sigterm, NULL);
+		uv_close((uv_handle_t *)&srv.sigint, NULL);
+		uv_run(&srv.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&srv.loop);
+		return rc;
+	}
 
 	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->layout.nregions,
 		 d->layout.nobjects, d->socket_path, (int)getpid());
