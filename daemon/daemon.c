@@ -114,3 +114,36 @@ void daemon_fini(struct daemon *d)
 	daemon_release(d);
 	config_free(&cfg);
 }
+
+int daemon_verify_idle(struct daemon *d, char *err, size_t errlen)
+{
+	if (d->nsessions != 0 || holds_count(&d->holds) != 0) {
+		snprintf(err, errlen, "%u sessions and %u holds left after every client went",
+			 d->nsessions, holds_count(&d->holds));
+		return -EUCLEAN;
+	}
+	for (size_t i = 0; i < d->layout.nobjects; i++) {
+		const struct object *o = &d->layout.objects[i];
+		struct tlsf_stats st;
+
+		if (o->kind == OBJ_POOL &&
+		    (sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o) ||
+		     bitarray_check(&o->u.pool.mb.bitmap) != 0)) {
+			snprintf(err, errlen, "pool '%s': %zu of %llu blocks free, bitmap check %d",
+				 o->name, sys_mem_blocks_free_count(&o->u.pool.mb),
+				 (unsigned long long)pool_blocks(o),
+				 bitarray_check(&o->u.pool.mb.bitmap));
+			return -EUCLEAN;
+		}
+		if (o->kind != OBJ_HEAP)
+			continue;
+		tlsf_get_stats(o->u.heap.tlsf, &st);
+		if (tlsf_check(o->u.heap.tlsf) != 0 || st.live != 0 || st.free_blocks != 1) {
+			snprintf(err, errlen, "heap '%s': tlsf_check %d, %llu live, %llu free blocks",
+				 o->name, tlsf_check(o->u.heap.tlsf), (unsigned long long)st.live,
+				 (unsigned long long)st.free_blocks);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}

@@ -48,6 +48,15 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, s
 /* End every session (reclaiming their holds), then release everything. */
 void daemon_fini(struct daemon *d);
 
+/*
+ * With every session ended, everything must be back: no holds, every pool
+ * block free and every heap one free block, each allocator passing its own
+ * check (bitarray_check, tlsf_check). Run at a clean stop, so that every
+ * stop of the daemon -- in production and in every test -- proves nothing
+ * leaked and nothing was corrupted. 0, or -EUCLEAN with what is wrong.
+ */
+int daemon_verify_idle(struct daemon *d, char *err, size_t errlen);
+
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);
 uint64_t daemon_wall_ms(void);

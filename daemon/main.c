@@ -10,8 +10,9 @@
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
 
-/* Exit codes: 0 clean stop, 1 bad configuration or start-up failure, 2 usage. */
-enum { EXIT_CONFIG = 1, EXIT_USAGE = 2 };
+/* Exit codes: 0 clean stop, 1 bad configuration or start-up failure, 2 usage,
+ * 3 the allocators were not whole at the stop (a bug: see the log). */
+enum { EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_INCONSISTENT = 3 };
 
 static void usage(FILE *out)
 {
@@ -31,7 +32,10 @@ static void usage(FILE *out)
 		"  -V, --version         show the version and exit\n"
 		"\n"
 		"Stops cleanly on SIGTERM or SIGINT: clients are disconnected, the socket\n"
-		"file is removed, exit status 0. See allocatord(8), allocatord.conf(5).\n",
+		"file is removed, the allocators are checked whole, exit status 0.\n"
+		"Exit status: 1 bad configuration or start-up failure, 2 usage error,\n"
+		"3 an allocator was not whole at the stop (a bug; see the log).\n"
+		"See allocatord(8), allocatord.conf(5).\n",
 		SOCKFILE_ROOT_DEFAULT, SOCKFILE_NAME);
 }
 
@@ -131,6 +135,11 @@ int main(int argc, char **argv)
 		printf("would listen on %s\n", d.socket_path);
 	} else if (rc == 0) {
 		rc = server_run(&d, err, sizeof(err));
+		if (rc == 0 && daemon_verify_idle(&d, err, sizeof(err)) < 0) {
+			log_error("BUG: at stop: %s", err);
+			daemon_fini(&d);
+			return EXIT_INCONSISTENT;
+		}
 	}
 	if (rc < 0)
 		fprintf(stderr, "allocatord: %s\n", err);
