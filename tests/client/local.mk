@@ -20,3 +20,11 @@ tests_client_check_client_LDFLAGS = $(AM_LDFLAGS) -no-install -pthread
 tests_client_check_client_LDADD = client/libmemclient.la proto/libproto.la \
 	tests/common/libtestcommon.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS) $(CHECK_LIBS)
 TESTS += tests/client/check_client
+
+# The kill soak: a bounded run in make check; tests/client/soak --kills 1000
+# for the long one.
+check_PROGRAMS += tests/client/soak
+tests_client_soak_SOURCES = tests/client/soak.c
+tests_client_soak_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_client_soak_LDADD = client/libmemclient.la tests/common/libtestcommon.la
+TESTS += tests/client/soak
