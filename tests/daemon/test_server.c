@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -272,6 +274,59 @@ START_TEST(test_server_notifies_readiness)
 }
 END_TEST
 
+START_TEST(test_server_thousand_clients_with_stallers)
+{
+	enum { N = 1000 };
+	struct rlimit rl;
+	int *fd = malloc(N * sizeof(*fd));
+
+	/* One descriptor per client in this process too. */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max < N + 64) {
+		fprintf(stderr, "skipped: open-file hard limit %llu < %d\n",
+			(unsigned long long)rl.rlim_max, N + 64);
+		free(fd);
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	start("max_clients = 1100;");
+	for (int i = 0; i < N; i++) {
+		fd[i] = raw_connect(td.socket);
+		ck_assert_msg(fd[i] >= 0, "connection %d refused", i);
+	}
+	/* Half say hello and are served; the other half stall in the middle of
+	 * a frame and must not slow anyone down. */
+	for (int i = 0; i < N; i++) {
+		if (i % 2) {
+			ck_assert_int_eq(raw_write(fd[i], "\x40\x00\x00\x00\x08", 5), 0);
+			continue;
+		}
+		ck_assert_int_eq(raw_hello(fd[i], NULL, NULL), 0);
+	}
+	for (int i = 0; i < N; i += 2)
+		ck_assert_int_eq(raw_alloc(fd[i], 5, "p", 0, NULL), 0);
+	assert_serving();
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
+	free(fd);
+	assert_serving();
+	stop();
+}
+END_TEST
+
+START_TEST(test_server_socket_group_from_config)
+{
+	struct stat st;
+
+	start("socket = { mode = \"0660\"; group = \"65534\"; };");
+	ck_assert_int_eq(stat(td.socket, &st), 0);
+	ck_assert_uint_eq(st.st_gid, 65534);
+	ck_assert_int_eq(st.st_mode & 0777, 0660);
+	stop();
+}
+END_TEST
+
 Suite *server_suite(void)
 {
 	Suite *s = suite_create("server");
@@ -286,6 +341,9 @@ Suite *server_suite(void)
 	tcase_add_test(tc, test_server_client_that_never_reads_is_paused);
 	tcase_add_test(tc, test_server_memfd_is_sealed);
 	tcase_add_test(tc, test_server_notifies_readiness);
+	tcase_add_test(tc, test_server_thousand_clients_with_stallers);
+	if (geteuid() == 0) /* only root may give a file to another group */
+		tcase_add_test(tc, test_server_socket_group_from_config);
 	suite_add_tcase(s, tc);
 	return s;
 }
