@@ -152,6 +152,16 @@ static int reserve_holds(struct daemon *d, uint64_t n, struct ops_err *e)
 	return fail(e, -ENOSPC, "the daemon's hold table is full (%u holds)", d->holds.used);
 }
 
+/* A request carries at most max_batch offsets (the reply must fit a frame). */
+static int check_batch(const struct daemon *d, const struct object *o, uint64_t n,
+		       struct ops_err *e)
+{
+	if (n <= d->max_batch)
+		return 0;
+	return fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
+		    kind_name(o->kind), o->name, ull(n), d->max_batch);
+}
+
 static int pool_take(struct daemon *d, struct session *s, struct object *o, uint64_t count,
 		     bool contiguous, uint64_t *offsets, struct ops_err *e)
 {
@@ -161,10 +171,9 @@ static int pool_take(struct daemon *d, struct session *s, struct object *o, uint
 
 	if (count == 0)
 		return 0;
-	if (!contiguous && count > d->max_batch)
-		return fail(e, -E2BIG, "pool '%s': %llu blocks in one request, at most %u: split it",
-			    o->name, ull(count), d->max_batch);
-	rc = check_quota(s, o, count, e);
+	rc = contiguous ? 0 : check_batch(d, o, count, e);
+	if (rc == 0)
+		rc = check_quota(s, o, count, e);
 	if (rc < 0)
 		return rc;
 	rc = reserve_holds(d, count, e);
@@ -372,9 +381,9 @@ int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64
 		return rc;
 	if (run > 0)
 		return free_run(d, s, o, n > 0 ? offsets[0] : 0, run, n, e);
-	if (n > d->max_batch)
-		return fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
-			    kind_name(o->kind), o->name, ull(n), d->max_batch);
+	rc = check_batch(d, o, n, e);
+	if (rc < 0)
+		return rc;
 	/* Drop the caller's holds one by one, undoing on the first bad offset.
 	 * A unit whose last hold goes is marked UNIT_PENDING, not released, so
 	 * that a repeated offset is recognised and the undo is exact; the
@@ -467,9 +476,9 @@ int ops_retain(struct daemon *d, struct session *s, struct object *o, const uint
 		return rc;
 	if (run > 0)
 		return retain_run(d, s, o, n > 0 ? offsets[0] : 0, run, n, e);
-	if (n > d->max_batch)
-		return fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
-			    kind_name(o->kind), o->name, ull(n), d->max_batch);
+	rc = check_batch(d, o, n, e);
+	if (rc < 0)
+		return rc;
 	rc = reserve_holds(d, n, e);
 	if (rc < 0)
 		return rc;
