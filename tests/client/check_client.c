@@ -194,6 +194,7 @@ int main(void)
 	srunner_add_suite(sr, groups_suite());
 	srunner_add_suite(sr, share_suite());
 	srunner_add_suite(sr, memctl_suite());
+	srunner_add_suite(sr, memctl_cli_suite());
 	srunner_add_suite(sr, examples_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -45,6 +45,7 @@ Suite *stats_suite(void);
 Suite *groups_suite(void);
 Suite *share_suite(void);
 Suite *memctl_suite(void);
+Suite *memctl_cli_suite(void);
 Suite *examples_suite(void);
 
 /* A test case with a timeout that fits a daemon per test. */

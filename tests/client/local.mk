@@ -14,7 +14,9 @@ tests_client_check_client_SOURCES = \
 	tests/client/test_groups.c \
 	tests/client/test_share.c \
 	tests/client/test_examples.c \
-	tests/client/test_memctl.c
+	tests/client/memctl_fixture.c tests/client/memctl_fixture.h \
+	tests/client/test_memctl.c \
+	tests/client/test_memctl_cli.c
 tests_client_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JANSSON_CFLAGS) -pthread
 tests_client_check_client_LDFLAGS = $(AM_LDFLAGS) -no-install -pthread
 tests_client_check_client_LDADD = client/libmemclient.la proto/libproto.la \

@@ -20,204 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/client/check_client.h"
-
-/*
- * Region main: small 256 B x 1024, packets 1536 B x 64 (quota 32), bits
- * 64 B x 64 (for exact maps), wide 64 B x 4096 (for scaled maps), heap
- * 1 MiB; group buffers = small + packets. Region private: root only.
- */
-static const char memctl_config[] =
-    "log_level = \"warn\";\n"
-    "socket = { mode = \"0666\"; };\n"
-    "regions = (\n"
-    "  { name = \"main\";\n"
-    "    pools = (\n"
-    "      { name = \"small\"; block_size = 256; blocks = 1024; },\n"
-    "      { name = \"packets\"; block_size = 1536; blocks = 64; align = 512;"
-    " client_quota = 32; },\n"
-    "      { name = \"bits\"; block_size = 64; blocks = 64; },\n"
-    "      { name = \"wide\"; block_size = 64; blocks = 4096; }\n"
-    "    );\n"
-    "    heaps = ( { name = \"heap\"; size = \"1M\"; granule = 64; } );\n"
-    "  },\n"
-    "  { name = \"private\"; allow_uids = ( 0 );\n"
-    "    pools = ( { name = \"secret\"; block_size = 256; blocks = 4; } ); }\n"
-    ");\n"
-    "groups = ( { name = \"buffers\"; pools = [ \"small\", \"packets\" ];"
-    " choice = \"by_size\"; } );\n";
-
-/* What known_allocations() leaves in use. */
-#define HEAP_USED (4096 + 1024) /* 4096 and 1000 rounded up to 64 */
-#define MAIN_USED (5 * 256 + 3 * 1536 + HEAP_USED)
-
-#define OUT_MAX (64 * 1024)
-
-struct run {
-	int status;
-	char out[OUT_MAX];
-	char err[8192];
-};
-
-/* Run memctl [-s socket] args... (NULL-terminated); socket NULL: no -s. */
-static void memctl(struct run *r, const char *socket, ...)
-{
-	const char *argv[32];
-	char bin[512];
-	size_t argc = 0;
-	const char *arg;
-	va_list ap;
-
-	argv[argc++] = test_build_path("client/memctl", bin, sizeof(bin));
-	if (socket != NULL) {
-		argv[argc++] = "-s";
-		argv[argc++] = socket;
-	}
-	va_start(ap, socket);
-	while ((arg = va_arg(ap, const char *)) != NULL && argc < 31)
-		argv[argc++] = arg;
-	va_end(ap);
-	argv[argc] = NULL;
-	r->status = test_run(argv, r->out, sizeof(r->out), r->err, sizeof(r->err));
-}
-
-/* Assert a clean run: exit 0, nothing on stderr. */
-static void ok(const struct run *r)
-{
-	ck_assert_msg(r->status == 0, "memctl exited %d: %s", r->status, r->err);
-	ck_assert_msg(r->err[0] == '\0', "memctl said on stderr: %s", r->err);
-}
-
-/* 5 blocks of small, 3 of packets, 4096 + 1000 bytes of heap. */
-static void known_allocations(mc_client_t *c)
-{
-	uint64_t off[5], h;
-
-	ck_assert_int_eq(mc_alloc(c, "small", 5, off), 0);
-	ck_assert_int_eq(mc_alloc(c, "packets", 3, off), 0);
-	ck_assert_int_eq(mc_heap_alloc(c, "heap", 4096, 0, &h), 0);
-	ck_assert_int_eq(mc_heap_alloc(c, "heap", 1000, 0, &h), 0);
-}
-
-static mc_client_t *start_known(struct test_daemon *td)
-{
-	mc_client_t *c;
-
-	client_start(td, memctl_config);
-	c = client_connect(td);
-	known_allocations(c);
-	return c;
-}
-
-static void finish(struct test_daemon *td, mc_client_t *c)
-{
-	mc_close(c);
-	client_stop(td);
-}
-
-/* The whitespace-separated words of line (up to its newline) into words
- * (at most max); how many. */
-static size_t split(const char *line, char words[][64], size_t max)
-{
-	size_t n = 0, len = strcspn(line, "\n");
-	char buf[1024], *save;
-
-	ck_assert_uint_lt(len, sizeof(buf));
-	memcpy(buf, line, len);
-	buf[len] = '\0';
-	for (char *w = strtok_r(buf, " ", &save); w && n < max; w = strtok_r(NULL, " ", &save))
-		snprintf(words[n++], 64, "%s", w);
-	return n;
-}
-
-/* The words of line number k (0: the first) of out. */
-static size_t line_words(const char *out, int k, char words[][64], size_t max)
-{
-	for (; k > 0 && strchr(out, '\n') != NULL; k--)
-		out = strchr(out, '\n') + 1;
-	ck_assert_int_eq(k, 0);
-	return split(out, words, max);
-}
-
-/* The words of the line of out whose first word is first; 0 if none. */
-static size_t row(const char *out, const char *first, char words[][64], size_t max)
-{
-	for (const char *line = out; *line != '\0';) {
-		size_t n = split(line, words, max);
-
-		if (n > 0 && strcmp(words[0], first) == 0)
-			return n;
-		line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "";
-	}
-	return 0;
-}
-
-/* Assert the row of first reads exactly want[0..n). */
-static void assert_row(const char *out, const char *const *want, size_t n)
-{
-	char words[16][64];
-	size_t got = row(out, want[0], words, 16);
-
-	ck_assert_msg(got == n, "row '%s': %zu words, want %zu, in:\n%s", want[0], got, n, out);
-	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(strcmp(words[i], want[i]) == 0, "row '%s' word %zu: '%s', want '%s'",
-			      want[0], i, words[i], want[i]);
-}
-
-static int count_of(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
-/* Parse r's output as a version-1 document; the caller decrefs. */
-static json_t *parse(const struct run *r)
-{
-	json_error_t e;
-	json_t *doc;
-
-	ok(r);
-	doc = json_loads(r->out, 0, &e);
-	ck_assert_msg(doc != NULL, "bad JSON at line %d: %s\n%s", e.line, e.text, r->out);
-	ck_assert_int_eq(json_integer_value(json_object_get(doc, "version")), 1);
-	return doc;
-}
-
-/* The member of array whose "name" is name. */
-static json_t *named(json_t *array, const char *name)
-{
-	size_t i;
-	json_t *v;
-
-	ck_assert_msg(json_is_array(array), "not an array");
-	json_array_foreach(array, i, v)
-	{
-		if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-			return v;
-	}
-	ck_abort_msg("no '%s' in the array", name);
-	return NULL;
-}
-
-static long long jint(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	ck_assert_msg(json_is_integer(v), "'%s' is not an integer", key);
-	return json_integer_value(v);
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	ck_assert_msg(json_is_string(v), "'%s' is not a string", key);
-	return json_string_value(v);
-}
-
+#include "tests/client/memctl_fixture.h"
 START_TEST(test_memctl_pools_table)
 {
 	static const char *const small[] = {"small", "main", "256", "1024",         "5", "1019",
@@ -225,44 +28,44 @@ START_TEST(test_memctl_pools_table)
 	static const char *const packets[] = {"packets", "main", "1536", "64",           "3", "61",
 					      "3",       "32",   "0",    "[#.........]", "4%"};
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	struct run r;
 
-	memctl(&r, td.socket, "pools", NULL);
-	ok(&r);
+	mt_memctl(&r, td.socket, "pools", NULL);
+	mt_ok(&r);
 	ck_assert_msg(strncmp(r.out, "NAME ", 5) == 0, "no header:\n%s", r.out);
-	assert_row(r.out, small, 11);
-	assert_row(r.out, packets, 11);
-	ck_assert_int_eq(count_of(r.out, "heap"), 0);
-	finish(&td, c);
+	mt_assert_row(r.out, small, 11);
+	mt_assert_row(r.out, packets, 11);
+	ck_assert_int_eq(mt_count_of(r.out, "heap"), 0);
+	mt_finish(&td, c);
 }
 END_TEST
 
 START_TEST(test_memctl_pools_json)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	json_t *doc, *small, *packets;
 	struct run r;
 
-	memctl(&r, td.socket, "pools", "--json", NULL);
-	doc = parse(&r);
+	mt_memctl(&r, td.socket, "pools", "--json", NULL);
+	doc = mt_parse(&r);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "pools")), 5);
-	small = named(json_object_get(doc, "pools"), "small");
-	ck_assert_str_eq(jstr(small, "region"), "main");
-	ck_assert_int_eq(jint(small, "block_size"), 256);
-	ck_assert_int_eq(jint(small, "total"), 1024);
-	ck_assert_int_eq(jint(small, "used"), 5);
-	ck_assert_int_eq(jint(small, "free"), 1019);
-	ck_assert_int_eq(jint(small, "peak"), 5);
-	ck_assert_int_eq(jint(small, "quota"), 0);
-	ck_assert_int_eq(jint(small, "failed"), 0);
-	packets = named(json_object_get(doc, "pools"), "packets");
-	ck_assert_int_eq(jint(packets, "block_size"), 1536);
-	ck_assert_int_eq(jint(packets, "used"), 3);
-	ck_assert_int_eq(jint(packets, "quota"), 32);
+	small = mt_named(json_object_get(doc, "pools"), "small");
+	ck_assert_str_eq(mt_jstr(small, "region"), "main");
+	ck_assert_int_eq(mt_jint(small, "block_size"), 256);
+	ck_assert_int_eq(mt_jint(small, "total"), 1024);
+	ck_assert_int_eq(mt_jint(small, "used"), 5);
+	ck_assert_int_eq(mt_jint(small, "free"), 1019);
+	ck_assert_int_eq(mt_jint(small, "peak"), 5);
+	ck_assert_int_eq(mt_jint(small, "quota"), 0);
+	ck_assert_int_eq(mt_jint(small, "failed"), 0);
+	packets = mt_named(json_object_get(doc, "pools"), "packets");
+	ck_assert_int_eq(mt_jint(packets, "block_size"), 1536);
+	ck_assert_int_eq(mt_jint(packets, "used"), 3);
+	ck_assert_int_eq(mt_jint(packets, "quota"), 32);
 	json_decref(doc);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -281,7 +84,7 @@ static struct mc_stats heap_stats(mc_client_t *c)
 START_TEST(test_memctl_heaps_table)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	struct mc_stats st = heap_stats(c);
 	uint64_t free_bytes = (1u << 20) - HEAP_USED;
 	char largest[32], frag[32], freeb[32];
@@ -291,49 +94,49 @@ START_TEST(test_memctl_heaps_table)
 	snprintf(freeb, sizeof(freeb), "%llu", (unsigned long long) free_bytes);
 	snprintf(frag, sizeof(frag), "%llu%%",
 		 (unsigned long long) ((free_bytes - st.largest_free) * 100 / free_bytes));
-	memctl(&r, td.socket, "heaps", "--bytes", NULL);
-	ok(&r);
+	mt_memctl(&r, td.socket, "heaps", "--bytes", NULL);
+	mt_ok(&r);
 	{
 		const char *const want[] = {"heap", "main", "1048576", "5120", freeb, largest,
 					    frag,   "2",    "5120",    "-",    "0"};
 
-		assert_row(r.out, want, 11);
+		mt_assert_row(r.out, want, 11);
 	}
 	/* Without --bytes, sizes for people. */
-	memctl(&r, td.socket, "heaps", NULL);
-	ok(&r);
+	mt_memctl(&r, td.socket, "heaps", NULL);
+	mt_ok(&r);
 	ck_assert_msg(strstr(r.out, "1 MiB") && strstr(r.out, "5 KiB"), "%s", r.out);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
 START_TEST(test_memctl_heaps_json)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	struct mc_stats st = heap_stats(c);
 	json_t *doc, *h;
 	struct run r;
 
-	memctl(&r, td.socket, "heaps", "--json", NULL);
-	doc = parse(&r);
+	mt_memctl(&r, td.socket, "heaps", "--json", NULL);
+	doc = mt_parse(&r);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "heaps")), 1);
-	h = named(json_object_get(doc, "heaps"), "heap");
-	ck_assert_str_eq(jstr(h, "region"), "main");
-	ck_assert_int_eq(jint(h, "size"), 1 << 20);
-	ck_assert_int_eq(jint(h, "used"), HEAP_USED);
-	ck_assert_int_eq(jint(h, "free"), (1 << 20) - HEAP_USED);
-	ck_assert_int_eq(jint(h, "largest_free"), (long long) st.largest_free);
-	ck_assert_int_eq(jint(h, "fragmentation_percent"),
+	h = mt_named(json_object_get(doc, "heaps"), "heap");
+	ck_assert_str_eq(mt_jstr(h, "region"), "main");
+	ck_assert_int_eq(mt_jint(h, "size"), 1 << 20);
+	ck_assert_int_eq(mt_jint(h, "used"), HEAP_USED);
+	ck_assert_int_eq(mt_jint(h, "free"), (1 << 20) - HEAP_USED);
+	ck_assert_int_eq(mt_jint(h, "largest_free"), (long long) st.largest_free);
+	ck_assert_int_eq(mt_jint(h, "fragmentation_percent"),
 			 (long long) (((1 << 20) - HEAP_USED - st.largest_free) * 100 /
 				      ((1 << 20) - HEAP_USED)));
-	ck_assert_int_eq(jint(h, "live"), 2);
-	ck_assert_int_eq(jint(h, "free_blocks"), (long long) st.free_blocks);
-	ck_assert_int_eq(jint(h, "peak"), HEAP_USED);
-	ck_assert_int_eq(jint(h, "quota"), 0);
-	ck_assert_int_eq(jint(h, "failed"), 0);
+	ck_assert_int_eq(mt_jint(h, "live"), 2);
+	ck_assert_int_eq(mt_jint(h, "free_blocks"), (long long) st.free_blocks);
+	ck_assert_int_eq(mt_jint(h, "peak"), HEAP_USED);
+	ck_assert_int_eq(mt_jint(h, "quota"), 0);
+	ck_assert_int_eq(mt_jint(h, "failed"), 0);
 	json_decref(doc);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -343,50 +146,50 @@ START_TEST(test_memctl_groups_table)
 	    "buffers",      "main", "mixed",   "1088",         "8", "1080", "0",
 	    "[#.........]", "0%",   "by_size", "small,packets"};
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	struct run r;
 
-	memctl(&r, td.socket, "groups", NULL);
-	ok(&r);
-	assert_row(r.out, want, 11);
-	finish(&td, c);
+	mt_memctl(&r, td.socket, "groups", NULL);
+	mt_ok(&r);
+	mt_assert_row(r.out, want, 11);
+	mt_finish(&td, c);
 }
 END_TEST
 
 START_TEST(test_memctl_groups_json)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	json_t *doc, *g, *members;
 	struct run r;
 
-	memctl(&r, td.socket, "--json", "groups", NULL);
-	doc = parse(&r);
-	g = named(json_object_get(doc, "groups"), "buffers");
-	ck_assert_str_eq(jstr(g, "region"), "main");
-	ck_assert_int_eq(jint(g, "block_size"), 0);
-	ck_assert_int_eq(jint(g, "total"), 1024 + 64);
-	ck_assert_int_eq(jint(g, "used"), 8);
-	ck_assert_int_eq(jint(g, "free"), 1080);
-	ck_assert_str_eq(jstr(g, "choice"), "by_size");
+	mt_memctl(&r, td.socket, "--json", "groups", NULL);
+	doc = mt_parse(&r);
+	g = mt_named(json_object_get(doc, "groups"), "buffers");
+	ck_assert_str_eq(mt_jstr(g, "region"), "main");
+	ck_assert_int_eq(mt_jint(g, "block_size"), 0);
+	ck_assert_int_eq(mt_jint(g, "total"), 1024 + 64);
+	ck_assert_int_eq(mt_jint(g, "used"), 8);
+	ck_assert_int_eq(mt_jint(g, "free"), 1080);
+	ck_assert_str_eq(mt_jstr(g, "choice"), "by_size");
 	members = json_object_get(g, "members");
 	ck_assert_uint_eq(json_array_size(members), 2);
 	ck_assert_str_eq(json_string_value(json_array_get(members, 0)), "small");
 	ck_assert_str_eq(json_string_value(json_array_get(members, 1)), "packets");
 	json_decref(doc);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
 START_TEST(test_memctl_status_table)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	char line[256], used[32];
 	struct run r;
 
-	memctl(&r, td.socket, "status", "--bytes", NULL);
-	ok(&r);
+	mt_memctl(&r, td.socket, "status", "--bytes", NULL);
+	mt_ok(&r);
 	snprintf(line, sizeof(line), ", pid %d, up ", (int) td.pid);
 	ck_assert_msg(strncmp(r.out, "allocatord ", 11) == 0 && strstr(r.out, line), "%s", r.out);
 	snprintf(line, sizeof(line), "socket:    %s\n", td.socket);
@@ -397,45 +200,45 @@ START_TEST(test_memctl_status_table)
 	{
 		char words[16][64];
 
-		ck_assert_uint_eq(row(r.out, "main", words, 16), 7);
+		ck_assert_uint_eq(mt_row(r.out, "main", words, 16), 7);
 		ck_assert_str_eq(words[2], used);
 		ck_assert_str_eq(words[5], "4K");
 		ck_assert_str_eq(words[6], "5");
-		ck_assert_uint_eq(row(r.out, "total", words, 16), 6);
+		ck_assert_uint_eq(mt_row(r.out, "total", words, 16), 6);
 		ck_assert_str_eq(words[2], used);
 		ck_assert_str_eq(words[5], "6");
 	}
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
 START_TEST(test_memctl_status_json)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	json_t *doc, *st, *main_region;
 	struct run r;
 
-	memctl(&r, td.socket, "status", "--json", NULL);
-	doc = parse(&r);
+	mt_memctl(&r, td.socket, "status", "--json", NULL);
+	doc = mt_parse(&r);
 	st = json_object_get(doc, "status");
-	ck_assert_int_eq(jint(st, "pid"), td.pid);
-	ck_assert_str_eq(jstr(st, "socket"), td.socket);
-	ck_assert_str_eq(jstr(st, "daemon_version"), PACKAGE_VERSION);
-	ck_assert_int_eq(jint(st, "clients"), 2);
-	ck_assert_int_eq(jint(st, "max_clients"), 1024);
-	ck_assert_int_ge(jint(st, "requests"), 4); /* our four allocations */
-	ck_assert_int_eq(jint(st, "reclaimed"), 0);
-	ck_assert_int_ge(jint(st, "uptime_ms"), 0);
+	ck_assert_int_eq(mt_jint(st, "pid"), td.pid);
+	ck_assert_str_eq(mt_jstr(st, "socket"), td.socket);
+	ck_assert_str_eq(mt_jstr(st, "daemon_version"), PACKAGE_VERSION);
+	ck_assert_int_eq(mt_jint(st, "clients"), 2);
+	ck_assert_int_eq(mt_jint(st, "max_clients"), 1024);
+	ck_assert_int_ge(mt_jint(st, "requests"), 4); /* our four allocations */
+	ck_assert_int_eq(mt_jint(st, "reclaimed"), 0);
+	ck_assert_int_ge(mt_jint(st, "uptime_ms"), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "regions")), 2);
-	main_region = named(json_object_get(doc, "regions"), "main");
-	ck_assert_int_eq(jint(main_region, "used"), MAIN_USED);
-	ck_assert_int_eq(jint(main_region, "objects"), 5);
+	main_region = mt_named(json_object_get(doc, "regions"), "main");
+	ck_assert_int_eq(mt_jint(main_region, "used"), MAIN_USED);
+	ck_assert_int_eq(mt_jint(main_region, "objects"), 5);
 	ck_assert(json_is_false(json_object_get(main_region, "hugepages")));
-	ck_assert_int_eq(jint(named(json_object_get(doc, "regions"), "private"), "used"), 0);
-	ck_assert_int_eq(jint(json_object_get(doc, "totals"), "used"), MAIN_USED);
+	ck_assert_int_eq(mt_jint(mt_named(json_object_get(doc, "regions"), "private"), "used"), 0);
+	ck_assert_int_eq(mt_jint(json_object_get(doc, "totals"), "used"), MAIN_USED);
 	json_decref(doc);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -493,7 +296,7 @@ static json_t *client_with_pid(json_t *clients, pid_t pid)
 
 	json_array_foreach(clients, i, v)
 	{
-		if (jint(v, "pid") == pid)
+		if (mt_jint(v, "pid") == pid)
 			return v;
 	}
 	ck_abort_msg("no client with pid %d", (int) pid);
@@ -503,12 +306,12 @@ static json_t *client_with_pid(json_t *clients, pid_t pid)
 static void assert_holding(json_t *client, const char *name, const char *kind, long long amount,
 			   long long bytes, long long allocations)
 {
-	json_t *h = named(json_object_get(client, "holdings"), name);
+	json_t *h = mt_named(json_object_get(client, "holdings"), name);
 
-	ck_assert_str_eq(jstr(h, "kind"), kind);
-	ck_assert_int_eq(jint(h, "amount"), amount);
-	ck_assert_int_eq(jint(h, "bytes"), bytes);
-	ck_assert_int_eq(jint(h, "allocations"), allocations);
+	ck_assert_str_eq(mt_jstr(h, "kind"), kind);
+	ck_assert_int_eq(mt_jint(h, "amount"), amount);
+	ck_assert_int_eq(mt_jint(h, "bytes"), bytes);
+	ck_assert_int_eq(mt_jint(h, "allocations"), allocations);
 }
 
 START_TEST(test_memctl_clients_json)
@@ -520,16 +323,16 @@ START_TEST(test_memctl_clients_json)
 	pid_t pid;
 	int go;
 
-	client_start(&td, memctl_config);
+	client_start(&td, mt_config);
 	pid = holder(&td, &go);
 	c = client_connect(&td);
-	known_allocations(c);
-	memctl(&r, td.socket, "clients", "--json", NULL);
-	doc = parse(&r);
+	mt_known_allocations(c);
+	mt_memctl(&r, td.socket, "clients", "--json", NULL);
+	doc = mt_parse(&r);
 	clients = json_object_get(doc, "clients");
 	ck_assert_uint_eq(json_array_size(clients), 3); /* child, us, memctl */
 	child = client_with_pid(clients, pid);
-	ck_assert_int_eq(jint(child, "uid"), getuid());
+	ck_assert_int_eq(mt_jint(child, "uid"), getuid());
 	ck_assert_uint_eq(json_array_size(json_object_get(child, "holdings")), 3);
 	assert_holding(child, "small", "pool", 7, 7 * 256, 7);
 	assert_holding(child, "packets", "pool", 3, 3 * 1536, 3);
@@ -538,10 +341,10 @@ START_TEST(test_memctl_clients_json)
 	ck_assert_uint_eq(json_array_size(json_object_get(me, "holdings")), 3);
 	assert_holding(me, "small", "pool", 5, 5 * 256, 5);
 	assert_holding(me, "heap", "heap", HEAP_USED, HEAP_USED, 2);
-	ck_assert_int_le(jint(me, "since_unix_ms"), (long long) time(NULL) * 1000 + 1000);
+	ck_assert_int_le(mt_jint(me, "since_unix_ms"), (long long) time(NULL) * 1000 + 1000);
 	json_decref(doc);
 	release(pid, go);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -554,36 +357,36 @@ START_TEST(test_memctl_clients_pool_sorted)
 	pid_t pid;
 	int go;
 
-	client_start(&td, memctl_config);
+	client_start(&td, mt_config);
 	pid = holder(&td, &go);
 	c = client_connect(&td);
-	known_allocations(c);
-	memctl(&r, td.socket, "clients", "--pool", "small", "--bytes", NULL);
-	ok(&r);
+	mt_known_allocations(c);
+	mt_memctl(&r, td.socket, "clients", "--pool", "small", "--bytes", NULL);
+	mt_ok(&r);
 	/* A header and two holders (memctl holds nothing): the child with 7
 	 * blocks before this process with 5. Columns: ID PID USER COMM NAME
 	 * BLOCKS BYTES ALLOCATIONS CONNECTED FOR. */
-	ck_assert_int_eq(count_of(r.out, "\n"), 3);
-	line_words(r.out, 0, words, 16);
+	ck_assert_int_eq(mt_count_of(r.out, "\n"), 3);
+	mt_line_words(r.out, 0, words, 16);
 	ck_assert_str_eq(words[5], "BLOCKS");
-	ck_assert_uint_ge(line_words(r.out, 1, words, 16), 10);
+	ck_assert_uint_ge(mt_line_words(r.out, 1, words, 16), 10);
 	snprintf(pidstr, sizeof(pidstr), "%d", (int) pid);
 	ck_assert_str_eq(words[1], pidstr);
 	ck_assert_str_eq(words[5], "7");
 	ck_assert_str_eq(words[6], "1792");
 	ck_assert_str_eq(words[7], "7");
-	ck_assert_uint_ge(line_words(r.out, 2, words, 16), 10);
+	ck_assert_uint_ge(mt_line_words(r.out, 2, words, 16), 10);
 	snprintf(pidstr, sizeof(pidstr), "%d", (int) getpid());
 	ck_assert_str_eq(words[1], pidstr);
 	ck_assert_str_eq(words[5], "5");
 	ck_assert_str_eq(words[6], "1280");
 	ck_assert_str_eq(words[7], "5");
 	/* The positional form is the same listing. */
-	memctl(&r, td.socket, "who", "small", NULL);
-	ok(&r);
-	ck_assert_int_eq(count_of(r.out, "\n"), 3);
+	mt_memctl(&r, td.socket, "who", "small", NULL);
+	mt_ok(&r);
+	ck_assert_int_eq(mt_count_of(r.out, "\n"), 3);
 	release(pid, go);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -593,7 +396,7 @@ static mc_client_t *start_bitmap(struct test_daemon *td)
 	mc_client_t *c;
 	uint64_t off[30];
 
-	client_start(td, memctl_config);
+	client_start(td, mt_config);
 	c = client_connect(td);
 	ck_assert_int_eq(mc_alloc(c, "bits", 30, off), 0);
 	ck_assert_int_eq(mc_free(c, "bits", 10, off + 10), 0);
@@ -609,16 +412,16 @@ START_TEST(test_memctl_map_one_block_per_cell)
 
 	/* 80 columns less the row label " 0 " hold all 64 blocks in one row. */
 	setenv("COLUMNS", "80", 1);
-	memctl(&r, td.socket, "map", "bits", "--rows", "1", NULL);
+	mt_memctl(&r, td.socket, "map", "bits", "--rows", "1", NULL);
 	unsetenv("COLUMNS");
-	ok(&r);
+	mt_ok(&r);
 	snprintf(want, sizeof(want), "\n 0 ##########..........##########%.*s\n", 34,
 		 "..................................................");
 	ck_assert_msg(strstr(r.out, want) != NULL, "want%s in:\n%s", want, r.out);
 	ck_assert_msg(strstr(r.out, "64 blocks of 64 B, 20 used, 44 free\n") != NULL, "%s", r.out);
 	ck_assert_msg(strstr(r.out, "1 cell = 1 block;") != NULL, "%s", r.out);
-	ck_assert_int_eq(count_of(r.out, "\n"), 3);
-	finish(&td, c);
+	ck_assert_int_eq(mt_count_of(r.out, "\n"), 3);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -629,7 +432,7 @@ static mc_client_t *start_wide(struct test_daemon *td)
 	mc_client_t *c;
 	uint64_t off[100];
 
-	client_start(td, memctl_config);
+	client_start(td, mt_config);
 	c = client_connect(td);
 	ck_assert_int_eq(mc_alloc(c, "wide", 100, off), 0);
 	setenv("COLUMNS", "80", 1);
@@ -643,14 +446,14 @@ START_TEST(test_memctl_map_scaled)
 	char want[128];
 	struct run r;
 
-	memctl(&r, td.socket, "map", "--rows", "1", "wide", NULL);
+	mt_memctl(&r, td.socket, "map", "--rows", "1", "wide", NULL);
 	unsetenv("COLUMNS");
-	ok(&r);
+	mt_ok(&r);
 	snprintf(want, sizeof(want), "\n   0 #+%.*s\n", 62,
 		 "................................................................");
 	ck_assert_msg(strstr(r.out, want) != NULL, "want%s in:\n%s", want, r.out);
 	ck_assert_msg(strstr(r.out, "1 cell = 64 blocks;") != NULL, "%s", r.out);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -661,17 +464,17 @@ START_TEST(test_memctl_map_json)
 	json_t *doc, *map, *cells;
 	struct run r;
 
-	memctl(&r, td.socket, "map", "--rows", "1", "wide", "--json", NULL);
+	mt_memctl(&r, td.socket, "map", "--rows", "1", "wide", "--json", NULL);
 	unsetenv("COLUMNS");
-	doc = parse(&r);
+	doc = mt_parse(&r);
 	map = json_object_get(doc, "map");
-	ck_assert_str_eq(jstr(map, "pool"), "wide");
-	ck_assert_str_eq(jstr(map, "region"), "main");
-	ck_assert_int_eq(jint(map, "block_size"), 64);
-	ck_assert_int_eq(jint(map, "total"), 4096);
-	ck_assert_int_eq(jint(map, "used"), 100);
-	ck_assert_int_eq(jint(map, "free"), 3996);
-	ck_assert_int_eq(jint(map, "blocks_per_cell"), 64);
+	ck_assert_str_eq(mt_jstr(map, "pool"), "wide");
+	ck_assert_str_eq(mt_jstr(map, "region"), "main");
+	ck_assert_int_eq(mt_jint(map, "block_size"), 64);
+	ck_assert_int_eq(mt_jint(map, "total"), 4096);
+	ck_assert_int_eq(mt_jint(map, "used"), 100);
+	ck_assert_int_eq(mt_jint(map, "free"), 3996);
+	ck_assert_int_eq(mt_jint(map, "blocks_per_cell"), 64);
 	cells = json_object_get(map, "cells");
 	ck_assert_uint_eq(json_array_size(cells), 64);
 	for (size_t i = 0; i < 64; i++)
@@ -679,7 +482,7 @@ START_TEST(test_memctl_map_json)
 									       : i == 1 ? 36
 											: 0);
 	json_decref(doc);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -727,15 +530,15 @@ static bool parse_sample(const char *line, struct sample *s)
 START_TEST(test_memctl_stats_prometheus)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	char helped[128] = "", typed[128] = "", type[16] = "";
 	int samples = 0, families = 0;
 	regex_t re;
 	struct run r;
 
 	ck_assert_int_eq(regcomp(&re, "^allocatord_[a-z_]+$", REG_EXTENDED | REG_NOSUB), 0);
-	memctl(&r, td.socket, "stats", "--prometheus", NULL);
-	ok(&r);
+	mt_memctl(&r, td.socket, "stats", "--prometheus", NULL);
+	mt_ok(&r);
 	for (char *save, *line = strtok_r(r.out, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char name[128], text[128];
@@ -765,7 +568,7 @@ START_TEST(test_memctl_stats_prometheus)
 	regfree(&re);
 	ck_assert_int_ge(families, 20);
 	ck_assert_int_ge(samples, families);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -791,27 +594,27 @@ START_TEST(test_memctl_stats_prometheus_values)
 	    "allocatord_region_used_bytes{region=\"private\"} 0\n",
 	};
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	struct run r;
 
-	memctl(&r, td.socket, "stats", "--prometheus", NULL);
-	ok(&r);
+	mt_memctl(&r, td.socket, "stats", "--prometheus", NULL);
+	mt_ok(&r);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_msg(strstr(r.out, want[i]) != NULL, "no %s in:\n%s", want[i], r.out);
 	ck_assert_msg(strstr(r.out, "# TYPE allocatord_requests_total counter\n"), "%s", r.out);
 	ck_assert_msg(strstr(r.out, "# TYPE allocatord_pool_blocks_used gauge\n"), "%s", r.out);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
 START_TEST(test_memctl_stats_plain)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	struct run r;
 
-	memctl(&r, td.socket, "stats", NULL);
-	ok(&r);
+	mt_memctl(&r, td.socket, "stats", NULL);
+	mt_ok(&r);
 	ck_assert_msg(strstr(r.out, "\npool name=small region=main block_size=256 total=1024 used=5"
 				    " free=1019 peak=5 quota=0 failed=0\n"),
 		      "%s", r.out);
@@ -824,417 +627,30 @@ START_TEST(test_memctl_stats_plain)
 	ck_assert_msg(strstr(r.out, " live=2 "), "%s", r.out);
 	ck_assert_msg(strncmp(r.out, "daemon version=" PACKAGE_VERSION " pid=", 20) == 0, "%s",
 		      r.out);
-	finish(&td, c);
+	mt_finish(&td, c);
 }
 END_TEST
 
 START_TEST(test_memctl_stats_json)
 {
 	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
+	mc_client_t *c = mt_start_known(&td);
 	json_t *doc;
 	struct run r;
 
-	memctl(&r, td.socket, "stats", "--json", NULL);
-	doc = parse(&r);
-	ck_assert_int_eq(jint(json_object_get(doc, "status"), "pid"), td.pid);
+	mt_memctl(&r, td.socket, "stats", "--json", NULL);
+	doc = mt_parse(&r);
+	ck_assert_int_eq(mt_jint(json_object_get(doc, "status"), "pid"), td.pid);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "regions")), 2);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "pools")), 5);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "heaps")), 1);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "groups")), 1);
-	ck_assert_int_eq(jint(named(json_object_get(doc, "pools"), "small"), "used"), 5);
-	ck_assert_int_eq(jint(named(json_object_get(doc, "heaps"), "heap"), "used"), HEAP_USED);
-	ck_assert_int_eq(jint(named(json_object_get(doc, "groups"), "buffers"), "used"), 8);
+	ck_assert_int_eq(mt_jint(mt_named(json_object_get(doc, "pools"), "small"), "used"), 5);
+	ck_assert_int_eq(mt_jint(mt_named(json_object_get(doc, "heaps"), "heap"), "used"),
+			 HEAP_USED);
+	ck_assert_int_eq(mt_jint(mt_named(json_object_get(doc, "groups"), "buffers"), "used"), 8);
 	json_decref(doc);
-	finish(&td, c);
-}
-END_TEST
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-START_TEST(test_memctl_watch_count)
-{
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-	uint64_t t0 = now_ms();
-	struct run r;
-
-	memctl(&r, td.socket, "watch", "--count", "2", "--interval", "0.1", "pools", NULL);
-	ok(&r);
-	ck_assert_uint_ge(now_ms() - t0, 100); /* one interval between the two */
-	ck_assert_int_eq(count_of(r.out, "Every 0.1s: memctl pools "), 2);
-	ck_assert_int_eq(count_of(r.out, "\nsmall "), 2);
-	/* Not a terminal: no escape sequences. */
-	ck_assert_ptr_null(strchr(r.out, '\033'));
-	finish(&td, c);
-}
-END_TEST
-
-/* Start memctl args... with stdout on out_fd and stderr on err_fd, as uid
- * (and gid) 65534 when nobody is true. */
-static pid_t spawn_memctl(int out_fd, int err_fd, bool nobody, const char *const *args)
-{
-	const char *argv[16];
-	char bin[512];
-	size_t argc = 0;
-	pid_t pid;
-
-	argv[argc++] = test_build_path("client/memctl", bin, sizeof(bin));
-	for (size_t i = 0; args[i] != NULL && argc < 15; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (nobody && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
-			_exit(126);
-		dup2(out_fd, STDOUT_FILENO);
-		dup2(err_fd, STDERR_FILENO);
-		execv(argv[0], (char *const *) argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Wait up to ms for pid to exit: its exit status, or -1 (then killed). */
-static int wait_exit(pid_t pid, int ms)
-{
-	int status;
-
-	for (int waited = 0; waited < ms; waited += 10) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
-/* Read what is in fd now (non-blocking) and append it to buf. */
-static void gather(int fd, char *buf, size_t len)
-{
-	size_t have = strlen(buf);
-	ssize_t n;
-
-	while (have + 1 < len && (n = read(fd, buf + have, len - 1 - have)) > 0)
-		have += (size_t) n;
-	buf[have] = '\0';
-}
-
-START_TEST(test_memctl_watch_terminal_restored_on_sigterm)
-{
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-	const char *args[] = {"-s", td.socket, "watch", "-i", "0.05", "pools", NULL};
-	static const char restore[] = "\033[0m\033[?25h";
-	static char out[OUT_MAX];
-	int master, slave, status;
-	pid_t pid;
-
-	master = posix_openpt(O_RDWR | O_NOCTTY);
-	ck_assert_int_ge(master, 0);
-	ck_assert_int_eq(grantpt(master), 0);
-	ck_assert_int_eq(unlockpt(master), 0);
-	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
-	ck_assert_int_ge(slave, 0);
-	fcntl(master, F_SETFL, O_NONBLOCK);
-	out[0] = '\0';
-	pid = spawn_memctl(slave, slave, false, args);
-	close(slave);
-	/* Two refreshes drawn, then SIGTERM. */
-	for (int i = 0; i < 500 && count_of(out, "\033[H\033[2J") < 2; i++) {
-		usleep(10000);
-		gather(master, out, sizeof(out));
-	}
-	ck_assert_msg(count_of(out, "\033[H\033[2J") >= 2, "no refreshes: %s", out);
-	kill(pid, SIGTERM);
-	status = wait_exit(pid, 5000);
-	gather(master, out, sizeof(out));
-	close(master);
-	ck_assert_int_eq(status, 0);
-	ck_assert_msg(strncmp(out, "\033[?25l", 6) == 0, "cursor not hidden first");
-	ck_assert_msg(strlen(out) >= strlen(restore) &&
-			  strcmp(out + strlen(out) - strlen(restore), restore) == 0,
-		      "terminal not restored at the end: ...%s", out + strlen(out) - 20);
-	ck_assert_msg(strstr(out, "small ") != NULL, "%s", out);
-	finish(&td, c);
-}
-END_TEST
-
-START_TEST(test_memctl_watch_daemon_gone)
-{
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-	const char *args[] = {"-s", td.socket, "watch", "--interval", "0.05", "pools", NULL};
-	char efile[] = "/tmp/memctl-test-err.XXXXXX", out[OUT_MAX] = "", err[4096] = "";
-	int efd = mkstemp(efile), po[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	ck_assert_int_ge(efd, 0);
-	unlink(efile);
-	ck_assert_int_eq(pipe(po), 0);
-	fcntl(po[0], F_SETFL, O_NONBLOCK);
-	pid = spawn_memctl(po[1], efd, false, args);
-	close(po[1]);
-	for (int i = 0; i < 500 && count_of(out, "Every ") < 1; i++) {
-		usleep(10000);
-		gather(po[0], out, sizeof(out));
-	}
-	ck_assert_msg(count_of(out, "Every ") >= 1, "no refresh: %s", out);
-	mc_close(c);
-	client_kill(&td);
-	status = wait_exit(pid, 5000);
-	gather(po[0], out, sizeof(out));
-	close(po[0]);
-	lseek(efd, 0, SEEK_SET);
-	n = read(efd, err, sizeof(err) - 1);
-	err[n > 0 ? n : 0] = '\0';
-	close(efd);
-	ck_assert_int_eq(status, 1);
-	ck_assert_msg(strstr(err, "lost the connection to allocatord at ") != NULL, "%s", err);
-	ck_assert_msg(strstr(err, td.socket) != NULL, "%s", err);
-}
-END_TEST
-
-START_TEST(test_memctl_no_daemon)
-{
-	struct run r;
-
-	memctl(&r, "/nonexistent/allocatord.sock", "pools", NULL);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.out, "");
-	ck_assert_msg(strstr(r.err, "memctl: cannot connect to /nonexistent/allocatord.sock: ") ==
-			  r.err,
-		      "%s", r.err);
-	ck_assert_msg(strstr(r.err, "-s PATH") && strstr(r.err, "ALLOCATORD_SOCKET"), "%s", r.err);
-}
-END_TEST
-
-START_TEST(test_memctl_env_socket_tried)
-{
-	struct run r;
-
-	setenv("ALLOCATORD_SOCKET", "/nonexistent/from-env.sock", 1);
-	memctl(&r, NULL, "status", NULL);
-	unsetenv("ALLOCATORD_SOCKET");
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_msg(strstr(r.err, "cannot connect to /nonexistent/from-env.sock: ") != NULL, "%s",
-		      r.err);
-}
-END_TEST
-
-START_TEST(test_memctl_env_socket_used)
-{
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-	json_t *doc;
-	struct run r;
-
-	setenv("ALLOCATORD_SOCKET", td.socket, 1);
-	memctl(&r, NULL, "status", "--json", NULL);
-	unsetenv("ALLOCATORD_SOCKET");
-	doc = parse(&r);
-	ck_assert_int_eq(jint(json_object_get(doc, "status"), "pid"), td.pid);
-	json_decref(doc);
-	finish(&td, c);
-}
-END_TEST
-
-START_TEST(test_memctl_unknown_pool)
-{
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-	struct run r;
-
-	memctl(&r, td.socket, "map", "nope", NULL);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.err, "memctl: no pool named 'nope'\n");
-	ck_assert_str_eq(r.out, "");
-	/* A heap is not a pool. */
-	memctl(&r, td.socket, "map", "heap", NULL);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.err, "memctl: no pool named 'heap'\n");
-	memctl(&r, td.socket, "heaps", "small", NULL);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.err, "memctl: no heap named 'small'\n");
-	memctl(&r, td.socket, "clients", "--pool", "nope", NULL);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.err, "memctl: no pool or heap named 'nope'\n");
-	finish(&td, c);
-}
-END_TEST
-
-/* As uid 65534, which region private does not admit. */
-START_TEST(test_memctl_permission_denied)
-{
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-	char efile[] = "/tmp/memctl-test-err.XXXXXX", err[4096];
-	const char *args[] = {"-s", td.socket, "map", "secret", NULL};
-	int efd = mkstemp(efile), status;
-	ssize_t n;
-	pid_t pid;
-
-	ck_assert_int_ge(efd, 0);
-	unlink(efile);
-	pid = spawn_memctl(efd, efd, true, args);
-	status = wait_exit(pid, 5000);
-	lseek(efd, 0, SEEK_SET);
-	n = read(efd, err, sizeof(err) - 1);
-	err[n > 0 ? n : 0] = '\0';
-	close(efd);
-	ck_assert_msg(status == 1, "status %d: %s", status, err);
-	ck_assert_str_eq(err, "memctl: pool 'secret': permission denied: its region does not"
-			      " admit uid 65534\n");
-	finish(&td, c);
-}
-END_TEST
-
-START_TEST(test_memctl_unknown_command)
-{
-	struct run r;
-
-	memctl(&r, "/nonexistent/allocatord.sock", "pols", NULL);
-	ck_assert_int_eq(r.status, 2);
-	ck_assert_msg(strstr(r.err, "memctl: unknown command: 'pols'\n") == r.err, "%s", r.err);
-	ck_assert_msg(strstr(r.err, "did you mean 'pools'?") != NULL, "%s", r.err);
-	ck_assert_str_eq(r.out, "");
-}
-END_TEST
-
-START_TEST(test_memctl_ambiguous_prefix)
-{
-	struct run r;
-
-	memctl(&r, "/nonexistent/allocatord.sock", "stat", NULL);
-	ck_assert_int_eq(r.status, 2);
-	ck_assert_str_eq(r.err, "memctl: ambiguous command: stat, could be: status, stats\n");
-}
-END_TEST
-
-START_TEST(test_memctl_unique_prefix_and_alias)
-{
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-	struct run r;
-
-	memctl(&r, td.socket, "po", NULL);
-	ok(&r);
-	ck_assert_msg(strncmp(r.out, "NAME ", 5) == 0 && strstr(r.out, "\nsmall "), "%s", r.out);
-	memctl(&r, td.socket, "who", NULL);
-	ok(&r);
-	ck_assert_msg(strstr(r.out, "CONNECTED") && strstr(r.out, "ALLOCATIONS"), "%s", r.out);
-	memctl(&r, td.socket, "metrics", "--prom", NULL); /* a long option's prefix */
-	ok(&r);
-	ck_assert_msg(strstr(r.out, "allocatord_up 1\n") != NULL, "%s", r.out);
-	finish(&td, c);
-}
-END_TEST
-
-/* Each command and the options its --help must mention. */
-static const struct {
-	const char *cmd;
-	const char *options[4];
-} command_options[] = {
-    {"status", {"--bytes", "--json", "--help"}},
-    {"pools", {"--json", "--help"}},
-    {"heaps", {"--bytes", "--json", "--help"}},
-    {"groups", {"--json", "--help"}},
-    {"clients", {"--pool NAME", "--bytes", "--json", "--help"}},
-    {"map", {"--rows N", "--json", "--help"}},
-    {"watch", {"--interval SECONDS", "--count N", "--json", "--help"}},
-    {"stats", {"--prometheus", "--json", "--help"}},
-};
-
-#define NCOMMANDS (sizeof(command_options) / sizeof(command_options[0]))
-
-START_TEST(test_memctl_help)
-{
-	static const char *const global[] = {"--socket PATH", "--json", "--help", "--version",
-					     "ALLOCATORD_SOCKET"};
-	struct run r;
-
-	/* No daemon needed: help never connects. */
-	memctl(&r, "/nonexistent/allocatord.sock", "--help", NULL);
-	ok(&r);
-	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++)
-		ck_assert_msg(strstr(r.out, global[i]) != NULL, "no %s in:\n%s", global[i], r.out);
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		char name[32];
-
-		snprintf(name, sizeof(name), "\n  %s ", command_options[i].cmd);
-		ck_assert_msg(strstr(r.out, name) != NULL, "no %s in:\n%s", name, r.out);
-	}
-}
-END_TEST
-
-START_TEST(test_memctl_command_help)
-{
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		char usage[64];
-		struct run r;
-
-		memctl(&r, "/nonexistent/allocatord.sock", command_options[i].cmd, "--help", NULL);
-		ok(&r);
-		snprintf(usage, sizeof(usage), "usage: memctl %s [OPTIONS]",
-			 command_options[i].cmd);
-		ck_assert_msg(strncmp(r.out, usage, strlen(usage)) == 0, "%s", r.out);
-		for (size_t j = 0; j < 4 && command_options[i].options[j]; j++)
-			ck_assert_msg(strstr(r.out, command_options[i].options[j]) != NULL,
-				      "%s --help lacks %s:\n%s", command_options[i].cmd,
-				      command_options[i].options[j], r.out);
-		/* -h too. */
-		memctl(&r, NULL, command_options[i].cmd, "-h", NULL);
-		ok(&r);
-		ck_assert_msg(strncmp(r.out, usage, strlen(usage)) == 0, "%s", r.out);
-	}
-}
-END_TEST
-
-START_TEST(test_memctl_usage_errors)
-{
-	static const char *const cases[][5] = {
-	    {"map", NULL},                             /* missing POOL */
-	    {"map", "a", "b", NULL},                   /* extra argument */
-	    {"map", "--rows", "0", "small", NULL},     /* out of range */
-	    {"map", "--rows", "x", "small", NULL},     /* not a number */
-	    {"pools", "--bogus", NULL},                /* unknown option */
-	    {"watch", "--interval", "0", NULL},        /* not over 0 */
-	    {"watch", "watch", NULL},                  /* not a listing */
-	    {"stats", "--prometheus", "--json", NULL}, /* exclusive */
-	    {"--socket", NULL},                        /* missing PATH */
-	};
-	struct test_daemon td;
-	mc_client_t *c = start_known(&td);
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct run r;
-
-		memctl(&r, td.socket, cases[i][0], cases[i][1], cases[i][2], cases[i][3], NULL);
-		ck_assert_msg(r.status == 2, "case %zu (%s %s): status %d", i, cases[i][0],
-			      cases[i][1] ? cases[i][1] : "", r.status);
-		ck_assert_msg(strstr(r.err, "usage: memctl") != NULL, "case %zu: %s", i, r.err);
-		ck_assert_str_eq(r.out, "");
-	}
-	finish(&td, c);
-}
-END_TEST
-
-START_TEST(test_memctl_version)
-{
-	struct run r;
-
-	memctl(&r, NULL, "--version", NULL);
-	ok(&r);
-	ck_assert_str_eq(r.out, "memctl (allocatord) " PACKAGE_VERSION "\n");
+	mt_finish(&td, c);
 }
 END_TEST
 
@@ -1260,23 +676,6 @@ Suite *memctl_suite(void)
 	tcase_add_test(tc, test_memctl_stats_prometheus_values);
 	tcase_add_test(tc, test_memctl_stats_plain);
 	tcase_add_test(tc, test_memctl_stats_json);
-	tcase_add_test(tc, test_memctl_watch_count);
-	tcase_add_test(tc, test_memctl_watch_terminal_restored_on_sigterm);
-	tcase_add_test(tc, test_memctl_watch_daemon_gone);
-	tcase_add_test(tc, test_memctl_no_daemon);
-	tcase_add_test(tc, test_memctl_env_socket_tried);
-	tcase_add_test(tc, test_memctl_env_socket_used);
-	tcase_add_test(tc, test_memctl_unknown_pool);
-	/* Dropping to another uid takes root. */
-	if (geteuid() == 0)
-		tcase_add_test(tc, test_memctl_permission_denied);
-	tcase_add_test(tc, test_memctl_unknown_command);
-	tcase_add_test(tc, test_memctl_ambiguous_prefix);
-	tcase_add_test(tc, test_memctl_unique_prefix_and_alias);
-	tcase_add_test(tc, test_memctl_help);
-	tcase_add_test(tc, test_memctl_command_help);
-	tcase_add_test(tc, test_memctl_usage_errors);
-	tcase_add_test(tc, test_memctl_version);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,43 @@
+/*
+ * Shared by the memctl suites: the daemon they run memctl against, a known
+ * set of allocations, and readers for memctl's tables and JSON.
+ */
+#ifndef ALLOCATORD_TESTS_MEMCTL_FIXTURE_H
+#define ALLOCATORD_TESTS_MEMCTL_FIXTURE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "tests/client/check_client.h"
+
+/* The config of every memctl test (see memctl_fixture.c). */
+extern const char mt_config[];
+
+/* What mt_known_allocations() leaves in use. */
+#define HEAP_USED (4096 + 1024) /* 4096 and 1000 rounded up to 64 */
+#define MAIN_USED (5 * 256 + 3 * 1536 + HEAP_USED)
+
+#define OUT_MAX (64 * 1024)
+
+struct run {
+	int status;
+	char out[OUT_MAX];
+	char err[8192];
+};
+
+void mt_memctl(struct run *r, const char *socket, ...);
+void mt_ok(const struct run *r);
+void mt_known_allocations(mc_client_t *c);
+mc_client_t *mt_start_known(struct test_daemon *td);
+void mt_finish(struct test_daemon *td, mc_client_t *c);
+size_t mt_split(const char *line, char words[][64], size_t max);
+size_t mt_line_words(const char *out, int k, char words[][64], size_t max);
+size_t mt_row(const char *out, const char *first, char words[][64], size_t max);
+void mt_assert_row(const char *out, const char *const *want, size_t n);
+int mt_count_of(const char *hay, const char *needle);
+json_t *mt_parse(const struct run *r);
+json_t *mt_named(json_t *array, const char *name);
+long long mt_jint(json_t *o, const char *key);
+const char *mt_jstr(json_t *o, const char *key);
+
+#endif
