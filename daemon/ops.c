@@ -339,11 +339,39 @@ static int not_allocated(struct ops_err *e, const struct unit_ref *u, uint64_t o
 		    u->o->name, ull(off));
 }
 
+/* The caller's hold on unit u (at region offset off) into *h: 0, -EFAULT if
+ * nobody holds u (not allocated), -EPERM if only others do. */
+static int own_hold(struct daemon *d, const struct session *s, const struct unit_ref *u,
+		    uint64_t off, uint32_t *h, struct ops_err *e)
+{
+	if (*u->head == HOLD_NIL)
+		return not_allocated(e, u, off);
+	*h = holds_find(&d->holds, *u->head, s->slot);
+	if (*h == HOLD_NIL)
+		return fail(e, -EPERM, "%s '%s': you do not hold offset 0x%llx",
+			    kind_name(u->o->kind), u->o->name, ull(off));
+	return 0;
+}
+
+/* May the caller take a hold on u: it is allocated (-EFAULT) and not held by
+ * the caller yet (-EALREADY)? */
+static int can_retain(struct daemon *d, const struct session *s, const struct unit_ref *u,
+		      uint64_t off, struct ops_err *e)
+{
+	if (*u->head == HOLD_NIL)
+		return not_allocated(e, u, off);
+	if (holds_find(&d->holds, *u->head, s->slot) != HOLD_NIL)
+		return fail(e, -EALREADY, "%s '%s': you already hold offset 0x%llx",
+			    kind_name(u->o->kind), u->o->name, ull(off));
+	return 0;
+}
+
 static int free_run(struct daemon *d, struct session *s, struct object *named, uint64_t off,
 		    uint64_t run, uint64_t n, struct ops_err *e)
 {
 	struct unit_ref first, u;
 	uint64_t bs;
+	uint32_t h;
 	int rc;
 
 	rc = resolve_run(named, off, run, n, &first, e);
@@ -354,11 +382,9 @@ static int free_run(struct daemon *d, struct session *s, struct object *named, u
 	 * validation alone makes the free all or nothing. */
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		if (*u.head == HOLD_NIL)
-			return not_allocated(e, &u, off + i * bs);
-		if (holds_find(&d->holds, *u.head, s->slot) == HOLD_NIL)
-			return fail(e, -EPERM, "pool '%s': you do not hold offset 0x%llx",
-				    u.o->name, ull(off + i * bs));
+		rc = own_hold(d, s, &u, off + i * bs, &h, e);
+		if (rc < 0)
+			return rc;
 	}
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
@@ -400,16 +426,9 @@ int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64
 				  kind_name(o->kind), o->name, ull(offsets[i]));
 			goto undo;
 		}
-		if (*u->head == HOLD_NIL) {
-			rc = not_allocated(e, u, offsets[i]);
+		rc = own_hold(d, s, u, offsets[i], &h, e);
+		if (rc < 0)
 			goto undo;
-		}
-		h = holds_find(&d->holds, *u->head, s->slot);
-		if (h == HOLD_NIL) {
-			rc = fail(e, -EPERM, "%s '%s': you do not hold offset 0x%llx",
-				  kind_name(u->o->kind), u->o->name, ull(offsets[i]));
-			goto undo;
-		}
 		hold_drop(d, s, u, h);
 		if (*u->head == HOLD_NIL)
 			*u->head = UNIT_PENDING;
@@ -446,11 +465,9 @@ static int retain_run(struct daemon *d, struct session *s, struct object *named,
 	bs = pool_block_size(first.o);
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		if (*u.head == HOLD_NIL)
-			return not_allocated(e, &u, off + i * bs);
-		if (holds_find(&d->holds, *u.head, s->slot) != HOLD_NIL)
-			return fail(e, -EALREADY, "pool '%s': you already hold offset 0x%llx",
-				    u.o->name, ull(off + i * bs));
+		rc = can_retain(d, s, &u, off + i * bs, e);
+		if (rc < 0)
+			return rc;
 	}
 	rc = check_quota(s, first.o, run, e);
 	if (rc == 0)
@@ -488,16 +505,9 @@ int ops_retain(struct daemon *d, struct session *s, struct object *o, const uint
 		rc = resolve(o, offsets[i], u, e);
 		if (rc < 0)
 			goto undo;
-		if (*u->head == HOLD_NIL) {
-			rc = not_allocated(e, u, offsets[i]);
-			goto undo;
-		}
-		if (holds_find(&d->holds, *u->head, s->slot) != HOLD_NIL) {
-			rc = fail(e, -EALREADY, "%s '%s': you already hold offset 0x%llx",
-				  kind_name(u->o->kind), u->o->name, ull(offsets[i]));
-			goto undo;
-		}
-		rc = check_quota(s, u->o, u->amount, e);
+		rc = can_retain(d, s, u, offsets[i], e);
+		if (rc == 0)
+			rc = check_quota(s, u->o, u->amount, e);
 		if (rc < 0)
 			goto undo;
 		hold_take(d, s, u);
