@@ -185,19 +185,11 @@ static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
 	struct wbuf *in = &c->s->in;
-	size_t want = READ_CHUNK;
+	/* Room for the whole of a frame whose header has arrived. */
+	size_t missing = wire_frame_missing(in, c->srv->d->cfg.max_frame);
+	size_t want = missing > READ_CHUNK ? missing : READ_CHUNK;
 
 	(void)suggested;
-	/* Room for the whole of a frame whose header has arrived. */
-	if (wbuf_len(in) >= WIRE_HEADER) {
-		const uint8_t *p = in->data + in->head;
-		size_t frame = WIRE_HEADER + ((size_t)p[0] | (size_t)p[1] << 8 |
-					      (size_t)p[2] << 16 | (size_t)p[3] << 24);
-
-		if (frame <= WIRE_HEADER + c->srv->d->cfg.max_frame && frame > wbuf_len(in) &&
-		    frame - wbuf_len(in) > want)
-			want = frame - wbuf_len(in);
-	}
 	if (wbuf_reserve(in, want) < 0) {
 		*buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
 		return;

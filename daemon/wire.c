@@ -51,23 +51,41 @@ void wbuf_swap(struct wbuf *a, struct wbuf *b)
 	*b = t;
 }
 
+/* The payload length announced at the front of in, which must hold a whole
+ * header. (Check the length first: an empty buffer may have no storage.) */
+static uint32_t frame_len(const struct wbuf *in)
+{
+	const uint8_t *p = in->data + in->head;
+
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+size_t wire_frame_missing(const struct wbuf *in, uint32_t max_frame)
+{
+	uint32_t n;
+
+	if (wbuf_len(in) < WIRE_HEADER)
+		return 0;
+	n = frame_len(in);
+	if (n > max_frame || wbuf_len(in) - WIRE_HEADER >= n)
+		return 0;
+	return n - (wbuf_len(in) - WIRE_HEADER);
+}
+
 int wire_frame_peek(const struct wbuf *in, uint32_t max_frame, const uint8_t **payload,
 		    uint32_t *len)
 {
-	const uint8_t *p;
 	uint32_t n;
 
-	/* Check the length first: an empty buffer may have no storage yet. */
 	if (wbuf_len(in) < WIRE_HEADER)
 		return 0;
-	p = in->data + in->head;
-	n = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	n = frame_len(in);
 	*len = n;
 	if (n > max_frame)
 		return -EMSGSIZE;
 	if (wbuf_len(in) - WIRE_HEADER < n)
 		return 0;
-	*payload = p + WIRE_HEADER;
+	*payload = in->data + in->head + WIRE_HEADER;
 	return 1;
 }
 

@@ -46,6 +46,11 @@ void wbuf_swap(struct wbuf *a, struct wbuf *b);
 int wire_frame_peek(const struct wbuf *in, uint32_t max_frame, const uint8_t **payload,
 		    uint32_t *len);
 
+/* Bytes still to arrive for the frame at the front of in: 0 when no header
+ * is there yet, the frame is complete, or it is over max_frame (which
+ * wire_frame_peek refuses). Lets a reader make room for a whole frame. */
+size_t wire_frame_missing(const struct wbuf *in, uint32_t max_frame);
+
 /* Pack msg as a frame at the end of out. 0, -E2BIG if it would be longer
  * than max_frame, or -ENOMEM. */
 int wire_frame_put(struct wbuf *out, const ProtobufCMessage *msg, uint32_t max_frame);
