@@ -17,25 +17,6 @@ struct outcome {
 	Allocd__Reply reply;
 };
 
-static int outcome_fail(struct outcome *oc, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int outcome_fail(struct outcome *oc, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(oc->err.msg, sizeof(oc->err.msg), fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static void log_client(enum log_level level, const struct session *s, const char *what)
-{
-	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long)s->id, (int)s->pid,
-		s->comm, what);
-}
-
 /* The object called name, of kind want (0: any kind), into *out. */
 static int find_object(struct daemon *d, const char *name, enum obj_kind want,
 		       struct object **out, struct outcome *oc)
@@ -44,9 +25,9 @@ static int find_object(struct daemon *d, const char *name, enum obj_kind want,
 	struct object *o = layout_find(&d->layout, name);
 
 	if (o == NULL)
-		return outcome_fail(oc, -ENOENT, "no %s named '%s'", kinds[want], name);
+		return ops_fail(&oc->err, -ENOENT, "no %s named '%s'", kinds[want], name);
 	if (want != 0 && o->kind != want)
-		return outcome_fail(oc, -EINVAL, "'%s' is a %s, not a %s", name, kinds[o->kind],
+		return ops_fail(&oc->err, -EINVAL, "'%s' is a %s, not a %s", name, kinds[o->kind],
 				    kinds[want]);
 	*out = o;
 	return 0;
@@ -59,10 +40,10 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 	int rc;
 
 	if (s->hello_done)
-		return outcome_fail(oc, -EALREADY, "hello was already done on this connection");
+		return ops_fail(&oc->err, -EALREADY, "hello was already done on this connection");
 	hr = arena_alloc(&d->arena, sizeof(*hr));
 	if (hr == NULL)
-		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
 	rc = stats_hello(d, s, hr, &oc->err);
 	if (rc < 0)
 		return rc;
@@ -106,7 +87,7 @@ static int do_alloc(struct daemon *d, struct session *s, const Allocd__Alloc *re
 		return rc;
 	ar = alloc_reply(d, oc, req->contiguous ? 1 : req->count);
 	if (ar == NULL)
-		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
 	rc = ops_pool_alloc(d, s, o, req->count, req->contiguous, ar->offsets, &oc->err);
 	if (rc < 0)
 		return rc;
@@ -127,7 +108,7 @@ static int do_group_alloc(struct daemon *d, struct session *s, const Allocd__Gro
 		return rc;
 	ar = alloc_reply(d, oc, req->count);
 	if (ar == NULL)
-		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
 	rc = ops_group_alloc(d, s, o, req->cfg, req->count, req->total_count, ar->offsets,
 			     &chosen, &oc->err);
 	if (rc < 0)
@@ -151,7 +132,7 @@ static int do_heap_alloc(struct daemon *d, struct session *s, const Allocd__Heap
 		return rc;
 	ar = alloc_reply(d, oc, 1);
 	if (ar == NULL)
-		return outcome_fail(oc, -ENOMEM, "out of reply memory");
+		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
 	rc = ops_heap_alloc(d, s, o, req->size, req->align, &ar->offsets[0], &ar->block_size,
 			    &oc->err);
 	if (rc < 0)
@@ -210,9 +191,9 @@ static int do_stats(struct daemon *d, struct session *s, const Allocd__Request *
 		return stats_map(d, s, req->map->pool, req->map->first, req->map->count, r->map,
 				 &oc->err);
 	default:
-		return outcome_fail(oc, -EINVAL, "unknown request kind");
+		return ops_fail(&oc->err, -EINVAL, "unknown request kind");
 	}
-	return outcome_fail(oc, -ENOMEM, "out of reply memory");
+	return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
 }
 
 static int run_request(struct daemon *d, struct session *s, const Allocd__Request *req,
@@ -268,33 +249,29 @@ static int dispatch_frame(struct daemon *d, struct session *s, const uint8_t *pa
 	Allocd__Request *req;
 	struct outcome oc = {.reply = ALLOCD__REPLY__INIT};
 	int close_rc = 0;
-	char line[160];
 
 	d->requests++;
 	req = allocd__request__unpack(&d->arena.pb, len, payload);
 	if (req == NULL) {
-		snprintf(line, sizeof(line), "malformed request of %u bytes", len);
-		log_client(LOG_WARN, s, line);
-		oc.status = outcome_fail(&oc, -EBADMSG, "%s", line);
+		oc.status = ops_fail(&oc.err, -EBADMSG, "malformed request of %u bytes", len);
+		session_log(s, LOG_WARN, "%s", oc.err.msg);
 	} else {
 		oc.reply.id = req->id;
 		if (req->version != DAEMON_PROTOCOL_VERSION) {
-			close_rc = oc.status = outcome_fail(&oc, -EPROTONOSUPPORT,
+			close_rc = oc.status = ops_fail(&oc.err, -EPROTONOSUPPORT,
 							    "protocol version %u, this daemon speaks %u",
 							    req->version, DAEMON_PROTOCOL_VERSION);
 		} else if (!s->hello_done && req->body_case != ALLOCD__REQUEST__BODY_HELLO) {
 			close_rc = oc.status =
-				outcome_fail(&oc, -EPROTO, "the first request must be hello");
+				ops_fail(&oc.err, -EPROTO, "the first request must be hello");
 		} else {
 			oc.status = run_request(d, s, req, &oc);
 		}
-		if (close_rc < 0)
-			log_client(LOG_WARN, s, oc.err.msg);
-		else if (oc.status < 0)
-			log_client(LOG_DEBUG, s, oc.err.msg);
+		if (oc.status < 0)
+			session_log(s, close_rc < 0 ? LOG_WARN : LOG_DEBUG, "%s", oc.err.msg);
 	}
 	if (put_reply(d, s, &oc) < 0) {
-		log_client(LOG_ERROR, s, "out of memory for its replies: disconnecting");
+		session_log(s, LOG_ERROR, "out of memory for its replies: disconnecting");
 		return -ENOMEM;
 	}
 	return close_rc;
@@ -311,13 +288,13 @@ int dispatch_input(struct daemon *d, struct session *s)
 		if (rc == 0)
 			return 0;
 		if (rc == -EMSGSIZE) {
-			char msg[128];
+			struct ops_err e;
 
-			snprintf(msg, sizeof(msg), "frame of %u bytes over max_frame %u", len,
+			ops_fail(&e, rc, "frame of %u bytes over max_frame %u", len,
 				 d->cfg.max_frame);
-			log_client(LOG_WARN, s, msg);
-			dispatch_error_frame(&s->out, d->cfg.max_frame, -EMSGSIZE, msg);
-			return -EMSGSIZE;
+			session_log(s, LOG_WARN, "%s", e.msg);
+			dispatch_error_frame(&s->out, d->cfg.max_frame, rc, e.msg);
+			return rc;
 		}
 		rc = dispatch_frame(d, s, payload, len);
 		wbuf_consume(&s->in, WIRE_HEADER + len);

@@ -6,9 +6,7 @@
 #include "daemon/log.h"
 #include "daemon/ops.h"
 
-static int fail(struct ops_err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ops_err *e, int rc, const char *fmt, ...)
+int ops_fail(struct ops_err *e, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,7 +30,7 @@ int ops_access(const struct session *s, const struct object *o, struct ops_err *
 {
 	if (s->regions & (UINT64_C(1) << o->region->index))
 		return 0;
-	return fail(e, -EACCES, "%s '%s': region '%s' does not allow uid %u", kind_name(o->kind),
+	return ops_fail(e, -EACCES, "%s '%s': region '%s' does not allow uid %u", kind_name(o->kind),
 		    o->name, o->region->cfg->name, (unsigned)s->uid);
 }
 
@@ -98,11 +96,11 @@ static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struc
 				o = m;
 		}
 		if (o == NULL)
-			return fail(e, -EFAULT, "group '%s': offset 0x%llx is in none of its pools",
+			return ops_fail(e, -EFAULT, "group '%s': offset 0x%llx is in none of its pools",
 				    named->name, ull(off));
 	}
 	if (off < o->offset || off - o->offset >= o->size)
-		return fail(e, -EFAULT, "%s '%s': offset 0x%llx is outside it [0x%llx, 0x%llx)",
+		return ops_fail(e, -EFAULT, "%s '%s': offset 0x%llx is outside it [0x%llx, 0x%llx)",
 			    kind_name(o->kind), o->name, ull(off), ull(o->offset),
 			    ull(o->offset + o->size));
 	rel = off - o->offset;
@@ -110,7 +108,7 @@ static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struc
 		uint64_t bs = pool_block_size(o);
 
 		if (rel % bs != 0)
-			return fail(e, -EFAULT,
+			return ops_fail(e, -EFAULT,
 				    "pool '%s': offset 0x%llx is not on a block boundary (blocks of %llu bytes)",
 				    o->name, ull(off), ull(bs));
 		*u = pool_unit(o, rel / bs);
@@ -121,7 +119,7 @@ static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struc
 		uint32_t id;
 
 		if (tlsf_id_of(h->tlsf, rel, &id) < 0)
-			return fail(e, -EFAULT,
+			return ops_fail(e, -EFAULT,
 				    "heap '%s': offset 0x%llx is not the start of an allocation",
 				    o->name, ull(off));
 		*u = (struct unit_ref){.o = o,
@@ -140,7 +138,7 @@ static int check_quota(const struct session *s, const struct object *o, uint64_t
 
 	if (quota == 0 || (add <= quota && held <= quota - add))
 		return 0;
-	return fail(e, -EDQUOT, "%s '%s': client quota is %llu %s; holding %llu, asked %llu",
+	return ops_fail(e, -EDQUOT, "%s '%s': client quota is %llu %s; holding %llu, asked %llu",
 		    kind_name(o->kind), o->name, ull(quota),
 		    o->kind == OBJ_POOL ? "blocks" : "bytes", ull(held), ull(add));
 }
@@ -149,7 +147,7 @@ static int reserve_holds(struct daemon *d, uint64_t n, struct ops_err *e)
 {
 	if (n <= UINT32_MAX && holds_reserve(&d->holds, (uint32_t)n) == 0)
 		return 0;
-	return fail(e, -ENOSPC, "the daemon's hold table is full (%u holds)", d->holds.used);
+	return ops_fail(e, -ENOSPC, "the daemon's hold table is full (%u holds)", d->holds.used);
 }
 
 /* A request carries at most max_batch offsets (the reply must fit a frame). */
@@ -158,7 +156,7 @@ static int check_batch(const struct daemon *d, const struct object *o, uint64_t 
 {
 	if (n <= d->max_batch)
 		return 0;
-	return fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
+	return ops_fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
 		    kind_name(o->kind), o->name, ull(n), d->max_batch);
 }
 
@@ -186,13 +184,13 @@ static int pool_take(struct daemon *d, struct session *s, struct object *o, uint
 	if (rc == -ENOMEM) {
 		p->failed++;
 		if (contiguous)
-			return fail(e, rc, "pool '%s': no run of %llu free blocks (%zu free)",
+			return ops_fail(e, rc, "pool '%s': no run of %llu free blocks (%zu free)",
 				    o->name, ull(count), sys_mem_blocks_free_count(&p->mb));
-		return fail(e, rc, "pool '%s': %zu blocks free, %llu asked", o->name,
+		return ops_fail(e, rc, "pool '%s': %zu blocks free, %llu asked", o->name,
 			    sys_mem_blocks_free_count(&p->mb), ull(count));
 	}
 	if (rc < 0)
-		return fail(e, rc, "pool '%s': %s", o->name, strerror(-rc));
+		return ops_fail(e, rc, "pool '%s': %s", o->name, strerror(-rc));
 
 	if (contiguous) {
 		uint64_t first = (uint64_t)((uint8_t *)d->ptrs[0] - p->mb.buffer) / bs;
@@ -245,7 +243,7 @@ int ops_group_alloc(struct daemon *d, struct session *s, struct object *o, uint6
 		return rc;
 	mb = g->mmb.choice_fn(&g->mmb, &cfg);
 	if (mb == NULL)
-		return fail(e, -EINVAL, "group '%s': choice function '%s' chose no pool for cfg %llu",
+		return ops_fail(e, -EINVAL, "group '%s': choice function '%s' chose no pool for cfg %llu",
 			    o->name, g->choice.desc->name, ull(hint));
 	for (size_t i = 0; i < g->mmb.num_allocators && *chosen == NULL; i++)
 		if (mb == &g->members[i]->u.pool.mb)
@@ -253,7 +251,7 @@ int ops_group_alloc(struct daemon *d, struct session *s, struct object *o, uint6
 	if (*chosen == NULL) {
 		log_error("group '%s': choice function '%s' returned a pool outside the group",
 			  o->name, g->choice.desc->name);
-		return fail(e, -EINVAL, "group '%s': choice function '%s' returned a foreign pool",
+		return ops_fail(e, -EINVAL, "group '%s': choice function '%s' returned a foreign pool",
 			    o->name, g->choice.desc->name);
 	}
 	rc = pool_take(d, s, *chosen, count, false, offsets, e);
@@ -277,11 +275,11 @@ int ops_heap_alloc(struct daemon *d, struct session *s, struct object *o, uint64
 	if (rc < 0)
 		return rc;
 	if (size == 0)
-		return fail(e, -EINVAL, "heap '%s': size 0", o->name);
+		return ops_fail(e, -EINVAL, "heap '%s': size 0", o->name);
 	if (align == 0)
 		align = granule;
 	if ((align & (align - 1)) != 0)
-		return fail(e, -EINVAL, "heap '%s': align %llu is not a power of two", o->name,
+		return ops_fail(e, -EINVAL, "heap '%s': align %llu is not a power of two", o->name,
 			    ull(align));
 	/* Sizes over the heap cannot fit; tlsf_alloc says so without overflow. */
 	if (size <= o->size) {
@@ -296,11 +294,11 @@ int ops_heap_alloc(struct daemon *d, struct session *s, struct object *o, uint64
 	if (rc < 0) {
 		tlsf_get_stats(h->tlsf, &st);
 		if (rc == -ENOMEM)
-			return fail(e, rc,
+			return ops_fail(e, rc,
 				    "heap '%s': no room for %llu bytes aligned to %llu (%llu free, largest free block >= %llu)",
 				    o->name, ull(size), ull(align), ull(st.free),
 				    ull(st.largest_free));
-		return fail(e, rc, "heap '%s': %s", o->name, strerror(-rc));
+		return ops_fail(e, rc, "heap '%s': %s", o->name, strerror(-rc));
 	}
 	tlsf_id_of(h->tlsf, rel, &id);
 	u = (struct unit_ref){.o = o,
@@ -320,22 +318,22 @@ static int resolve_run(struct object *named, uint64_t off, uint64_t run, uint64_
 	int rc;
 
 	if (named->kind == OBJ_HEAP)
-		return fail(e, -EINVAL, "heap '%s': a run applies to pool blocks only", named->name);
+		return ops_fail(e, -EINVAL, "heap '%s': a run applies to pool blocks only", named->name);
 	if (n != 1)
-		return fail(e, -EINVAL, "%s '%s': a run takes exactly one offset, got %llu",
+		return ops_fail(e, -EINVAL, "%s '%s': a run takes exactly one offset, got %llu",
 			    kind_name(named->kind), named->name, ull(n));
 	rc = resolve(named, off, first, e);
 	if (rc < 0)
 		return rc;
 	if (run > pool_blocks(first->o) - first->unit)
-		return fail(e, -EFAULT, "pool '%s': a run of %llu blocks from 0x%llx passes its end",
+		return ops_fail(e, -EFAULT, "pool '%s': a run of %llu blocks from 0x%llx passes its end",
 			    first->o->name, ull(run), ull(off));
 	return 0;
 }
 
 static int not_allocated(struct ops_err *e, const struct unit_ref *u, uint64_t off)
 {
-	return fail(e, -EFAULT, "%s '%s': offset 0x%llx is not allocated", kind_name(u->o->kind),
+	return ops_fail(e, -EFAULT, "%s '%s': offset 0x%llx is not allocated", kind_name(u->o->kind),
 		    u->o->name, ull(off));
 }
 
@@ -348,7 +346,7 @@ static int own_hold(struct daemon *d, const struct session *s, const struct unit
 		return not_allocated(e, u, off);
 	*h = holds_find(&d->holds, *u->head, s->slot);
 	if (*h == HOLD_NIL)
-		return fail(e, -EPERM, "%s '%s': you do not hold offset 0x%llx",
+		return ops_fail(e, -EPERM, "%s '%s': you do not hold offset 0x%llx",
 			    kind_name(u->o->kind), u->o->name, ull(off));
 	return 0;
 }
@@ -361,7 +359,7 @@ static int can_retain(struct daemon *d, const struct session *s, const struct un
 	if (*u->head == HOLD_NIL)
 		return not_allocated(e, u, off);
 	if (holds_find(&d->holds, *u->head, s->slot) != HOLD_NIL)
-		return fail(e, -EALREADY, "%s '%s': you already hold offset 0x%llx",
+		return ops_fail(e, -EALREADY, "%s '%s': you already hold offset 0x%llx",
 			    kind_name(u->o->kind), u->o->name, ull(off));
 	return 0;
 }
@@ -422,7 +420,7 @@ int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64
 		if (rc < 0)
 			goto undo;
 		if (*u->head == UNIT_PENDING) {
-			rc = fail(e, -EINVAL, "%s '%s': offset 0x%llx appears twice",
+			rc = ops_fail(e, -EINVAL, "%s '%s': offset 0x%llx appears twice",
 				  kind_name(o->kind), o->name, ull(offsets[i]));
 			goto undo;
 		}

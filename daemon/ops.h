@@ -32,6 +32,10 @@ struct ops_err {
 	char msg[256];
 };
 
+/* Write the message for a failure into e and return rc, so that a failure
+ * reads `return ops_fail(e, -ENOENT, "no pool named '%s'", name);`. */
+int ops_fail(struct ops_err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* A resolved allocation unit: what free and retain work on. */
 struct unit_ref {
 	struct object *o;  /* the pool or heap (never a group) */

@@ -73,12 +73,6 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->hello_timer, conn_handle_closed);
 }
 
-static void conn_log(struct conn *c, enum log_level level, const char *what)
-{
-	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long)c->s->id,
-		(int)c->s->pid, c->s->comm, what);
-}
-
 /* Send the front of out with the memfds of every region the client may use
  * (the hello reply is the first byte ever written on the connection). */
 static ssize_t conn_send_fds(struct conn *c)
@@ -146,7 +140,7 @@ static int conn_flush(struct conn *c)
 		 * refusal here is a dead peer, not back-pressure. */
 		n = conn_send_fds(c);
 		if (n <= 0) {
-			conn_log(c, LOG_WARN, "cannot send the region memfds: disconnecting");
+			session_log(c->s, LOG_WARN, "cannot send the region memfds: disconnecting");
 			conn_close(c);
 			return -1;
 		}
@@ -206,7 +200,7 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread < 0) {
 		if (nread != UV_EOF)
-			conn_log(c, LOG_DEBUG, uv_strerror((int)nread));
+			session_log(c->s, LOG_DEBUG, "%s", uv_strerror((int)nread));
 		conn_close(c);
 		return;
 	}
@@ -227,7 +221,7 @@ static void conn_update_reading(struct conn *c)
 		uv_read_stop((uv_stream_t *)&c->pipe);
 		c->reading = false;
 		if (!c->closing && !c->paused_logged) {
-			conn_log(c, LOG_WARN, "not reading its replies: stopped reading from it");
+			session_log(c->s, LOG_WARN, "not reading its replies: stopped reading from it");
 			c->paused_logged = true;
 		}
 	}
@@ -252,11 +246,9 @@ static void conn_process(struct conn *c)
 static void conn_on_hello_timeout(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	char msg[96];
 
-	snprintf(msg, sizeof(msg), "no hello within %u ms: disconnecting",
-		 c->srv->d->cfg.hello_timeout_ms);
-	conn_log(c, LOG_WARN, msg);
+	session_log(c->s, LOG_WARN, "no hello within %u ms: disconnecting",
+		    c->srv->d->cfg.hello_timeout_ms);
 	conn_close(c);
 }
 

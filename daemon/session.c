@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,20 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 	}
 	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
+}
+
+void session_log(const struct session *s, enum log_level level, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (level > log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long)s->id, (int)s->pid,
+		s->comm, what);
 }
 
 int session_start(struct daemon *d, const struct session_creds *cr, struct session **out)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/config.h"
 #include "daemon/wire.h"
 
 #define SESSION_MAX_GROUPS 32
@@ -56,6 +57,10 @@ struct session_creds {
  * max_clients are connected, or -ENOMEM.
  */
 int session_start(struct daemon *d, const struct session_creds *cr, struct session **out);
+
+/* Log a line about client s at level, prefixed "client ID (pid PID, COMM): ". */
+void session_log(const struct session *s, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Reclaim everything the session holds (counted in d->reclaimed), then
  * release it. Logs the reclaim if anything was held. */

@@ -16,8 +16,7 @@ static bool visible(const struct session *s, const struct object *o)
 
 static int no_memory(struct ops_err *e)
 {
-	snprintf(e->msg, sizeof(e->msg), "out of reply memory");
-	return -ENOMEM;
+	return ops_fail(e, -ENOMEM, "out of reply memory");
 }
 
 /* A pointer array of n entries in the arena (at least one, so never NULL
@@ -181,8 +180,7 @@ int stats_list(struct daemon *d, const struct session *s, const char *name,
 		out->objects[out->n_objects++] = os;
 	}
 	if (name[0] != '\0' && out->n_objects == 0) {
-		snprintf(e->msg, sizeof(e->msg), "no object named '%s'", name);
-		return -ENOENT;
+		return ops_fail(e, -ENOENT, "no object named '%s'", name);
 	}
 	return 0;
 }
@@ -328,17 +326,15 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 
 	allocd__map_reply__init(out);
 	if (o == NULL || o->kind != OBJ_POOL) {
-		snprintf(e->msg, sizeof(e->msg), "no pool named '%s'", pool);
-		return -ENOENT;
+		return ops_fail(e, -ENOENT, "no pool named '%s'", pool);
 	}
 	rc = ops_access(s, o, e);
 	if (rc < 0)
 		return rc;
 	total = pool_blocks(o);
 	if (first > total) {
-		snprintf(e->msg, sizeof(e->msg), "pool '%s': block %llu is past its %llu blocks",
-			 pool, (unsigned long long)first, (unsigned long long)total);
-		return -EINVAL;
+		return ops_fail(e, -EINVAL, "pool '%s': block %llu is past its %llu blocks", pool,
+				(unsigned long long)first, (unsigned long long)total);
 	}
 	if (count > total - first)
 		count = total - first;
