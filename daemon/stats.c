@@ -189,6 +189,7 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 		 struct ops_err *e)
 {
 	const struct layout *l = &d->layout;
+	Allocd__RegionStats *by_index[CONFIG_MAX_REGIONS] = {NULL};
 
 	allocd__status_reply__init(out);
 	out->daemon_version = PACKAGE_VERSION;
@@ -215,18 +216,16 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 		rs->size = l->regions[i].size;
 		rs->hugepages = l->regions[i].cfg->hugepages;
 		out->regions[out->n_regions++] = rs;
+		by_index[i] = rs;
 	}
 	/* Bytes in use per region: pools and heaps, each counted once. */
 	for (size_t i = 0; i < l->nobjects; i++) {
 		const struct object *o = &l->objects[i];
-		Allocd__RegionStats *rs = NULL;
+		Allocd__RegionStats *rs = by_index[o->region->index];
 		struct tlsf_stats st;
 
 		if (o->kind == OBJ_GROUP || !visible(s, o))
 			continue;
-		for (size_t j = 0; j < out->n_regions && rs == NULL; j++)
-			if (strcmp(out->regions[j]->name, o->region->cfg->name) == 0)
-				rs = out->regions[j];
 		rs->objects++;
 		if (o->kind == OBJ_POOL) {
 			rs->used += pool_used(o) * pool_block_size(o);
