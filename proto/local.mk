@@ -1,8 +1,10 @@
-# The wire protocol. protoc-c generates allocd.pb-c.{c,h} at build time (never
-# committed); --proto_path keeps the generated #include right in a VPATH build.
-# The .c is the real target and the .h depends on it, so that `make -j` runs
-# protoc-c once.
+# The wire protocol: the schema, plus wire.{c,h} for what a schema cannot say
+# (version, framing, limits, default socket, kinds). protoc-c generates
+# allocd.pb-c.{c,h} at build time (never committed); --proto_path keeps the
+# generated #include right in a VPATH build. The .c is the real target and the
+# .h depends on it, so that `make -j` runs protoc-c once.
 noinst_LTLIBRARIES += proto/libproto.la
+proto_libproto_la_SOURCES = proto/wire.c proto/wire.h
 nodist_proto_libproto_la_SOURCES = proto/allocd.pb-c.c proto/allocd.pb-c.h
 proto_libproto_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -Wno-missing-prototypes
 proto_libproto_la_LIBADD = $(PROTOBUF_C_LIBS)
