@@ -33,7 +33,7 @@ _Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint
 static const struct cp_field root_fields[] = {
     {.key = "socket"},
     {.key = "log_level"},
-    {"max_frame", CP_SIZE, false, 4096, 16u << 20, CP_AT(struct config, max_frame)},
+    {"max_frame", CP_SIZE, false, WIRE_FRAME_MIN, WIRE_FRAME_MAX, CP_AT(struct config, max_frame)},
     {"max_clients", CP_UINT, false, 1, 65536, CP_AT(struct config, max_clients)},
     {"hello_timeout_ms", CP_UINT, false, 0, 3600000, CP_AT(struct config, hello_timeout_ms)},
     {"max_output", CP_SIZE, false, 0, 1u << 30, CP_AT(struct config, max_output)},
@@ -129,7 +129,7 @@ static bool find_object(const struct config *c, const char *name, struct found *
  * Unique among pools, heaps and groups unless region_index is not NULL: then
  * among c's first *region_index regions. */
 static int parse_name(const struct cp_ctx *ctx, const struct config *c, const config_setting_t *s,
-		      const size_t *region_index, char dst[CONFIG_NAME_MAX + 1])
+		      const size_t *region_index, char dst[WIRE_NAME_MAX + 1])
 {
 	const config_setting_t *setting;
 	const char *name;
@@ -142,10 +142,10 @@ static int parse_name(const struct cp_ctx *ctx, const struct config *c, const co
 		return rc;
 	setting = config_setting_get_member(s, "name");
 	len = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
-	if (name[len] != '\0' || len > CONFIG_NAME_MAX)
+	if (name[len] != '\0' || len > WIRE_NAME_MAX)
 		return cp_fail(ctx, setting,
 			       "must be 1 to %d characters of A-Z a-z 0-9 _ . -, got %s",
-			       CONFIG_NAME_MAX, cp_quote(name, got));
+			       WIRE_NAME_MAX, cp_quote(name, got));
 	if (region_index != NULL) {
 		for (i = 0; i < *region_index; i++)
 			if (strcmp(c->regions[i].name, name) == 0)
@@ -482,7 +482,7 @@ static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root,
 
 	c->socket_mode = 0660;
 	c->log_level = LOG_INFO;
-	c->max_frame = 65536;
+	c->max_frame = WIRE_FRAME_DEFAULT;
 	c->max_clients = 1024;
 	c->hello_timeout_ms = 10000;
 	c->max_output = 1u << 20;
@@ -514,9 +514,9 @@ static int parse_root(const struct cp_ctx *ctx, const config_setting_t *root, st
 	if (rc != 0)
 		return rc;
 	n = length_of(regions);
-	if (n < 1 || n > CONFIG_MAX_REGIONS)
-		return cp_fail(ctx, regions, "must hold 1 to %d regions, got %zu",
-			       CONFIG_MAX_REGIONS, n);
+	if (n < 1 || n > WIRE_MAX_REGIONS)
+		return cp_fail(ctx, regions, "must hold 1 to %d regions, got %zu", WIRE_MAX_REGIONS,
+			       n);
 	c->regions = calloc(n, sizeof(*c->regions));
 	if (c->regions == NULL)
 		return oom(ctx);

@@ -7,15 +7,7 @@
 #include "daemon/daemon.h"
 #include "daemon/ops.h"
 #include "daemon/stats.h"
-
-/* A frame carries at most this many bytes besides the offsets: envelope,
- * status, names (<= 63 bytes), block size. Offsets take <= 10 bytes each. */
-#define FRAME_OVERHEAD 256u
-
-uint32_t daemon_max_batch(uint32_t max_frame)
-{
-	return (max_frame - FRAME_OVERHEAD) / 10;
-}
+#include "proto/wire.h"
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -75,7 +67,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, s
 		return rc;
 	/* A shallow copy until success: on failure the caller keeps cfg. */
 	d->cfg = *cfg;
-	d->max_batch = daemon_max_batch(cfg->max_frame);
+	d->max_batch = wire_max_batch(cfg->max_frame);
 	d->start_ms = daemon_now_ms();
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
 	 * bytes, unknown fields get a record each); past that unpack fails

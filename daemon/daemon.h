@@ -14,8 +14,6 @@
 #include "daemon/layout.h"
 #include "daemon/session.h"
 
-#define DAEMON_PROTOCOL_VERSION 1u
-
 /* Unit heads hold this while a free request is being applied (ops.c). */
 #define UNIT_PENDING (UINT32_MAX - 1)
 
@@ -60,8 +58,5 @@ int daemon_verify_idle(struct daemon *d, char *err, size_t errlen);
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);
 uint64_t daemon_wall_ms(void);
-
-/* The largest number of offsets one frame of max_frame bytes can carry. */
-uint32_t daemon_max_batch(uint32_t max_frame);
 
 #endif

@@ -9,6 +9,7 @@
 #include "daemon/ops.h"
 #include "daemon/stats.h"
 #include "proto/allocd.pb-c.h"
+#include "proto/wire.h"
 
 /* What one request produced: a status with its message, and a body. */
 struct outcome {
@@ -224,7 +225,7 @@ static int put_reply(struct daemon *d, struct session *s, struct outcome *oc)
 	Allocd__Reply *r = &oc->reply;
 	int rc;
 
-	r->version = DAEMON_PROTOCOL_VERSION;
+	r->version = WIRE_PROTOCOL_VERSION;
 	if (oc->status < 0) {
 		r->status = oc->status;
 		r->error = oc->err.msg[0] ? oc->err.msg : (char *)strerror(-oc->status);
@@ -257,10 +258,10 @@ static int dispatch_frame(struct daemon *d, struct session *s, const uint8_t *pa
 		session_log(s, LOG_WARN, "%s", oc.err.msg);
 	} else {
 		oc.reply.id = req->id;
-		if (req->version != DAEMON_PROTOCOL_VERSION) {
-			close_rc = oc.status = ops_fail(&oc.err, -EPROTONOSUPPORT,
-							    "protocol version %u, this daemon speaks %u",
-							    req->version, DAEMON_PROTOCOL_VERSION);
+		if (req->version != WIRE_PROTOCOL_VERSION) {
+			close_rc = oc.status = ops_fail(
+			    &oc.err, -EPROTONOSUPPORT, "protocol version %u, this daemon speaks %u",
+			    req->version, WIRE_PROTOCOL_VERSION);
 		} else if (!s->hello_done && req->body_case != ALLOCD__REQUEST__BODY_HELLO) {
 			close_rc = oc.status =
 				ops_fail(&oc.err, -EPROTO, "the first request must be hello");
@@ -309,7 +310,7 @@ int dispatch_error_frame(struct wbuf *out, uint32_t max_frame, int status, const
 {
 	Allocd__Reply r = ALLOCD__REPLY__INIT;
 
-	r.version = DAEMON_PROTOCOL_VERSION;
+	r.version = WIRE_PROTOCOL_VERSION;
 	r.status = status;
 	r.error = (char *)msg;
 	return wire_frame_put(out, &r.base, max_frame);

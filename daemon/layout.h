@@ -20,21 +20,22 @@
 #include "daemon/choice.h"
 #include "daemon/config.h"
 #include "daemon/region.h"
+#include "proto/wire.h"
 
-/* Same numbers as the wire's Kind and libmemclient's enum mc_kind. */
-enum obj_kind { OBJ_POOL = 1, OBJ_HEAP = 2, OBJ_GROUP = 3 };
+/* Numbered as on the wire, so that a kind goes out as it is. */
+enum obj_kind { OBJ_POOL = WIRE_KIND_POOL, OBJ_HEAP = WIRE_KIND_HEAP, OBJ_GROUP = WIRE_KIND_GROUP };
 
 struct pool {
 	sys_mem_blocks_t mb;
 	const struct cfg_pool *cfg;
-	uint32_t *holders;  /* per block */
-	uint64_t failed;    /* allocations refused for lack of blocks */
+	uint32_t *holders; /* per block */
+	uint64_t failed;   /* allocations refused for lack of blocks */
 };
 
 struct heap {
 	tlsf_t *tlsf;
 	const struct cfg_heap *cfg;
-	uint32_t *holders;  /* per tlsf id */
+	uint32_t *holders; /* per tlsf id */
 	unsigned granule_shift;
 };
 
@@ -43,7 +44,7 @@ struct object;
 struct group {
 	sys_multi_mem_blocks_t mmb;
 	const struct cfg_group *cfg;
-	struct object **members;  /* in config order, as in mmb.allocators */
+	struct object **members; /* in config order, as in mmb.allocators */
 	struct choice choice;
 	uint64_t failed;
 };
@@ -51,10 +52,10 @@ struct group {
 struct object {
 	const char *name;
 	enum obj_kind kind;
-	uint32_t index;          /* in layout.objects */
+	uint32_t index; /* in layout.objects */
 	struct region *region;
-	uint64_t offset;         /* start in the region; groups: 0 */
-	uint64_t size;           /* bytes spanned; groups: 0 */
+	uint64_t offset; /* start in the region; groups: 0 */
+	uint64_t size;   /* bytes spanned; groups: 0 */
 	union {
 		struct pool pool;
 		struct heap heap;
@@ -65,7 +66,7 @@ struct object {
 struct layout {
 	struct region *regions;
 	size_t nregions;
-	struct object *objects;  /* pools and heaps by region, then groups */
+	struct object *objects; /* pools and heaps by region, then groups */
 	size_t nobjects;
 	struct object **by_name; /* sorted by name */
 	size_t nby_name;
@@ -79,8 +80,7 @@ struct layout {
  * real, plug-ins included. Returns 0, or a negative errno with a message in
  * err (naming file and line for choice errors); on error nothing is left.
  */
-int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err,
-		 size_t errlen);
+int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err, size_t errlen);
 
 /* Release everything; safe on a zeroed struct. */
 void layout_destroy(struct layout *l);
@@ -91,7 +91,7 @@ struct object *layout_find(const struct layout *l, const char *name);
 /* The pool object that contains mem_blocks mb (a member of some group). */
 static inline struct object *layout_pool_object(sys_mem_blocks_t *mb)
 {
-	return (struct object *)((char *)mb - offsetof(struct object, u.pool.mb));
+	return (struct object *) ((char *) mb - offsetof(struct object, u.pool.mb));
 }
 
 /* Pool geometry helpers. */

@@ -9,6 +9,7 @@
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
+#include "proto/wire.h"
 
 /* Exit codes: 0 clean stop, 1 bad configuration or start-up failure, 2 usage,
  * 3 the allocators were not whole at the stop (a bug: see the log). */
@@ -36,7 +37,7 @@ static void usage(FILE *out)
 		"Exit status: 1 bad configuration or start-up failure, 2 usage error,\n"
 		"3 an allocator was not whole at the stop (a bug; see the log).\n"
 		"See allocatord(8), allocatord.conf(5).\n",
-		SOCKFILE_ROOT_DEFAULT, SOCKFILE_NAME);
+		WIRE_SOCKET_SYSTEM, WIRE_SOCKET_NAME);
 }
 
 static int parse_level(const char *s, enum log_level *out)

@@ -79,7 +79,7 @@ static ssize_t conn_send_fds(struct conn *c)
 {
 	const struct layout *l = &c->srv->d->layout;
 	struct wbuf *out = &c->s->out;
-	int fds[CONFIG_MAX_REGIONS];
+	int fds[WIRE_MAX_REGIONS];
 	size_t nfds = 0;
 	union {
 		char buf[CMSG_SPACE(sizeof(fds))];

@@ -10,33 +10,31 @@
 
 #include "daemon/log.h"
 #include "daemon/sockfile.h"
+#include "proto/wire.h"
 
-int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen,
-		     char *err, size_t errlen)
+int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen, char *err,
+		     size_t errlen)
 {
 	struct sockaddr_un sun;
 	const char *path = cli;
-	const char *xdg;
 	int n;
 
 	if (path == NULL || *path == '\0')
-		path = getenv("ALLOCATORD_SOCKET");
+		path = getenv(WIRE_SOCKET_ENV);
 	if (path == NULL || *path == '\0')
 		path = c->socket_path;
 	if (path != NULL && *path != '\0') {
 		n = snprintf(out, outlen, "%s", path);
-	} else if (geteuid() == 0) {
-		n = snprintf(out, outlen, "%s", SOCKFILE_ROOT_DEFAULT);
 	} else {
-		xdg = getenv("XDG_RUNTIME_DIR");
-		if (xdg == NULL || *xdg == '\0') {
+		n = wire_socket_default(out, outlen, geteuid() == 0);
+		if (n == -ENOENT) {
 			snprintf(err, errlen,
-				 "no socket path: give -s PATH, set ALLOCATORD_SOCKET or socket.path, or run with XDG_RUNTIME_DIR set");
+				 "no socket path: give -s PATH, set ALLOCATORD_SOCKET or "
+				 "socket.path, or run with XDG_RUNTIME_DIR set");
 			return -ENOENT;
 		}
-		n = snprintf(out, outlen, "%s/%s", xdg, SOCKFILE_NAME);
 	}
-	if (n < 0 || (size_t)n >= outlen || (size_t)n >= sizeof(sun.sun_path)) {
+	if (n < 0 || (size_t) n >= outlen || (size_t) n >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "socket path is too long (%d bytes, at most %zu): %s", n,
 			 sizeof(sun.sun_path) - 1, path ? path : out);
 		return -ENAMETOOLONG;
@@ -54,7 +52,7 @@ static int sockfile_live(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	rc = connect(fd, (struct sockaddr *) &sun, sizeof(sun));
 	rc = rc == 0 ? 1 : errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
 	close(fd);
 	return rc;
@@ -62,7 +60,7 @@ static int sockfile_live(const char *path)
 
 int sockfile_prepare(const char *path, char *err, size_t errlen)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char dir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	struct stat st;
 	int rc;
 
@@ -103,13 +101,13 @@ int sockfile_set_access(const char *path, const struct config *c, char *err, siz
 
 	if (chmod(path, c->socket_mode) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "chmod %04o %s: %s", (unsigned)c->socket_mode, path,
+		snprintf(err, errlen, "chmod %04o %s: %s", (unsigned) c->socket_mode, path,
 			 strerror(-rc));
 		return rc;
 	}
-	if (c->socket_group_set && chown(path, (uid_t)-1, c->socket_group) < 0) {
+	if (c->socket_group_set && chown(path, (uid_t) -1, c->socket_group) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "chgrp %u %s: %s", (unsigned)c->socket_group, path,
+		snprintf(err, errlen, "chgrp %u %s: %s", (unsigned) c->socket_group, path,
 			 strerror(-rc));
 		return rc;
 	}

@@ -9,18 +9,16 @@
 
 #include "daemon/config.h"
 
-#define SOCKFILE_ROOT_DEFAULT "/run/allocatord/allocatord.sock"
-#define SOCKFILE_NAME         "allocatord.sock"
-
 /*
  * The path to listen on, first found of: cli (-s), $ALLOCATORD_SOCKET, the
- * config's socket.path, then the default: /run/allocatord/allocatord.sock
- * for root, $XDG_RUNTIME_DIR/allocatord.sock for others. Returns 0, or
- * -ENAMETOOLONG (longer than a sockaddr_un holds; libuv would truncate it)
- * or -ENOENT (no default: not root and no XDG_RUNTIME_DIR), with a message.
+ * config's socket.path, then the default (wire_socket_default):
+ * /run/allocatord/allocatord.sock for root, $XDG_RUNTIME_DIR/allocatord.sock
+ * for others. Returns 0, or -ENAMETOOLONG (longer than a sockaddr_un holds;
+ * libuv would truncate it) or -ENOENT (no default: not root and no
+ * XDG_RUNTIME_DIR), with a message.
  */
-int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen,
-		     char *err, size_t errlen);
+int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen, char *err,
+		     size_t errlen);
 
 /*
  * Make path ready for bind: create its directory if missing (one level,

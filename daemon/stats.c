@@ -51,7 +51,7 @@ int stats_hello(struct daemon *d, const struct session *s, Allocd__HelloReply *o
 		struct ops_err *e)
 {
 	const struct layout *l = &d->layout;
-	uint32_t reply_index[CONFIG_MAX_REGIONS];
+	uint32_t reply_index[WIRE_MAX_REGIONS];
 
 	allocd__hello_reply__init(out);
 	out->daemon_version = PACKAGE_VERSION;
@@ -189,7 +189,7 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 		 struct ops_err *e)
 {
 	const struct layout *l = &d->layout;
-	Allocd__RegionStats *by_index[CONFIG_MAX_REGIONS] = {NULL};
+	Allocd__RegionStats *by_index[WIRE_MAX_REGIONS] = {NULL};
 
 	allocd__status_reply__init(out);
 	out->daemon_version = PACKAGE_VERSION;

@@ -55,9 +55,7 @@ void wbuf_swap(struct wbuf *a, struct wbuf *b)
  * header. (Check the length first: an empty buffer may have no storage.) */
 static uint32_t frame_len(const struct wbuf *in)
 {
-	const uint8_t *p = in->data + in->head;
-
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return wire_header_get(in->data + in->head);
 }
 
 size_t wire_frame_missing(const struct wbuf *in, uint32_t max_frame)
@@ -67,7 +65,7 @@ size_t wire_frame_missing(const struct wbuf *in, uint32_t max_frame)
 	if (wbuf_len(in) < WIRE_HEADER)
 		return 0;
 	n = frame_len(in);
-	if (n > max_frame || wbuf_len(in) - WIRE_HEADER >= n)
+	if (!wire_len_fits(n, max_frame) || wbuf_len(in) - WIRE_HEADER >= n)
 		return 0;
 	return n - (wbuf_len(in) - WIRE_HEADER);
 }
@@ -81,7 +79,7 @@ int wire_frame_peek(const struct wbuf *in, uint32_t max_frame, const uint8_t **p
 		return 0;
 	n = frame_len(in);
 	*len = n;
-	if (n > max_frame)
+	if (!wire_len_fits(n, max_frame))
 		return -EMSGSIZE;
 	if (wbuf_len(in) - WIRE_HEADER < n)
 		return 0;
@@ -94,15 +92,12 @@ int wire_frame_put(struct wbuf *out, const ProtobufCMessage *msg, uint32_t max_f
 	size_t n = protobuf_c_message_get_packed_size(msg);
 	uint8_t *p;
 
-	if (n > max_frame)
+	if (!wire_len_fits(n, max_frame))
 		return -E2BIG;
 	if (wbuf_reserve(out, WIRE_HEADER + n) < 0)
 		return -ENOMEM;
 	p = out->data + out->tail;
-	p[0] = (uint8_t)n;
-	p[1] = (uint8_t)(n >> 8);
-	p[2] = (uint8_t)(n >> 16);
-	p[3] = (uint8_t)(n >> 24);
+	wire_header_put(p, (uint32_t) n);
 	protobuf_c_message_pack(msg, p + WIRE_HEADER);
 	out->tail += WIRE_HEADER + n;
 	return 0;

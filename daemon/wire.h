@@ -1,6 +1,6 @@
 /*
- * wire: byte buffers and the frame format (4-byte little-endian length, then
- * one protobuf message; see proto/allocd.proto).
+ * wire: byte buffers, and frames in them (the frame format is proto/wire.h's:
+ * a WIRE_HEADER length, then one protobuf message).
  */
 #ifndef ALLOCATORD_DAEMON_WIRE_H
 #define ALLOCATORD_DAEMON_WIRE_H
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_HEADER 4u
+#include "proto/wire.h"
 
 /* Bytes [head, tail) of data are the content. Capacity only grows, so a
  * connection stops allocating once it has seen its largest burst. */

@@ -635,11 +635,11 @@ START_TEST(test_config_too_many_regions)
 
 	ck_assert_ptr_nonnull(text);
 	p += sprintf(p, "regions = (\n");
-	for (int i = 0; i < CONFIG_MAX_REGIONS + 1; i++)
+	for (int i = 0; i < WIRE_MAX_REGIONS + 1; i++)
 		p += sprintf(p,
 			     "{ name = \"r%d\"; pools = ( { name = \"p%d\"; block_size = 64; "
 			     "blocks = 1; } ); }%s\n",
-			     i, i, i < CONFIG_MAX_REGIONS ? "," : "");
+			     i, i, i < WIRE_MAX_REGIONS ? "," : "");
 	sprintf(p, ");\n");
 	ck_assert_int_eq(load(text, &c), -EINVAL);
 	ck_assert_str_eq(err, "test.conf:1: regions: must hold 1 to 64 regions, got 65");
@@ -647,7 +647,7 @@ START_TEST(test_config_too_many_regions)
 	/* Exactly 64: drop the last region. */
 	strcpy(strstr(text, "},\n{ name = \"r64\""), "} );\n");
 	ck_assert_msg(load(text, &c) == 0, "%s", err);
-	ck_assert_uint_eq(c.nregions, CONFIG_MAX_REGIONS);
+	ck_assert_uint_eq(c.nregions, WIRE_MAX_REGIONS);
 	config_free(&c);
 	free(text);
 }
@@ -677,7 +677,7 @@ START_TEST(test_config_name_of_63_characters)
 			   "blocks = 4; } ); } );\n",
 			   &c) == 0,
 		      "%s", err);
-	ck_assert_uint_eq(strlen(c.regions[0].pools[0].name), CONFIG_NAME_MAX);
+	ck_assert_uint_eq(strlen(c.regions[0].pools[0].name), WIRE_NAME_MAX);
 	config_free(&c);
 }
 END_TEST
