@@ -199,7 +199,7 @@ int mc_free_contiguous(mc_client_t *c, const char *pool, uint64_t offset, size_t
 /* The first part of a group allocation: the choice function runs here and
  * sees total, the whole call's count. The chosen pool's name into pool. */
 static int group_first(mc_client_t *c, const char *group, uint64_t cfg, size_t n, size_t total,
-		       uint64_t *offsets, char pool[MC_NAME_MAX + 1], size_t *blk_size)
+		       uint64_t *offsets, char pool[WIRE_NAME_MAX + 1], size_t *blk_size)
 {
 	Allocd__Request req = ALLOCD__REQUEST__INIT;
 	Allocd__GroupAlloc ga = ALLOCD__GROUP_ALLOC__INIT;
@@ -236,7 +236,7 @@ static int group_first(mc_client_t *c, const char *group, uint64_t cfg, size_t n
 int mc_group_alloc(mc_client_t *c, const char *group, uint64_t cfg, size_t count,
 		   uint64_t offsets[], size_t *blk_size)
 {
-	char pool[MC_NAME_MAX + 1] = "";
+	char pool[WIRE_NAME_MAX + 1] = "";
 	size_t first, bs = 0;
 	int rc = check_args(c, group, count, offsets);
 

@@ -1,6 +1,6 @@
 /*
- * mc_call.c -- one request, one reply: framing (4-byte little-endian length,
- * then one protobuf message), a bounded decoder, and the rules that turn
+ * mc_call.c -- one request, one reply: framing (proto/wire.h), a bounded
+ * decoder, and the rules that turn
  * what the socket does into return codes.
  *
  * Invariant: between two exchanges the stream is at a frame boundary with no
@@ -63,7 +63,7 @@ static void decoder_free(void *data, void *p)
 void mc__init_transport(mc_client_t *c, int fd)
 {
 	c->fd = fd;
-	c->max_frame = MC_FRAME_MIN;
+	c->max_frame = WIRE_FRAME_MIN;
 	c->decoder.alloc = decoder_alloc;
 	c->decoder.free = decoder_free;
 	c->decoder.allocator_data = c;
@@ -71,12 +71,12 @@ void mc__init_transport(mc_client_t *c, int fd)
 
 int mc__check_name(const char *name)
 {
-	return name != NULL && strnlen(name, MC_NAME_MAX + 1) <= MC_NAME_MAX ? 0 : -EINVAL;
+	return name != NULL && strnlen(name, WIRE_NAME_MAX + 1) <= WIRE_NAME_MAX ? 0 : -EINVAL;
 }
 
-void mc__copy_name(char dst[MC_NAME_MAX + 1], const char *src)
+void mc__copy_name(char dst[WIRE_NAME_MAX + 1], const char *src)
 {
-	size_t n = strnlen(src, MC_NAME_MAX);
+	size_t n = strnlen(src, WIRE_NAME_MAX);
 
 	memcpy(dst, src, n);
 	dst[n] = '\0';
@@ -148,7 +148,7 @@ static int take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max)
 static int recv_all(int sock, uint8_t *p, size_t len, int *fds, size_t *nfds, size_t max)
 {
 	union {
-		char buf[CMSG_SPACE(MC_MAX_REGIONS * sizeof(int))];
+		char buf[CMSG_SPACE(WIRE_MAX_REGIONS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	size_t got = 0;
@@ -196,20 +196,19 @@ static int send_all(int sock, const uint8_t *p, size_t len)
 /* One frame of at most cap bytes into c->buf; its length in *len. */
 static int recv_frame(mc_client_t *c, uint32_t cap, uint32_t *len, int *fds, size_t *nfds)
 {
-	uint8_t head[MC_FRAME_HEADER];
+	uint8_t head[WIRE_HEADER];
 	int rc;
 
-	rc = recv_all(c->fd, head, sizeof(head), fds, nfds, MC_MAX_REGIONS);
+	rc = recv_all(c->fd, head, sizeof(head), fds, nfds, WIRE_MAX_REGIONS);
 	if (rc < 0)
 		return rc;
-	*len = (uint32_t) head[0] | (uint32_t) head[1] << 8 | (uint32_t) head[2] << 16 |
-	       (uint32_t) head[3] << 24;
-	if (*len > cap)
+	*len = wire_header_get(head);
+	if (!wire_len_fits(*len, cap))
 		return -EPROTO;
 	rc = buf_reserve(c, *len ? *len : 1);
 	if (rc < 0)
 		return rc;
-	return recv_all(c->fd, c->buf, *len, fds, nfds, MC_MAX_REGIONS);
+	return recv_all(c->fd, c->buf, *len, fds, nfds, WIRE_MAX_REGIONS);
 }
 
 /*
@@ -225,22 +224,19 @@ static int exchange(mc_client_t *c, Allocd__Request *req, uint32_t cap, int *fds
 	size_t n;
 	int rc, sent;
 
-	req->version = MC_PROTOCOL_VERSION;
+	req->version = WIRE_PROTOCOL_VERSION;
 	req->id = ++c->next_id;
 	n = allocd__request__get_packed_size(req);
 	/* Calls are split so that this never happens; if it did, the daemon
 	 * would hang up, so refuse before sending. */
-	if (n > c->max_frame)
+	if (!wire_len_fits(n, c->max_frame))
 		return -E2BIG;
-	rc = buf_reserve(c, MC_FRAME_HEADER + n);
+	rc = buf_reserve(c, WIRE_HEADER + n);
 	if (rc < 0)
 		return rc;
-	c->buf[0] = (uint8_t) n;
-	c->buf[1] = (uint8_t) (n >> 8);
-	c->buf[2] = (uint8_t) (n >> 16);
-	c->buf[3] = (uint8_t) (n >> 24);
-	allocd__request__pack(req, c->buf + MC_FRAME_HEADER);
-	sent = send_all(c->fd, c->buf, MC_FRAME_HEADER + n);
+	wire_header_put(c->buf, (uint32_t) n);
+	allocd__request__pack(req, c->buf + WIRE_HEADER);
+	sent = send_all(c->fd, c->buf, WIRE_HEADER + n);
 	/* Any other send error leaves a live daemon without the request: a
 	 * read would wait for ever. A peer that hung up may have said why
 	 * first (a daemon at max_clients answers -EUSERS and closes before
@@ -255,7 +251,7 @@ static int exchange(mc_client_t *c, Allocd__Request *req, uint32_t cap, int *fds
 	r = allocd__reply__unpack(&c->decoder, len, c->buf);
 	if (r == NULL)
 		return mc__set_broken(c, -EBADMSG);
-	if (r->version != MC_PROTOCOL_VERSION) {
+	if (r->version != WIRE_PROTOCOL_VERSION) {
 		rc = -EPROTO;
 	} else if (r->id != req->id) {
 		/* The daemon's unsolicited errors (id 0) come just before it
@@ -306,7 +302,7 @@ int mc__call_hello(mc_client_t *c, Allocd__Request *req, Allocd__Reply **reply, 
 	int rc;
 
 	*nfds = 0;
-	rc = exchange(c, req, MC_FRAME_CAP_HELLO, fds, nfds, &r);
+	rc = exchange(c, req, WIRE_FRAME_MAX, fds, nfds, &r);
 	if (rc == 0)
 		rc = settle(c, r, ALLOCD__REPLY__BODY_HELLO, reply);
 	if (rc < 0) {

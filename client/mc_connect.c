@@ -16,37 +16,32 @@
 
 #include "client/mc_internal.h"
 
-/* The daemon's defaults (daemon/sockfile.h): as root, and in a user's
- * runtime directory. */
-#define MC_ROOT_SOCKET "/run/allocatord/allocatord.sock"
-#define MC_SOCKET_NAME "allocatord.sock"
-
-/* Does $XDG_RUNTIME_DIR/allocatord.sock exist? A user's daemon listens
- * there; a system daemon (root) at MC_ROOT_SOCKET, which a user's client
- * must find too when the user runs no daemon of their own. */
-static bool user_socket_exists(const char *xdg)
+/* Does a user's socket ($XDG_RUNTIME_DIR/allocatord.sock) exist? Its path
+ * into path. A user's daemon listens there; a system daemon (root) at
+ * WIRE_SOCKET_SYSTEM, which a user's client must find too when the user
+ * runs no daemon of their own. */
+static bool user_socket_exists(char path[PATH_MAX])
 {
-	char path[PATH_MAX];
 	struct stat st;
-	int n = snprintf(path, sizeof(path), "%s/%s", xdg, MC_SOCKET_NAME);
+	int n = wire_socket_default(path, PATH_MAX, false);
 
-	return n > 0 && (size_t) n < sizeof(path) && stat(path, &st) == 0;
+	return n > 0 && n < PATH_MAX && stat(path, &st) == 0;
 }
 
 int mc_default_socket(char *buf, size_t len)
 {
-	const char *env = getenv("ALLOCATORD_SOCKET");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *env = getenv(WIRE_SOCKET_ENV);
+	char user[PATH_MAX];
 	int n;
 
 	if (buf == NULL)
 		return -EINVAL;
 	if (env != NULL && *env != '\0')
 		n = snprintf(buf, len, "%s", env);
-	else if (xdg != NULL && *xdg != '\0' && user_socket_exists(xdg))
-		n = snprintf(buf, len, "%s/%s", xdg, MC_SOCKET_NAME);
+	else if (user_socket_exists(user))
+		n = snprintf(buf, len, "%s", user);
 	else
-		n = snprintf(buf, len, "%s", MC_ROOT_SOCKET);
+		n = wire_socket_default(buf, len, true);
 	return n >= 0 && (size_t) n < len ? 0 : -ENAMETOOLONG;
 }
 
@@ -112,7 +107,7 @@ static int hello(mc_client_t *c)
 	Allocd__Hello h = ALLOCD__HELLO__INIT;
 	const Allocd__HelloReply *hr;
 	Allocd__Reply *r;
-	int fds[MC_MAX_REGIONS];
+	int fds[WIRE_MAX_REGIONS];
 	size_t nfds;
 	int rc;
 
@@ -123,8 +118,8 @@ static int hello(mc_client_t *c)
 	if (rc < 0)
 		return rc;
 	hr = r->hello;
-	if (hr->n_regions != nfds || hr->max_frame < MC_FRAME_MIN ||
-	    hr->max_frame > MC_FRAME_CAP_HELLO || hr->max_batch == 0) {
+	if (hr->n_regions != nfds || hr->max_frame < WIRE_FRAME_MIN ||
+	    hr->max_frame > WIRE_FRAME_MAX || hr->max_batch == 0) {
 		rc = -EPROTO;
 	} else {
 		c->max_frame = hr->max_frame;

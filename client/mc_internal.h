@@ -18,17 +18,17 @@
 
 #include "client/memclient.h"
 #include "proto/allocd.pb-c.h"
+#include "proto/wire.h"
 
-#define MC_PROTOCOL_VERSION 1u
-#define MC_NAME_MAX         63u /* pool, heap, group and region names */
-#define MC_MAX_REGIONS      64u /* memfds one hello may carry */
-#define MC_FRAME_HEADER     4u
-/* The smallest max_frame a daemon may be configured with: what requests
- * stay within until the hello says the daemon's own. */
-#define MC_FRAME_MIN 4096u
-/* Largest frame accepted before the hello says the daemon's max_frame:
- * the largest max_frame a daemon may be configured with. */
-#define MC_FRAME_CAP_HELLO (16u << 20)
+/* memclient.h cannot include the wire contract (it is not installed), so
+ * what it repeats of it is checked here. */
+_Static_assert((int) MC_POOL == (int) WIRE_KIND_POOL, "mc_kind is the wire's");
+_Static_assert((int) MC_HEAP == (int) WIRE_KIND_HEAP, "mc_kind is the wire's");
+_Static_assert((int) MC_GROUP == (int) WIRE_KIND_GROUP, "mc_kind is the wire's");
+_Static_assert(sizeof(((struct mc_info *) 0)->name) == WIRE_NAME_MAX + 1, "a name fits");
+_Static_assert(sizeof(((struct mc_stats *) 0)->region) == WIRE_NAME_MAX + 1, "a name fits");
+_Static_assert(sizeof(((struct mc_region_status *) 0)->name) == WIRE_NAME_MAX + 1, "a name fits");
+_Static_assert(sizeof(((struct mc_holding *) 0)->name) == WIRE_NAME_MAX + 1, "a name fits");
 
 /* The library exports ^mc_ (client/local.mk), which the mc__ helpers below
  * would match too: keep them out of the ABI. */
@@ -41,7 +41,7 @@ struct mc_region {
 
 /* A pool, heap or group of the hello reply: where mc_ptr() looks. */
 struct mc_object {
-	char name[MC_NAME_MAX + 1];
+	char name[WIRE_NAME_MAX + 1];
 	uint32_t region; /* index into mc_client.regions */
 };
 
@@ -85,7 +85,7 @@ MC_INTERNAL int mc__call(mc_client_t *c, Allocd__Request *req, Allocd__Reply__Bo
 
 /*
  * The hello exchange of mc_connect: like mc__call, but the reply may be up
- * to MC_FRAME_CAP_HELLO bytes and brings memfds. On success *reply is the
+ * to WIRE_FRAME_MAX bytes and brings memfds. On success *reply is the
  * hello reply and fds[0..*nfds) the descriptors that came with it (close-on-
  * exec; the caller owns them). On failure no descriptor is left open.
  */
@@ -101,11 +101,11 @@ MC_INTERNAL int mc__set_broken(mc_client_t *c, int rc);
 /* Set up what mc__call needs (socket, frame limit, decoder) on a zeroed c. */
 MC_INTERNAL void mc__init_transport(mc_client_t *c, int fd);
 
-/* 0 if name can name an object (not NULL, at most MC_NAME_MAX bytes), else
+/* 0 if name can name an object (not NULL, at most WIRE_NAME_MAX bytes), else
  * -EINVAL: the daemon could not know it either. */
 MC_INTERNAL int mc__check_name(const char *name);
 
 /* Copy src into dst[64], cut to 63 bytes. */
-MC_INTERNAL void mc__copy_name(char dst[MC_NAME_MAX + 1], const char *src);
+MC_INTERNAL void mc__copy_name(char dst[WIRE_NAME_MAX + 1], const char *src);
 
 #endif
