@@ -284,7 +284,7 @@ int dispatch_input(struct daemon *d, struct session *s)
 	uint32_t len;
 	int rc;
 
-	while (wbuf_len(&s->out) < d->cfg.max_output) {
+	while (bytebuf_len(&s->out) < d->cfg.max_output) {
 		rc = wire_frame_peek(&s->in, d->cfg.max_frame, &payload, &len);
 		if (rc == 0)
 			return 0;
@@ -298,7 +298,7 @@ int dispatch_input(struct daemon *d, struct session *s)
 			return rc;
 		}
 		rc = dispatch_frame(d, s, payload, len);
-		wbuf_consume(&s->in, WIRE_HEADER + len);
+		bytebuf_consume(&s->in, WIRE_HEADER + len);
 		arena_reset(&d->arena);
 		if (rc < 0)
 			return rc;
@@ -306,7 +306,7 @@ int dispatch_input(struct daemon *d, struct session *s)
 	return 0;
 }
 
-int dispatch_error_frame(struct wbuf *out, uint32_t max_frame, int status, const char *msg)
+int dispatch_error_frame(struct bytebuf *out, uint32_t max_frame, int status, const char *msg)
 {
 	Allocd__Reply r = ALLOCD__REPLY__INIT;
 

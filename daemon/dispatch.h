@@ -25,6 +25,6 @@ int dispatch_input(struct daemon *d, struct session *s);
 
 /* Append an error reply (request id 0) to out, e.g. to refuse a connection
  * beyond max_clients. 0 or -ENOMEM. */
-int dispatch_error_frame(struct wbuf *out, uint32_t max_frame, int status, const char *msg);
+int dispatch_error_frame(struct bytebuf *out, uint32_t max_frame, int status, const char *msg);
 
 #endif

@@ -12,6 +12,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/session.c daemon/session.h \
 	daemon/ops.c daemon/ops.h \
 	daemon/arena.c daemon/arena.h \
+	daemon/bytebuf.c daemon/bytebuf.h \
 	daemon/wire.c daemon/wire.h \
 	daemon/stats.c daemon/stats.h \
 	daemon/dispatch.c daemon/dispatch.h \

@@ -35,7 +35,7 @@ struct conn {
 	uv_write_t wreq;
 	struct server *srv;
 	struct session *s;   /* NULL once closed */
-	struct wbuf wbuf;    /* bytes handed to uv_write */
+	struct bytebuf wbuf; /* bytes handed to uv_write */
 	bool writing;
 	bool reading;
 	bool closing;        /* close once everything queued is written */
@@ -56,7 +56,7 @@ static void conn_handle_closed(uv_handle_t *h)
 	struct conn *c = h->data;
 
 	if (--c->open_handles == 0) {
-		wbuf_free(&c->wbuf);
+		bytebuf_free(&c->wbuf);
 		free(c);
 	}
 }
@@ -78,14 +78,14 @@ static void conn_close(struct conn *c)
 static ssize_t conn_send_fds(struct conn *c)
 {
 	const struct layout *l = &c->srv->d->layout;
-	struct wbuf *out = &c->s->out;
+	struct bytebuf *out = &c->s->out;
 	int fds[WIRE_MAX_REGIONS];
 	size_t nfds = 0;
 	union {
 		char buf[CMSG_SPACE(sizeof(fds))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = {.iov_base = out->data + out->head, .iov_len = wbuf_len(out)};
+	struct iovec iov = {.iov_base = out->data + out->head, .iov_len = bytebuf_len(out)};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *cm;
 	uv_os_fd_t fd;
@@ -129,13 +129,13 @@ static void conn_on_write(uv_write_t *req, int status)
  * uv_write from the second buffer. Returns 0 or -1 if c was closed. */
 static int conn_flush(struct conn *c)
 {
-	struct wbuf *out = &c->s->out;
+	struct bytebuf *out = &c->s->out;
 	uv_buf_t b;
 	ssize_t n;
 
 	if (c->writing)
 		return 0;
-	if (c->s->fds_pending && wbuf_len(out) > 0) {
+	if (c->s->fds_pending && bytebuf_len(out) > 0) {
 		/* Nothing was written before, so the socket buffer is empty; a
 		 * refusal here is a dead peer, not back-pressure. */
 		n = conn_send_fds(c);
@@ -145,10 +145,10 @@ static int conn_flush(struct conn *c)
 			return -1;
 		}
 		c->s->fds_pending = false;
-		wbuf_consume(out, (size_t)n);
+		bytebuf_consume(out, (size_t) n);
 	}
-	if (wbuf_len(out) > 0) {
-		b = uv_buf_init((char *)out->data + out->head, (unsigned)wbuf_len(out));
+	if (bytebuf_len(out) > 0) {
+		b = uv_buf_init((char *) out->data + out->head, (unsigned) bytebuf_len(out));
 		n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
 		if (n == UV_EAGAIN)
 			n = 0;
@@ -156,11 +156,12 @@ static int conn_flush(struct conn *c)
 			conn_close(c);
 			return -1;
 		}
-		wbuf_consume(out, (size_t)n);
+		bytebuf_consume(out, (size_t) n);
 	}
-	if (wbuf_len(out) > 0) {
-		wbuf_swap(out, &c->wbuf);
-		b = uv_buf_init((char *)c->wbuf.data + c->wbuf.head, (unsigned)wbuf_len(&c->wbuf));
+	if (bytebuf_len(out) > 0) {
+		bytebuf_swap(out, &c->wbuf);
+		b = uv_buf_init((char *) c->wbuf.data + c->wbuf.head,
+				(unsigned) bytebuf_len(&c->wbuf));
 		c->wreq.data = c;
 		if (uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, conn_on_write) < 0) {
 			conn_close(c);
@@ -178,13 +179,13 @@ static int conn_flush(struct conn *c)
 static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
-	struct wbuf *in = &c->s->in;
+	struct bytebuf *in = &c->s->in;
 	/* Room for the whole of a frame whose header has arrived. */
 	size_t missing = wire_frame_missing(in, c->srv->d->cfg.max_frame);
 	size_t want = missing > READ_CHUNK ? missing : READ_CHUNK;
 
 	(void)suggested;
-	if (wbuf_reserve(in, want) < 0) {
+	if (bytebuf_reserve(in, want) < 0) {
 		*buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
 		return;
 	}
@@ -211,7 +212,7 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 /* Read only while the client keeps up with its replies. */
 static void conn_update_reading(struct conn *c)
 {
-	bool want = !c->closing && wbuf_len(&c->s->out) < c->srv->d->cfg.max_output;
+	bool want = !c->closing && bytebuf_len(&c->s->out) < c->srv->d->cfg.max_output;
 
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->pipe, conn_on_alloc, conn_on_read) == 0)
@@ -271,17 +272,17 @@ static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t m
 /* Past max_clients: say why, then hang up. */
 static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr)
 {
-	struct wbuf out = {0};
+	struct bytebuf out = {0};
 	char msg[96];
 	uv_buf_t b;
 
 	snprintf(msg, sizeof(msg), "too many clients (max_clients %u)", srv->d->cfg.max_clients);
 	log_warn("refusing client pid %d: %s", (int)cr->pid, msg);
 	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, -EUSERS, msg) == 0) {
-		b = uv_buf_init((char *)out.data + out.head, (unsigned)wbuf_len(&out));
+		b = uv_buf_init((char *) out.data + out.head, (unsigned) bytebuf_len(&out));
 		uv_try_write((uv_stream_t *)p, &b, 1);
 	}
-	wbuf_free(&out);
+	bytebuf_free(&out);
 	uv_close((uv_handle_t *)p, conn_free_handle);
 }
 

@@ -100,8 +100,8 @@ void session_end(struct daemon *d, struct session *s)
 			  s->comm);
 	d->slots[s->slot] = NULL;
 	d->nsessions--;
-	wbuf_free(&s->in);
-	wbuf_free(&s->out);
+	bytebuf_free(&s->in);
+	bytebuf_free(&s->out);
 	free(s->held);
 	free(s);
 }

@@ -40,7 +40,7 @@ struct session {
 				      * must go with the region memfds */
 	uint32_t hold_head;          /* this session's holds */
 	struct session_held *held;   /* per object index */
-	struct wbuf in, out;
+	struct bytebuf in, out;
 	void *conn;                  /* the server's connection */
 };
 

@@ -32,7 +32,7 @@ static void put_raw(struct session *s, const void *data, uint32_t len)
 	uint8_t hdr[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
 			  (uint8_t)(len >> 24)};
 
-	ck_assert_int_eq(wbuf_reserve(&s->in, 4 + len), 0);
+	ck_assert_int_eq(bytebuf_reserve(&s->in, 4 + len), 0);
 	memcpy(s->in.data + s->in.tail, hdr, 4);
 	memcpy(s->in.data + s->in.tail + 4, data, len);
 	s->in.tail += 4 + len;
@@ -59,7 +59,7 @@ static Allocd__Reply *take_reply(struct session *s)
 		return NULL;
 	r = allocd__reply__unpack(NULL, len, payload);
 	ck_assert_ptr_nonnull(r);
-	wbuf_consume(&s->out, 4 + len);
+	bytebuf_consume(&s->out, 4 + len);
 	return r;
 }
 
@@ -109,7 +109,7 @@ START_TEST(test_dispatch_pipelined_replies_in_order)
 	put_alloc(S, 9, "nope", 1);
 	put_alloc(S, 10, "p", 1);
 	ck_assert_int_eq(dispatch_input(&D, S), 0);
-	ck_assert_uint_eq(wbuf_len(&S->in), 0);
+	ck_assert_uint_eq(bytebuf_len(&S->in), 0);
 
 	r = take_reply(S);
 	ck_assert_uint_eq(r->id, 7);
@@ -178,7 +178,7 @@ START_TEST(test_dispatch_oversized_frame_closes)
 	uint8_t hdr[4] = {0xff, 0xff, 0xff, 0x7f};
 
 	put_hello(S, 1);
-	ck_assert_int_eq(wbuf_reserve(&S->in, 4), 0);
+	ck_assert_int_eq(bytebuf_reserve(&S->in, 4), 0);
 	memcpy(S->in.data + S->in.tail, hdr, 4);
 	S->in.tail += 4;
 	ck_assert_int_eq(dispatch_input(&D, S), -EMSGSIZE);
@@ -258,9 +258,9 @@ START_TEST(test_dispatch_stops_at_max_output)
 	}
 	ck_assert_int_eq(dispatch_input(&D, S), 0);
 	/* stopped with requests left unread, not far past max_output */
-	ck_assert_uint_gt(wbuf_len(&S->in), 0);
-	ck_assert_uint_ge(wbuf_len(&S->out), D.cfg.max_output);
-	ck_assert_uint_lt(wbuf_len(&S->out), D.cfg.max_output + D.cfg.max_frame);
+	ck_assert_uint_gt(bytebuf_len(&S->in), 0);
+	ck_assert_uint_ge(bytebuf_len(&S->out), D.cfg.max_output);
+	ck_assert_uint_lt(bytebuf_len(&S->out), D.cfg.max_output + D.cfg.max_frame);
 	/* a client that catches up gets every reply, in order */
 	for (;;) {
 		while ((rep = take_reply(S)) != NULL) {
@@ -268,7 +268,7 @@ START_TEST(test_dispatch_stops_at_max_output)
 				ck_assert_uint_eq(rep->id, 100 + (uint64_t)answered++);
 			allocd__reply__free_unpacked(rep, NULL);
 		}
-		if (wbuf_len(&S->in) == 0)
+		if (bytebuf_len(&S->in) == 0)
 			break;
 		ck_assert_int_eq(dispatch_input(&D, S), 0);
 	}

@@ -126,9 +126,9 @@ static void drain_replies(struct session *s)
 		if (r == NULL || r->version != 1)
 			die("reply frame decodes");
 		allocd__reply__free_unpacked(r, NULL);
-		wbuf_consume(&s->out, WIRE_HEADER + len);
+		bytebuf_consume(&s->out, WIRE_HEADER + len);
 	}
-	if (rc < 0 || wbuf_len(&s->out) != 0)
+	if (rc < 0 || bytebuf_len(&s->out) != 0)
 		die("replies are whole frames within max_frame");
 }
 
@@ -150,7 +150,7 @@ static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chun
 		size_t n = len - off < chunk ? len - off : chunk;
 		int rc;
 
-		if (wbuf_reserve(&s->in, n) < 0)
+		if (bytebuf_reserve(&s->in, n) < 0)
 			abort();
 		memcpy(s->in.data + s->in.tail, data + off, n);
 		s->in.tail += n;
