@@ -12,6 +12,13 @@ noinst_LTLIBRARIES += tests/common/libtestcommon.la
 tests_common_libtestcommon_la_SOURCES = tests/common/seed.c tests/common/seed.h \
 	tests/common/daemon_proc.c tests/common/daemon_proc.h
 
+# The daemon-per-test Check fixture of the suites that are libmemclient's
+# clients (tests/client, tests/memctl); they link libmemclient themselves.
+check_LTLIBRARIES += tests/common/libtestclient.la
+tests_common_libtestclient_la_SOURCES = \
+	tests/common/client_fixture.c tests/common/client_fixture.h
+tests_common_libtestclient_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
 check_PROGRAMS += tests/core/check_core
 tests_core_check_core_SOURCES = \
 	tests/core/check_core.c tests/core/check_core.h \

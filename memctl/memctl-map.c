@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 /* Blocks fetched per request batch: 128 KiB of bitmap at a time, so that
  * a pool of 2^32 blocks never needs its whole bitmap in memory. */

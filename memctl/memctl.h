@@ -1,6 +1,6 @@
 /*
  * memctl.h -- what the parts of memctl share: the command entry every
- * client/memctl-<command>.c defines (the tmux cmd_entry model), the parsed
+ * memctl/memctl-<command>.c defines (the tmux cmd_entry model), the parsed
  * arguments handed to it, the run context, and the helpers of
  * memctl-util.c (tables, sizes, bars, JSON documents, error messages).
  *

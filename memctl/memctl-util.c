@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 /* --- arguments --- */
 

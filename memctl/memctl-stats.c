@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 static const struct cmd_option stats_options[] = {
     {"prometheus", 'p', OPT_FLAG, NULL, 0, 0,

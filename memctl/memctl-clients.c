@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 static const struct cmd_option clients_options[] = {
     {"pool", 'p', OPT_STRING, "NAME", 0, 0,
