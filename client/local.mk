@@ -1,4 +1,4 @@
-# libmemclient (shared, versioned, only mc_* exported) and memctl.
+# libmemclient (shared, versioned, only mc_* exported).
 lib_LTLIBRARIES += client/libmemclient.la
 client_libmemclient_la_SOURCES = \
 	client/memclient.h client/mc_internal.h \
@@ -15,4 +15,3 @@ pkgconfig_DATA = client/memclient.pc
 EXTRA_DIST += client/memclient.pc.in
 DISTCLEANFILES += client/memclient.pc
 dist_man_MANS += man/libmemclient.3
-include client/memctl.mk

@@ -44,15 +44,12 @@
  * the entry's home up to its bucket: counts stay exact, with no tombstones
  * and no rehash. Expected cost O(1): the extra buckets a lookup or insert
  * visits are the entry's displacement, 0 unless its home bucket had 7 entries
- * (Poisson mean 4 in 7 lanes at the maximum load); measured on the bench
- * trace (4096 live of 4112): 0.065 extra buckets per operation.
- * It replaced a keyless linear-probing table (4m slots of record indices,
- * backward-shift deletion) whose probe loops exit after an unpredictable
- * number of slots: on the bench trace, callgrind's branch simulator counts
- * ~1.45 mispredictions per alloc+free pair in that table, ~0.15 in this one.
- * The price is latency: a lookup's record comes from a bit scan of
- * compare results, not straight from the home slot, so a free right after
- * the alloc of the same block waits longer for it (bench_core's pair times).
+ * (Poisson mean 4 in 7 lanes at the maximum load).
+ * Why keys in buckets: a lookup has the same few branches whatever the
+ * displacement, where a probe loop over single slots exits after an
+ * unpredictable number of them and mispredicts. The price is latency: a
+ * lookup's record comes from a bit scan of compare results, so a free right
+ * after the alloc of the same block waits for it (bench_core's pair times).
  *
  * Memory: records 24 * (2m + 2), hash 64 * ceil(m / 4) <= 16m + 48, plus 64
  * bytes to align the hash and the struct: within 64 bytes per max_allocs

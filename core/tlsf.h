@@ -21,10 +21,13 @@
  * Records. Every physical block (free or used) has a 24-byte record in a fixed
  * array of 2 * max_allocs + 1 (no two free blocks are neighbours, so blocks
  * <= 2 * live + 1), recycled through a free-index stack. The record of a live
- * allocation is found from its offset through an open-addressing hash
- * (linear probing, backward-shift deletion, at most half full), expected O(1)
- * probes. A start map (one word per granule) was rejected: it costs memory in
- * proportion to the heap, 6 % of it at 64-byte granules.
+ * allocation is found from its offset through a bucketised hash (tlsf_hash.h):
+ * buckets of one cache line, 7 entries each, compared all at once; an entry
+ * whose home bucket is full goes to the next bucket with room, and a count per
+ * bucket of entries that passed it lets lookups stop early and removals need
+ * no tombstones. At most 4/7 full: expected O(1) buckets per lookup, insert
+ * and remove. A start map (one word per granule) was rejected: it costs memory
+ * in proportion to the heap, 6 % of it at 64-byte granules.
  *
  * Memory bound, whatever the heap size: at most 64 bytes per allocation slot
  * (max_allocs) plus about 4.5 KiB of list heads and bitmaps; see

@@ -1,5 +1,5 @@
 # libmemclient's tests: Check suites against a real allocatord started per
-# test (tests/common/daemon_proc), plus a scripted fake daemon for replies a
+# test (tests/common/client_fixture), plus a scripted fake daemon for replies a
 # real one never sends (hence proto/libproto.la: the fake packs its own).
 # -no-install links a real binary, not a libtool wrapper, so that valgrind
 # (ALLOCATORD_VALGRIND=1, see tests/run-test) sees the test itself.
@@ -13,14 +13,11 @@ tests_client_check_client_SOURCES = \
 	tests/client/test_stats.c \
 	tests/client/test_groups.c \
 	tests/client/test_share.c \
-	tests/client/test_examples.c \
-	tests/client/memctl_fixture.c tests/client/memctl_fixture.h \
-	tests/client/test_memctl.c \
-	tests/client/test_memctl_cli.c
-tests_client_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JANSSON_CFLAGS) -pthread
+	tests/client/test_examples.c
+tests_client_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS) -pthread
 tests_client_check_client_LDFLAGS = $(AM_LDFLAGS) -no-install -pthread
-tests_client_check_client_LDADD = client/libmemclient.la proto/libproto.la \
-	tests/common/libtestcommon.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS) $(CHECK_LIBS)
+tests_client_check_client_LDADD = tests/common/libtestclient.la client/libmemclient.la \
+	proto/libproto.la tests/common/libtestcommon.la $(PROTOBUF_C_LIBS) $(CHECK_LIBS)
 TESTS += tests/client/check_client
 
 # The kill soak: a bounded run in make check; tests/client/soak --kills 1000

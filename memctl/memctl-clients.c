@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 static const struct cmd_option clients_options[] = {
     {"pool", 'p', OPT_STRING, "NAME", 0, 0,
@@ -38,30 +38,23 @@ struct listing {
 	size_t nrows;
 };
 
+static int ask_clients(struct memctl *m, void *ctx, struct memctl_array *arr)
+{
+	return mc_clients(m->client, arr[0].items, arr[0].max, &arr[0].have, arr[1].items,
+			  arr[1].max, &arr[1].have);
+}
+
 static int fetch(struct memctl *m, struct listing *l)
 {
-	size_t max = 0, hmax = 0;
-	int rc;
+	struct memctl_array arr[] = {{.size = sizeof(*l->ci)}, {.size = sizeof(*l->h)}};
+	int rc = memctl_ask(m, ask_clients, NULL, arr, 2);
 
-	/* Ask again with room for all (and some, since clients come and go)
-	 * until one answer fits. */
-	for (;;) {
-		rc = mc_clients(m->client, l->ci, max, &l->n, l->h, hmax, &l->hn);
-		if (rc < 0 || (l->n <= max && l->hn <= hmax))
-			break;
-		free(l->ci);
-		free(l->h);
-		max = l->n + l->n / 4 + 4;
-		hmax = l->hn + l->hn / 4 + 4;
-		l->ci = calloc(max, sizeof(*l->ci));
-		l->h = calloc(hmax, sizeof(*l->h));
-		if (l->ci == NULL || l->h == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
 	if (rc < 0)
 		return memctl_fail(m, rc, "listing the clients", NULL);
+	l->ci = arr[0].items;
+	l->n = arr[0].have;
+	l->h = arr[1].items;
+	l->hn = arr[1].have;
 	return memctl_fetch_stats(m, &l->s, &l->ns);
 }
 
@@ -135,7 +128,7 @@ static uint64_t now_ms(void)
 static json_t *holding_json(const struct listing *l, const struct mc_holding *h)
 {
 	const struct mc_stats *o = object_of(l, h->name);
-	const char *kind = o == NULL ? "unknown" : o->info.kind == MC_POOL ? "pool" : "heap";
+	const char *kind = o == NULL ? "unknown" : memctl_kind_name(o->info.kind);
 
 	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", h->name, "kind", kind, "amount",
 			 json_count(h->amount), "bytes", json_count(held_bytes(l, h)),
@@ -265,10 +258,7 @@ static int print_all(struct memctl *m, const struct listing *l, bool exact)
 			table_count(h, r->ci->id);
 			table_count(h, r->ci->pid);
 			table_cell(h, "%s", r->h[j].name);
-			table_cell(h, "%s",
-				   o == NULL                 ? "?"
-				   : o->info.kind == MC_POOL ? "pool"
-							     : "heap");
+			table_cell(h, "%s", o == NULL ? "?" : memctl_kind_name(o->info.kind));
 			held_cells(h, l, &r->h[j], exact);
 		}
 	}

@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 static const struct cmd_option status_options[] = {
     {"bytes", 'b', OPT_FLAG, NULL, 0, 0, "sizes in bytes, not KiB/MiB/..."},

@@ -4,7 +4,7 @@
  */
 #include <stdlib.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 json_t *pools_json(const struct mc_stats *s, size_t n)
 {

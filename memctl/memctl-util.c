@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 /* --- arguments --- */
 
@@ -90,105 +90,116 @@ int memctl_usage(struct memctl *m, const struct cmd_entry *e, const char *fmt, .
 
 /* --- fetching --- */
 
-int memctl_fetch_stats(struct memctl *m, struct mc_stats **out, size_t *n)
+static bool arrays_fit(const struct memctl_array *arr, size_t narr)
 {
-	struct mc_stats *s = NULL;
-	size_t max = 0, have = 0;
+	for (size_t i = 0; i < narr; i++)
+		if (arr[i].have > arr[i].max)
+			return false;
+	return true;
+}
+
+/* Room for what was answered and a quarter more: objects are fixed at the
+ * daemon's start, but clients come and go between two asks. */
+static int arrays_grow(struct memctl_array *arr, size_t narr)
+{
+	for (size_t i = 0; i < narr; i++) {
+		free(arr[i].items);
+		arr[i].max = arr[i].have + arr[i].have / 4 + 4;
+		arr[i].items = calloc(arr[i].max, arr[i].size);
+		if (arr[i].items == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int memctl_ask(struct memctl *m, memctl_ask_fn ask, void *ctx, struct memctl_array *arr,
+	       size_t narr)
+{
 	int rc;
 
-	/* Ask again with room for all: objects are fixed at the daemon's
-	 * start, so the second answer fits. */
-	for (;;) {
-		rc = mc_stats(m->client, NULL, s, max, &have);
-		if (rc < 0 || have <= max)
+	while ((rc = ask(m, ctx, arr)) >= 0 && !arrays_fit(arr, narr))
+		if ((rc = arrays_grow(arr, narr)) < 0)
 			break;
-		free(s);
-		max = have;
-		s = calloc(max, sizeof(*s));
-		if (s == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
+	for (size_t i = 0; rc < 0 && i < narr; i++) {
+		free(arr[i].items);
+		arr[i].items = NULL;
+		arr[i].max = 0;
 	}
-	if (rc < 0) {
-		free(s);
+	return rc;
+}
+
+static int ask_stats(struct memctl *m, void *ctx, struct memctl_array *arr)
+{
+	return mc_stats(m->client, NULL, arr->items, arr->max, &arr->have);
+}
+
+int memctl_fetch_stats(struct memctl *m, struct mc_stats **out, size_t *n)
+{
+	struct memctl_array arr = {.size = sizeof(**out)};
+	int rc = memctl_ask(m, ask_stats, NULL, &arr, 1);
+
+	if (rc < 0)
 		return memctl_fail(m, rc, "listing the pools, heaps and groups", NULL);
-	}
-	*out = s;
-	*n = have;
+	*out = arr.items;
+	*n = arr.have;
 	return 0;
+}
+
+static int ask_status(struct memctl *m, void *st, struct memctl_array *arr)
+{
+	return mc_status(m->client, st, arr->items, arr->max, &arr->have);
 }
 
 int memctl_fetch_status(struct memctl *m, struct mc_status *st, struct mc_region_status **regions,
 			size_t *n)
 {
-	struct mc_region_status *r = NULL;
-	size_t max = 0, have = 0;
-	int rc;
+	struct memctl_array arr = {.size = sizeof(**regions)};
+	int rc = memctl_ask(m, ask_status, st, &arr, 1);
 
-	for (;;) {
-		rc = mc_status(m->client, st, r, max, &have);
-		if (rc < 0 || have <= max)
-			break;
-		free(r);
-		max = have;
-		r = calloc(max, sizeof(*r));
-		if (r == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	if (rc < 0) {
-		free(r);
+	if (rc < 0)
 		return memctl_fail(m, rc, "asking for the daemon's status", NULL);
-	}
-	*regions = r;
-	*n = have;
+	*regions = arr.items;
+	*n = arr.have;
 	return 0;
+}
+
+static int ask_members(struct memctl *m, void *ctx, struct memctl_array *arr)
+{
+	const char *const *group = ctx;
+
+	return mc_group_members(m->client, *group, arr->items, arr->max, &arr->have);
 }
 
 int memctl_group_members(struct memctl *m, const char *group, char *buf, size_t len,
 			 json_t **members)
 {
-	char(*names)[64] = NULL;
-	size_t max = 0, have = 0, at = 0;
-	json_t *arr = NULL;
-	int rc;
+	struct memctl_array arr = {.size = sizeof(char[64])};
+	char(*names)[64];
+	size_t at = 0;
+	json_t *json = NULL;
+	int rc = memctl_ask(m, ask_members, &group, &arr, 1);
 
-	for (;;) {
-		rc = mc_group_members(m->client, group, names, max, &have);
-		if (rc < 0 || have <= max)
-			break;
-		free(names);
-		max = have;
-		names = calloc(max, sizeof(*names));
-		if (names == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	if (rc < 0) {
-		free(names);
+	if (rc < 0)
 		return memctl_fail(m, rc, "group", group);
-	}
-	if (members != NULL && (arr = json_array()) == NULL)
+	names = arr.items;
+	if (members != NULL && (json = json_array()) == NULL)
 		rc = -ENOMEM;
 	if (len > 0)
 		buf[0] = '\0';
-	for (size_t i = 0; rc == 0 && i < have; i++) {
+	for (size_t i = 0; rc == 0 && i < arr.have; i++) {
 		int w = at < len ? snprintf(buf + at, len - at, "%s%s", i ? "," : "", names[i]) : 0;
 
 		at = w < 0 || (size_t) w >= len - at ? len : at + (size_t) w;
-		if (arr != NULL && json_array_append_new(arr, json_string(names[i])) < 0)
+		if (json != NULL && json_array_append_new(json, json_string(names[i])) < 0)
 			rc = -ENOMEM;
 	}
 	free(names);
 	if (rc < 0) {
-		json_decref(arr);
+		json_decref(json);
 		return memctl_fail(m, rc, "group", group);
 	}
 	if (members != NULL)
-		*members = arr;
+		*members = json;
 	return 0;
 }
 
@@ -201,7 +212,7 @@ const struct mc_stats *memctl_find(const struct mc_stats *s, size_t n, const cha
 	return NULL;
 }
 
-static const char *kind_name(enum mc_kind kind)
+const char *memctl_kind_name(enum mc_kind kind)
 {
 	return kind == MC_POOL ? "pool" : kind == MC_HEAP ? "heap" : "group";
 }
@@ -223,7 +234,7 @@ int memctl_select(struct memctl *m, struct mc_stats *s, size_t *n, enum mc_kind 
 
 	for (int j = 0; j < nnames; j++)
 		if (memctl_find(s, *n, names[j], kind) == NULL)
-			return memctl_missing(m, kind_name(kind), names[j]);
+			return memctl_missing(m, memctl_kind_name(kind), names[j]);
 	for (size_t i = 0; i < *n; i++) {
 		bool want = s[i].info.kind == kind && nnames == 0;
 

@@ -1,6 +1,6 @@
 /*
  * memctl.h -- what the parts of memctl share: the command entry every
- * client/memctl-<command>.c defines (the tmux cmd_entry model), the parsed
+ * memctl/memctl-<command>.c defines (the tmux cmd_entry model), the parsed
  * arguments handed to it, the run context, and the helpers of
  * memctl-util.c (tables, sizes, bars, JSON documents, error messages).
  *
@@ -128,6 +128,26 @@ int memctl_usage(struct memctl *m, const struct cmd_entry *e, const char *fmt, .
 
 /* --- memctl-util.c: fetching --- */
 
+/*
+ * An array a listing call of libmemclient fills: room for max items of
+ * size bytes at items (malloc'd; NULL while max is 0); the call sets have
+ * to how many there are, which may be more than max.
+ */
+struct memctl_array {
+	void *items;
+	size_t size, max, have;
+};
+
+/* One listing call into arr[] (ctx: what the call needs besides). */
+typedef int (*memctl_ask_fn)(struct memctl *m, void *ctx, struct memctl_array *arr);
+
+/* Ask, grow, ask again: call ask until every answer fits its array,
+ * growing the arrays (their contents dropped) to what the last answer
+ * needed and some. 0 (the caller frees each items), or ask's error or
+ * -ENOMEM with every array freed; says nothing. */
+int memctl_ask(struct memctl *m, memctl_ask_fn ask, void *ctx, struct memctl_array *arr,
+	       size_t narr);
+
 /* Detailed stats of every visible object into *out (malloc'd, sorted by
  * name as the daemon lists them), *n of them. */
 int memctl_fetch_stats(struct memctl *m, struct mc_stats **out, size_t *n);
@@ -140,6 +160,9 @@ int memctl_fetch_status(struct memctl *m, struct mc_status *st, struct mc_region
  * not wanted); and as a JSON array into *members when members is not NULL. */
 int memctl_group_members(struct memctl *m, const char *group, char *buf, size_t len,
 			 json_t **members);
+
+/* "pool", "heap" or "group", as listings and messages name a kind. */
+const char *memctl_kind_name(enum mc_kind kind);
 
 /* The entry of name of the given kind in s[0..n), or NULL. */
 const struct mc_stats *memctl_find(const struct mc_stats *s, size_t n, const char *name,

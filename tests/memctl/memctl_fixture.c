@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/client/memctl_fixture.h"
+#include "tests/memctl/memctl_fixture.h"
 
 /*
  * Region main: small 256 B x 1024, packets 1536 B x 64 (quota 32), bits
@@ -51,7 +51,7 @@ void mt_memctl(struct run *r, const char *socket, ...)
 	const char *arg;
 	va_list ap;
 
-	argv[argc++] = test_build_path("client/memctl", bin, sizeof(bin));
+	argv[argc++] = test_build_path("memctl/memctl", bin, sizeof(bin));
 	if (socket != NULL) {
 		argv[argc++] = "-s";
 		argv[argc++] = socket;

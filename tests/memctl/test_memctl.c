@@ -1,5 +1,5 @@
 /*
- * memctl: the built client/memctl run against a real allocatord, after
+ * memctl: the built memctl/memctl run against a real allocatord, after
  * known allocations made through libmemclient by this process (and by a
  * forked child, for the clients listing). Text listings are checked row by
  * row, --json parsed back with jansson field by field, the Prometheus
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/client/memctl_fixture.h"
+#include "tests/memctl/memctl_fixture.h"
 START_TEST(test_memctl_pools_table)
 {
 	static const char *const small[] = {"small", "main", "256", "1024",         "5", "1019",

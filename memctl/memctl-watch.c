@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 #define ANSI_HOME_CLEAR  "\033[H\033[2J"
 #define ANSI_HIDE_CURSOR "\033[?25l"

@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "tests/client/check_client.h"
+#include "tests/memctl/check_memctl.h"
 
 /* The config of every memctl test (see memctl_fixture.c). */
 extern const char mt_config[];

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 int groups_json(struct memctl *m, const struct mc_stats *s, size_t n, json_t **out)
 {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 /* In the order `memctl --help` lists them. */
 static const struct cmd_entry *const cmd_table[] = {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 /* Blocks fetched per request batch: 128 KiB of bitmap at a time, so that
  * a pool of 2^32 blocks never needs its whole bitmap in memory. */
@@ -47,9 +47,10 @@ static uint64_t cell_blocks(const struct picture *p, size_t i)
 	return p->total - first < p->per_cell ? p->total - first : p->per_cell;
 }
 
-/* The scale: the least power of two that fits total blocks into rows of
- * the terminal's width less the row labels. */
-static int layout(struct picture *p, uint64_t rows, unsigned width)
+/* The scale, blocks per cell: the least power of two that fits total
+ * blocks into rows of the terminal's width less the row labels; and the
+ * cells at that scale, zeroed. */
+static int choose_scale(struct picture *p, uint64_t rows, unsigned width)
 {
 	p->digits = digits_of(p->total - 1);
 	p->cols = width > p->digits + 1 + 8 ? width - p->digits - 1 : 8;
@@ -158,7 +159,7 @@ static int map_exec(struct memctl *m, const struct cmd_args *a)
 		fprintf(stderr, "memctl: pool '%s' has no blocks\n", pool);
 		return -EINVAL;
 	}
-	rc = layout(&p, args_count(a, "rows", 16), memctl_term_width());
+	rc = choose_scale(&p, args_count(a, "rows", 16), memctl_term_width());
 	if (rc < 0)
 		memctl_fail(m, rc, "pool", pool);
 	else

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/memctl.h"
+#include "memctl/memctl.h"
 
 static const struct cmd_option stats_options[] = {
     {"prometheus", 'p', OPT_FLAG, NULL, 0, 0,
@@ -160,9 +160,7 @@ static void prom_objects(FILE *f, const struct mc_stats *s, size_t n)
 {
 	for (size_t k = 0; k < sizeof(object_metrics) / sizeof(object_metrics[0]); k++) {
 		const struct object_metric *om = &object_metrics[k];
-		const char *label = om->kind == MC_POOL   ? "pool"
-				    : om->kind == MC_HEAP ? "heap"
-							  : "group";
+		const char *label = memctl_kind_name(om->kind);
 		bool any = false;
 
 		for (size_t i = 0; i < n; i++) {

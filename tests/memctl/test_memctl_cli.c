@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/client/memctl_fixture.h"
+#include "tests/memctl/memctl_fixture.h"
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -53,7 +53,7 @@ static pid_t spawn_memctl(int out_fd, int err_fd, bool nobody, const char *const
 	size_t argc = 0;
 	pid_t pid;
 
-	argv[argc++] = test_build_path("client/memctl", bin, sizeof(bin));
+	argv[argc++] = test_build_path("memctl/memctl", bin, sizeof(bin));
 	for (size_t i = 0; args[i] != NULL && argc < 15; i++)
 		argv[argc++] = args[i];
 	argv[argc] = NULL;

@@ -1,0 +1,9 @@
+/* Runner of memctl's suites (see check_memctl.h). */
+#include <stddef.h>
+
+#include "tests/memctl/check_memctl.h"
+
+int main(void)
+{
+	return client_run_suites(memctl_suite(), memctl_cli_suite(), NULL);
+}
