@@ -295,8 +295,8 @@ static uint64_t place(uint64_t *end, uint64_t align, uint64_t size)
  * Each object is at most REGION_SIZE_MAX bytes and placing stops once *end
  * passes REGION_SIZE_MAX, so no sum here overflows.
  */
-static int layout(const struct cp_ctx *ctx, const config_setting_t *s, struct cfg_region *r,
-		  bool size_set)
+static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, struct cfg_region *r,
+			  bool size_set)
 {
 	uint64_t end = 0, page = r->hugepages ? HUGE_PAGE_SIZE : PAGE_SIZE_4K, need;
 	char a[CP_SIZE_BUF], b[CP_SIZE_BUF];
@@ -378,7 +378,7 @@ static int parse_region(const struct cp_ctx *ctx, struct config *c, const config
 		if (rc != 0)
 			return rc;
 	}
-	return layout(ctx, s, r, config_setting_get_member(s, "size") != NULL);
+	return place_contents(ctx, s, r, config_setting_get_member(s, "size") != NULL);
 }
 
 /* One member of a group: an existing pool, not yet listed, in the region of

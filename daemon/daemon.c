@@ -37,7 +37,7 @@ uint64_t daemon_wall_ms(void)
 
 /* Holds are bounded so that no client can make the daemon grow without end:
  * room for every unit held by four clients at once is plenty for hand-offs. */
-static uint32_t hold_limit(const struct layout *l)
+static uint32_t hold_limit(const struct object_table *l)
 {
 	uint64_t units = 0;
 
@@ -56,7 +56,7 @@ static uint32_t hold_limit(const struct layout *l)
 /* Everything but the config and the sessions. */
 static void daemon_release(struct daemon *d)
 {
-	layout_destroy(&d->layout);
+	object_table_destroy(&d->table);
 	holds_destroy(&d->holds);
 	arena_destroy(&d->arena);
 	free(d->slots);
@@ -70,7 +70,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, s
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	rc = layout_build(&d->layout, cfg, dry_run, err, errlen);
+	rc = object_table_build(&d->table, cfg, dry_run, err, errlen);
 	if (rc < 0)
 		return rc;
 	/* A shallow copy until success: on failure the caller keeps cfg. */
@@ -82,7 +82,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, s
 	 * cleanly with -EBADMSG. */
 	rc = arena_init(&d->arena, (size_t)cfg->max_frame * 24 + 65536);
 	if (rc == 0)
-		rc = holds_init(&d->holds, 4096, hold_limit(&d->layout));
+		rc = holds_init(&d->holds, 4096, hold_limit(&d->table));
 	if (rc == 0) {
 		d->slots = calloc(cfg->max_clients, sizeof(*d->slots));
 		d->ptrs = calloc(d->max_batch, sizeof(*d->ptrs));
@@ -109,7 +109,7 @@ void daemon_fini(struct daemon *d)
 	for (uint32_t i = 0; d->slots != NULL && i < d->cfg.max_clients; i++)
 		if (d->slots[i] != NULL)
 			session_end(d, d->slots[i]);
-	/* The layout points into the config: release it first. */
+	/* The object table points into the config: release it first. */
 	cfg = d->cfg;
 	daemon_release(d);
 	config_free(&cfg);
@@ -122,8 +122,8 @@ int daemon_verify_idle(struct daemon *d, char *err, size_t errlen)
 			 d->nsessions, holds_count(&d->holds));
 		return -EUCLEAN;
 	}
-	for (size_t i = 0; i < d->layout.nobjects; i++) {
-		const struct object *o = &d->layout.objects[i];
+	for (size_t i = 0; i < d->table.nobjects; i++) {
+		const struct object *o = &d->table.objects[i];
 		struct tlsf_stats st;
 
 		if (o->kind == OBJ_POOL &&

@@ -11,7 +11,7 @@
 #include "daemon/arena.h"
 #include "daemon/config.h"
 #include "daemon/holds.h"
-#include "daemon/layout.h"
+#include "daemon/object_table.h"
 #include "daemon/session.h"
 
 #define DAEMON_PROTOCOL_VERSION 1u
@@ -23,7 +23,7 @@ struct unit_ref;
 
 struct daemon {
 	struct config cfg;
-	struct layout layout;
+	struct object_table table;
 	struct holds holds;
 	struct arena arena;          /* decode + reply, reset per request */
 	struct session **slots;      /* max_clients entries */
@@ -39,7 +39,7 @@ struct daemon {
 };
 
 /*
- * Take over *cfg (it is moved into d and zeroed) and build the layout.
+ * Take over *cfg (it is moved into d and zeroed) and build the object table.
  * Returns 0, or a negative errno with a message in err; on error d is empty
  * and cfg still belongs to the caller.
  */

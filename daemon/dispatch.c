@@ -22,7 +22,7 @@ static int find_object(struct daemon *d, const char *name, enum obj_kind want,
 		       struct object **out, struct outcome *oc)
 {
 	static const char *const kinds[] = {"object", "pool", "heap", "group"};
-	struct object *o = layout_find(&d->layout, name);
+	struct object *o = object_table_find(&d->table, name);
 
 	if (o == NULL)
 		return ops_fail(&oc->err, -ENOENT, "no %s named '%s'", kinds[want], name);

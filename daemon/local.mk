@@ -7,7 +7,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/choice.c daemon/choice.h daemon/choice_builtin.c daemon/choice_plugin.h \
 	daemon/log.c daemon/log.h \
 	daemon/region.c daemon/region.h \
-	daemon/layout.c daemon/layout.h \
+	daemon/object_table.c daemon/object_table.h \
 	daemon/holds.c daemon/holds.h \
 	daemon/session.c daemon/session.h \
 	daemon/ops.c daemon/ops.h \

@@ -526,7 +526,7 @@ uint64_t ops_reclaim(struct daemon *d, struct session *s)
 
 	while (s->hold_head != HOLD_NIL) {
 		const struct hold *hd = &d->holds.v[s->hold_head];
-		struct object *o = &d->layout.objects[hd->obj];
+		struct object *o = &d->table.objects[hd->obj];
 		uint32_t unit = hd->unit;
 		uint32_t *head;
 
@@ -544,7 +544,7 @@ uint64_t ops_reclaim(struct daemon *d, struct session *s)
 			unit_release(o, unit);
 		n++;
 	}
-	memset(s->held, 0, d->layout.nobjects * sizeof(*s->held));
+	memset(s->held, 0, d->table.nobjects * sizeof(*s->held));
 	d->reclaimed += n;
 	return n;
 }

@@ -77,7 +77,7 @@ static void conn_close(struct conn *c)
  * (the hello reply is the first byte ever written on the connection). */
 static ssize_t conn_send_fds(struct conn *c)
 {
-	const struct layout *l = &c->srv->d->layout;
+	const struct object_table *l = &c->srv->d->table;
 	struct wbuf *out = &c->s->out;
 	int fds[CONFIG_MAX_REGIONS];
 	size_t nfds = 0;
@@ -391,7 +391,7 @@ fail:
 static void raise_fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)d->cfg.max_clients + d->layout.nregions + 64;
+	rlim_t need = (rlim_t)d->cfg.max_clients + d->table.nregions + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
@@ -435,8 +435,8 @@ int server_run(struct daemon *d, char *err, size_t errlen)
 		return rc;
 	}
 
-	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->layout.nregions,
-		 d->layout.nobjects, d->socket_path, (int)getpid());
+	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->table.nregions,
+		 d->table.nobjects, d->socket_path, (int)getpid());
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "READY=1");
 #endif

@@ -60,7 +60,7 @@ int session_start(struct daemon *d, const struct session_creds *cr, struct sessi
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	s->held = calloc(d->layout.nobjects ? d->layout.nobjects : 1, sizeof(*s->held));
+	s->held = calloc(d->table.nobjects ? d->table.nobjects : 1, sizeof(*s->held));
 	if (s->held == NULL) {
 		free(s);
 		return -ENOMEM;
@@ -76,8 +76,8 @@ int session_start(struct daemon *d, const struct session_creds *cr, struct sessi
 	s->since_ms = daemon_wall_ms();
 	s->hold_head = HOLD_NIL;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
-	for (size_t i = 0; i < d->layout.nregions; i++)
-		if (region_allows(&d->layout.regions[i], s->uid, s->gid, s->groups, s->ngroups))
+	for (size_t i = 0; i < d->table.nregions; i++)
+		if (region_allows(&d->table.regions[i], s->uid, s->gid, s->groups, s->ngroups))
 			s->regions |= UINT64_C(1) << i;
 
 	d->slots[slot] = s;

@@ -50,7 +50,7 @@ static void group_sums(const struct object *o, uint64_t *total, uint64_t *used, 
 int stats_hello(struct daemon *d, const struct session *s, Allocd__HelloReply *out,
 		struct ops_err *e)
 {
-	const struct layout *l = &d->layout;
+	const struct object_table *l = &d->table;
 	uint32_t reply_index[CONFIG_MAX_REGIONS];
 
 	allocd__hello_reply__init(out);
@@ -155,7 +155,7 @@ static int object_stats(struct daemon *d, const struct object *o, Allocd__Object
 int stats_list(struct daemon *d, const struct session *s, const char *name,
 	       Allocd__ListReply *out, struct ops_err *e)
 {
-	const struct layout *l = &d->layout;
+	const struct object_table *l = &d->table;
 
 	allocd__list_reply__init(out);
 	out->objects = arena_array(d, l->nobjects, sizeof(*out->objects));
@@ -188,7 +188,7 @@ int stats_list(struct daemon *d, const struct session *s, const char *name,
 int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply *out,
 		 struct ops_err *e)
 {
-	const struct layout *l = &d->layout;
+	const struct object_table *l = &d->table;
 	Allocd__RegionStats *by_index[CONFIG_MAX_REGIONS] = {NULL};
 
 	allocd__status_reply__init(out);
@@ -248,7 +248,7 @@ static int by_id(const void *a, const void *b)
 static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *asker,
 				       const struct session *c)
 {
-	const struct layout *l = &d->layout;
+	const struct object_table *l = &d->table;
 	Allocd__ClientInfo *ci = arena_alloc(&d->arena, sizeof(*ci));
 
 	if (ci == NULL)
@@ -317,7 +317,7 @@ int stats_clients(struct daemon *d, const struct session *s, uint64_t after_id,
 int stats_map(struct daemon *d, const struct session *s, const char *pool, uint64_t first,
 	      uint64_t count, Allocd__MapReply *out, struct ops_err *e)
 {
-	struct object *o = layout_find(&d->layout, pool);
+	struct object *o = object_table_find(&d->table, pool);
 	uint64_t total, most = (uint64_t)(d->cfg.max_frame - ENVELOPE_ROOM) * 8;
 	const struct bitarray *ba;
 	uint8_t *bits;
@@ -356,7 +356,7 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 
 int stats_check_fit(struct daemon *d, char *err, size_t errlen)
 {
-	size_t n = d->layout.nobjects ? d->layout.nobjects : 1;
+	size_t n = d->table.nobjects ? d->table.nobjects : 1;
 	struct session all = {.regions = UINT64_MAX, .comm = "x"};
 	size_t room = d->cfg.max_frame - ENVELOPE_ROOM;
 	Allocd__HelloReply hello;
@@ -396,7 +396,7 @@ int stats_check_fit(struct daemon *d, char *err, size_t errlen)
 		if (sizes[i] > room) {
 			snprintf(err, errlen,
 				 "%zu pools, heaps and groups make a %s reply of %zu bytes, over what max_frame %u allows (%zu): raise max_frame or use fewer objects",
-				 d->layout.nobjects, what[i], sizes[i], d->cfg.max_frame, room);
+				 d->table.nobjects, what[i], sizes[i], d->cfg.max_frame, room);
 			return -E2BIG;
 		}
 	}

@@ -44,7 +44,7 @@ struct session *fixture_session(struct daemon *d, uid_t uid, gid_t gid)
 
 struct object *fixture_object(struct daemon *d, const char *name)
 {
-	struct object *o = layout_find(&d->layout, name);
+	struct object *o = object_table_find(&d->table, name);
 
 	ck_assert_msg(o != NULL, "no object %s", name);
 	return o;

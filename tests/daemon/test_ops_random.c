@@ -174,7 +174,7 @@ static void do_group_alloc(int s)
 
 	if (M.n + (int)count > MUNITS)
 		return;
-	rc = ops_group_alloc(&D, S[s], layout_find(&D.layout, "g"), hint, count, 0, off, &chosen,
+	rc = ops_group_alloc(&D, S[s], object_table_find(&D.table, "g"), hint, count, 0, off, &chosen,
 			     &E);
 	obj = OBJ_Q;
 	if (hint <= 64) {
@@ -323,9 +323,9 @@ START_TEST(test_ops_random_against_model)
 	seed = test_seed("ops_random");
 	test_rng_init(&R, seed);
 	memset(&M, 0, sizeof(M));
-	O[OBJ_P] = layout_find(&D.layout, "p");
-	O[OBJ_Q] = layout_find(&D.layout, "q");
-	O[OBJ_H] = layout_find(&D.layout, "h");
+	O[OBJ_P] = object_table_find(&D.table, "p");
+	O[OBJ_Q] = object_table_find(&D.table, "q");
+	O[OBJ_H] = object_table_find(&D.table, "h");
 	for (int s = 0; s < NSESS; s++)
 		S[s] = fixture_session(&D, 1000 + (uid_t)s, 1000);
 

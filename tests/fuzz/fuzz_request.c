@@ -78,8 +78,8 @@ static void check_invariants(void)
 {
 	uint64_t holds = 0;
 
-	for (size_t i = 0; i < D.layout.nobjects; i++) {
-		const struct object *o = &D.layout.objects[i];
+	for (size_t i = 0; i < D.table.nobjects; i++) {
+		const struct object *o = &D.table.objects[i];
 
 		if (o->kind == OBJ_POOL) {
 			for (uint64_t b = 0; b < pool_blocks(o); b++) {
@@ -107,7 +107,7 @@ static void check_invariants(void)
 	}
 	for (uint32_t s = 0; s < D.cfg.max_clients; s++)
 		if (D.slots[s] != NULL)
-			for (size_t i = 0; i < D.layout.nobjects; i++)
+			for (size_t i = 0; i < D.table.nobjects; i++)
 				holds += D.slots[s]->held[i].holds;
 	if (holds != holds_count(&D.holds))
 		die("session hold counts match the hold table");
@@ -207,8 +207,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The connections are gone: everything must be back. */
 	check_invariants();
-	for (size_t i = 0; i < D.layout.nobjects; i++) {
-		const struct object *o = &D.layout.objects[i];
+	for (size_t i = 0; i < D.table.nobjects; i++) {
+		const struct object *o = &D.table.objects[i];
 		struct tlsf_stats st;
 
 		if (o->kind == OBJ_POOL && sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o))

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "daemon/holds.h"
-#include "daemon/layout.h"
+#include "daemon/object_table.h"
 
 static uint32_t *holder_heads(uint64_t n)
 {
@@ -46,7 +46,7 @@ static int heap_build(struct object *o, const struct cfg_heap *ch, char *err, si
 	o->offset = ch->offset;
 	o->size = ch->size;
 	h->cfg = ch;
-	h->granule_shift = (unsigned)__builtin_ctz(ch->granule);
+	h->granule_shift = (unsigned) __builtin_ctz(ch->granule);
 	h->tlsf = tlsf_create(ch->size, ch->granule, ch->max_allocs);
 	if (h->tlsf == NULL) {
 		int rc = -errno;
@@ -62,7 +62,7 @@ static int heap_build(struct object *o, const struct cfg_heap *ch, char *err, si
 	return 0;
 }
 
-static int group_build(struct layout *l, struct object *o, const struct config *c, size_t gi,
+static int group_build(struct object_table *l, struct object *o, const struct config *c, size_t gi,
 		       char *err, size_t errlen)
 {
 	const struct cfg_group *cg = &c->groups[gi];
@@ -78,7 +78,7 @@ static int group_build(struct layout *l, struct object *o, const struct config *
 		return -ENOMEM;
 	sys_multi_mem_blocks_init(&g->mmb, NULL);
 	for (size_t i = 0; i < cg->nmembers; i++) {
-		struct object *m = layout_find(l, cg->members[i]);
+		struct object *m = object_table_find(l, cg->members[i]);
 
 		/* config.c checked that members exist, are pools, share a region. */
 		g->members[i] = m;
@@ -99,14 +99,14 @@ static int group_build(struct layout *l, struct object *o, const struct config *
 
 static int by_name_cmp(const void *a, const void *b)
 {
-	const struct object *x = *(const struct object *const *)a;
-	const struct object *y = *(const struct object *const *)b;
+	const struct object *x = *(const struct object *const *) a;
+	const struct object *y = *(const struct object *const *) b;
 
 	return strcmp(x->name, y->name);
 }
 
 /* (Re)build the name index over the objects built so far. */
-static void layout_index(struct layout *l)
+static void index_by_name(struct object_table *l)
 {
 	for (size_t i = 0; i < l->nobjects; i++)
 		l->by_name[i] = &l->objects[i];
@@ -114,8 +114,8 @@ static void layout_index(struct layout *l)
 	qsort(l->by_name, l->nby_name, sizeof(*l->by_name), by_name_cmp);
 }
 
-int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err,
-		 size_t errlen)
+int object_table_build(struct object_table *l, const struct config *c, bool dry_run, char *err,
+		       size_t errlen)
 {
 	size_t n = c->ngroups;
 	struct object *o;
@@ -139,12 +139,12 @@ int layout_build(struct layout *l, const struct config *c, bool dry_run, char *e
 		const struct cfg_region *cr = &c->regions[i];
 		struct region *r = &l->regions[i];
 
-		rc = region_create(r, cr, (uint32_t)i, dry_run, err, errlen);
+		rc = region_create(r, cr, (uint32_t) i, dry_run, err, errlen);
 		if (rc < 0)
 			goto fail;
 		l->nregions++;
 		for (size_t j = 0; j < cr->npools; j++, o++) {
-			o->index = (uint32_t)(o - l->objects);
+			o->index = (uint32_t) (o - l->objects);
 			o->region = r;
 			l->nobjects++;
 			rc = pool_build(o, r, &cr->pools[j], err, errlen);
@@ -152,7 +152,7 @@ int layout_build(struct layout *l, const struct config *c, bool dry_run, char *e
 				goto fail;
 		}
 		for (size_t j = 0; j < cr->nheaps; j++, o++) {
-			o->index = (uint32_t)(o - l->objects);
+			o->index = (uint32_t) (o - l->objects);
 			o->region = r;
 			l->nobjects++;
 			rc = heap_build(o, &cr->heaps[j], err, errlen);
@@ -161,23 +161,23 @@ int layout_build(struct layout *l, const struct config *c, bool dry_run, char *e
 		}
 	}
 	/* Groups look their members up by name, so sort what exists so far. */
-	layout_index(l);
+	index_by_name(l);
 	for (size_t i = 0; i < c->ngroups; i++, o++) {
-		o->index = (uint32_t)(o - l->objects);
+		o->index = (uint32_t) (o - l->objects);
 		l->nobjects++;
 		rc = group_build(l, o, c, i, err, errlen);
 		if (rc < 0)
 			goto fail;
 	}
-	layout_index(l);
+	index_by_name(l);
 	return 0;
 
 fail:
-	layout_destroy(l);
+	object_table_destroy(l);
 	return rc;
 }
 
-void layout_destroy(struct layout *l)
+void object_table_destroy(struct object_table *l)
 {
 	for (size_t i = 0; i < l->nobjects; i++) {
 		struct object *o = &l->objects[i];
@@ -206,7 +206,7 @@ void layout_destroy(struct layout *l)
 	memset(l, 0, sizeof(*l));
 }
 
-struct object *layout_find(const struct layout *l, const char *name)
+struct object *object_table_find(const struct object_table *l, const char *name)
 {
 	size_t lo = 0, hi = l->nby_name;
 

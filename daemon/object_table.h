@@ -1,5 +1,5 @@
 /*
- * layout: the live objects built from the config -- regions, and in them
+ * object_table: the live objects built from the config -- regions, and in them
  * pools (core mem_blocks), heaps (core tlsf) and groups (core multi mem_blocks
  * with a choice function) -- found by name.
  *
@@ -8,8 +8,8 @@
  * is HOLD_NIL iff the unit is free in its allocator (UNIT_PENDING only for
  * the length of one free request, see ops.c).
  */
-#ifndef ALLOCATORD_DAEMON_LAYOUT_H
-#define ALLOCATORD_DAEMON_LAYOUT_H
+#ifndef ALLOCATORD_DAEMON_OBJECT_TABLE_H
+#define ALLOCATORD_DAEMON_OBJECT_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,14 +27,14 @@ enum obj_kind { OBJ_POOL = 1, OBJ_HEAP = 2, OBJ_GROUP = 3 };
 struct pool {
 	sys_mem_blocks_t mb;
 	const struct cfg_pool *cfg;
-	uint32_t *holders;  /* per block */
-	uint64_t failed;    /* allocations refused for lack of blocks */
+	uint32_t *holders; /* per block */
+	uint64_t failed;   /* allocations refused for lack of blocks */
 };
 
 struct heap {
 	tlsf_t *tlsf;
 	const struct cfg_heap *cfg;
-	uint32_t *holders;  /* per tlsf id */
+	uint32_t *holders; /* per tlsf id */
 	unsigned granule_shift;
 };
 
@@ -43,7 +43,7 @@ struct object;
 struct group {
 	sys_multi_mem_blocks_t mmb;
 	const struct cfg_group *cfg;
-	struct object **members;  /* in config order, as in mmb.allocators */
+	struct object **members; /* in config order, as in mmb.allocators */
 	struct choice choice;
 	uint64_t failed;
 };
@@ -51,10 +51,10 @@ struct group {
 struct object {
 	const char *name;
 	enum obj_kind kind;
-	uint32_t index;          /* in layout.objects */
+	uint32_t index; /* in object_table.objects */
 	struct region *region;
-	uint64_t offset;         /* start in the region; groups: 0 */
-	uint64_t size;           /* bytes spanned; groups: 0 */
+	uint64_t offset; /* start in the region; groups: 0 */
+	uint64_t size;   /* bytes spanned; groups: 0 */
 	union {
 		struct pool pool;
 		struct heap heap;
@@ -62,10 +62,10 @@ struct object {
 	} u;
 };
 
-struct layout {
+struct object_table {
 	struct region *regions;
 	size_t nregions;
-	struct object *objects;  /* pools and heaps by region, then groups */
+	struct object *objects; /* pools and heaps by region, then groups */
 	size_t nobjects;
 	struct object **by_name; /* sorted by name */
 	size_t nby_name;
@@ -79,20 +79,14 @@ struct layout {
  * real, plug-ins included. Returns 0, or a negative errno with a message in
  * err (naming file and line for choice errors); on error nothing is left.
  */
-int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err,
-		 size_t errlen);
+int object_table_build(struct object_table *l, const struct config *c, bool dry_run, char *err,
+		       size_t errlen);
 
 /* Release everything; safe on a zeroed struct. */
-void layout_destroy(struct layout *l);
+void object_table_destroy(struct object_table *l);
 
 /* The object called name, or NULL. O(log objects). */
-struct object *layout_find(const struct layout *l, const char *name);
-
-/* The pool object that contains mem_blocks mb (a member of some group). */
-static inline struct object *layout_pool_object(sys_mem_blocks_t *mb)
-{
-	return (struct object *)((char *)mb - offsetof(struct object, u.pool.mb));
-}
+struct object *object_table_find(const struct object_table *l, const char *name);
 
 /* Pool geometry helpers. */
 static inline uint64_t pool_block_size(const struct object *o)
