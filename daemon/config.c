@@ -74,8 +74,6 @@ static const struct cp_field group_fields[] = {
 
 #define FIELDS(t) t, sizeof(t) / sizeof(t[0])
 
-const char *const config_log_levels[4] = {"error", "warn", "info", "debug"};
-
 static int oom(const struct cp_ctx *ctx)
 {
 	return cp_fail_line(ctx, 0, -ENOMEM, "out of memory");
@@ -194,16 +192,12 @@ static int parse_log_level(const struct cp_ctx *ctx, const config_setting_t *roo
 {
 	char got[CP_VALUE_BUF];
 	const char *s;
-	unsigned i;
 	int rc = cp_string(ctx, root, "log_level", false, &s);
 
 	if (rc != 0)
 		return rc == 1 ? 0 : rc;
-	for (i = 0; i < 4; i++)
-		if (strcmp(s, config_log_levels[i]) == 0) {
-			c->log_level = (enum log_level) i;
-			return 0;
-		}
+	if (log_level_parse(s, &c->log_level) == 0)
+		return 0;
 	return cp_fail(ctx, config_setting_get_member(root, "log_level"),
 		       "must be one of error, warn, info, debug, got %s", cp_quote(s, got));
 }
@@ -546,13 +540,12 @@ static int parse_root(const struct cp_ctx *ctx, const config_setting_t *root, st
 int config_load_string(const char *text, const char *name, struct config *out, char *err,
 		       size_t errlen)
 {
-	struct cp_ctx ctx = {name != NULL ? name : "<string>", err, errlen};
+	struct errbuf e = {""};
+	struct cp_ctx ctx = {name != NULL ? name : "<string>", &e};
 	config_t lc;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
 	config_init(&lc);
 	rc = cp_read_text(&ctx, text, &lc);
 	if (rc == 0)
@@ -562,19 +555,23 @@ int config_load_string(const char *text, const char *name, struct config *out, c
 	config_destroy(&lc);
 	if (rc != 0)
 		config_free(out);
+	errbuf_copy(&e, err, errlen);
 	return rc;
 }
 
 int config_load_file(const char *path, struct config *out, char *err, size_t errlen)
 {
-	struct cp_ctx ctx = {path, err, errlen};
+	struct errbuf e = {""};
+	struct cp_ctx ctx = {path, &e};
 	char *text;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = cp_read_file(&ctx, &text);
-	if (rc != 0)
+	if (rc != 0) {
+		errbuf_copy(&e, err, errlen);
 		return rc;
+	}
 	rc = config_load_string(text, path, out, err, errlen);
 	free(text);
 	return rc;

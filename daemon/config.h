@@ -18,41 +18,39 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CONFIG_NAME_MAX     63   /* pool, heap, group and region names */
-#define CONFIG_MAX_REGIONS  64   /* memfds passed in one SCM_RIGHTS message */
-#define CONFIG_ERR_MAX      512
+#include "daemon/errbuf.h"
+#include "daemon/log.h"
+
+#define CONFIG_NAME_MAX     63         /* pool, heap, group and region names */
+#define CONFIG_MAX_REGIONS  64         /* memfds passed in one SCM_RIGHTS message */
+#define CONFIG_ERR_MAX      ERRBUF_MAX /* holds any message whole */
 #define CONFIG_DEFAULT_FILE "<built-in default>"
-
-enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
-
-/* "error", "warn", "info", "debug", indexed by enum log_level. */
-extern const char *const config_log_levels[4];
 
 struct cfg_pool {
 	char name[CONFIG_NAME_MAX + 1];
-	uint64_t block_size;  /* bytes, multiple of align */
+	uint64_t block_size; /* bytes, multiple of align */
 	uint64_t blocks;
-	uint64_t align;       /* power of two >= 4; default 64 */
-	uint64_t quota;       /* blocks one client may hold; 0 = no limit */
-	uint64_t offset;      /* computed: start in the region */
+	uint64_t align;  /* power of two >= 4; default 64 */
+	uint64_t quota;  /* blocks one client may hold; 0 = no limit */
+	uint64_t offset; /* computed: start in the region */
 	int line;
 };
 
 struct cfg_heap {
 	char name[CONFIG_NAME_MAX + 1];
-	uint64_t size;        /* bytes, multiple of granule */
-	uint32_t granule;     /* power of two; default 64 */
-	uint32_t max_allocs;  /* live allocations; default size / granule / 4, capped */
-	uint64_t quota;       /* bytes one client may hold; 0 = no limit */
-	uint64_t offset;      /* computed */
+	uint64_t size;       /* bytes, multiple of granule */
+	uint32_t granule;    /* power of two; default 64 */
+	uint32_t max_allocs; /* live allocations; default size / granule / 4, capped */
+	uint64_t quota;      /* bytes one client may hold; 0 = no limit */
+	uint64_t offset;     /* computed */
 	int line;
 };
 
 struct cfg_region {
 	char name[CONFIG_NAME_MAX + 1];
-	uint64_t size;        /* bytes; computed from the contents when not set */
+	uint64_t size; /* bytes; computed from the contents when not set */
 	bool hugepages;
-	uid_t *allow_uids;    /* empty with allow_gids empty: every peer */
+	uid_t *allow_uids; /* empty with allow_gids empty: every peer */
 	size_t n_allow_uids;
 	gid_t *allow_gids;
 	size_t n_allow_gids;
@@ -65,29 +63,29 @@ struct cfg_region {
 
 struct cfg_group {
 	char name[CONFIG_NAME_MAX + 1];
-	char **members;       /* pool names, all in one region */
+	char **members; /* pool names, all in one region */
 	size_t nmembers;
-	char *choice;         /* built-in choice function name, or NULL; not
-			       * checked here: choice_open() knows the names */
-	char *plugin;         /* path of a choice plug-in (.so), or NULL; exactly
-			       * one of choice and plugin is set */
-	char *plugin_arg;     /* passed to the plug-in's init, or NULL */
+	char *choice;     /* built-in choice function name, or NULL; not
+			   * checked here: choice_open() knows the names */
+	char *plugin;     /* path of a choice plug-in (.so), or NULL; exactly
+			   * one of choice and plugin is set */
+	char *plugin_arg; /* passed to the plug-in's init, or NULL */
 	int line;
 };
 
 struct config {
-	char *file;               /* path read, or CONFIG_DEFAULT_FILE */
-	char *socket_path;        /* NULL: not set in the file */
-	mode_t socket_mode;       /* default 0660 */
+	char *file;         /* path read, or CONFIG_DEFAULT_FILE */
+	char *socket_path;  /* NULL: not set in the file */
+	mode_t socket_mode; /* default 0660 */
 	bool socket_group_set;
 	gid_t socket_group;
-	enum log_level log_level; /* default LOG_INFO */
-	uint32_t max_frame;       /* bytes; default 65536; [4096, 16 MiB] */
-	uint32_t max_clients;     /* default 1024; [1, 65536] */
+	enum log_level log_level;  /* default LOG_INFO */
+	uint32_t max_frame;        /* bytes; default 65536; [4096, 16 MiB] */
+	uint32_t max_clients;      /* default 1024; [1, 65536] */
 	uint32_t hello_timeout_ms; /* default 10000; 0 = wait forever */
-	uint32_t max_output;      /* bytes of unread replies per client before the
-				   * daemon stops reading from it; default 1 MiB,
-				   * at least 2 * max_frame */
+	uint32_t max_output;       /* bytes of unread replies per client before the
+				    * daemon stops reading from it; default 1 MiB,
+				    * at least 2 * max_frame */
 	struct cfg_region *regions;
 	size_t nregions;
 	struct cfg_group *groups;

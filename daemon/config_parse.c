@@ -118,21 +118,20 @@ const char *cp_fmt_size(uint64_t v, char buf[CP_SIZE_BUF])
 	return buf;
 }
 
-/* "FILE[:LINE]: [PATH: ]message" into the caller's buffer. */
+/* "FILE[:LINE]: [PATH: ]message" into ctx->e. */
 __attribute__((format(printf, 4, 0))) static void
 vmessage(const struct cp_ctx *ctx, int line, const char *path, const char *fmt, va_list ap)
 {
-	size_t n;
+	char *msg = ctx->e->msg;
+	size_t n, len = sizeof(ctx->e->msg);
 
-	if (ctx->err == NULL || ctx->errlen == 0)
-		return;
-	n = append(ctx->err, ctx->errlen, 0, "%s", ctx->file);
+	n = append(msg, len, 0, "%s", ctx->file);
 	if (line > 0)
-		n = append(ctx->err, ctx->errlen, n, ":%d", line);
-	n = append(ctx->err, ctx->errlen, n, ": ");
+		n = append(msg, len, n, ":%d", line);
+	n = append(msg, len, n, ": ");
 	if (path[0] != '\0')
-		n = append(ctx->err, ctx->errlen, n, "%s: ", path);
-	vappend(ctx->err, ctx->errlen, n, fmt, ap);
+		n = append(msg, len, n, "%s: ", path);
+	vappend(msg, len, n, fmt, ap);
 }
 
 int cp_fail(const struct cp_ctx *ctx, const config_setting_t *s, const char *fmt, ...)

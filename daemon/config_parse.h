@@ -24,10 +24,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/errbuf.h"
+
 struct cp_ctx {
 	const char *file; /* the name messages start with */
-	char *err;        /* may be NULL */
-	size_t errlen;
+	struct errbuf *e; /* where they go */
 };
 
 #define CP_SIZE_BUF  32 /* cp_fmt_size: "16777215 TiB" */

@@ -70,7 +70,7 @@ void config_print(const struct config *c, FILE *out)
 	fprintf(out,
 		"log_level %s, max_frame %s, max_clients %" PRIu32 ", hello_timeout_ms %" PRIu32
 		", max_output %s\n",
-		config_log_levels[c->log_level], cp_fmt_size(c->max_frame, a), c->max_clients,
+		log_level_name(c->log_level), cp_fmt_size(c->max_frame, a), c->max_clients,
 		c->hello_timeout_ms, cp_fmt_size(c->max_output, b));
 	for (i = 0; i < c->nregions; i++)
 		print_region(&c->regions[i], out);

@@ -5,8 +5,6 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
-#include "daemon/ops.h"
-#include "daemon/stats.h"
 
 /* A frame carries at most this many bytes besides the offsets: envelope,
  * status, names (<= 63 bytes), block size. Offsets take <= 10 bytes each. */
@@ -22,7 +20,7 @@ static uint64_t clock_ms(clockid_t id)
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 uint64_t daemon_now_ms(void)
@@ -50,7 +48,7 @@ static uint32_t hold_limit(const struct object_table *l)
 			units += tlsf_id_limit(o->u.heap.tlsf);
 	}
 	units = units * 4 + 65536;
-	return units > UINT32_MAX - 2 ? UINT32_MAX - 2 : (uint32_t)units;
+	return units > UINT32_MAX - 2 ? UINT32_MAX - 2 : (uint32_t) units;
 }
 
 /* Everything but the config and the sessions. */
@@ -60,17 +58,15 @@ static void daemon_release(struct daemon *d)
 	holds_destroy(&d->holds);
 	arena_destroy(&d->arena);
 	free(d->slots);
-	free(d->ptrs);
-	free(d->undo);
 	memset(d, 0, sizeof(*d));
 }
 
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, size_t errlen)
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbuf *e)
 {
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	rc = object_table_build(&d->table, cfg, dry_run, err, errlen);
+	rc = object_table_build(&d->table, cfg, dry_run, e);
 	if (rc < 0)
 		return rc;
 	/* A shallow copy until success: on failure the caller keeps cfg. */
@@ -80,23 +76,17 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, s
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
 	 * bytes, unknown fields get a record each); past that unpack fails
 	 * cleanly with -EBADMSG. */
-	rc = arena_init(&d->arena, (size_t)cfg->max_frame * 24 + 65536);
+	rc = arena_init(&d->arena, (size_t) cfg->max_frame * 24 + 65536);
 	if (rc == 0)
 		rc = holds_init(&d->holds, 4096, hold_limit(&d->table));
 	if (rc == 0) {
 		d->slots = calloc(cfg->max_clients, sizeof(*d->slots));
-		d->ptrs = calloc(d->max_batch, sizeof(*d->ptrs));
-		d->undo = calloc(d->max_batch, sizeof(*d->undo));
-		if (d->slots == NULL || d->ptrs == NULL || d->undo == NULL)
+		if (d->slots == NULL)
 			rc = -ENOMEM;
 	}
-	if (rc < 0)
-		snprintf(err, errlen, "%s", strerror(-rc));
-	else
-		rc = stats_check_fit(d, err, errlen);
 	if (rc < 0) {
 		daemon_release(d);
-		return rc;
+		return errbuf_set(e, rc, "%s", strerror(-rc));
 	}
 	memset(cfg, 0, sizeof(*cfg));
 	return 0;
@@ -108,19 +98,19 @@ void daemon_fini(struct daemon *d)
 
 	for (uint32_t i = 0; d->slots != NULL && i < d->cfg.max_clients; i++)
 		if (d->slots[i] != NULL)
-			session_end(d, d->slots[i]);
+			session_release(d, d->slots[i]);
 	/* The object table points into the config: release it first. */
 	cfg = d->cfg;
 	daemon_release(d);
 	config_free(&cfg);
 }
 
-int daemon_verify_idle(struct daemon *d, char *err, size_t errlen)
+int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 {
 	if (d->nsessions != 0 || holds_count(&d->holds) != 0) {
-		snprintf(err, errlen, "%u sessions and %u holds left after every client went",
-			 d->nsessions, holds_count(&d->holds));
-		return -EUCLEAN;
+		return errbuf_set(e, -EUCLEAN,
+				  "%u sessions and %u holds left after every client went",
+				  d->nsessions, holds_count(&d->holds));
 	}
 	for (size_t i = 0; i < d->table.nobjects; i++) {
 		const struct object *o = &d->table.objects[i];
@@ -129,20 +119,20 @@ int daemon_verify_idle(struct daemon *d, char *err, size_t errlen)
 		if (o->kind == OBJ_POOL &&
 		    (sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o) ||
 		     bitarray_check(&o->u.pool.mb.bitmap) != 0)) {
-			snprintf(err, errlen, "pool '%s': %zu of %llu blocks free, bitmap check %d",
-				 o->name, sys_mem_blocks_free_count(&o->u.pool.mb),
-				 (unsigned long long)pool_blocks(o),
-				 bitarray_check(&o->u.pool.mb.bitmap));
-			return -EUCLEAN;
+			return errbuf_set(e, -EUCLEAN,
+					  "pool '%s': %zu of %llu blocks free, bitmap check %d",
+					  o->name, sys_mem_blocks_free_count(&o->u.pool.mb),
+					  (unsigned long long) pool_blocks(o),
+					  bitarray_check(&o->u.pool.mb.bitmap));
 		}
 		if (o->kind != OBJ_HEAP)
 			continue;
 		tlsf_get_stats(o->u.heap.tlsf, &st);
 		if (tlsf_check(o->u.heap.tlsf) != 0 || st.live != 0 || st.free_blocks != 1) {
-			snprintf(err, errlen, "heap '%s': tlsf_check %d, %llu live, %llu free blocks",
-				 o->name, tlsf_check(o->u.heap.tlsf), (unsigned long long)st.live,
-				 (unsigned long long)st.free_blocks);
-			return -EUCLEAN;
+			return errbuf_set(
+			    e, -EUCLEAN, "heap '%s': tlsf_check %d, %llu live, %llu free blocks",
+			    o->name, tlsf_check(o->u.heap.tlsf), (unsigned long long) st.live,
+			    (unsigned long long) st.free_blocks);
 		}
 	}
 	return 0;

@@ -5,6 +5,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/config.c daemon/config.h daemon/config_print.c \
 	daemon/config_parse.c daemon/config_parse.h \
 	daemon/choice.c daemon/choice.h daemon/choice_builtin.c daemon/choice_plugin.h \
+	daemon/errbuf.c daemon/errbuf.h \
 	daemon/log.c daemon/log.h \
 	daemon/region.c daemon/region.h \
 	daemon/object_table.c daemon/object_table.h \
@@ -13,6 +14,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/ops.c daemon/ops.h \
 	daemon/arena.c daemon/arena.h \
 	daemon/wire.c daemon/wire.h \
+	daemon/hello.c daemon/hello.h \
 	daemon/stats.c daemon/stats.h \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/daemon.c daemon/daemon.h \

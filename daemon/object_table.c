@@ -15,8 +15,8 @@ static uint32_t *holder_heads(uint64_t n)
 	return v;
 }
 
-static int pool_build(struct object *o, struct region *r, const struct cfg_pool *cp, char *err,
-		      size_t errlen)
+static int pool_build(struct object *o, struct region *r, const struct cfg_pool *cp,
+		      struct errbuf *e)
 {
 	struct pool *p = &o->u.pool;
 	int rc;
@@ -32,12 +32,10 @@ static int pool_build(struct object *o, struct region *r, const struct cfg_pool 
 		if (p->holders == NULL)
 			rc = -ENOMEM;
 	}
-	if (rc < 0)
-		snprintf(err, errlen, "pool '%s': %s", cp->name, strerror(-rc));
-	return rc;
+	return rc < 0 ? errbuf_set(e, rc, "pool '%s': %s", cp->name, strerror(-rc)) : 0;
 }
 
-static int heap_build(struct object *o, const struct cfg_heap *ch, char *err, size_t errlen)
+static int heap_build(struct object *o, const struct cfg_heap *ch, struct errbuf *e)
 {
 	struct heap *h = &o->u.heap;
 
@@ -51,23 +49,20 @@ static int heap_build(struct object *o, const struct cfg_heap *ch, char *err, si
 	if (h->tlsf == NULL) {
 		int rc = -errno;
 
-		snprintf(err, errlen, "heap '%s': %s", ch->name, strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "heap '%s': %s", ch->name, strerror(-rc));
 	}
 	h->holders = holder_heads(tlsf_id_limit(h->tlsf));
-	if (h->holders == NULL) {
-		snprintf(err, errlen, "heap '%s': %s", ch->name, strerror(ENOMEM));
-		return -ENOMEM;
-	}
+	if (h->holders == NULL)
+		return errbuf_set(e, -ENOMEM, "heap '%s': %s", ch->name, strerror(ENOMEM));
 	return 0;
 }
 
 static int group_build(struct object_table *l, struct object *o, const struct config *c, size_t gi,
-		       char *err, size_t errlen)
+		       struct errbuf *e)
 {
 	const struct cfg_group *cg = &c->groups[gi];
 	struct group *g = &o->u.group;
-	char why[CONFIG_ERR_MAX];
+	char why[ERRBUF_MAX];
 	int rc;
 
 	o->kind = OBJ_GROUP;
@@ -89,10 +84,8 @@ static int group_build(struct object_table *l, struct object *o, const struct co
 	}
 	rc = choice_open(&g->choice, &g->mmb, cg->choice, cg->plugin, cg->plugin_arg, why,
 			 sizeof(why));
-	if (rc < 0) {
-		snprintf(err, errlen, "%s:%d: groups.[%zu]: %s", c->file, cg->line, gi, why);
-		return rc;
-	}
+	if (rc < 0)
+		return errbuf_set(e, rc, "%s:%d: groups.[%zu]: %s", c->file, cg->line, gi, why);
 	g->mmb.choice_fn = g->choice.desc->choose;
 	return 0;
 }
@@ -114,8 +107,8 @@ static void index_by_name(struct object_table *l)
 	qsort(l->by_name, l->nby_name, sizeof(*l->by_name), by_name_cmp);
 }
 
-int object_table_build(struct object_table *l, const struct config *c, bool dry_run, char *err,
-		       size_t errlen)
+int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
+		       struct errbuf *e)
 {
 	size_t n = c->ngroups;
 	struct object *o;
@@ -128,7 +121,7 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
 	l->objects = calloc(n, sizeof(*l->objects));
 	l->by_name = calloc(n, sizeof(*l->by_name));
 	if (l->regions == NULL || l->objects == NULL || l->by_name == NULL) {
-		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		errbuf_set(e, rc, "%s", strerror(ENOMEM));
 		goto fail;
 	}
 	for (size_t i = 0; i < c->nregions; i++)
@@ -139,7 +132,7 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
 		const struct cfg_region *cr = &c->regions[i];
 		struct region *r = &l->regions[i];
 
-		rc = region_create(r, cr, (uint32_t) i, dry_run, err, errlen);
+		rc = region_create(r, cr, (uint32_t) i, dry_run, e);
 		if (rc < 0)
 			goto fail;
 		l->nregions++;
@@ -147,7 +140,7 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
 			o->index = (uint32_t) (o - l->objects);
 			o->region = r;
 			l->nobjects++;
-			rc = pool_build(o, r, &cr->pools[j], err, errlen);
+			rc = pool_build(o, r, &cr->pools[j], e);
 			if (rc < 0)
 				goto fail;
 		}
@@ -155,7 +148,7 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
 			o->index = (uint32_t) (o - l->objects);
 			o->region = r;
 			l->nobjects++;
-			rc = heap_build(o, &cr->heaps[j], err, errlen);
+			rc = heap_build(o, &cr->heaps[j], e);
 			if (rc < 0)
 				goto fail;
 		}
@@ -165,7 +158,7 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
 	for (size_t i = 0; i < c->ngroups; i++, o++) {
 		o->index = (uint32_t) (o - l->objects);
 		l->nobjects++;
-		rc = group_build(l, o, c, i, err, errlen);
+		rc = group_build(l, o, c, i, e);
 		if (rc < 0)
 			goto fail;
 	}
@@ -222,4 +215,18 @@ struct object *object_table_find(const struct object_table *l, const char *name)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+void group_sums(const struct object *o, uint64_t *total, uint64_t *used, uint64_t *bs)
+{
+	const struct group *g = &o->u.group;
+
+	*total = *used = 0;
+	*bs = pool_block_size(g->members[0]);
+	for (size_t i = 0; i < g->mmb.num_allocators; i++) {
+		*total += pool_blocks(g->members[i]);
+		*used += pool_used(g->members[i]);
+		if (pool_block_size(g->members[i]) != *bs)
+			*bs = 0;
+	}
 }

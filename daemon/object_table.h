@@ -24,6 +24,12 @@
 /* Same numbers as the wire's Kind and libmemclient's enum mc_kind. */
 enum obj_kind { OBJ_POOL = 1, OBJ_HEAP = 2, OBJ_GROUP = 3 };
 
+/* "pool", "heap" or "group", as messages name a kind. */
+static inline const char *object_kind_name(enum obj_kind k)
+{
+	return k == OBJ_POOL ? "pool" : k == OBJ_HEAP ? "heap" : "group";
+}
+
 struct pool {
 	sys_mem_blocks_t mb;
 	const struct cfg_pool *cfg;
@@ -77,10 +83,10 @@ struct object_table {
  * function. With dry_run the regions are only address-space reservations
  * (no memfd, nothing reserved): --check-config builds everything else for
  * real, plug-ins included. Returns 0, or a negative errno with a message in
- * err (naming file and line for choice errors); on error nothing is left.
+ * e (naming file and line for choice errors); on error nothing is left.
  */
-int object_table_build(struct object_table *l, const struct config *c, bool dry_run, char *err,
-		       size_t errlen);
+int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
+		       struct errbuf *e);
 
 /* Release everything; safe on a zeroed struct. */
 void object_table_destroy(struct object_table *l);
@@ -98,5 +104,14 @@ static inline uint64_t pool_blocks(const struct object *o)
 {
 	return o->u.pool.mb.info.num_blocks;
 }
+
+static inline uint64_t pool_used(const struct object *o)
+{
+	return pool_blocks(o) - sys_mem_blocks_free_count(&o->u.pool.mb);
+}
+
+/* Group totals: blocks summed over the members; *bs the members' block
+ * size when they all agree, else 0. */
+void group_sums(const struct object *o, uint64_t *total, uint64_t *used, uint64_t *bs);
 
 #endif

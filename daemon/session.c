@@ -8,7 +8,6 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
-#include "daemon/ops.h"
 #include "daemon/session.h"
 
 /* The peer's process name, for memctl clients; "?" if it is gone already. */
@@ -19,7 +18,7 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 	int fd;
 
 	snprintf(comm, len, "?");
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -43,7 +42,7 @@ void session_log(const struct session *s, enum log_level level, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long)s->id, (int)s->pid,
+	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long) s->id, (int) s->pid,
 		s->comm, what);
 }
 
@@ -83,25 +82,26 @@ int session_start(struct daemon *d, const struct session_creds *cr, struct sessi
 	d->slots[slot] = s;
 	d->nsessions++;
 	*out = s;
-	log_debug("client %llu connected: pid %d uid %u gid %u (%s)", (unsigned long long)s->id,
-		  (int)s->pid, (unsigned)s->uid, (unsigned)s->gid, s->comm);
+	log_debug("client %llu connected: pid %d uid %u gid %u (%s)", (unsigned long long) s->id,
+		  (int) s->pid, (unsigned) s->uid, (unsigned) s->gid, s->comm);
 	return 0;
 }
 
-void session_end(struct daemon *d, struct session *s)
+void session_release(struct daemon *d, struct session *s)
 {
-	uint64_t n = ops_reclaim(d, s);
-
-	if (n > 0)
-		log_info("client %llu (pid %d, %s) gone: reclaimed %llu holds",
-			 (unsigned long long)s->id, (int)s->pid, s->comm, (unsigned long long)n);
-	else
-		log_debug("client %llu (pid %d, %s) gone", (unsigned long long)s->id, (int)s->pid,
-			  s->comm);
 	d->slots[s->slot] = NULL;
 	d->nsessions--;
 	wbuf_free(&s->in);
 	wbuf_free(&s->out);
 	free(s->held);
 	free(s);
+}
+
+int session_check_access(const struct session *s, const struct object *o, struct errbuf *e)
+{
+	if (session_may_use(s, o->region))
+		return 0;
+	return errbuf_set(e, -EACCES, "%s '%s': region '%s' does not allow uid %u",
+			  object_kind_name(o->kind), o->name, o->region->cfg->name,
+			  (unsigned) s->uid);
 }

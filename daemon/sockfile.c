@@ -12,7 +12,7 @@
 #include "daemon/sockfile.h"
 
 int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen,
-		     char *err, size_t errlen)
+		     struct errbuf *e)
 {
 	struct sockaddr_un sun;
 	const char *path = cli;
@@ -29,18 +29,16 @@ int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t 
 		n = snprintf(out, outlen, "%s", SOCKFILE_ROOT_DEFAULT);
 	} else {
 		xdg = getenv("XDG_RUNTIME_DIR");
-		if (xdg == NULL || *xdg == '\0') {
-			snprintf(err, errlen,
-				 "no socket path: give -s PATH, set ALLOCATORD_SOCKET or socket.path, or run with XDG_RUNTIME_DIR set");
-			return -ENOENT;
-		}
+		if (xdg == NULL || *xdg == '\0')
+			return errbuf_set(e, -ENOENT,
+					  "no socket path: give -s PATH, set ALLOCATORD_SOCKET or "
+					  "socket.path, or run with XDG_RUNTIME_DIR set");
 		n = snprintf(out, outlen, "%s/%s", xdg, SOCKFILE_NAME);
 	}
-	if (n < 0 || (size_t)n >= outlen || (size_t)n >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path is too long (%d bytes, at most %zu): %s", n,
-			 sizeof(sun.sun_path) - 1, path ? path : out);
-		return -ENAMETOOLONG;
-	}
+	if (n < 0 || (size_t) n >= outlen || (size_t) n >= sizeof(sun.sun_path))
+		return errbuf_set(e, -ENAMETOOLONG,
+				  "socket path is too long (%d bytes, at most %zu): %s", n,
+				  sizeof(sun.sun_path) - 1, path ? path : out);
 	return 0;
 }
 
@@ -54,64 +52,56 @@ static int sockfile_live(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	rc = connect(fd, (struct sockaddr *) &sun, sizeof(sun));
 	rc = rc == 0 ? 1 : errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
 	close(fd);
 	return rc;
 }
 
-int sockfile_prepare(const char *path, char *err, size_t errlen)
+int sockfile_prepare(const char *path, struct errbuf *e)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char dir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	struct stat st;
 	int rc;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot create the socket's directory for %s: %s", path,
-			 strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "cannot create the socket's directory for %s: %s", path,
+				  strerror(-rc));
 	}
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket: not replacing it", path);
-		return -EEXIST;
-	}
+	if (!S_ISSOCK(st.st_mode))
+		return errbuf_set(e, -EEXIST, "%s exists and is not a socket: not replacing it",
+				  path);
 	rc = sockfile_live(path);
-	if (rc > 0) {
-		snprintf(err, errlen, "another allocatord is serving %s", path);
-		return -EADDRINUSE;
-	}
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot tell whether %s is in use: %s", path, strerror(-rc));
-		return rc;
-	}
+	if (rc > 0)
+		return errbuf_set(e, -EADDRINUSE, "another allocatord is serving %s", path);
+	if (rc < 0)
+		return errbuf_set(e, rc, "cannot tell whether %s is in use: %s", path,
+				  strerror(-rc));
 	if (unlink(path) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "cannot remove stale socket %s: %s", path, strerror(-rc));
 	}
 	log_info("removed stale socket %s", path);
 	return 0;
 }
 
-int sockfile_set_access(const char *path, const struct config *c, char *err, size_t errlen)
+int sockfile_set_access(const char *path, const struct config *c, struct errbuf *e)
 {
 	int rc;
 
 	if (chmod(path, c->socket_mode) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "chmod %04o %s: %s", (unsigned)c->socket_mode, path,
-			 strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "chmod %04o %s: %s", (unsigned) c->socket_mode, path,
+				  strerror(-rc));
 	}
-	if (c->socket_group_set && chown(path, (uid_t)-1, c->socket_group) < 0) {
+	if (c->socket_group_set && chown(path, (uid_t) -1, c->socket_group) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "chgrp %u %s: %s", (unsigned)c->socket_group, path,
-			 strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "chgrp %u %s: %s", (unsigned) c->socket_group, path,
+				  strerror(-rc));
 	}
 	return 0;
 }

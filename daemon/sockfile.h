@@ -20,7 +20,7 @@
  * or -ENOENT (no default: not root and no XDG_RUNTIME_DIR), with a message.
  */
 int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen,
-		     char *err, size_t errlen);
+		     struct errbuf *e);
 
 /*
  * Make path ready for bind: create its directory if missing (one level,
@@ -28,9 +28,9 @@ int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t 
  * on it), refuse a live one (-EADDRINUSE) or a file that is not a socket
  * (-EEXIST). Returns 0 or a negative errno with a message.
  */
-int sockfile_prepare(const char *path, char *err, size_t errlen);
+int sockfile_prepare(const char *path, struct errbuf *e);
 
 /* After bind: set the configured mode and group. 0 or -errno + message. */
-int sockfile_set_access(const char *path, const struct config *c, char *err, size_t errlen);
+int sockfile_set_access(const char *path, const struct config *c, struct errbuf *e);
 
 #endif
