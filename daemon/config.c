@@ -235,7 +235,7 @@ static int parse_pool(const struct cp_ctx *ctx, const struct config *c, const co
 static int parse_heap(const struct cp_ctx *ctx, const struct config *c, const config_setting_t *s,
 		      struct cfg_heap *h)
 {
-	char a[CP_SIZE_BUF], b[CP_SIZE_BUF];
+	char a[BYTES_BUF], b[BYTES_BUF];
 	uint64_t units;
 	int rc;
 
@@ -268,8 +268,9 @@ static int parse_heap(const struct cp_ctx *ctx, const struct config *c, const co
 			       units, h->max_allocs);
 	if (h->quota > h->size)
 		return cp_fail(ctx, config_setting_get_member(s, "client_quota"),
-			       "is more than the heap's size (%s), got %s", cp_fmt_size(h->size, a),
-			       cp_fmt_size(h->quota, b));
+			       "is more than the heap's size (%s), got %s",
+			       bytes_fmt(h->size, BYTES_EXACT, a),
+			       bytes_fmt(h->quota, BYTES_EXACT, b));
 	return 0;
 }
 
@@ -293,7 +294,7 @@ static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, s
 			  bool size_set)
 {
 	uint64_t end = 0, page = r->hugepages ? HUGE_PAGE_SIZE : PAGE_SIZE_4K, need;
-	char a[CP_SIZE_BUF], b[CP_SIZE_BUF];
+	char a[BYTES_BUF], b[BYTES_BUF];
 	size_t i;
 
 	for (i = 0; i < r->npools && end <= REGION_SIZE_MAX; i++)
@@ -303,7 +304,7 @@ static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, s
 		r->heaps[i].offset = place(&end, r->heaps[i].granule, r->heaps[i].size);
 	if (end > REGION_SIZE_MAX)
 		return cp_fail(ctx, s, "its pools and heaps need more than %s",
-			       cp_fmt_size(REGION_SIZE_MAX, a));
+			       bytes_fmt(REGION_SIZE_MAX, BYTES_EXACT, a));
 	need = round_up(end, page);
 	if (!size_set)
 		r->size = need;
@@ -311,12 +312,12 @@ static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, s
 		return cp_fail(ctx, config_setting_get_member(s, "size"),
 			       "is %" PRIu64 " bytes, but its pools and heaps need %" PRIu64
 			       " bytes (%s)",
-			       r->size, need, cp_fmt_size(need, a));
+			       r->size, need, bytes_fmt(need, BYTES_EXACT, a));
 	else if (r->size % page != 0)
 		return cp_fail(ctx, config_setting_get_member(s, "size"),
 			       "must be a multiple of %s (hugepages: %s), got %s",
-			       cp_fmt_size(page, a), r->hugepages ? "yes" : "no",
-			       cp_fmt_size(r->size, b));
+			       bytes_fmt(page, BYTES_EXACT, a), r->hugepages ? "yes" : "no",
+			       bytes_fmt(r->size, BYTES_EXACT, b));
 	return 0;
 }
 

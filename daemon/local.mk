@@ -6,6 +6,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/config_parse.c daemon/config_parse.h \
 	daemon/choice.c daemon/choice.h daemon/choice_builtin.c daemon/choice_plugin.h \
 	daemon/errbuf.c daemon/errbuf.h \
+	daemon/bytes.c daemon/bytes.h \
 	daemon/log.c daemon/log.h \
 	daemon/region.c daemon/region.h \
 	daemon/object_table.c daemon/object_table.h \

@@ -1,3 +1,7 @@
+/*
+ * region: creating, reserving, sealing and mapping a region's memfd, and the
+ * allow-list check (see region.h). On any failure nothing stays open.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -5,26 +9,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "daemon/bytes.h"
 #include "daemon/region.h"
-
-static void format_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double) bytes;
-	unsigned u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", v, unit[u]);
-}
 
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
 		  struct errbuf *e)
 {
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	char human[32];
+	char human[BYTES_BUF];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -32,7 +24,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 	r->cfg = cfg;
 	r->index = index;
 	r->size = cfg->size;
-	format_size(cfg->size, human, sizeof(human));
+	bytes_fmt(cfg->size, BYTES_ROUNDED, human);
 	if (cfg->hugepages)
 		flags |= MFD_HUGETLB;
 	if (dry_run) {
