@@ -1,3 +1,9 @@
+/*
+ * daemon: building and tearing down the daemon's state (see daemon.h), the
+ * clocks, the batch limit, and the end-of-run check that every allocator is
+ * whole. It calls only into the state below it -- object table, holds,
+ * sessions, arena -- never into ops, stats, dispatch or the server.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,11 @@
+/*
+ * dispatch: from request frames to reply frames for one session (see
+ * dispatch.h). Every frame consumed gets exactly one reply, in order,
+ * carrying the request's id (0 when it does not decode); a failure is a
+ * reply with the negative errno and its message, never a dropped frame.
+ * State changed here is only the session's hello and the request counter;
+ * allocations are ops' work, listings stats' and hello's.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,9 @@
+/*
+ * main: the allocatord program -- options, configuration, then the daemon
+ * assembled bottom-up (daemon_init, dispatch_init) and served by the server,
+ * or only printed with --check-config. Every start-up failure is one line
+ * "allocatord: ..." on stderr and exit status 1.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

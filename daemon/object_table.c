@@ -1,3 +1,9 @@
+/*
+ * object_table: building the regions, pools, heaps and groups a config
+ * describes, and finding them by name (see object_table.h). Objects are laid
+ * out region by region, pools then heaps, then all groups, so an object's
+ * index never changes once built; by_name is sorted for binary search.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,11 @@
+/*
+ * ops: allocation, free, retain and reclaim with their ownership rules (see
+ * ops.h). Invariant kept by every function here: a unit is allocated in its
+ * core allocator iff its holder list is non-empty (UNIT_PENDING only inside
+ * ops_free), and each session's held[] sums match its holds. A failing call
+ * leaves no trace: checks come first, holds are reserved before allocating,
+ * and batches undo what they did.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,9 @@
+/*
+ * server: the libuv event loop, the listening socket and one struct conn per
+ * client (see server.h). The server owns its connections (conns, by session
+ * slot); a session never points back at its connection. A conn's session is
+ * NULL once closed, and the conn is freed when both of its handles are.
+ */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

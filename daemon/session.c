@@ -1,3 +1,8 @@
+/*
+ * session: starting and releasing client sessions, their log lines and
+ * region access (see session.h). A session's slot is its index in
+ * daemon.slots for its whole life, and holds name sessions by slot.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

@@ -1,3 +1,8 @@
+/*
+ * sockfile: which path the daemon listens on and the file there (see
+ * sockfile.h). A file at the path is replaced only when it is a socket no
+ * daemon accepts on.
+ */
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "daemon/config.h"
+#include "daemon/errbuf.h"
 
 #define SOCKFILE_ROOT_DEFAULT "/run/allocatord/allocatord.sock"
 #define SOCKFILE_NAME         "allocatord.sock"

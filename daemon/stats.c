@@ -1,3 +1,9 @@
+/*
+ * stats: the List, Status, Clients and Map replies, and the start-up check
+ * that the unpaged ones fit in a frame (see stats.h). Nothing here changes
+ * the daemon's state but its arena, where the replies are built; every
+ * object shown is one the asking session may use.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
