@@ -5,7 +5,6 @@
  * sessions, arena -- never into ops, stats, dispatch or the server.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

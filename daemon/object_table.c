@@ -5,7 +5,6 @@
  * index never changes once built; by_name is sorted for binary search.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

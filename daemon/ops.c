@@ -7,7 +7,6 @@
  * and batches undo what they did.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -5,7 +5,6 @@
  * object shown is one the asking session may use.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
