@@ -1,3 +1,9 @@
+/*
+ * arena: the bump allocator behind every request's decode and reply (see
+ * arena.h). Invariant: used <= cap and every block handed out is 16-byte
+ * aligned; nothing is freed one by one -- protobuf-c's free is a no-op and
+ * the dispatcher resets the whole arena after each request.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +18,8 @@ static void *arena_pb_alloc(void *data, size_t size)
 static void arena_pb_free(void *data, void *p)
 {
 	/* Everything goes at once in arena_reset(). */
-	(void)data;
-	(void)p;
+	(void) data;
+	(void) p;
 }
 
 int arena_init(struct arena *a, size_t cap)
@@ -38,7 +44,7 @@ void arena_destroy(struct arena *a)
 
 void *arena_alloc(struct arena *a, size_t size)
 {
-	size_t start = (a->used + 15) & ~(size_t)15;
+	size_t start = (a->used + 15) & ~(size_t) 15;
 	void *p;
 
 	if (start > a->cap || size > a->cap - start)

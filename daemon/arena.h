@@ -27,6 +27,13 @@ void *arena_alloc(struct arena *a, size_t size);
 /* Allocate and zero. */
 void *arena_zalloc(struct arena *a, size_t size);
 
+/* A zeroed array of n elements of size bytes; at least one element, so
+ * NULL only when the arena is full, even for n == 0. */
+static inline void *arena_array(struct arena *a, size_t n, size_t size)
+{
+	return arena_zalloc(a, (n ? n : 1) * size);
+}
+
 /* Copy of s, or NULL. */
 char *arena_strdup(struct arena *a, const char *s);
 

@@ -10,25 +10,11 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "daemon/choice.h"
-
-/* snprintf into the caller's buffer, which may be absent. */
-__attribute__((format(printf, 3, 4))) static void choice__err(char *err, size_t errlen,
-							      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct allocatord_choice *choice__builtin(const char *name)
 {
@@ -39,7 +25,7 @@ static const struct allocatord_choice *choice__builtin(const char *name)
 }
 
 /* "unknown choice function 'xyz' (built in: by_size, round_robin, ...)" */
-static void choice__err_unknown(char *err, size_t errlen, const char *name)
+static int choice__err_unknown(struct errbuf *e, const char *name)
 {
 	char list[256] = "";
 	size_t len = 0;
@@ -48,7 +34,7 @@ static void choice__err_unknown(char *err, size_t errlen, const char *name)
 	for (size_t i = 0; choice_builtins[i] != NULL && len < sizeof(list); i++)
 		len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%s", i == 0 ? "" : ", ",
 					 choice_builtins[i]->name);
-	choice__err(err, errlen, "unknown choice function '%s' (built in: %s)", name, list);
+	return errbuf_set(e, -ENOENT, "unknown choice function '%s' (built in: %s)", name, list);
 }
 
 /*
@@ -71,29 +57,24 @@ static int choice__dlopen_errno(const char *path)
 }
 
 /* Check the descriptor a plug-in exports: 0 or -ELIBBAD with a message. */
-static int choice__check_desc(const struct allocatord_choice *d, const char *path, char *err,
-			      size_t errlen)
+static int choice__check_desc(const struct allocatord_choice *d, const char *path, struct errbuf *e)
 {
-	if (d->abi_version != ALLOCATORD_CHOICE_ABI_VERSION) {
-		choice__err(err, errlen, "%s: ABI version %" PRIu32 ", this allocatord speaks %u",
-			    path, d->abi_version, ALLOCATORD_CHOICE_ABI_VERSION);
-		return -ELIBBAD;
-	}
-	if (d->choose == NULL) {
-		choice__err(err, errlen, "%s: '%s' has no choose function", path,
-			    ALLOCATORD_CHOICE_SYMBOL);
-		return -ELIBBAD;
-	}
-	if (d->name == NULL || d->name[0] == '\0') {
-		choice__err(err, errlen, "%s: '%s' has no name", path, ALLOCATORD_CHOICE_SYMBOL);
-		return -ELIBBAD;
-	}
+	if (d->abi_version != ALLOCATORD_CHOICE_ABI_VERSION)
+		return errbuf_set(e, -ELIBBAD,
+				  "%s: ABI version %" PRIu32 ", this allocatord speaks %u", path,
+				  d->abi_version, ALLOCATORD_CHOICE_ABI_VERSION);
+	if (d->choose == NULL)
+		return errbuf_set(e, -ELIBBAD, "%s: '%s' has no choose function", path,
+				  ALLOCATORD_CHOICE_SYMBOL);
+	if (d->name == NULL || d->name[0] == '\0')
+		return errbuf_set(e, -ELIBBAD, "%s: '%s' has no name", path,
+				  ALLOCATORD_CHOICE_SYMBOL);
 	return 0;
 }
 
 /* Load the plug-in at path into c->dl and c->desc. On error c->dl may be set
  * (the caller closes it). */
-static int choice__load(struct choice *c, const char *path, char *err, size_t errlen)
+static int choice__load(struct choice *c, const char *path, struct errbuf *e)
 {
 	const char *why;
 
@@ -105,18 +86,15 @@ static int choice__load(struct choice *c, const char *path, char *err, size_t er
 			why = "cannot load";
 		/* glibc's message starts with the path; do not repeat it. */
 		if (strncmp(why, path, strlen(path)) == 0)
-			choice__err(err, errlen, "%s", why);
-		else
-			choice__err(err, errlen, "%s: %s", path, why);
-		return choice__dlopen_errno(path);
+			return errbuf_set(e, choice__dlopen_errno(path), "%s", why);
+		return errbuf_set(e, choice__dlopen_errno(path), "%s: %s", path, why);
 	}
 	/* The object's address is never NULL, so NULL means "not there". */
 	c->desc = dlsym(c->dl, ALLOCATORD_CHOICE_SYMBOL);
-	if (c->desc == NULL) {
-		choice__err(err, errlen, "%s: no symbol '%s'", path, ALLOCATORD_CHOICE_SYMBOL);
-		return -ELIBBAD;
-	}
-	return choice__check_desc(c->desc, path, err, errlen);
+	if (c->desc == NULL)
+		return errbuf_set(e, -ELIBBAD, "%s: no symbol '%s'", path,
+				  ALLOCATORD_CHOICE_SYMBOL);
+	return choice__check_desc(c->desc, path, e);
 }
 
 /*
@@ -125,33 +103,25 @@ static int choice__load(struct choice *c, const char *path, char *err, size_t er
  * cfg.state = c->state is all the daemon does per request. On error the
  * group is left as it was. Cost: dlopen for a plug-in, else O(built-ins).
  */
-int choice_open(struct choice *c, sys_multi_mem_blocks_t *group, const char *name,
-		const char *plugin, const char *arg, char *err, size_t errlen)
+static int choice__open(struct choice *c, sys_multi_mem_blocks_t *group, const char *name,
+			const char *plugin, const char *arg, struct errbuf *e)
 {
 	const char *what; /* names the choice function in messages */
 	int rc;
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (c == NULL || group == NULL) {
-		choice__err(err, errlen, "no choice or no group");
-		return -EINVAL;
-	}
+	if (c == NULL || group == NULL)
+		return errbuf_set(e, -EINVAL, "no choice or no group");
 	memset(c, 0, sizeof(*c));
-	if ((name == NULL) == (plugin == NULL)) {
-		choice__err(err, errlen, "give either choice or plugin");
-		return -EINVAL;
-	}
+	if ((name == NULL) == (plugin == NULL))
+		return errbuf_set(e, -EINVAL, "give either choice or plugin");
 
 	if (name != NULL) {
 		c->desc = choice__builtin(name);
-		if (c->desc == NULL) {
-			choice__err_unknown(err, errlen, name);
-			return -ENOENT;
-		}
+		if (c->desc == NULL)
+			return choice__err_unknown(e, name);
 		what = name;
 	} else {
-		rc = choice__load(c, plugin, err, errlen);
+		rc = choice__load(c, plugin, e);
 		if (rc < 0)
 			goto fail;
 		what = plugin;
@@ -161,13 +131,13 @@ int choice_open(struct choice *c, sys_multi_mem_blocks_t *group, const char *nam
 		rc = c->desc->init(group, arg, &c->state);
 		if (rc > 0) {
 			/* Outside the ABI: say so rather than guess an errno. */
-			choice__err(err, errlen, "%s: init returned %d, not 0 or a negative errno",
-				    what, rc);
-			rc = -ELIBBAD;
+			rc =
+			    errbuf_set(e, -ELIBBAD,
+				       "%s: init returned %d, not 0 or a negative errno", what, rc);
 			goto fail;
 		}
 		if (rc < 0) {
-			choice__err(err, errlen, "%s: init failed: %s", what, strerror(-rc));
+			errbuf_set(e, rc, "%s: init failed: %s", what, strerror(-rc));
 			goto fail;
 		}
 	}
@@ -180,6 +150,16 @@ fail:
 	if (c->dl != NULL)
 		dlclose(c->dl);
 	memset(c, 0, sizeof(*c));
+	return rc;
+}
+
+int choice_open(struct choice *c, sys_multi_mem_blocks_t *group, const char *name,
+		const char *plugin, const char *arg, char *err, size_t errlen)
+{
+	struct errbuf e = {""};
+	int rc = choice__open(c, group, name, plugin, arg, &e);
+
+	errbuf_copy(&e, err, errlen);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/mem_blocks.h"
 #include "daemon/choice_plugin.h"
+#include "daemon/errbuf.h"
 
 struct choice {
 	const struct allocatord_choice *desc;

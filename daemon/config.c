@@ -74,8 +74,6 @@ static const struct cp_field group_fields[] = {
 
 #define FIELDS(t) t, sizeof(t) / sizeof(t[0])
 
-const char *const config_log_levels[4] = {"error", "warn", "info", "debug"};
-
 static int oom(const struct cp_ctx *ctx)
 {
 	return cp_fail_line(ctx, 0, -ENOMEM, "out of memory");
@@ -194,16 +192,12 @@ static int parse_log_level(const struct cp_ctx *ctx, const config_setting_t *roo
 {
 	char got[CP_VALUE_BUF];
 	const char *s;
-	unsigned i;
 	int rc = cp_string(ctx, root, "log_level", false, &s);
 
 	if (rc != 0)
 		return rc == 1 ? 0 : rc;
-	for (i = 0; i < 4; i++)
-		if (strcmp(s, config_log_levels[i]) == 0) {
-			c->log_level = (enum log_level) i;
-			return 0;
-		}
+	if (log_level_parse(s, &c->log_level) == 0)
+		return 0;
 	return cp_fail(ctx, config_setting_get_member(root, "log_level"),
 		       "must be one of error, warn, info, debug, got %s", cp_quote(s, got));
 }
@@ -241,7 +235,7 @@ static int parse_pool(const struct cp_ctx *ctx, const struct config *c, const co
 static int parse_heap(const struct cp_ctx *ctx, const struct config *c, const config_setting_t *s,
 		      struct cfg_heap *h)
 {
-	char a[CP_SIZE_BUF], b[CP_SIZE_BUF];
+	char a[BYTES_BUF], b[BYTES_BUF];
 	uint64_t units;
 	int rc;
 
@@ -274,8 +268,9 @@ static int parse_heap(const struct cp_ctx *ctx, const struct config *c, const co
 			       units, h->max_allocs);
 	if (h->quota > h->size)
 		return cp_fail(ctx, config_setting_get_member(s, "client_quota"),
-			       "is more than the heap's size (%s), got %s", cp_fmt_size(h->size, a),
-			       cp_fmt_size(h->quota, b));
+			       "is more than the heap's size (%s), got %s",
+			       bytes_fmt(h->size, BYTES_EXACT, a),
+			       bytes_fmt(h->quota, BYTES_EXACT, b));
 	return 0;
 }
 
@@ -295,11 +290,11 @@ static uint64_t place(uint64_t *end, uint64_t align, uint64_t size)
  * Each object is at most REGION_SIZE_MAX bytes and placing stops once *end
  * passes REGION_SIZE_MAX, so no sum here overflows.
  */
-static int layout(const struct cp_ctx *ctx, const config_setting_t *s, struct cfg_region *r,
-		  bool size_set)
+static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, struct cfg_region *r,
+			  bool size_set)
 {
 	uint64_t end = 0, page = r->hugepages ? HUGE_PAGE_SIZE : PAGE_SIZE_4K, need;
-	char a[CP_SIZE_BUF], b[CP_SIZE_BUF];
+	char a[BYTES_BUF], b[BYTES_BUF];
 	size_t i;
 
 	for (i = 0; i < r->npools && end <= REGION_SIZE_MAX; i++)
@@ -309,7 +304,7 @@ static int layout(const struct cp_ctx *ctx, const config_setting_t *s, struct cf
 		r->heaps[i].offset = place(&end, r->heaps[i].granule, r->heaps[i].size);
 	if (end > REGION_SIZE_MAX)
 		return cp_fail(ctx, s, "its pools and heaps need more than %s",
-			       cp_fmt_size(REGION_SIZE_MAX, a));
+			       bytes_fmt(REGION_SIZE_MAX, BYTES_EXACT, a));
 	need = round_up(end, page);
 	if (!size_set)
 		r->size = need;
@@ -317,12 +312,12 @@ static int layout(const struct cp_ctx *ctx, const config_setting_t *s, struct cf
 		return cp_fail(ctx, config_setting_get_member(s, "size"),
 			       "is %" PRIu64 " bytes, but its pools and heaps need %" PRIu64
 			       " bytes (%s)",
-			       r->size, need, cp_fmt_size(need, a));
+			       r->size, need, bytes_fmt(need, BYTES_EXACT, a));
 	else if (r->size % page != 0)
 		return cp_fail(ctx, config_setting_get_member(s, "size"),
 			       "must be a multiple of %s (hugepages: %s), got %s",
-			       cp_fmt_size(page, a), r->hugepages ? "yes" : "no",
-			       cp_fmt_size(r->size, b));
+			       bytes_fmt(page, BYTES_EXACT, a), r->hugepages ? "yes" : "no",
+			       bytes_fmt(r->size, BYTES_EXACT, b));
 	return 0;
 }
 
@@ -378,7 +373,7 @@ static int parse_region(const struct cp_ctx *ctx, struct config *c, const config
 		if (rc != 0)
 			return rc;
 	}
-	return layout(ctx, s, r, config_setting_get_member(s, "size") != NULL);
+	return place_contents(ctx, s, r, config_setting_get_member(s, "size") != NULL);
 }
 
 /* One member of a group: an existing pool, not yet listed, in the region of
@@ -546,13 +541,12 @@ static int parse_root(const struct cp_ctx *ctx, const config_setting_t *root, st
 int config_load_string(const char *text, const char *name, struct config *out, char *err,
 		       size_t errlen)
 {
-	struct cp_ctx ctx = {name != NULL ? name : "<string>", err, errlen};
+	struct errbuf e = {""};
+	struct cp_ctx ctx = {name != NULL ? name : "<string>", &e};
 	config_t lc;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
 	config_init(&lc);
 	rc = cp_read_text(&ctx, text, &lc);
 	if (rc == 0)
@@ -562,19 +556,23 @@ int config_load_string(const char *text, const char *name, struct config *out, c
 	config_destroy(&lc);
 	if (rc != 0)
 		config_free(out);
+	errbuf_copy(&e, err, errlen);
 	return rc;
 }
 
 int config_load_file(const char *path, struct config *out, char *err, size_t errlen)
 {
-	struct cp_ctx ctx = {path, err, errlen};
+	struct errbuf e = {""};
+	struct cp_ctx ctx = {path, &e};
 	char *text;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	rc = cp_read_file(&ctx, &text);
-	if (rc != 0)
+	if (rc != 0) {
+		errbuf_copy(&e, err, errlen);
 		return rc;
+	}
 	rc = config_load_string(text, path, out, err, errlen);
 	free(text);
 	return rc;

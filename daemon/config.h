@@ -18,15 +18,12 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "daemon/errbuf.h"
+#include "daemon/log.h"
 #include "proto/wire.h"
 
-#define CONFIG_ERR_MAX      512
+#define CONFIG_ERR_MAX      ERRBUF_MAX /* holds any message whole */
 #define CONFIG_DEFAULT_FILE "<built-in default>"
-
-enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
-
-/* "error", "warn", "info", "debug", indexed by enum log_level. */
-extern const char *const config_log_levels[4];
 
 struct cfg_pool {
 	char name[WIRE_NAME_MAX + 1];
@@ -82,7 +79,7 @@ struct config {
 	bool socket_group_set;
 	gid_t socket_group;
 	enum log_level log_level;  /* default LOG_INFO */
-	uint32_t max_frame;        /* bytes; default and bounds: WIRE_FRAME_* */
+	uint32_t max_frame;        /* bytes; default 65536; [4096, 16 MiB] */
 	uint32_t max_clients;      /* default 1024; [1, 65536] */
 	uint32_t hello_timeout_ms; /* default 10000; 0 = wait forever */
 	uint32_t max_output;       /* bytes of unread replies per client before the

@@ -107,32 +107,20 @@ const char *cp_describe(const config_setting_t *s, char buf[CP_VALUE_BUF])
 	return buf;
 }
 
-const char *cp_fmt_size(uint64_t v, char buf[CP_SIZE_BUF])
-{
-	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-	unsigned u = 0;
-
-	for (; v != 0 && v % 1024 == 0 && u + 1 < sizeof(units) / sizeof(units[0]); u++)
-		v /= 1024;
-	snprintf(buf, CP_SIZE_BUF, "%" PRIu64 " %s", v, units[u]);
-	return buf;
-}
-
-/* "FILE[:LINE]: [PATH: ]message" into the caller's buffer. */
+/* "FILE[:LINE]: [PATH: ]message" into ctx->e. */
 __attribute__((format(printf, 4, 0))) static void
 vmessage(const struct cp_ctx *ctx, int line, const char *path, const char *fmt, va_list ap)
 {
-	size_t n;
+	char *msg = ctx->e->msg;
+	size_t n, len = sizeof(ctx->e->msg);
 
-	if (ctx->err == NULL || ctx->errlen == 0)
-		return;
-	n = append(ctx->err, ctx->errlen, 0, "%s", ctx->file);
+	n = append(msg, len, 0, "%s", ctx->file);
 	if (line > 0)
-		n = append(ctx->err, ctx->errlen, n, ":%d", line);
-	n = append(ctx->err, ctx->errlen, n, ": ");
+		n = append(msg, len, n, ":%d", line);
+	n = append(msg, len, n, ": ");
 	if (path[0] != '\0')
-		n = append(ctx->err, ctx->errlen, n, "%s: ", path);
-	vappend(ctx->err, ctx->errlen, n, fmt, ap);
+		n = append(msg, len, n, "%s: ", path);
+	vappend(msg, len, n, fmt, ap);
 }
 
 int cp_fail(const struct cp_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
@@ -384,7 +372,7 @@ static bool is_integer(const config_setting_t *s)
 static int read_number(const struct cp_ctx *ctx, const config_setting_t *s,
 		       const struct cp_field *f, uint64_t *out)
 {
-	char got[CP_VALUE_BUF], a[CP_SIZE_BUF], b[CP_SIZE_BUF], c[CP_SIZE_BUF];
+	char got[CP_VALUE_BUF], a[BYTES_BUF], b[BYTES_BUF], c[BYTES_BUF];
 	long long v;
 
 	if (is_integer(s)) {
@@ -413,8 +401,8 @@ static int read_number(const struct cp_ctx *ctx, const config_setting_t *s,
 	if (f->kind == CP_UINT)
 		return cp_fail(ctx, s, "must be in [%" PRIu64 ", %" PRIu64 "], got %" PRIu64,
 			       f->min, f->max, *out);
-	return cp_fail(ctx, s, "must be in [%s, %s], got %s", cp_fmt_size(f->min, a),
-		       cp_fmt_size(f->max, b), cp_fmt_size(*out, c));
+	return cp_fail(ctx, s, "must be in [%s, %s], got %s", bytes_fmt(f->min, BYTES_EXACT, a),
+		       bytes_fmt(f->max, BYTES_EXACT, b), bytes_fmt(*out, BYTES_EXACT, c));
 }
 
 int cp_fields(const struct cp_ctx *ctx, const config_setting_t *g, const struct cp_field *fields,

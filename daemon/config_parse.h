@@ -24,17 +24,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon/bytes.h"
+#include "daemon/errbuf.h"
+
 struct cp_ctx {
 	const char *file; /* the name messages start with */
-	char *err;        /* may be NULL */
-	size_t errlen;
+	struct errbuf *e; /* where they go */
 };
 
-#define CP_SIZE_BUF  32 /* cp_fmt_size: "16777215 TiB" */
 #define CP_VALUE_BUF 96 /* cp_quote, cp_describe */
 
-/* "64 KiB" when v is an exact multiple of a unit, else "1000 B". */
-const char *cp_fmt_size(uint64_t v, char buf[CP_SIZE_BUF]);
 /* A string from the file as a message may show it: quoted, cut at 48
  * characters, control characters as '?'. */
 const char *cp_quote(const char *s, char buf[CP_VALUE_BUF]);

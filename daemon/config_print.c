@@ -18,15 +18,16 @@ static void print_ids(FILE *out, const char *what, const uint32_t *ids, size_t n
 
 static void print_region(const struct cfg_region *r, FILE *out)
 {
-	char a[CP_SIZE_BUF], b[CP_SIZE_BUF];
+	char a[BYTES_BUF], b[BYTES_BUF];
 	int w = 4; /* the name column */
 	size_t i;
 
 	for (i = 0; i < r->npools + r->nheaps; i++)
 		w = MAX(w, (int) strlen(i < r->npools ? r->pools[i].name
 						      : r->heaps[i - r->npools].name));
-	fprintf(out, "region %s: %s (hugepages: %s), allowed:%s", r->name, cp_fmt_size(r->size, a),
-		r->hugepages ? "yes" : "no", r->n_allow_uids + r->n_allow_gids ? "" : " everyone");
+	fprintf(out, "region %s: %s (hugepages: %s), allowed:%s", r->name,
+		bytes_fmt(r->size, BYTES_EXACT, a), r->hugepages ? "yes" : "no",
+		r->n_allow_uids + r->n_allow_gids ? "" : " everyone");
 	print_ids(out, " uids ", r->allow_uids, r->n_allow_uids);
 	print_ids(out, r->n_allow_uids > 0 ? "; gids " : " gids ", r->allow_gids, r->n_allow_gids);
 	fputc('\n', out);
@@ -36,8 +37,8 @@ static void print_region(const struct cfg_region *r, FILE *out)
 		fprintf(out,
 			"  pool  %-*s  offset 0x%-10" PRIx64 " %s x %" PRIu64
 			" blocks (align %" PRIu64 ") = %s, quota ",
-			w, p->name, p->offset, cp_fmt_size(p->block_size, a), p->blocks, p->align,
-			cp_fmt_size(p->block_size * p->blocks, b));
+			w, p->name, p->offset, bytes_fmt(p->block_size, BYTES_EXACT, a), p->blocks,
+			p->align, bytes_fmt(p->block_size * p->blocks, BYTES_EXACT, b));
 		if (p->quota == 0)
 			fprintf(out, "none\n");
 		else
@@ -49,14 +50,15 @@ static void print_region(const struct cfg_region *r, FILE *out)
 		fprintf(out,
 			"  heap  %-*s  offset 0x%-10" PRIx64 " %s (granule %" PRIu32
 			", max %" PRIu32 " allocations), quota %s\n",
-			w, h->name, h->offset, cp_fmt_size(h->size, a), h->granule, h->max_allocs,
-			h->quota == 0 ? "none" : cp_fmt_size(h->quota, b));
+			w, h->name, h->offset, bytes_fmt(h->size, BYTES_EXACT, a), h->granule,
+			h->max_allocs,
+			h->quota == 0 ? "none" : bytes_fmt(h->quota, BYTES_EXACT, b));
 	}
 }
 
 void config_print(const struct config *c, FILE *out)
 {
-	char a[CP_SIZE_BUF], b[CP_SIZE_BUF];
+	char a[BYTES_BUF], b[BYTES_BUF];
 	size_t i, j;
 
 	fprintf(out, "config %s: OK\n", c->file);
@@ -70,8 +72,8 @@ void config_print(const struct config *c, FILE *out)
 	fprintf(out,
 		"log_level %s, max_frame %s, max_clients %" PRIu32 ", hello_timeout_ms %" PRIu32
 		", max_output %s\n",
-		config_log_levels[c->log_level], cp_fmt_size(c->max_frame, a), c->max_clients,
-		c->hello_timeout_ms, cp_fmt_size(c->max_output, b));
+		log_level_name(c->log_level), bytes_fmt(c->max_frame, BYTES_EXACT, a),
+		c->max_clients, c->hello_timeout_ms, bytes_fmt(c->max_output, BYTES_EXACT, b));
 	for (i = 0; i < c->nregions; i++)
 		print_region(&c->regions[i], out);
 	for (i = 0; i < c->ngroups; i++) {

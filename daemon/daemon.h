@@ -1,6 +1,8 @@
 /*
- * daemon: the state of one allocatord, independent of any event loop, so
- * that tests and fuzzers drive exactly what the server drives.
+ * daemon: the state of one allocatord -- config, object table, hold table,
+ * sessions, counters -- independent of any event loop, so that tests and
+ * fuzzers drive exactly what the server drives. A plain container: it calls
+ * nothing above it (ops, stats, dispatch, server); they work on it.
  */
 #ifndef ALLOCATORD_DAEMON_DAEMON_H
 #define ALLOCATORD_DAEMON_DAEMON_H
@@ -10,41 +12,50 @@
 
 #include "daemon/arena.h"
 #include "daemon/config.h"
+#include "daemon/errbuf.h"
 #include "daemon/holds.h"
-#include "daemon/layout.h"
+#include "daemon/object_table.h"
 #include "daemon/session.h"
 
-/* Unit heads hold this while a free request is being applied (ops.c). */
-#define UNIT_PENDING (UINT32_MAX - 1)
-
-struct unit_ref;
+#define WIRE_PROTOCOL_VERSION 1u
 
 struct daemon {
 	struct config cfg;
-	struct layout layout;
+	struct object_table table;
 	struct holds holds;
-	struct arena arena;          /* decode + reply, reset per request */
-	struct session **slots;      /* max_clients entries */
+	struct arena arena;     /* decode + reply, reset per request */
+	struct session **slots; /* max_clients entries */
 	uint32_t nsessions;
 	uint64_t next_session_id;
 	uint64_t requests;
 	uint64_t reclaimed;
-	uint64_t start_ms;           /* monotonic clock at start */
+	uint64_t start_ms; /* monotonic clock at start */
 	char socket_path[108];
-	uint32_t max_batch;          /* offsets per request */
-	void **ptrs;                 /* scratch: max_batch pointers */
-	struct unit_ref *undo;       /* scratch: max_batch unit refs */
+	uint32_t max_batch; /* offsets per request */
 };
 
 /*
- * Take over *cfg (it is moved into d and zeroed) and build the layout.
- * Returns 0, or a negative errno with a message in err; on error d is empty
+ * Take over *cfg (it is moved into d and zeroed) and build the object table.
+ * Returns 0, or a negative errno with a message in e; on error d is empty
  * and cfg still belongs to the caller.
  */
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, char *err, size_t errlen);
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbuf *e);
 
-/* End every session (reclaiming their holds), then release everything. */
+/* Release everything. Sessions still open are released without reclaim
+ * (their allocators go with them): end them with ops_end_session() first
+ * when their holds matter, as the server does at a stop. */
 void daemon_fini(struct daemon *d);
+
+/*
+ * Register a new client in the first free slot. Returns 0 and the session in
+ * *out, -EUSERS when max_clients are connected, or -ENOMEM.
+ */
+int daemon_session_start(struct daemon *d, const struct session_creds *cr, struct session **out);
+
+/* Free s and its slot. Whatever s still holds is not reclaimed: this is for
+ * a session whose holds are gone (ops_end_session) or for teardown, where
+ * the allocators go too. */
+void daemon_session_release(struct daemon *d, struct session *s);
 
 /*
  * With every session ended, everything must be back: no holds, every pool
@@ -53,10 +64,11 @@ void daemon_fini(struct daemon *d);
  * stop of the daemon -- in production and in every test -- proves nothing
  * leaked and nothing was corrupted. 0, or -EUCLEAN with what is wrong.
  */
-int daemon_verify_idle(struct daemon *d, char *err, size_t errlen);
+int daemon_verify_idle(struct daemon *d, struct errbuf *e);
 
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);
 uint64_t daemon_wall_ms(void);
+
 
 #endif

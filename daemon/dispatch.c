@@ -1,12 +1,19 @@
+/*
+ * dispatch: from request frames to reply frames for one session (see
+ * dispatch.h). Every frame consumed gets exactly one reply, in order,
+ * carrying the request's id (0 when it does not decode); a failure is a
+ * reply with the negative errno and its message, never a dropped frame.
+ * State changed here is only the session's hello and the request counter;
+ * allocations are ops' work, listings stats' and hello's.
+ */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon/dispatch.h"
+#include "daemon/hello.h"
 #include "daemon/log.h"
-#include "daemon/ops.h"
 #include "daemon/stats.h"
 #include "proto/allocd.pb-c.h"
 #include "proto/wire.h"
@@ -14,22 +21,22 @@
 /* What one request produced: a status with its message, and a body. */
 struct outcome {
 	int status;
-	struct ops_err err;
+	struct errbuf err;
 	Allocd__Reply reply;
 };
 
 /* The object called name, of kind want (0: any kind), into *out. */
-static int find_object(struct daemon *d, const char *name, enum obj_kind want,
-		       struct object **out, struct outcome *oc)
+static int find_object(struct daemon *d, const char *name, enum obj_kind want, struct object **out,
+		       struct outcome *oc)
 {
-	static const char *const kinds[] = {"object", "pool", "heap", "group"};
-	struct object *o = layout_find(&d->layout, name);
+	struct object *o = object_table_find(&d->table, name);
 
 	if (o == NULL)
-		return ops_fail(&oc->err, -ENOENT, "no %s named '%s'", kinds[want], name);
+		return errbuf_set(&oc->err, -ENOENT, "no %s named '%s'",
+				  want != 0 ? object_kind_name(want) : "object", name);
 	if (want != 0 && o->kind != want)
-		return ops_fail(&oc->err, -EINVAL, "'%s' is a %s, not a %s", name, kinds[o->kind],
-				    kinds[want]);
+		return errbuf_set(&oc->err, -EINVAL, "'%s' is a %s, not a %s", name,
+				  object_kind_name(o->kind), object_kind_name(want));
 	*out = o;
 	return 0;
 }
@@ -41,17 +48,17 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 	int rc;
 
 	if (s->hello_done)
-		return ops_fail(&oc->err, -EALREADY, "hello was already done on this connection");
+		return errbuf_set(&oc->err, -EALREADY, "hello was already done on this connection");
 	hr = arena_alloc(&d->arena, sizeof(*hr));
 	if (hr == NULL)
-		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
-	rc = stats_hello(d, s, hr, &oc->err);
+		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
+	rc = hello_reply_build(d, s, hr, &oc->err);
 	if (rc < 0)
 		return rc;
 	/* Keep the client's name printable: it ends up in memctl tables. */
 	snprintf(s->client_name, sizeof(s->client_name), "%s", req->client_name);
 	for (char *p = s->client_name; *p; p++)
-		if (!isprint((unsigned char)*p))
+		if (!isprint((unsigned char) *p))
 			*p = '?';
 	s->hello_done = true;
 	s->fds_pending = hr->n_regions > 0;
@@ -77,19 +84,19 @@ static Allocd__AllocReply *alloc_reply(struct daemon *d, struct outcome *oc, uin
 	return ar;
 }
 
-static int do_alloc(struct daemon *d, struct session *s, const Allocd__Alloc *req,
+static int do_alloc(struct dispatch *x, struct session *s, const Allocd__Alloc *req,
 		    struct outcome *oc)
 {
 	struct object *o = NULL;
 	Allocd__AllocReply *ar;
-	int rc = find_object(d, req->pool, OBJ_POOL, &o, oc);
+	int rc = find_object(x->d, req->pool, OBJ_POOL, &o, oc);
 
 	if (rc < 0)
 		return rc;
-	ar = alloc_reply(d, oc, req->contiguous ? 1 : req->count);
+	ar = alloc_reply(x->d, oc, req->contiguous ? 1 : req->count);
 	if (ar == NULL)
-		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
-	rc = ops_pool_alloc(d, s, o, req->count, req->contiguous, ar->offsets, &oc->err);
+		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
+	rc = ops_pool_alloc(&x->ops, s, o, req->count, req->contiguous, ar->offsets, &oc->err);
 	if (rc < 0)
 		return rc;
 	ar->n_offsets = req->count == 0 ? 0 : req->contiguous ? 1 : req->count;
@@ -97,44 +104,44 @@ static int do_alloc(struct daemon *d, struct session *s, const Allocd__Alloc *re
 	return 0;
 }
 
-static int do_group_alloc(struct daemon *d, struct session *s, const Allocd__GroupAlloc *req,
+static int do_group_alloc(struct dispatch *x, struct session *s, const Allocd__GroupAlloc *req,
 			  struct outcome *oc)
 {
 	struct object *o = NULL;
 	Allocd__AllocReply *ar;
 	struct object *chosen;
-	int rc = find_object(d, req->group, OBJ_GROUP, &o, oc);
+	int rc = find_object(x->d, req->group, OBJ_GROUP, &o, oc);
 
 	if (rc < 0)
 		return rc;
-	ar = alloc_reply(d, oc, req->count);
+	ar = alloc_reply(x->d, oc, req->count);
 	if (ar == NULL)
-		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
-	rc = ops_group_alloc(d, s, o, req->cfg, req->count, req->total_count, ar->offsets,
+		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
+	rc = ops_group_alloc(&x->ops, s, o, req->cfg, req->count, req->total_count, ar->offsets,
 			     &chosen, &oc->err);
 	if (rc < 0)
 		return rc;
 	if (chosen != NULL) {
 		ar->n_offsets = req->count;
 		ar->block_size = pool_block_size(chosen);
-		ar->pool = (char *)chosen->name;
+		ar->pool = (char *) chosen->name;
 	}
 	return 0;
 }
 
-static int do_heap_alloc(struct daemon *d, struct session *s, const Allocd__HeapAlloc *req,
+static int do_heap_alloc(struct dispatch *x, struct session *s, const Allocd__HeapAlloc *req,
 			 struct outcome *oc)
 {
 	struct object *o = NULL;
 	Allocd__AllocReply *ar;
-	int rc = find_object(d, req->heap, OBJ_HEAP, &o, oc);
+	int rc = find_object(x->d, req->heap, OBJ_HEAP, &o, oc);
 
 	if (rc < 0)
 		return rc;
-	ar = alloc_reply(d, oc, 1);
+	ar = alloc_reply(x->d, oc, 1);
 	if (ar == NULL)
-		return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
-	rc = ops_heap_alloc(d, s, o, req->size, req->align, &ar->offsets[0], &ar->block_size,
+		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
+	rc = ops_heap_alloc(&x->ops, s, o, req->size, req->align, &ar->offsets[0], &ar->block_size,
 			    &oc->err);
 	if (rc < 0)
 		return rc;
@@ -142,22 +149,24 @@ static int do_heap_alloc(struct daemon *d, struct session *s, const Allocd__Heap
 	return 0;
 }
 
-static int do_free(struct daemon *d, struct session *s, const Allocd__Free *req,
+static int do_free(struct dispatch *x, struct session *s, const Allocd__Free *req,
 		   struct outcome *oc)
 {
 	struct object *o = NULL;
-	int rc = find_object(d, req->name, 0, &o, oc);
+	int rc = find_object(x->d, req->name, 0, &o, oc);
 
-	return rc < 0 ? rc : ops_free(d, s, o, req->offsets, req->n_offsets, req->run, &oc->err);
+	return rc < 0 ? rc
+		      : ops_free(&x->ops, s, o, req->offsets, req->n_offsets, req->run, &oc->err);
 }
 
-static int do_retain(struct daemon *d, struct session *s, const Allocd__Retain *req,
+static int do_retain(struct dispatch *x, struct session *s, const Allocd__Retain *req,
 		     struct outcome *oc)
 {
 	struct object *o = NULL;
-	int rc = find_object(d, req->name, 0, &o, oc);
+	int rc = find_object(x->d, req->name, 0, &o, oc);
 
-	return rc < 0 ? rc : ops_retain(d, s, o, req->offsets, req->n_offsets, req->run, &oc->err);
+	return rc < 0 ? rc
+		      : ops_retain(&x->ops, s, o, req->offsets, req->n_offsets, req->run, &oc->err);
 }
 
 static int do_stats(struct daemon *d, struct session *s, const Allocd__Request *req,
@@ -192,29 +201,29 @@ static int do_stats(struct daemon *d, struct session *s, const Allocd__Request *
 		return stats_map(d, s, req->map->pool, req->map->first, req->map->count, r->map,
 				 &oc->err);
 	default:
-		return ops_fail(&oc->err, -EINVAL, "unknown request kind");
+		return errbuf_set(&oc->err, -EINVAL, "unknown request kind");
 	}
-	return ops_fail(&oc->err, -ENOMEM, "out of reply memory");
+	return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
 }
 
-static int run_request(struct daemon *d, struct session *s, const Allocd__Request *req,
+static int run_request(struct dispatch *x, struct session *s, const Allocd__Request *req,
 		       struct outcome *oc)
 {
 	switch (req->body_case) {
 	case ALLOCD__REQUEST__BODY_HELLO:
-		return do_hello(d, s, req->hello, oc);
+		return do_hello(x->d, s, req->hello, oc);
 	case ALLOCD__REQUEST__BODY_ALLOC:
-		return do_alloc(d, s, req->alloc, oc);
+		return do_alloc(x, s, req->alloc, oc);
 	case ALLOCD__REQUEST__BODY_GROUP_ALLOC:
-		return do_group_alloc(d, s, req->group_alloc, oc);
+		return do_group_alloc(x, s, req->group_alloc, oc);
 	case ALLOCD__REQUEST__BODY_HEAP_ALLOC:
-		return do_heap_alloc(d, s, req->heap_alloc, oc);
+		return do_heap_alloc(x, s, req->heap_alloc, oc);
 	case ALLOCD__REQUEST__BODY_FREE:
-		return do_free(d, s, req->free, oc);
+		return do_free(x, s, req->free, oc);
 	case ALLOCD__REQUEST__BODY_RETAIN:
-		return do_retain(d, s, req->retain, oc);
+		return do_retain(x, s, req->retain, oc);
 	default:
-		return do_stats(d, s, req, oc);
+		return do_stats(x->d, s, req, oc);
 	}
 }
 
@@ -228,7 +237,7 @@ static int put_reply(struct daemon *d, struct session *s, struct outcome *oc)
 	r->version = WIRE_PROTOCOL_VERSION;
 	if (oc->status < 0) {
 		r->status = oc->status;
-		r->error = oc->err.msg[0] ? oc->err.msg : (char *)strerror(-oc->status);
+		r->error = oc->err.msg[0] ? oc->err.msg : (char *) strerror(-oc->status);
 		r->body_case = ALLOCD__REPLY__BODY__NOT_SET;
 	}
 	rc = wire_frame_put(&s->out, &r->base, d->cfg.max_frame);
@@ -244,9 +253,10 @@ static int put_reply(struct daemon *d, struct session *s, struct outcome *oc)
 }
 
 /* One frame. Returns 0 to go on or a negative errno to close. */
-static int dispatch_frame(struct daemon *d, struct session *s, const uint8_t *payload,
+static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *payload,
 			  uint32_t len)
 {
+	struct daemon *d = x->d;
 	Allocd__Request *req;
 	struct outcome oc = {.reply = ALLOCD__REPLY__INIT};
 	int close_rc = 0;
@@ -254,19 +264,19 @@ static int dispatch_frame(struct daemon *d, struct session *s, const uint8_t *pa
 	d->requests++;
 	req = allocd__request__unpack(&d->arena.pb, len, payload);
 	if (req == NULL) {
-		oc.status = ops_fail(&oc.err, -EBADMSG, "malformed request of %u bytes", len);
+		oc.status = errbuf_set(&oc.err, -EBADMSG, "malformed request of %u bytes", len);
 		session_log(s, LOG_WARN, "%s", oc.err.msg);
 	} else {
 		oc.reply.id = req->id;
 		if (req->version != WIRE_PROTOCOL_VERSION) {
-			close_rc = oc.status = ops_fail(
+			close_rc = oc.status = errbuf_set(
 			    &oc.err, -EPROTONOSUPPORT, "protocol version %u, this daemon speaks %u",
 			    req->version, WIRE_PROTOCOL_VERSION);
 		} else if (!s->hello_done && req->body_case != ALLOCD__REQUEST__BODY_HELLO) {
 			close_rc = oc.status =
-				ops_fail(&oc.err, -EPROTO, "the first request must be hello");
+			    errbuf_set(&oc.err, -EPROTO, "the first request must be hello");
 		} else {
-			oc.status = run_request(d, s, req, &oc);
+			oc.status = run_request(x, s, req, &oc);
 		}
 		if (oc.status < 0)
 			session_log(s, close_rc < 0 ? LOG_WARN : LOG_DEBUG, "%s", oc.err.msg);
@@ -278,8 +288,27 @@ static int dispatch_frame(struct daemon *d, struct session *s, const uint8_t *pa
 	return close_rc;
 }
 
-int dispatch_input(struct daemon *d, struct session *s)
+int dispatch_init(struct dispatch *x, struct daemon *d, struct errbuf *e)
 {
+	int rc;
+
+	x->d = d;
+	rc = ops_init(&x->ops, d, e);
+	if (rc == 0)
+		rc = stats_check_fit(d, e);
+	if (rc < 0)
+		ops_fini(&x->ops);
+	return rc;
+}
+
+void dispatch_fini(struct dispatch *x)
+{
+	ops_fini(&x->ops);
+}
+
+int dispatch_input(struct dispatch *x, struct session *s)
+{
+	struct daemon *d = x->d;
 	const uint8_t *payload;
 	uint32_t len;
 	int rc;
@@ -289,15 +318,15 @@ int dispatch_input(struct daemon *d, struct session *s)
 		if (rc == 0)
 			return 0;
 		if (rc == -EMSGSIZE) {
-			struct ops_err e;
+			struct errbuf e;
 
-			ops_fail(&e, rc, "frame of %u bytes over max_frame %u", len,
-				 d->cfg.max_frame);
+			errbuf_set(&e, rc, "frame of %u bytes over max_frame %u", len,
+				   d->cfg.max_frame);
 			session_log(s, LOG_WARN, "%s", e.msg);
 			dispatch_error_frame(&s->out, d->cfg.max_frame, rc, e.msg);
 			return rc;
 		}
-		rc = dispatch_frame(d, s, payload, len);
+		rc = dispatch_frame(x, s, payload, len);
 		bytebuf_consume(&s->in, WIRE_HEADER + len);
 		arena_reset(&d->arena);
 		if (rc < 0)
@@ -312,6 +341,6 @@ int dispatch_error_frame(struct bytebuf *out, uint32_t max_frame, int status, co
 
 	r.version = WIRE_PROTOCOL_VERSION;
 	r.status = status;
-	r.error = (char *)msg;
+	r.error = (char *) msg;
 	return wire_frame_put(out, &r.base, max_frame);
 }

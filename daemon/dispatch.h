@@ -9,6 +9,23 @@
 #include <stdint.h>
 
 #include "daemon/daemon.h"
+#include "daemon/errbuf.h"
+#include "daemon/ops.h"
+
+/* What serves requests on one daemon: the daemon and its ops. */
+struct dispatch {
+	struct daemon *d;
+	struct ops ops;
+};
+
+/*
+ * Make d ready to serve, after daemon_init: the ops' scratch, and the check
+ * that the unpaged replies fit in one frame (stats_check_fit), so that a
+ * config with too many objects is refused at start. 0, or a negative errno
+ * with a message (-ENOMEM, -E2BIG); on error nothing is left to release.
+ */
+int dispatch_init(struct dispatch *x, struct daemon *d, struct errbuf *e);
+void dispatch_fini(struct dispatch *x);
 
 /*
  * Handle the complete frames at the front of s->in, appending replies to
@@ -21,7 +38,7 @@
  * (wrong protocol version), -EPROTO (first request not a hello), -ENOMEM.
  * Each case has already appended an error reply and logged a line.
  */
-int dispatch_input(struct daemon *d, struct session *s);
+int dispatch_input(struct dispatch *x, struct session *s);
 
 /* Append an error reply (request id 0) to out, e.g. to refuse a connection
  * beyond max_clients. 0 or -ENOMEM. */

@@ -1,3 +1,9 @@
+/*
+ * holds: the table of (session, unit) holds with its free list (see
+ * holds.h). Invariants: every entry is on the free list or on exactly one
+ * unit list and one session list; used counts the latter; cap only grows,
+ * and never past limit.
+ */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -42,7 +48,7 @@ static int holds_grow(struct holds *h)
 
 	if (cap <= h->cap)
 		return -ENOSPC;
-	v = realloc(h->v, (size_t)cap * sizeof(*v));
+	v = realloc(h->v, (size_t) cap * sizeof(*v));
 	if (v == NULL)
 		return -ENOSPC;
 	h->v = v;

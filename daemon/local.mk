@@ -5,15 +5,18 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/config.c daemon/config.h daemon/config_print.c \
 	daemon/config_parse.c daemon/config_parse.h \
 	daemon/choice.c daemon/choice.h daemon/choice_builtin.c daemon/choice_plugin.h \
+	daemon/errbuf.c daemon/errbuf.h \
+	daemon/bytes.c daemon/bytes.h \
 	daemon/log.c daemon/log.h \
 	daemon/region.c daemon/region.h \
-	daemon/layout.c daemon/layout.h \
+	daemon/object_table.c daemon/object_table.h \
 	daemon/holds.c daemon/holds.h \
 	daemon/session.c daemon/session.h \
 	daemon/ops.c daemon/ops.h \
 	daemon/arena.c daemon/arena.h \
 	daemon/bytebuf.c daemon/bytebuf.h \
 	daemon/wire.c daemon/wire.h \
+	daemon/hello.c daemon/hello.h \
 	daemon/stats.c daemon/stats.h \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/daemon.c daemon/daemon.h \

@@ -1,10 +1,34 @@
+/*
+ * log: the process-wide level and the one function that writes a line.
+ * Each line is a single fprintf, so lines stay whole when stderr is shared.
+ */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/log.h"
 
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
 static enum log_level log_level = LOG_INFO;
+
+const char *log_level_name(enum log_level level)
+{
+	return level_names[level];
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum log_level) i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -32,5 +56,5 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (getenv("JOURNAL_STREAM") != NULL)
 		fprintf(stderr, "<%d>%s\n", prio[level], line);
 	else
-		fprintf(stderr, "allocatord: %s: %s\n", config_log_levels[level], line);
+		fprintf(stderr, "allocatord: %s: %s\n", level_names[level], line);
 }

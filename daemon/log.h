@@ -7,7 +7,13 @@
 #ifndef ALLOCATORD_DAEMON_LOG_H
 #define ALLOCATORD_DAEMON_LOG_H
 
-#include "daemon/config.h"
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+/* "error", "warn", "info" or "debug": the names the config file and -l use. */
+const char *log_level_name(enum log_level level);
+
+/* The level named s into *out: 0, or -EINVAL for any other string. */
+int log_level_parse(const char *s, enum log_level *out);
 
 /* Lines above this level are dropped. Process-wide: there is one stderr. */
 void log_set_level(enum log_level level);

@@ -1,3 +1,9 @@
+/*
+ * main: the allocatord program -- options, configuration, then the daemon
+ * assembled bottom-up (daemon_init, dispatch_init) and served by the server,
+ * or only printed with --check-config. Every start-up failure is one line
+ * "allocatord: ..." on stderr and exit status 1.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -6,6 +12,7 @@
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
@@ -40,34 +47,24 @@ static void usage(FILE *out)
 		WIRE_SOCKET_SYSTEM, WIRE_SOCKET_NAME);
 }
 
-static int parse_level(const char *s, enum log_level *out)
-{
-	for (int i = 0; i < 4; i++) {
-		if (strcmp(s, config_log_levels[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256 };
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"socket", required_argument, NULL, 's'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"check-config", no_argument, NULL, OPT_CHECK},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *file = NULL, *socket = NULL;
 	bool check = false, level_set = false;
 	enum log_level level = LOG_INFO;
-	char err[CONFIG_ERR_MAX];
+	struct errbuf e;
 	struct config cfg;
+	struct dispatch x;
 	struct daemon d;
 	int opt, rc;
 
@@ -80,8 +77,10 @@ int main(int argc, char **argv)
 			socket = optarg;
 			break;
 		case 'l':
-			if (parse_level(optarg, &level) < 0) {
-				fprintf(stderr, "allocatord: unknown log level '%s' (error, warn, info, debug)\n",
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr,
+					"allocatord: unknown log level '%s' (error, warn, info, "
+					"debug)\n",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -107,43 +106,50 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	rc = file ? config_load_file(file, &cfg, err, sizeof(err))
-		  : config_load_string(config_default_text, CONFIG_DEFAULT_FILE, &cfg, err,
-				       sizeof(err));
+	rc = file ? config_load_file(file, &cfg, e.msg, sizeof(e.msg))
+		  : config_load_string(config_default_text, CONFIG_DEFAULT_FILE, &cfg, e.msg,
+				       sizeof(e.msg));
 	if (rc < 0) {
-		fprintf(stderr, "allocatord: %s\n", err);
+		fprintf(stderr, "allocatord: %s\n", e.msg);
 		return EXIT_CONFIG;
 	}
 	log_set_level(level_set ? level : cfg.log_level);
 
 	/* Start-up failures all read "allocatord: what went wrong"; once
 	 * serving, problems go to the log with their level. */
-	rc = daemon_init(&d, &cfg, check, err, sizeof(err));
+	rc = daemon_init(&d, &cfg, check, &e);
 	if (rc < 0) {
-		fprintf(stderr, "allocatord: %s\n", err);
+		fprintf(stderr, "allocatord: %s\n", e.msg);
 		config_free(&cfg);
 		return EXIT_CONFIG;
 	}
-	rc = sockfile_resolve(socket, &d.cfg, d.socket_path, sizeof(d.socket_path), err,
-			      sizeof(err));
+	rc = dispatch_init(&x, &d, &e);
+	if (rc < 0) {
+		fprintf(stderr, "allocatord: %s\n", e.msg);
+		daemon_fini(&d);
+		return EXIT_CONFIG;
+	}
+	rc = sockfile_resolve(socket, &d.cfg, d.socket_path, sizeof(d.socket_path), &e);
 	if (check && rc == -ENOENT) {
 		/* No default socket in this environment: the config is fine. */
 		config_print(&d.cfg, stdout);
-		printf("would listen on: no default here (%s)\n", err);
+		printf("would listen on: no default here (%s)\n", e.msg);
 		rc = 0;
 	} else if (check && rc == 0) {
 		config_print(&d.cfg, stdout);
 		printf("would listen on %s\n", d.socket_path);
 	} else if (rc == 0) {
-		rc = server_run(&d, err, sizeof(err));
-		if (rc == 0 && daemon_verify_idle(&d, err, sizeof(err)) < 0) {
-			log_error("BUG: at stop: %s", err);
+		rc = server_run(&x, &e);
+		if (rc == 0 && daemon_verify_idle(&d, &e) < 0) {
+			log_error("BUG: at stop: %s", e.msg);
+			dispatch_fini(&x);
 			daemon_fini(&d);
 			return EXIT_INCONSISTENT;
 		}
 	}
 	if (rc < 0)
-		fprintf(stderr, "allocatord: %s\n", err);
+		fprintf(stderr, "allocatord: %s\n", e.msg);
+	dispatch_fini(&x);
 	daemon_fini(&d);
 	return rc < 0 ? EXIT_CONFIG : 0;
 }

@@ -1,51 +1,61 @@
+/*
+ * ops: allocation, free, retain and reclaim with their ownership rules (see
+ * ops.h). Invariant kept by every function here: a unit is allocated in its
+ * core allocator iff its holder list is non-empty (UNIT_PENDING only inside
+ * ops_free), and each session's held[] sums match its holds. A failing call
+ * leaves no trace: checks come first, holds are reserved before allocating,
+ * and batches undo what they did.
+ */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/log.h"
 #include "daemon/ops.h"
 
-int ops_fail(struct ops_err *e, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static const char *kind_name(enum obj_kind k)
-{
-	return k == OBJ_POOL ? "pool" : k == OBJ_HEAP ? "heap" : "group";
-}
+/* A resolved allocation unit: what free and retain work on. */
+struct unit_ref {
+	struct object *o; /* the pool or heap (never a group) */
+	uint32_t unit;    /* block index, or heap offset in granules */
+	uint32_t *head;   /* its holder list head */
+	uint64_t amount;  /* blocks (1) or usable bytes */
+};
 
 static unsigned long long ull(uint64_t v)
 {
-	return (unsigned long long)v;
+	return (unsigned long long) v;
 }
 
-int ops_access(const struct session *s, const struct object *o, struct ops_err *e)
+int ops_init(struct ops *op, struct daemon *d, struct errbuf *e)
 {
-	if (s->regions & (UINT64_C(1) << o->region->index))
+	op->d = d;
+	op->ptrs = calloc(d->max_batch, sizeof(*op->ptrs));
+	op->undo = calloc(d->max_batch, sizeof(*op->undo));
+	if (op->ptrs != NULL && op->undo != NULL)
 		return 0;
-	return ops_fail(e, -EACCES, "%s '%s': region '%s' does not allow uid %u", kind_name(o->kind),
-		    o->name, o->region->cfg->name, (unsigned)s->uid);
+	ops_fini(op);
+	return errbuf_set(e, -ENOMEM, "%s", strerror(ENOMEM));
+}
+
+void ops_fini(struct ops *op)
+{
+	free(op->ptrs);
+	free(op->undo);
+	op->ptrs = NULL;
+	op->undo = NULL;
 }
 
 /* holds_reserve() made room beforehand, so this cannot fail. */
-static void hold_take(struct daemon *d, struct session *s, const struct unit_ref *u)
+static void hold_take(struct ops *op, struct session *s, const struct unit_ref *u)
 {
-	holds_add(&d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit);
+	holds_add(&op->d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit);
 	s->held[u->o->index].amount += u->amount;
 	s->held[u->o->index].holds++;
 }
 
-static void hold_drop(struct daemon *d, struct session *s, const struct unit_ref *u,
-		      uint32_t idx)
+static void hold_drop(struct ops *op, struct session *s, const struct unit_ref *u, uint32_t idx)
 {
-	holds_remove(&d->holds, idx, u->head, &s->hold_head);
+	holds_remove(&op->d->holds, idx, u->head, &s->hold_head);
 	s->held[u->o->index].amount -= u->amount;
 	s->held[u->o->index].holds--;
 }
@@ -60,27 +70,25 @@ static void unit_release(struct object *o, uint32_t unit)
 	if (o->kind == OBJ_POOL) {
 		sys_mem_blocks_t *mb = &o->u.pool.mb;
 
-		rc = sys_mem_blocks_free_contiguous(mb, mb->buffer + (uint64_t)unit * mb->info.blk_sz,
-						    1);
+		rc = sys_mem_blocks_free_contiguous(
+		    mb, mb->buffer + (uint64_t) unit * mb->info.blk_sz, 1);
 	} else {
-		rc = tlsf_free(o->u.heap.tlsf, (uint64_t)unit << o->u.heap.granule_shift);
+		rc = tlsf_free(o->u.heap.tlsf, (uint64_t) unit << o->u.heap.granule_shift);
 	}
 	if (rc < 0)
-		log_error("BUG: %s '%s': releasing unit %u: %s", kind_name(o->kind), o->name, unit,
-			  strerror(-rc));
+		log_error("BUG: %s '%s': releasing unit %u: %s", object_kind_name(o->kind), o->name,
+			  unit, strerror(-rc));
 }
 
 static struct unit_ref pool_unit(struct object *o, uint64_t block)
 {
-	return (struct unit_ref){.o = o,
-				 .unit = (uint32_t)block,
-				 .head = &o->u.pool.holders[block],
-				 .amount = 1};
+	return (struct unit_ref){
+	    .o = o, .unit = (uint32_t) block, .head = &o->u.pool.holders[block], .amount = 1};
 }
 
 /* The allocation unit at region offset off of the named object (a pool, a
  * group -- then the member pool that contains it -- or a heap). */
-static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struct ops_err *e)
+static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struct errbuf *e)
 {
 	struct object *o = named;
 	uint64_t rel;
@@ -96,21 +104,24 @@ static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struc
 				o = m;
 		}
 		if (o == NULL)
-			return ops_fail(e, -EFAULT, "group '%s': offset 0x%llx is in none of its pools",
-				    named->name, ull(off));
+			return errbuf_set(e, -EFAULT,
+					  "group '%s': offset 0x%llx is in none of its pools",
+					  named->name, ull(off));
 	}
 	if (off < o->offset || off - o->offset >= o->size)
-		return ops_fail(e, -EFAULT, "%s '%s': offset 0x%llx is outside it [0x%llx, 0x%llx)",
-			    kind_name(o->kind), o->name, ull(off), ull(o->offset),
-			    ull(o->offset + o->size));
+		return errbuf_set(e, -EFAULT,
+				  "%s '%s': offset 0x%llx is outside it [0x%llx, 0x%llx)",
+				  object_kind_name(o->kind), o->name, ull(off), ull(o->offset),
+				  ull(o->offset + o->size));
 	rel = off - o->offset;
 	if (o->kind == OBJ_POOL) {
 		uint64_t bs = pool_block_size(o);
 
 		if (rel % bs != 0)
-			return ops_fail(e, -EFAULT,
-				    "pool '%s': offset 0x%llx is not on a block boundary (blocks of %llu bytes)",
-				    o->name, ull(off), ull(bs));
+			return errbuf_set(e, -EFAULT,
+					  "pool '%s': offset 0x%llx is not on a block boundary "
+					  "(blocks of %llu bytes)",
+					  o->name, ull(off), ull(bs));
 		*u = pool_unit(o, rel / bs);
 		return 0;
 	}
@@ -119,11 +130,12 @@ static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struc
 		uint32_t id;
 
 		if (tlsf_id_of(h->tlsf, rel, &id) < 0)
-			return ops_fail(e, -EFAULT,
-				    "heap '%s': offset 0x%llx is not the start of an allocation",
-				    o->name, ull(off));
+			return errbuf_set(
+			    e, -EFAULT,
+			    "heap '%s': offset 0x%llx is not the start of an allocation", o->name,
+			    ull(off));
 		*u = (struct unit_ref){.o = o,
-				       .unit = (uint32_t)(rel >> h->granule_shift),
+				       .unit = (uint32_t) (rel >> h->granule_shift),
 				       .head = &h->holders[id],
 				       .amount = tlsf_usable_size(h->tlsf, rel)};
 	}
@@ -131,37 +143,37 @@ static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struc
 }
 
 static int check_quota(const struct session *s, const struct object *o, uint64_t add,
-		       struct ops_err *e)
+		       struct errbuf *e)
 {
 	uint64_t quota = o->kind == OBJ_POOL ? o->u.pool.cfg->quota : o->u.heap.cfg->quota;
 	uint64_t held = s->held[o->index].amount;
 
 	if (quota == 0 || (add <= quota && held <= quota - add))
 		return 0;
-	return ops_fail(e, -EDQUOT, "%s '%s': client quota is %llu %s; holding %llu, asked %llu",
-		    kind_name(o->kind), o->name, ull(quota),
-		    o->kind == OBJ_POOL ? "blocks" : "bytes", ull(held), ull(add));
+	return errbuf_set(e, -EDQUOT, "%s '%s': client quota is %llu %s; holding %llu, asked %llu",
+			  object_kind_name(o->kind), o->name, ull(quota),
+			  o->kind == OBJ_POOL ? "blocks" : "bytes", ull(held), ull(add));
 }
 
-static int reserve_holds(struct daemon *d, uint64_t n, struct ops_err *e)
+static int reserve_holds(struct ops *op, uint64_t n, struct errbuf *e)
 {
-	if (n <= UINT32_MAX && holds_reserve(&d->holds, (uint32_t)n) == 0)
+	if (n <= UINT32_MAX && holds_reserve(&op->d->holds, (uint32_t) n) == 0)
 		return 0;
-	return ops_fail(e, -ENOSPC, "the daemon's hold table is full (%u holds)", d->holds.used);
+	return errbuf_set(e, -ENOSPC, "the daemon's hold table is full (%u holds)",
+			  op->d->holds.used);
 }
 
 /* A request carries at most max_batch offsets (the reply must fit a frame). */
-static int check_batch(const struct daemon *d, const struct object *o, uint64_t n,
-		       struct ops_err *e)
+static int check_batch(const struct ops *op, const struct object *o, uint64_t n, struct errbuf *e)
 {
-	if (n <= d->max_batch)
+	if (n <= op->d->max_batch)
 		return 0;
-	return ops_fail(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
-		    kind_name(o->kind), o->name, ull(n), d->max_batch);
+	return errbuf_set(e, -E2BIG, "%s '%s': %llu offsets in one request, at most %u: split it",
+			  object_kind_name(o->kind), o->name, ull(n), op->d->max_batch);
 }
 
-static int pool_take(struct daemon *d, struct session *s, struct object *o, uint64_t count,
-		     bool contiguous, uint64_t *offsets, struct ops_err *e)
+static int pool_take(struct ops *op, struct session *s, struct object *o, uint64_t count,
+		     bool contiguous, uint64_t *offsets, struct errbuf *e)
 {
 	struct pool *p = &o->u.pool;
 	uint64_t bs = pool_block_size(o);
@@ -169,99 +181,101 @@ static int pool_take(struct daemon *d, struct session *s, struct object *o, uint
 
 	if (count == 0)
 		return 0;
-	rc = contiguous ? 0 : check_batch(d, o, count, e);
+	rc = contiguous ? 0 : check_batch(op, o, count, e);
 	if (rc == 0)
 		rc = check_quota(s, o, count, e);
 	if (rc < 0)
 		return rc;
-	rc = reserve_holds(d, count, e);
+	rc = reserve_holds(op, count, e);
 	if (rc < 0)
 		return rc;
 	if (contiguous)
-		rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, d->ptrs);
+		rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, op->ptrs);
 	else
-		rc = sys_mem_blocks_alloc(&p->mb, count, d->ptrs);
+		rc = sys_mem_blocks_alloc(&p->mb, count, op->ptrs);
 	if (rc == -ENOMEM) {
 		p->failed++;
 		if (contiguous)
-			return ops_fail(e, rc, "pool '%s': no run of %llu free blocks (%zu free)",
-				    o->name, ull(count), sys_mem_blocks_free_count(&p->mb));
-		return ops_fail(e, rc, "pool '%s': %zu blocks free, %llu asked", o->name,
-			    sys_mem_blocks_free_count(&p->mb), ull(count));
+			return errbuf_set(e, rc, "pool '%s': no run of %llu free blocks (%zu free)",
+					  o->name, ull(count), sys_mem_blocks_free_count(&p->mb));
+		return errbuf_set(e, rc, "pool '%s': %zu blocks free, %llu asked", o->name,
+				  sys_mem_blocks_free_count(&p->mb), ull(count));
 	}
 	if (rc < 0)
-		return ops_fail(e, rc, "pool '%s': %s", o->name, strerror(-rc));
+		return errbuf_set(e, rc, "pool '%s': %s", o->name, strerror(-rc));
 
 	if (contiguous) {
-		uint64_t first = (uint64_t)((uint8_t *)d->ptrs[0] - p->mb.buffer) / bs;
+		uint64_t first = (uint64_t) ((uint8_t *) op->ptrs[0] - p->mb.buffer) / bs;
 
 		for (uint64_t b = first; b < first + count; b++) {
 			struct unit_ref u = pool_unit(o, b);
 
-			hold_take(d, s, &u);
+			hold_take(op, s, &u);
 		}
 		offsets[0] = o->offset + first * bs;
 		return 0;
 	}
 	for (uint64_t i = 0; i < count; i++) {
-		uint64_t b = (uint64_t)((uint8_t *)d->ptrs[i] - p->mb.buffer) / bs;
+		uint64_t b = (uint64_t) ((uint8_t *) op->ptrs[i] - p->mb.buffer) / bs;
 		struct unit_ref u = pool_unit(o, b);
 
-		hold_take(d, s, &u);
+		hold_take(op, s, &u);
 		offsets[i] = o->offset + b * bs;
 	}
 	return 0;
 }
 
-int ops_pool_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t count,
-		   bool contiguous, uint64_t *offsets, struct ops_err *e)
+int ops_pool_alloc(struct ops *op, struct session *s, struct object *o, uint64_t count,
+		   bool contiguous, uint64_t *offsets, struct errbuf *e)
 {
-	int rc = ops_access(s, o, e);
+	int rc = session_check_access(s, o, e);
 
-	return rc < 0 ? rc : pool_take(d, s, o, count, contiguous, offsets, e);
+	return rc < 0 ? rc : pool_take(op, s, o, count, contiguous, offsets, e);
 }
 
-int ops_group_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t hint,
+int ops_group_alloc(struct ops *op, struct session *s, struct object *o, uint64_t hint,
 		    uint64_t count, uint64_t want, uint64_t *offsets, struct object **chosen,
-		    struct ops_err *e)
+		    struct errbuf *e)
 {
 	struct group *g = &o->u.group;
 	struct allocatord_choice_cfg cfg = {
-		.hint = hint,
-		.count = want > count ? want : count,
-		.uid = s->uid,
-		.gid = s->gid,
-		.pid = s->pid,
-		.state = g->choice.state,
+	    .hint = hint,
+	    .count = want > count ? want : count,
+	    .uid = s->uid,
+	    .gid = s->gid,
+	    .pid = s->pid,
+	    .state = g->choice.state,
 	};
 	sys_mem_blocks_t *mb;
 	int rc;
 
 	*chosen = NULL;
-	rc = ops_access(s, o, e);
+	rc = session_check_access(s, o, e);
 	if (rc < 0 || count == 0)
 		return rc;
 	mb = g->mmb.choice_fn(&g->mmb, &cfg);
 	if (mb == NULL)
-		return ops_fail(e, -EINVAL, "group '%s': choice function '%s' chose no pool for cfg %llu",
-			    o->name, g->choice.desc->name, ull(hint));
+		return errbuf_set(e, -EINVAL,
+				  "group '%s': choice function '%s' chose no pool for cfg %llu",
+				  o->name, g->choice.desc->name, ull(hint));
 	for (size_t i = 0; i < g->mmb.num_allocators && *chosen == NULL; i++)
 		if (mb == &g->members[i]->u.pool.mb)
 			*chosen = g->members[i];
 	if (*chosen == NULL) {
 		log_error("group '%s': choice function '%s' returned a pool outside the group",
 			  o->name, g->choice.desc->name);
-		return ops_fail(e, -EINVAL, "group '%s': choice function '%s' returned a foreign pool",
-			    o->name, g->choice.desc->name);
+		return errbuf_set(e, -EINVAL,
+				  "group '%s': choice function '%s' returned a foreign pool",
+				  o->name, g->choice.desc->name);
 	}
-	rc = pool_take(d, s, *chosen, count, false, offsets, e);
+	rc = pool_take(op, s, *chosen, count, false, offsets, e);
 	if (rc == -ENOMEM)
 		g->failed++;
 	return rc;
 }
 
-int ops_heap_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t size,
-		   uint64_t align, uint64_t *offset, uint64_t *usable, struct ops_err *e)
+int ops_heap_alloc(struct ops *op, struct session *s, struct object *o, uint64_t size,
+		   uint64_t align, uint64_t *offset, uint64_t *usable, struct errbuf *e)
 {
 	struct heap *h = &o->u.heap;
 	uint64_t granule = h->cfg->granule;
@@ -271,41 +285,42 @@ int ops_heap_alloc(struct daemon *d, struct session *s, struct object *o, uint64
 	uint32_t id;
 	int rc;
 
-	rc = ops_access(s, o, e);
+	rc = session_check_access(s, o, e);
 	if (rc < 0)
 		return rc;
 	if (size == 0)
-		return ops_fail(e, -EINVAL, "heap '%s': size 0", o->name);
+		return errbuf_set(e, -EINVAL, "heap '%s': size 0", o->name);
 	if (align == 0)
 		align = granule;
 	if ((align & (align - 1)) != 0)
-		return ops_fail(e, -EINVAL, "heap '%s': align %llu is not a power of two", o->name,
-			    ull(align));
+		return errbuf_set(e, -EINVAL, "heap '%s': align %llu is not a power of two",
+				  o->name, ull(align));
 	/* Sizes over the heap cannot fit; tlsf_alloc says so without overflow. */
 	if (size <= o->size) {
 		rc = check_quota(s, o, (size + granule - 1) & ~(granule - 1), e);
 		if (rc < 0)
 			return rc;
 	}
-	rc = reserve_holds(d, 1, e);
+	rc = reserve_holds(op, 1, e);
 	if (rc < 0)
 		return rc;
 	rc = tlsf_alloc(h->tlsf, size, align, &rel);
 	if (rc < 0) {
 		tlsf_get_stats(h->tlsf, &st);
 		if (rc == -ENOMEM)
-			return ops_fail(e, rc,
-				    "heap '%s': no room for %llu bytes aligned to %llu (%llu free, largest free block >= %llu)",
-				    o->name, ull(size), ull(align), ull(st.free),
-				    ull(st.largest_free));
-		return ops_fail(e, rc, "heap '%s': %s", o->name, strerror(-rc));
+			return errbuf_set(e, rc,
+					  "heap '%s': no room for %llu bytes aligned to %llu (%llu "
+					  "free, largest free block >= %llu)",
+					  o->name, ull(size), ull(align), ull(st.free),
+					  ull(st.largest_free));
+		return errbuf_set(e, rc, "heap '%s': %s", o->name, strerror(-rc));
 	}
 	tlsf_id_of(h->tlsf, rel, &id);
 	u = (struct unit_ref){.o = o,
-			      .unit = (uint32_t)(rel >> h->granule_shift),
+			      .unit = (uint32_t) (rel >> h->granule_shift),
 			      .head = &h->holders[id],
 			      .amount = tlsf_usable_size(h->tlsf, rel)};
-	hold_take(d, s, &u);
+	hold_take(op, s, &u);
 	*offset = o->offset + rel;
 	*usable = u.amount;
 	return 0;
@@ -313,59 +328,61 @@ int ops_heap_alloc(struct daemon *d, struct session *s, struct object *o, uint64
 
 /* The blocks [first, first + run) of the pool that named offset off names. */
 static int resolve_run(struct object *named, uint64_t off, uint64_t run, uint64_t n,
-		       struct unit_ref *first, struct ops_err *e)
+		       struct unit_ref *first, struct errbuf *e)
 {
 	int rc;
 
 	if (named->kind == OBJ_HEAP)
-		return ops_fail(e, -EINVAL, "heap '%s': a run applies to pool blocks only", named->name);
+		return errbuf_set(e, -EINVAL, "heap '%s': a run applies to pool blocks only",
+				  named->name);
 	if (n != 1)
-		return ops_fail(e, -EINVAL, "%s '%s': a run takes exactly one offset, got %llu",
-			    kind_name(named->kind), named->name, ull(n));
+		return errbuf_set(e, -EINVAL, "%s '%s': a run takes exactly one offset, got %llu",
+				  object_kind_name(named->kind), named->name, ull(n));
 	rc = resolve(named, off, first, e);
 	if (rc < 0)
 		return rc;
 	if (run > pool_blocks(first->o) - first->unit)
-		return ops_fail(e, -EFAULT, "pool '%s': a run of %llu blocks from 0x%llx passes its end",
-			    first->o->name, ull(run), ull(off));
+		return errbuf_set(e, -EFAULT,
+				  "pool '%s': a run of %llu blocks from 0x%llx passes its end",
+				  first->o->name, ull(run), ull(off));
 	return 0;
 }
 
-static int not_allocated(struct ops_err *e, const struct unit_ref *u, uint64_t off)
+static int not_allocated(struct errbuf *e, const struct unit_ref *u, uint64_t off)
 {
-	return ops_fail(e, -EFAULT, "%s '%s': offset 0x%llx is not allocated", kind_name(u->o->kind),
-		    u->o->name, ull(off));
+	return errbuf_set(e, -EFAULT, "%s '%s': offset 0x%llx is not allocated",
+			  object_kind_name(u->o->kind), u->o->name, ull(off));
 }
 
 /* The caller's hold on unit u (at region offset off) into *h: 0, -EFAULT if
  * nobody holds u (not allocated), -EPERM if only others do. */
-static int own_hold(struct daemon *d, const struct session *s, const struct unit_ref *u,
-		    uint64_t off, uint32_t *h, struct ops_err *e)
+static int own_hold(struct ops *op, const struct session *s, const struct unit_ref *u, uint64_t off,
+		    uint32_t *h, struct errbuf *e)
 {
 	if (*u->head == HOLD_NIL)
 		return not_allocated(e, u, off);
-	*h = holds_find(&d->holds, *u->head, s->slot);
+	*h = holds_find(&op->d->holds, *u->head, s->slot);
 	if (*h == HOLD_NIL)
-		return ops_fail(e, -EPERM, "%s '%s': you do not hold offset 0x%llx",
-			    kind_name(u->o->kind), u->o->name, ull(off));
+		return errbuf_set(e, -EPERM, "%s '%s': you do not hold offset 0x%llx",
+				  object_kind_name(u->o->kind), u->o->name, ull(off));
 	return 0;
 }
 
 /* May the caller take a hold on u: it is allocated (-EFAULT) and not held by
  * the caller yet (-EALREADY)? */
-static int can_retain(struct daemon *d, const struct session *s, const struct unit_ref *u,
-		      uint64_t off, struct ops_err *e)
+static int can_retain(struct ops *op, const struct session *s, const struct unit_ref *u,
+		      uint64_t off, struct errbuf *e)
 {
 	if (*u->head == HOLD_NIL)
 		return not_allocated(e, u, off);
-	if (holds_find(&d->holds, *u->head, s->slot) != HOLD_NIL)
-		return ops_fail(e, -EALREADY, "%s '%s': you already hold offset 0x%llx",
-			    kind_name(u->o->kind), u->o->name, ull(off));
+	if (holds_find(&op->d->holds, *u->head, s->slot) != HOLD_NIL)
+		return errbuf_set(e, -EALREADY, "%s '%s': you already hold offset 0x%llx",
+				  object_kind_name(u->o->kind), u->o->name, ull(off));
 	return 0;
 }
 
-static int free_run(struct daemon *d, struct session *s, struct object *named, uint64_t off,
-		    uint64_t run, uint64_t n, struct ops_err *e)
+static int free_run(struct ops *op, struct session *s, struct object *named, uint64_t off,
+		    uint64_t run, uint64_t n, struct errbuf *e)
 {
 	struct unit_ref first, u;
 	uint64_t bs;
@@ -380,32 +397,32 @@ static int free_run(struct daemon *d, struct session *s, struct object *named, u
 	 * validation alone makes the free all or nothing. */
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		rc = own_hold(d, s, &u, off + i * bs, &h, e);
+		rc = own_hold(op, s, &u, off + i * bs, &h, e);
 		if (rc < 0)
 			return rc;
 	}
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		hold_drop(d, s, &u, holds_find(&d->holds, *u.head, s->slot));
+		hold_drop(op, s, &u, holds_find(&op->d->holds, *u.head, s->slot));
 		if (*u.head == HOLD_NIL)
 			unit_release(u.o, u.unit);
 	}
 	return 0;
 }
 
-int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64_t *offsets,
-	     uint64_t n, uint64_t run, struct ops_err *e)
+int ops_free(struct ops *op, struct session *s, struct object *o, const uint64_t *offsets,
+	     uint64_t n, uint64_t run, struct errbuf *e)
 {
 	struct unit_ref *u;
 	uint64_t i;
 	int rc;
 
-	rc = ops_access(s, o, e);
+	rc = session_check_access(s, o, e);
 	if (rc < 0)
 		return rc;
 	if (run > 0)
-		return free_run(d, s, o, n > 0 ? offsets[0] : 0, run, n, e);
-	rc = check_batch(d, o, n, e);
+		return free_run(op, s, o, n > 0 ? offsets[0] : 0, run, n, e);
+	rc = check_batch(op, o, n, e);
 	if (rc < 0)
 		return rc;
 	/* Drop the caller's holds one by one, undoing on the first bad offset.
@@ -415,24 +432,24 @@ int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64
 	for (i = 0; i < n; i++) {
 		uint32_t h;
 
-		u = &d->undo[i];
+		u = &op->undo[i];
 		rc = resolve(o, offsets[i], u, e);
 		if (rc < 0)
 			goto undo;
 		if (*u->head == UNIT_PENDING) {
-			rc = ops_fail(e, -EINVAL, "%s '%s': offset 0x%llx appears twice",
-				  kind_name(o->kind), o->name, ull(offsets[i]));
+			rc = errbuf_set(e, -EINVAL, "%s '%s': offset 0x%llx appears twice",
+					object_kind_name(o->kind), o->name, ull(offsets[i]));
 			goto undo;
 		}
-		rc = own_hold(d, s, u, offsets[i], &h, e);
+		rc = own_hold(op, s, u, offsets[i], &h, e);
 		if (rc < 0)
 			goto undo;
-		hold_drop(d, s, u, h);
+		hold_drop(op, s, u, h);
 		if (*u->head == HOLD_NIL)
 			*u->head = UNIT_PENDING;
 	}
 	for (i = 0; i < n; i++) {
-		u = &d->undo[i];
+		u = &op->undo[i];
 		if (*u->head == UNIT_PENDING) {
 			*u->head = HOLD_NIL;
 			unit_release(u->o, u->unit);
@@ -442,16 +459,16 @@ int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64
 
 undo:
 	while (i-- > 0) {
-		u = &d->undo[i];
+		u = &op->undo[i];
 		if (*u->head == UNIT_PENDING)
 			*u->head = HOLD_NIL;
-		hold_take(d, s, u); /* reuses an entry just freed */
+		hold_take(op, s, u); /* reuses an entry just freed */
 	}
 	return rc;
 }
 
-static int retain_run(struct daemon *d, struct session *s, struct object *named, uint64_t off,
-		      uint64_t run, uint64_t n, struct ops_err *e)
+static int retain_run(struct ops *op, struct session *s, struct object *named, uint64_t off,
+		      uint64_t run, uint64_t n, struct errbuf *e)
 {
 	struct unit_ref first, u;
 	uint64_t bs;
@@ -463,70 +480,73 @@ static int retain_run(struct daemon *d, struct session *s, struct object *named,
 	bs = pool_block_size(first.o);
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		rc = can_retain(d, s, &u, off + i * bs, e);
+		rc = can_retain(op, s, &u, off + i * bs, e);
 		if (rc < 0)
 			return rc;
 	}
 	rc = check_quota(s, first.o, run, e);
 	if (rc == 0)
-		rc = reserve_holds(d, run, e);
+		rc = reserve_holds(op, run, e);
 	if (rc < 0)
 		return rc;
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		hold_take(d, s, &u);
+		hold_take(op, s, &u);
 	}
 	return 0;
 }
 
-int ops_retain(struct daemon *d, struct session *s, struct object *o, const uint64_t *offsets,
-	       uint64_t n, uint64_t run, struct ops_err *e)
+int ops_retain(struct ops *op, struct session *s, struct object *o, const uint64_t *offsets,
+	       uint64_t n, uint64_t run, struct errbuf *e)
 {
 	struct unit_ref *u;
 	uint64_t i;
 	int rc;
 
-	rc = ops_access(s, o, e);
+	rc = session_check_access(s, o, e);
 	if (rc < 0)
 		return rc;
 	if (run > 0)
-		return retain_run(d, s, o, n > 0 ? offsets[0] : 0, run, n, e);
-	rc = check_batch(d, o, n, e);
+		return retain_run(op, s, o, n > 0 ? offsets[0] : 0, run, n, e);
+	rc = check_batch(op, o, n, e);
 	if (rc < 0)
 		return rc;
-	rc = reserve_holds(d, n, e);
+	rc = reserve_holds(op, n, e);
 	if (rc < 0)
 		return rc;
 	/* Take holds one by one; a repeated offset finds the hold just taken. */
 	for (i = 0; i < n; i++) {
-		u = &d->undo[i];
+		u = &op->undo[i];
 		rc = resolve(o, offsets[i], u, e);
 		if (rc < 0)
 			goto undo;
-		rc = can_retain(d, s, u, offsets[i], e);
+		rc = can_retain(op, s, u, offsets[i], e);
 		if (rc == 0)
 			rc = check_quota(s, u->o, u->amount, e);
 		if (rc < 0)
 			goto undo;
-		hold_take(d, s, u);
+		hold_take(op, s, u);
 	}
 	return 0;
 
 undo:
 	while (i-- > 0) {
-		u = &d->undo[i];
-		hold_drop(d, s, u, holds_find(&d->holds, *u->head, s->slot));
+		u = &op->undo[i];
+		hold_drop(op, s, u, holds_find(&op->d->holds, *u->head, s->slot));
 	}
 	return rc;
 }
 
-uint64_t ops_reclaim(struct daemon *d, struct session *s)
+/* Drop every hold of s, releasing units nobody holds any more. Returns the
+ * number of holds dropped. O(holds of s * holders per unit). */
+static uint64_t reclaim(struct ops *op, struct session *s)
 {
+	struct daemon *d = op->d;
 	uint64_t n = 0;
 
 	while (s->hold_head != HOLD_NIL) {
 		const struct hold *hd = &d->holds.v[s->hold_head];
-		struct object *o = &d->layout.objects[hd->obj];
+		struct object *o = &d->table.objects[hd->obj];
 		uint32_t unit = hd->unit;
 		uint32_t *head;
 
@@ -536,7 +556,7 @@ uint64_t ops_reclaim(struct daemon *d, struct session *s)
 			uint32_t id = 0;
 
 			/* A held heap unit is a live allocation: found. */
-			tlsf_id_of(o->u.heap.tlsf, (uint64_t)unit << o->u.heap.granule_shift, &id);
+			tlsf_id_of(o->u.heap.tlsf, (uint64_t) unit << o->u.heap.granule_shift, &id);
 			head = &o->u.heap.holders[id];
 		}
 		holds_remove(&d->holds, s->hold_head, head, &s->hold_head);
@@ -544,7 +564,20 @@ uint64_t ops_reclaim(struct daemon *d, struct session *s)
 			unit_release(o, unit);
 		n++;
 	}
-	memset(s->held, 0, d->layout.nobjects * sizeof(*s->held));
+	memset(s->held, 0, d->table.nobjects * sizeof(*s->held));
 	d->reclaimed += n;
 	return n;
+}
+
+void ops_end_session(struct ops *op, struct session *s)
+{
+	uint64_t n = reclaim(op, s);
+
+	if (n > 0)
+		log_info("client %llu (pid %d, %s) gone: reclaimed %llu holds",
+			 (unsigned long long) s->id, (int) s->pid, s->comm, (unsigned long long) n);
+	else
+		log_debug("client %llu (pid %d, %s) gone", (unsigned long long) s->id, (int) s->pid,
+			  s->comm);
+	daemon_session_release(op->d, s);
 }

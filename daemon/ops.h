@@ -7,7 +7,7 @@
  *
  * Every call checks the region allow-list and the per-client quota, is all or
  * nothing, and returns 0 or a negative errno with a message naming the input
- * in e->msg:
+ * in e:
  *   -EACCES  the peer's region allow-list does not include it
  *   -EINVAL  bad argument (a run on a heap, a choice function that chose no
  *            pool, an offset twice in one free when the caller was its last
@@ -27,53 +27,54 @@
 #include <stdint.h>
 
 #include "daemon/daemon.h"
+#include "daemon/errbuf.h"
 
-struct ops_err {
-	char msg[256];
+/* Unit heads hold this while a free request is being applied: the unit's
+ * last hold is gone but it is not released yet (see ops_free). */
+#define UNIT_PENDING (UINT32_MAX - 1)
+
+struct unit_ref;
+
+/* The ops of one daemon with their scratch: room for one request's largest
+ * batch, allocated once so that no request allocates memory. */
+struct ops {
+	struct daemon *d;
+	void **ptrs;           /* max_batch block pointers from the core */
+	struct unit_ref *undo; /* max_batch units, to make a batch all or nothing */
 };
 
-/* Write the message for a failure into e and return rc, so that a failure
- * reads `return ops_fail(e, -ENOENT, "no pool named '%s'", name);`. */
-int ops_fail(struct ops_err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* A resolved allocation unit: what free and retain work on. */
-struct unit_ref {
-	struct object *o;  /* the pool or heap (never a group) */
-	uint32_t unit;     /* block index, or heap offset in granules */
-	uint32_t *head;    /* its holder list head */
-	uint64_t amount;   /* blocks (1) or usable bytes */
-};
+/* Scratch for d's max_batch. 0 or -ENOMEM with a message. */
+int ops_init(struct ops *op, struct daemon *d, struct errbuf *e);
+void ops_fini(struct ops *op);
 
 /* count blocks of pool o, lowest free first, into offsets[0..count); with
  * contiguous one run, its first block in offsets[0]. */
-int ops_pool_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t count,
-		   bool contiguous, uint64_t *offsets, struct ops_err *e);
+int ops_pool_alloc(struct ops *op, struct session *s, struct object *o, uint64_t count,
+		   bool contiguous, uint64_t *offsets, struct errbuf *e);
 
 /* count blocks from the pool group o's choice function picks for hint (it
  * sees want blocks: the whole call); *chosen is that pool. */
-int ops_group_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t hint,
+int ops_group_alloc(struct ops *op, struct session *s, struct object *o, uint64_t hint,
 		    uint64_t count, uint64_t want, uint64_t *offsets, struct object **chosen,
-		    struct ops_err *e);
+		    struct errbuf *e);
 
 /* size bytes of heap o aligned to align (0: the granule); *usable gets the
  * usable size. */
-int ops_heap_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t size,
-		   uint64_t align, uint64_t *offset, uint64_t *usable, struct ops_err *e);
+int ops_heap_alloc(struct ops *op, struct session *s, struct object *o, uint64_t size,
+		   uint64_t align, uint64_t *offset, uint64_t *usable, struct errbuf *e);
 
 /* Drop the caller's hold on n offsets of o (pool, group or heap); with run > 0,
  * on the run blocks starting at offsets[0] (n must be 1, o a pool or group). */
-int ops_free(struct daemon *d, struct session *s, struct object *o, const uint64_t *offsets,
-	     uint64_t n, uint64_t run, struct ops_err *e);
+int ops_free(struct ops *op, struct session *s, struct object *o, const uint64_t *offsets,
+	     uint64_t n, uint64_t run, struct errbuf *e);
 
 /* Add the caller as a holder of n allocated offsets of o (or of a run). */
-int ops_retain(struct daemon *d, struct session *s, struct object *o, const uint64_t *offsets,
-	       uint64_t n, uint64_t run, struct ops_err *e);
+int ops_retain(struct ops *op, struct session *s, struct object *o, const uint64_t *offsets,
+	       uint64_t n, uint64_t run, struct errbuf *e);
 
-/* Drop every hold of s, returning units nobody holds any more. Returns the
- * number of holds dropped. */
-uint64_t ops_reclaim(struct daemon *d, struct session *s);
-
-/* May s use o (its region's allow-list)? 0 or -EACCES with a message. */
-int ops_access(const struct session *s, const struct object *o, struct ops_err *e);
+/* End s: drop every hold it has, returning units nobody holds any more to
+ * their allocators (counted in d->reclaimed, logged if any), then release
+ * the session. The only place holds are reclaimed. */
+void ops_end_session(struct ops *op, struct session *s);
 
 #endif

@@ -1,44 +1,21 @@
+/*
+ * region: creating, reserving, sealing and mapping a region's memfd, and the
+ * allow-list check (see region.h). On any failure nothing stays open.
+ */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "daemon/bytes.h"
 #include "daemon/region.h"
 
-static void format_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)bytes;
-	unsigned u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", v, unit[u]);
-}
-
-static int region_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int region_fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
-		  char *err, size_t errlen)
+		  struct errbuf *e)
 {
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	char human[32];
+	char human[BYTES_BUF];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -46,7 +23,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 	r->cfg = cfg;
 	r->index = index;
 	r->size = cfg->size;
-	format_size(cfg->size, human, sizeof(human));
+	bytes_fmt(cfg->size, BYTES_ROUNDED, human);
 	if (cfg->hugepages)
 		flags |= MFD_HUGETLB;
 	if (dry_run) {
@@ -55,9 +32,9 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 		if (r->base == MAP_FAILED) {
 			rc = -errno;
 			r->base = NULL;
-			return region_fail(rc, err, errlen,
-					   "region '%s': cannot reserve %s of address space: %s",
-					   cfg->name, human, strerror(-rc));
+			return errbuf_set(e, rc,
+					  "region '%s': cannot reserve %s of address space: %s",
+					  cfg->name, human, strerror(-rc));
 		}
 		return 0;
 	}
@@ -65,41 +42,39 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 	r->fd = memfd_create(cfg->name, flags);
 	if (r->fd < 0) {
 		rc = -errno;
-		return region_fail(rc, err, errlen, "region '%s': memfd_create: %s%s", cfg->name,
-				   strerror(-rc),
-				   cfg->hugepages ? " (does the kernel support hugetlbfs?)" : "");
+		return errbuf_set(e, rc, "region '%s': memfd_create: %s%s", cfg->name,
+				  strerror(-rc),
+				  cfg->hugepages ? " (does the kernel support hugetlbfs?)" : "");
 	}
-	if (ftruncate(r->fd, (off_t)cfg->size) < 0) {
+	if (ftruncate(r->fd, (off_t) cfg->size) < 0) {
 		rc = -errno;
-		region_fail(rc, err, errlen, "region '%s': cannot size to %s: %s%s", cfg->name,
-			    human, strerror(-rc),
-			    cfg->hugepages ? " (size must be a multiple of the huge page size)"
-					   : "");
+		errbuf_set(
+		    e, rc, "region '%s': cannot size to %s: %s%s", cfg->name, human, strerror(-rc),
+		    cfg->hugepages ? " (size must be a multiple of the huge page size)" : "");
 		goto fail;
 	}
 	/* Reserve now: a full /dev/shm or missing huge pages must stop the start,
 	 * not SIGBUS a client on first touch. */
-	rc = posix_fallocate(r->fd, 0, (off_t)cfg->size);
+	rc = posix_fallocate(r->fd, 0, (off_t) cfg->size);
 	if (rc != 0) {
 		rc = -rc;
-		region_fail(rc, err, errlen, "region '%s': cannot reserve %s: %s%s", cfg->name,
-			    human, strerror(-rc),
-			    cfg->hugepages ? " (reserve huge pages: sysctl vm.nr_hugepages=N)"
-					   : " (is /dev/shm full?)");
+		errbuf_set(e, rc, "region '%s': cannot reserve %s: %s%s", cfg->name, human,
+			   strerror(-rc),
+			   cfg->hugepages ? " (reserve huge pages: sysctl vm.nr_hugepages=N)"
+					  : " (is /dev/shm full?)");
 		goto fail;
 	}
 	if (fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
-		region_fail(rc, err, errlen, "region '%s': cannot seal: %s", cfg->name,
-			    strerror(-rc));
+		errbuf_set(e, rc, "region '%s': cannot seal: %s", cfg->name, strerror(-rc));
 		goto fail;
 	}
 	r->base = mmap(NULL, cfg->size, PROT_NONE, MAP_SHARED, r->fd, 0);
 	if (r->base == MAP_FAILED) {
 		rc = -errno;
 		r->base = NULL;
-		region_fail(rc, err, errlen, "region '%s': cannot map %s: %s", cfg->name, human,
-			    strerror(-rc));
+		errbuf_set(e, rc, "region '%s': cannot map %s: %s", cfg->name, human,
+			   strerror(-rc));
 		goto fail;
 	}
 	return 0;

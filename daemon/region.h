@@ -19,24 +19,25 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "daemon/errbuf.h"
 
 struct region {
 	const struct cfg_region *cfg; /* name, allow-lists */
 	uint32_t index;
-	int fd;          /* memfd, -1 when not created */
-	uint8_t *base;   /* PROT_NONE mapping of [0, size) */
+	int fd;        /* memfd, -1 when not created */
+	uint8_t *base; /* PROT_NONE mapping of [0, size) */
 	uint64_t size;
 };
 
 /*
  * Create, reserve, seal and map the region of cfg. With dry_run only reserve
  * address space (fd stays -1): for --check-config. Returns 0, or a negative
- * errno with a message naming the region and the cause in err (e.g. -ENOSPC
+ * errno with a message naming the region and the cause in e (e.g. -ENOSPC
  * "region 'main': cannot reserve 64.0 MiB: No space left on device (is
  * /dev/shm full?)"). On error nothing is left open.
  */
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
-		  char *err, size_t errlen);
+		  struct errbuf *e);
 
 /* Unmap and close. Safe on a zeroed struct with fd = -1. */
 void region_destroy(struct region *r);

@@ -1,3 +1,9 @@
+/*
+ * server: the libuv event loop, the listening socket and one struct conn per
+ * client (see server.h). The server owns its connections (conns, by session
+ * slot); a session never points back at its connection. A conn's session is
+ * NULL once closed, and the conn is freed when both of its handles are.
+ */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +27,9 @@
 #define READ_CHUNK 16384u
 
 struct server {
-	struct daemon *d;
+	struct dispatch *x;
+	struct daemon *d;    /* x->d */
+	struct conn **conns; /* by session slot: max_clients entries */
 	uv_loop_t loop;
 	uv_pipe_t listener;
 	uv_signal_t sigterm;
@@ -34,11 +42,11 @@ struct conn {
 	uv_timer_t hello_timer;
 	uv_write_t wreq;
 	struct server *srv;
-	struct session *s;   /* NULL once closed */
-	struct bytebuf wbuf; /* bytes handed to uv_write */
+	struct session *s; /* NULL once closed */
+	struct bytebuf wbuf;  /* bytes handed to uv_write */
 	bool writing;
 	bool reading;
-	bool closing;        /* close once everything queued is written */
+	bool closing; /* close once everything queued is written */
 	bool paused_logged;
 	int open_handles;
 };
@@ -67,17 +75,18 @@ static void conn_close(struct conn *c)
 {
 	if (c->s == NULL)
 		return;
-	session_end(c->srv->d, c->s);
+	c->srv->conns[c->s->slot] = NULL;
+	ops_end_session(&c->srv->x->ops, c->s);
 	c->s = NULL;
-	uv_close((uv_handle_t *)&c->pipe, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->hello_timer, conn_handle_closed);
+	uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
+	uv_close((uv_handle_t *) &c->hello_timer, conn_handle_closed);
 }
 
 /* Send the front of out with the memfds of every region the client may use
  * (the hello reply is the first byte ever written on the connection). */
 static ssize_t conn_send_fds(struct conn *c)
 {
-	const struct layout *l = &c->srv->d->layout;
+	const struct object_table *l = &c->srv->d->table;
 	struct bytebuf *out = &c->s->out;
 	int fds[WIRE_MAX_REGIONS];
 	size_t nfds = 0;
@@ -91,8 +100,9 @@ static ssize_t conn_send_fds(struct conn *c)
 	uv_os_fd_t fd;
 	ssize_t n;
 
+	/* In the hello reply's order: hello_reply_build walks the same way. */
 	for (size_t i = 0; i < l->nregions; i++)
-		if (c->s->regions & (UINT64_C(1) << i))
+		if (session_may_use(c->s, &l->regions[i]))
 			fds[nfds++] = l->regions[i].fd;
 	memset(&ctl, 0, sizeof(ctl));
 	msg.msg_control = ctl.buf;
@@ -102,7 +112,7 @@ static ssize_t conn_send_fds(struct conn *c)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0)
+	if (uv_fileno((uv_handle_t *) &c->pipe, &fd) < 0)
 		return -EBADF;
 	do
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
@@ -149,7 +159,7 @@ static int conn_flush(struct conn *c)
 	}
 	if (bytebuf_len(out) > 0) {
 		b = uv_buf_init((char *) out->data + out->head, (unsigned) bytebuf_len(out));
-		n = uv_try_write((uv_stream_t *)&c->pipe, &b, 1);
+		n = uv_try_write((uv_stream_t *) &c->pipe, &b, 1);
 		if (n == UV_EAGAIN)
 			n = 0;
 		if (n < 0) {
@@ -163,7 +173,7 @@ static int conn_flush(struct conn *c)
 		b = uv_buf_init((char *) c->wbuf.data + c->wbuf.head,
 				(unsigned) bytebuf_len(&c->wbuf));
 		c->wreq.data = c;
-		if (uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, conn_on_write) < 0) {
+		if (uv_write(&c->wreq, (uv_stream_t *) &c->pipe, &b, 1, conn_on_write) < 0) {
 			conn_close(c);
 			return -1;
 		}
@@ -184,28 +194,28 @@ static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	size_t missing = wire_frame_missing(in, c->srv->d->cfg.max_frame);
 	size_t want = missing > READ_CHUNK ? missing : READ_CHUNK;
 
-	(void)suggested;
+	(void) suggested;
 	if (bytebuf_reserve(in, want) < 0) {
 		*buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
 		return;
 	}
-	*buf = uv_buf_init((char *)in->data + in->tail, (unsigned)(in->cap - in->tail));
+	*buf = uv_buf_init((char *) in->data + in->tail, (unsigned) (in->cap - in->tail));
 }
 
 static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
 
-	(void)buf;
+	(void) buf;
 	if (c->s == NULL)
 		return;
 	if (nread < 0) {
 		if (nread != UV_EOF)
-			session_log(c->s, LOG_DEBUG, "%s", uv_strerror((int)nread));
+			session_log(c->s, LOG_DEBUG, "%s", uv_strerror((int) nread));
 		conn_close(c);
 		return;
 	}
-	c->s->in.tail += (size_t)nread;
+	c->s->in.tail += (size_t) nread;
 	conn_process(c);
 }
 
@@ -215,14 +225,15 @@ static void conn_update_reading(struct conn *c)
 	bool want = !c->closing && bytebuf_len(&c->s->out) < c->srv->d->cfg.max_output;
 
 	if (want && !c->reading) {
-		if (uv_read_start((uv_stream_t *)&c->pipe, conn_on_alloc, conn_on_read) == 0)
+		if (uv_read_start((uv_stream_t *) &c->pipe, conn_on_alloc, conn_on_read) == 0)
 			c->reading = true;
 		c->paused_logged = false;
 	} else if (!want && c->reading) {
-		uv_read_stop((uv_stream_t *)&c->pipe);
+		uv_read_stop((uv_stream_t *) &c->pipe);
 		c->reading = false;
 		if (!c->closing && !c->paused_logged) {
-			session_log(c->s, LOG_WARN, "not reading its replies: stopped reading from it");
+			session_log(c->s, LOG_WARN,
+				    "not reading its replies: stopped reading from it");
 			c->paused_logged = true;
 		}
 	}
@@ -234,7 +245,7 @@ static void conn_process(struct conn *c)
 
 	if (c->closing)
 		return;
-	rc = dispatch_input(c->srv->d, c->s);
+	rc = dispatch_input(c->srv->x, c->s);
 	if (c->s->hello_done)
 		uv_timer_stop(&c->hello_timer);
 	if (rc < 0)
@@ -255,7 +266,7 @@ static void conn_on_hello_timeout(uv_timer_t *t)
 
 static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t max)
 {
-	struct ucred uc = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+	struct ucred uc = {.pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1};
 	socklen_t len = sizeof(uc);
 
 	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
@@ -263,10 +274,10 @@ static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t m
 	cr->uid = uc.uid;
 	cr->gid = uc.gid;
 	cr->groups = groups;
-	len = (socklen_t)(max * sizeof(*groups));
+	len = (socklen_t) (max * sizeof(*groups));
 	cr->ngroups = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0
-			      ? len / sizeof(*groups)
-			      : 0;
+			  ? len / sizeof(*groups)
+			  : 0;
 }
 
 /* Past max_clients: say why, then hang up. */
@@ -277,13 +288,13 @@ static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session
 	uv_buf_t b;
 
 	snprintf(msg, sizeof(msg), "too many clients (max_clients %u)", srv->d->cfg.max_clients);
-	log_warn("refusing client pid %d: %s", (int)cr->pid, msg);
+	log_warn("refusing client pid %d: %s", (int) cr->pid, msg);
 	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, -EUSERS, msg) == 0) {
 		b = uv_buf_init((char *) out.data + out.head, (unsigned) bytebuf_len(&out));
-		uv_try_write((uv_stream_t *)p, &b, 1);
+		uv_try_write((uv_stream_t *) p, &b, 1);
 	}
 	bytebuf_free(&out);
-	uv_close((uv_handle_t *)p, conn_free_handle);
+	uv_close((uv_handle_t *) p, conn_free_handle);
 }
 
 static void server_on_connection(uv_stream_t *listener, int status)
@@ -306,25 +317,25 @@ static void server_on_connection(uv_stream_t *listener, int status)
 	 * conn_free_handle frees it through that pointer. */
 	uv_pipe_init(&srv->loop, &c->pipe, 0);
 	c->pipe.data = c;
-	if (uv_accept(listener, (uv_stream_t *)&c->pipe) < 0 ||
-	    uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0) {
-		uv_close((uv_handle_t *)&c->pipe, conn_free_handle);
+	if (uv_accept(listener, (uv_stream_t *) &c->pipe) < 0 ||
+	    uv_fileno((uv_handle_t *) &c->pipe, &fd) < 0) {
+		uv_close((uv_handle_t *) &c->pipe, conn_free_handle);
 		return;
 	}
 	peer_creds(fd, &cr, groups, SESSION_MAX_GROUPS);
-	rc = session_start(srv->d, &cr, &c->s);
+	rc = daemon_session_start(srv->d, &cr, &c->s);
 	if (rc < 0) {
 		server_refuse(srv, &c->pipe, &cr);
 		return;
 	}
 	c->srv = srv;
-	c->s->conn = c;
+	srv->conns[c->s->slot] = c;
 	c->open_handles = 2;
 	uv_timer_init(&srv->loop, &c->hello_timer);
 	c->hello_timer.data = c;
 	if (srv->d->cfg.hello_timeout_ms > 0)
-		uv_timer_start(&c->hello_timer, conn_on_hello_timeout,
-			       srv->d->cfg.hello_timeout_ms, 0);
+		uv_timer_start(&c->hello_timer, conn_on_hello_timeout, srv->d->cfg.hello_timeout_ms,
+			       0);
 	conn_update_reading(c);
 }
 
@@ -339,12 +350,12 @@ static void server_stop(struct server *srv)
 	sd_notify(0, "STOPPING=1");
 #endif
 	log_info("stopping: closing %u clients", d->nsessions);
-	uv_close((uv_handle_t *)&srv->listener, NULL);
-	uv_close((uv_handle_t *)&srv->sigterm, NULL);
-	uv_close((uv_handle_t *)&srv->sigint, NULL);
+	uv_close((uv_handle_t *) &srv->listener, NULL);
+	uv_close((uv_handle_t *) &srv->sigterm, NULL);
+	uv_close((uv_handle_t *) &srv->sigint, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
-		if (d->slots[i] != NULL)
-			conn_close(d->slots[i]->conn);
+		if (srv->conns[i] != NULL)
+			conn_close(srv->conns[i]);
 	unlink(d->socket_path);
 }
 
@@ -354,13 +365,13 @@ static void server_on_signal(uv_signal_t *h, int signum)
 	server_stop(h->data);
 }
 
-static int server_listen(struct server *srv, char *err, size_t errlen)
+static int server_listen(struct server *srv, struct errbuf *e)
 {
 	struct daemon *d = srv->d;
 	mode_t old;
 	int rc;
 
-	rc = sockfile_prepare(d->socket_path, err, errlen);
+	rc = sockfile_prepare(d->socket_path, e);
 	if (rc < 0)
 		return rc;
 	uv_pipe_init(&srv->loop, &srv->listener, 0);
@@ -370,20 +381,20 @@ static int server_listen(struct server *srv, char *err, size_t errlen)
 	rc = uv_pipe_bind(&srv->listener, d->socket_path);
 	umask(old);
 	if (rc < 0) {
-		snprintf(err, errlen, "bind %s: %s", d->socket_path, uv_strerror(rc));
+		errbuf_set(e, rc, "bind %s: %s", d->socket_path, uv_strerror(rc));
 		goto fail;
 	}
-	rc = sockfile_set_access(d->socket_path, &d->cfg, err, errlen);
+	rc = sockfile_set_access(d->socket_path, &d->cfg, e);
 	if (rc == 0) {
-		rc = uv_listen((uv_stream_t *)&srv->listener, 1024, server_on_connection);
+		rc = uv_listen((uv_stream_t *) &srv->listener, 1024, server_on_connection);
 		if (rc < 0)
-			snprintf(err, errlen, "listen %s: %s", d->socket_path, uv_strerror(rc));
+			errbuf_set(e, rc, "listen %s: %s", d->socket_path, uv_strerror(rc));
 	}
 	if (rc == 0)
 		return 0;
 	unlink(d->socket_path); /* ours: bind created it */
 fail:
-	uv_close((uv_handle_t *)&srv->listener, NULL);
+	uv_close((uv_handle_t *) &srv->listener, NULL);
 	return rc;
 }
 
@@ -392,7 +403,7 @@ fail:
 static void raise_fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)d->cfg.max_clients + d->layout.nregions + 64;
+	rlim_t need = (rlim_t) d->cfg.max_clients + d->table.nregions + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
@@ -401,23 +412,28 @@ static void raise_fd_limit(const struct daemon *d)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur < need)
-		log_warn("open-file limit %llu is below what max_clients %u needs (%llu): raise it (LimitNOFILE= under systemd)",
-			 (unsigned long long)rl.rlim_cur, d->cfg.max_clients,
-			 (unsigned long long)need);
+		log_warn("open-file limit %llu is below what max_clients %u needs (%llu): raise it "
+			 "(LimitNOFILE= under systemd)",
+			 (unsigned long long) rl.rlim_cur, d->cfg.max_clients,
+			 (unsigned long long) need);
 }
 
-int server_run(struct daemon *d, char *err, size_t errlen)
+int server_run(struct dispatch *x, struct errbuf *e)
 {
-	struct server srv = {.d = d};
+	struct daemon *d = x->d;
+	struct server srv = {.x = x, .d = d};
 	int rc;
 
 	/* A client that vanishes mid-write must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(d);
+	srv.conns = calloc(d->cfg.max_clients, sizeof(*srv.conns));
+	if (srv.conns == NULL)
+		return errbuf_set(e, -ENOMEM, "%s", strerror(ENOMEM));
 	rc = uv_loop_init(&srv.loop);
 	if (rc < 0) {
-		snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
-		return rc;
+		free(srv.conns);
+		return errbuf_set(e, rc, "uv_loop_init: %s", uv_strerror(rc));
 	}
 	/* Catch the stop signals before the socket accepts: a client (or
 	 * systemd) may signal as soon as it can connect. libuv queues a signal
@@ -427,17 +443,18 @@ int server_run(struct daemon *d, char *err, size_t errlen)
 	srv.sigterm.data = srv.sigint.data = &srv;
 	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
 	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
-	rc = server_listen(&srv, err, errlen);
+	rc = server_listen(&srv, e);
 	if (rc < 0) {
-		uv_close((uv_handle_t *)&srv.sigterm, NULL);
-		uv_close((uv_handle_t *)&srv.sigint, NULL);
+		uv_close((uv_handle_t *) &srv.sigterm, NULL);
+		uv_close((uv_handle_t *) &srv.sigint, NULL);
 		uv_run(&srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv.loop);
+		free(srv.conns);
 		return rc;
 	}
 
-	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->layout.nregions,
-		 d->layout.nobjects, d->socket_path, (int)getpid());
+	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->table.nregions,
+		 d->table.nobjects, d->socket_path, (int) getpid());
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "READY=1");
 #endif
@@ -445,6 +462,7 @@ int server_run(struct daemon *d, char *err, size_t errlen)
 	rc = uv_loop_close(&srv.loop);
 	if (rc < 0)
 		log_warn("loop closed with handles open: %s", uv_strerror(rc));
+	free(srv.conns);
 	log_info("stopped");
 	return 0;
 }

@@ -19,16 +19,15 @@
 #ifndef ALLOCATORD_DAEMON_SERVER_H
 #define ALLOCATORD_DAEMON_SERVER_H
 
-#include <stddef.h>
-
-#include "daemon/daemon.h"
+#include "daemon/dispatch.h"
+#include "daemon/errbuf.h"
 
 /*
- * Listen on d->socket_path (replacing a stale socket file, refusing a live
- * daemon or a non-socket file there), serve until SIGTERM or SIGINT, then
- * close every client, remove the socket file and return 0. On a start-up
- * error returns a negative errno with a message in err.
+ * Listen on x->d->socket_path (replacing a stale socket file, refusing a
+ * live daemon or a non-socket file there), serve until SIGTERM or SIGINT,
+ * then close every client (ending its session), remove the socket file and
+ * return 0. On a start-up error returns a negative errno with a message in e.
  */
-int server_run(struct daemon *d, char *err, size_t errlen);
+int server_run(struct dispatch *x, struct errbuf *e);
 
 #endif

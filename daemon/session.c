@@ -1,3 +1,8 @@
+/*
+ * session: starting and releasing client sessions, their log lines and
+ * region access (see session.h). A session's slot is its index in
+ * daemon.slots for its whole life, and holds name sessions by slot.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -6,9 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/holds.h"
 #include "daemon/log.h"
-#include "daemon/ops.h"
 #include "daemon/session.h"
 
 /* The peer's process name, for memctl clients; "?" if it is gone already. */
@@ -19,7 +23,7 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 	int fd;
 
 	snprintf(comm, len, "?");
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -43,29 +47,23 @@ void session_log(const struct session *s, enum log_level level, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long)s->id, (int)s->pid,
+	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long) s->id, (int) s->pid,
 		s->comm, what);
 }
 
-int session_start(struct daemon *d, const struct session_creds *cr, struct session **out)
+struct session *session_new(const struct object_table *t, const struct session_creds *cr,
+			    uint64_t id, uint32_t slot, uint64_t since_ms)
 {
-	uint32_t slot = 0;
-	struct session *s;
+	struct session *s = calloc(1, sizeof(*s));
 
-	*out = NULL;
-	if (d->nsessions >= d->cfg.max_clients)
-		return -EUSERS;
-	while (d->slots[slot] != NULL)
-		slot++;
-	s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		return -ENOMEM;
-	s->held = calloc(d->layout.nobjects ? d->layout.nobjects : 1, sizeof(*s->held));
+		return NULL;
+	s->held = calloc(t->nobjects ? t->nobjects : 1, sizeof(*s->held));
 	if (s->held == NULL) {
 		free(s);
-		return -ENOMEM;
+		return NULL;
 	}
-	s->id = ++d->next_session_id;
+	s->id = id;
 	s->slot = slot;
 	s->pid = cr->pid;
 	s->uid = cr->uid;
@@ -73,35 +71,30 @@ int session_start(struct daemon *d, const struct session_creds *cr, struct sessi
 	s->ngroups = cr->ngroups < SESSION_MAX_GROUPS ? cr->ngroups : SESSION_MAX_GROUPS;
 	if (s->ngroups > 0)
 		memcpy(s->groups, cr->groups, s->ngroups * sizeof(*s->groups));
-	s->since_ms = daemon_wall_ms();
+	s->since_ms = since_ms;
 	s->hold_head = HOLD_NIL;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
-	for (size_t i = 0; i < d->layout.nregions; i++)
-		if (region_allows(&d->layout.regions[i], s->uid, s->gid, s->groups, s->ngroups))
+	for (size_t i = 0; i < t->nregions; i++)
+		if (region_allows(&t->regions[i], s->uid, s->gid, s->groups, s->ngroups))
 			s->regions |= UINT64_C(1) << i;
-
-	d->slots[slot] = s;
-	d->nsessions++;
-	*out = s;
-	log_debug("client %llu connected: pid %d uid %u gid %u (%s)", (unsigned long long)s->id,
-		  (int)s->pid, (unsigned)s->uid, (unsigned)s->gid, s->comm);
-	return 0;
+	log_debug("client %llu connected: pid %d uid %u gid %u (%s)", (unsigned long long) s->id,
+		  (int) s->pid, (unsigned) s->uid, (unsigned) s->gid, s->comm);
+	return s;
 }
 
-void session_end(struct daemon *d, struct session *s)
+void session_free(struct session *s)
 {
-	uint64_t n = ops_reclaim(d, s);
-
-	if (n > 0)
-		log_info("client %llu (pid %d, %s) gone: reclaimed %llu holds",
-			 (unsigned long long)s->id, (int)s->pid, s->comm, (unsigned long long)n);
-	else
-		log_debug("client %llu (pid %d, %s) gone", (unsigned long long)s->id, (int)s->pid,
-			  s->comm);
-	d->slots[s->slot] = NULL;
-	d->nsessions--;
 	bytebuf_free(&s->in);
 	bytebuf_free(&s->out);
 	free(s->held);
 	free(s);
+}
+
+int session_check_access(const struct session *s, const struct object *o, struct errbuf *e)
+{
+	if (session_may_use(s, o->region))
+		return 0;
+	return errbuf_set(e, -EACCES, "%s '%s': region '%s' does not allow uid %u",
+			  object_kind_name(o->kind), o->name, o->region->cfg->name,
+			  (unsigned) s->uid);
 }

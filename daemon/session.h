@@ -1,7 +1,8 @@
 /*
  * session: one client connection's state -- who it is (SO_PEERCRED), which
  * regions it may use, what it holds -- and its byte buffers. The connection
- * is the lease: session_end() drops every hold at once.
+ * is the lease: when it ends, ops_end_session() drops every hold at once and
+ * then releases the session here.
  */
 #ifndef ALLOCATORD_DAEMON_SESSION_H
 #define ALLOCATORD_DAEMON_SESSION_H
@@ -11,11 +12,11 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "daemon/errbuf.h"
+#include "daemon/object_table.h"
 #include "daemon/wire.h"
 
 #define SESSION_MAX_GROUPS 32
-
-struct daemon;
 
 /* What a session holds of one pool or heap. */
 struct session_held {
@@ -24,24 +25,23 @@ struct session_held {
 };
 
 struct session {
-	uint64_t id;                 /* unique for the daemon's life, from 1 */
-	uint32_t slot;               /* index in daemon.slots; holds name it */
+	uint64_t id;   /* unique for the daemon's life, from 1 */
+	uint32_t slot; /* index in daemon.slots; holds name it */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
 	gid_t groups[SESSION_MAX_GROUPS]; /* supplementary (SO_PEERGROUPS) */
 	size_t ngroups;
-	char comm[17];               /* /proc/PID/comm at connect */
-	char client_name[64];        /* from Hello */
-	uint64_t since_ms;           /* wall clock, ms since the epoch */
-	uint64_t regions;            /* bit i set: region i allowed */
+	char comm[17];        /* /proc/PID/comm at connect */
+	char client_name[64]; /* from Hello */
+	uint64_t since_ms;    /* wall clock, ms since the epoch */
+	uint64_t regions;     /* bit i set: region i allowed */
 	bool hello_done;
-	bool fds_pending;            /* the front of out is the hello reply and
-				      * must go with the region memfds */
-	uint32_t hold_head;          /* this session's holds */
-	struct session_held *held;   /* per object index */
+	bool fds_pending;          /* the front of out is the hello reply and
+				    * must go with the region memfds */
+	uint32_t hold_head;        /* this session's holds */
+	struct session_held *held; /* per object index */
 	struct bytebuf in, out;
-	void *conn;                  /* the server's connection */
 };
 
 struct session_creds {
@@ -53,17 +53,31 @@ struct session_creds {
 };
 
 /*
- * Register a new client. Returns 0 and the session in *out, -EUSERS when
- * max_clients are connected, or -ENOMEM.
+ * A session for a client with credentials cr, numbered id, in table slot
+ * slot, connected since since_ms (wall clock): which regions of t it may use
+ * is decided here, once. NULL when out of memory. The daemon's session table
+ * (daemon_session_start) is what callers use.
  */
-int session_start(struct daemon *d, const struct session_creds *cr, struct session **out);
+struct session *session_new(const struct object_table *t, const struct session_creds *cr,
+			    uint64_t id, uint32_t slot, uint64_t since_ms);
 
 /* Log a line about client s at level, prefixed "client ID (pid PID, COMM): ". */
 void session_log(const struct session *s, enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
-/* Reclaim everything the session holds (counted in d->reclaimed), then
- * release it. Logs the reclaim if anything was held. */
-void session_end(struct daemon *d, struct session *s);
+/* Free s. Whatever it still holds is not reclaimed (see
+ * daemon_session_release). */
+void session_free(struct session *s);
+
+/* May s use the objects of region r? Decided at connect from the region's
+ * allow-lists (region_allows), so this is O(1). */
+static inline bool session_may_use(const struct session *s, const struct region *r)
+{
+	return (s->regions & (UINT64_C(1) << r->index)) != 0;
+}
+
+/* 0 if s may use object o, else -EACCES with a message naming o, its region
+ * and the peer's uid. */
+int session_check_access(const struct session *s, const struct object *o, struct errbuf *e);
 
 #endif

@@ -1,3 +1,8 @@
+/*
+ * sockfile: which path the daemon listens on and the file there (see
+ * sockfile.h). A file at the path is replaced only when it is a socket no
+ * daemon accepts on.
+ */
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -12,8 +17,8 @@
 #include "daemon/sockfile.h"
 #include "proto/wire.h"
 
-int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen, char *err,
-		     size_t errlen)
+int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen,
+		     struct errbuf *e)
 {
 	struct sockaddr_un sun;
 	const char *path = cli;
@@ -27,18 +32,15 @@ int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t 
 		n = snprintf(out, outlen, "%s", path);
 	} else {
 		n = wire_socket_default(out, outlen, geteuid() == 0);
-		if (n == -ENOENT) {
-			snprintf(err, errlen,
-				 "no socket path: give -s PATH, set ALLOCATORD_SOCKET or "
-				 "socket.path, or run with XDG_RUNTIME_DIR set");
-			return -ENOENT;
-		}
+		if (n == -ENOENT)
+			return errbuf_set(e, -ENOENT,
+					  "no socket path: give -s PATH, set ALLOCATORD_SOCKET or "
+					  "socket.path, or run with XDG_RUNTIME_DIR set");
 	}
-	if (n < 0 || (size_t) n >= outlen || (size_t) n >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path is too long (%d bytes, at most %zu): %s", n,
-			 sizeof(sun.sun_path) - 1, path ? path : out);
-		return -ENAMETOOLONG;
-	}
+	if (n < 0 || (size_t) n >= outlen || (size_t) n >= sizeof(sun.sun_path))
+		return errbuf_set(e, -ENAMETOOLONG,
+				  "socket path is too long (%d bytes, at most %zu): %s", n,
+				  sizeof(sun.sun_path) - 1, path ? path : out);
 	return 0;
 }
 
@@ -58,7 +60,7 @@ static int sockfile_live(const char *path)
 	return rc;
 }
 
-int sockfile_prepare(const char *path, char *err, size_t errlen)
+int sockfile_prepare(const char *path, struct errbuf *e)
 {
 	char dir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	struct stat st;
@@ -67,49 +69,41 @@ int sockfile_prepare(const char *path, char *err, size_t errlen)
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot create the socket's directory for %s: %s", path,
-			 strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "cannot create the socket's directory for %s: %s", path,
+				  strerror(-rc));
 	}
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket: not replacing it", path);
-		return -EEXIST;
-	}
+	if (!S_ISSOCK(st.st_mode))
+		return errbuf_set(e, -EEXIST, "%s exists and is not a socket: not replacing it",
+				  path);
 	rc = sockfile_live(path);
-	if (rc > 0) {
-		snprintf(err, errlen, "another allocatord is serving %s", path);
-		return -EADDRINUSE;
-	}
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot tell whether %s is in use: %s", path, strerror(-rc));
-		return rc;
-	}
+	if (rc > 0)
+		return errbuf_set(e, -EADDRINUSE, "another allocatord is serving %s", path);
+	if (rc < 0)
+		return errbuf_set(e, rc, "cannot tell whether %s is in use: %s", path,
+				  strerror(-rc));
 	if (unlink(path) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "cannot remove stale socket %s: %s", path, strerror(-rc));
 	}
 	log_info("removed stale socket %s", path);
 	return 0;
 }
 
-int sockfile_set_access(const char *path, const struct config *c, char *err, size_t errlen)
+int sockfile_set_access(const char *path, const struct config *c, struct errbuf *e)
 {
 	int rc;
 
 	if (chmod(path, c->socket_mode) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "chmod %04o %s: %s", (unsigned) c->socket_mode, path,
-			 strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "chmod %04o %s: %s", (unsigned) c->socket_mode, path,
+				  strerror(-rc));
 	}
 	if (c->socket_group_set && chown(path, (uid_t) -1, c->socket_group) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "chgrp %u %s: %s", (unsigned) c->socket_group, path,
-			 strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "chgrp %u %s: %s", (unsigned) c->socket_group, path,
+				  strerror(-rc));
 	}
 	return 0;
 }

@@ -1,118 +1,31 @@
+/*
+ * stats: the List, Status, Clients and Map replies, and the start-up check
+ * that the unpaged ones fit in a frame (see stats.h). Nothing here changes
+ * the daemon's state but its arena, where the replies are built; every
+ * object shown is one the asking session may use.
+ */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/hello.h"
 #include "daemon/stats.h"
 
 /* Room kept in a frame for the reply envelope around a listing. */
 #define ENVELOPE_ROOM 512u
 
-static bool visible(const struct session *s, const struct object *o)
+static int no_memory(struct errbuf *e)
 {
-	return (s->regions & (UINT64_C(1) << o->region->index)) != 0;
-}
-
-static int no_memory(struct ops_err *e)
-{
-	return ops_fail(e, -ENOMEM, "out of reply memory");
-}
-
-/* A pointer array of n entries in the arena (at least one, so never NULL
- * for n == 0 unless the arena is full). */
-static void *arena_array(struct daemon *d, size_t n, size_t size)
-{
-	return arena_zalloc(&d->arena, (n ? n : 1) * size);
-}
-
-static uint64_t pool_used(const struct object *o)
-{
-	return pool_blocks(o) - sys_mem_blocks_free_count(&o->u.pool.mb);
-}
-
-/* Group totals: blocks summed over members; a block size only when all
- * members agree. */
-static void group_sums(const struct object *o, uint64_t *total, uint64_t *used, uint64_t *bs)
-{
-	const struct group *g = &o->u.group;
-
-	*total = *used = 0;
-	*bs = pool_block_size(g->members[0]);
-	for (size_t i = 0; i < g->mmb.num_allocators; i++) {
-		*total += pool_blocks(g->members[i]);
-		*used += pool_used(g->members[i]);
-		if (pool_block_size(g->members[i]) != *bs)
-			*bs = 0;
-	}
-}
-
-int stats_hello(struct daemon *d, const struct session *s, Allocd__HelloReply *out,
-		struct ops_err *e)
-{
-	const struct layout *l = &d->layout;
-	uint32_t reply_index[WIRE_MAX_REGIONS];
-
-	allocd__hello_reply__init(out);
-	out->daemon_version = PACKAGE_VERSION;
-	out->max_frame = d->cfg.max_frame;
-	out->max_batch = d->max_batch;
-	out->client_id = s->id;
-	out->regions = arena_array(d, l->nregions, sizeof(*out->regions));
-	out->objects = arena_array(d, l->nobjects, sizeof(*out->objects));
-	if (out->regions == NULL || out->objects == NULL)
-		return no_memory(e);
-	/* Regions are numbered in the reply's order, which is also the order of
-	 * the memfds that travel with it. */
-	for (size_t i = 0; i < l->nregions; i++) {
-		Allocd__RegionInfo *ri;
-
-		if (!(s->regions & (UINT64_C(1) << i)))
-			continue;
-		ri = arena_alloc(&d->arena, sizeof(*ri));
-		if (ri == NULL)
-			return no_memory(e);
-		allocd__region_info__init(ri);
-		ri->name = (char *)l->regions[i].cfg->name;
-		ri->size = l->regions[i].size;
-		reply_index[i] = (uint32_t)out->n_regions;
-		out->regions[out->n_regions++] = ri;
-	}
-	for (size_t i = 0; i < l->nobjects; i++) {
-		const struct object *o = &l->objects[i];
-		Allocd__ObjectInfo *oi;
-		uint64_t used;
-
-		if (!visible(s, o))
-			continue;
-		oi = arena_alloc(&d->arena, sizeof(*oi));
-		if (oi == NULL)
-			return no_memory(e);
-		allocd__object_info__init(oi);
-		oi->name = (char *)o->name;
-		oi->kind = (Allocd__Kind)o->kind;
-		oi->region = reply_index[o->region->index];
-		oi->offset = o->offset;
-		oi->size = o->size;
-		if (o->kind == OBJ_POOL) {
-			oi->block_size = pool_block_size(o);
-			oi->total = pool_blocks(o);
-		} else if (o->kind == OBJ_HEAP) {
-			oi->total = o->size;
-		} else {
-			group_sums(o, &oi->total, &used, &oi->block_size);
-		}
-		out->objects[out->n_objects++] = oi;
-	}
-	return 0;
+	return errbuf_set(e, -ENOMEM, "out of reply memory");
 }
 
 static int object_stats(struct daemon *d, const struct object *o, Allocd__ObjectStats *os)
 {
 	allocd__object_stats__init(os);
-	os->name = (char *)o->name;
-	os->kind = (Allocd__Kind)o->kind;
-	os->region = (char *)o->region->cfg->name;
+	os->name = (char *) o->name;
+	os->kind = (Allocd__Kind) o->kind;
+	os->region = (char *) o->region->cfg->name;
 	if (o->kind == OBJ_POOL) {
 		const struct pool *p = &o->u.pool;
 
@@ -139,12 +52,12 @@ static int object_stats(struct daemon *d, const struct object *o, Allocd__Object
 
 		group_sums(o, &os->total, &os->used, &os->block_size);
 		os->failed = g->failed;
-		os->choice = (char *)g->choice.desc->name;
-		os->members = arena_array(d, g->mmb.num_allocators, sizeof(*os->members));
+		os->choice = (char *) g->choice.desc->name;
+		os->members = arena_array(&d->arena, g->mmb.num_allocators, sizeof(*os->members));
 		if (os->members == NULL)
 			return -ENOMEM;
 		for (size_t i = 0; i < g->mmb.num_allocators; i++) {
-			os->members[i] = (char *)g->members[i]->name;
+			os->members[i] = (char *) g->members[i]->name;
 			os->peak += g->members[i]->u.pool.mb.max_allocated;
 		}
 		os->n_members = g->mmb.num_allocators;
@@ -152,67 +65,64 @@ static int object_stats(struct daemon *d, const struct object *o, Allocd__Object
 	return 0;
 }
 
-int stats_list(struct daemon *d, const struct session *s, const char *name,
-	       Allocd__ListReply *out, struct ops_err *e)
+int stats_list(struct daemon *d, const struct session *s, const char *name, Allocd__ListReply *out,
+	       struct errbuf *e)
 {
-	const struct layout *l = &d->layout;
+	const struct object_table *l = &d->table;
 
 	allocd__list_reply__init(out);
-	out->objects = arena_array(d, l->nobjects, sizeof(*out->objects));
+	out->objects = arena_array(&d->arena, l->nobjects, sizeof(*out->objects));
 	if (out->objects == NULL)
 		return no_memory(e);
 	for (size_t i = 0; i < l->nobjects; i++) {
 		const struct object *o = l->by_name[i];
 		Allocd__ObjectStats *os;
-		int rc;
 
 		if (name[0] != '\0' && strcmp(name, o->name) != 0)
 			continue;
-		if (!visible(s, o)) {
+		if (!session_may_use(s, o->region)) {
 			if (name[0] == '\0')
 				continue;
-			rc = ops_access(s, o, e);
-			return rc;
+			return session_check_access(s, o, e);
 		}
 		os = arena_alloc(&d->arena, sizeof(*os));
 		if (os == NULL || object_stats(d, o, os) < 0)
 			return no_memory(e);
 		out->objects[out->n_objects++] = os;
 	}
-	if (name[0] != '\0' && out->n_objects == 0) {
-		return ops_fail(e, -ENOENT, "no object named '%s'", name);
-	}
+	if (name[0] != '\0' && out->n_objects == 0)
+		return errbuf_set(e, -ENOENT, "no object named '%s'", name);
 	return 0;
 }
 
 int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply *out,
-		 struct ops_err *e)
+		 struct errbuf *e)
 {
-	const struct layout *l = &d->layout;
+	const struct object_table *l = &d->table;
 	Allocd__RegionStats *by_index[WIRE_MAX_REGIONS] = {NULL};
 
 	allocd__status_reply__init(out);
 	out->daemon_version = PACKAGE_VERSION;
-	out->pid = (uint32_t)getpid();
+	out->pid = (uint32_t) getpid();
 	out->uptime_ms = daemon_now_ms() - d->start_ms;
 	out->socket = d->socket_path;
 	out->clients = d->nsessions;
 	out->max_clients = d->cfg.max_clients;
 	out->requests = d->requests;
 	out->reclaimed = d->reclaimed;
-	out->regions = arena_array(d, l->nregions, sizeof(*out->regions));
+	out->regions = arena_array(&d->arena, l->nregions, sizeof(*out->regions));
 	if (out->regions == NULL)
 		return no_memory(e);
 	for (size_t i = 0; i < l->nregions; i++) {
 		Allocd__RegionStats *rs;
 
-		if (!(s->regions & (UINT64_C(1) << i)))
+		if (!session_may_use(s, &l->regions[i]))
 			continue;
 		rs = arena_alloc(&d->arena, sizeof(*rs));
 		if (rs == NULL)
 			return no_memory(e);
 		allocd__region_stats__init(rs);
-		rs->name = (char *)l->regions[i].cfg->name;
+		rs->name = (char *) l->regions[i].cfg->name;
 		rs->size = l->regions[i].size;
 		rs->hugepages = l->regions[i].cfg->hugepages;
 		out->regions[out->n_regions++] = rs;
@@ -224,7 +134,7 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 		Allocd__RegionStats *rs = by_index[o->region->index];
 		struct tlsf_stats st;
 
-		if (o->kind == OBJ_GROUP || !visible(s, o))
+		if (o->kind == OBJ_GROUP || !session_may_use(s, o->region))
 			continue;
 		rs->objects++;
 		if (o->kind == OBJ_POOL) {
@@ -239,8 +149,8 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 
 static int by_id(const void *a, const void *b)
 {
-	const struct session *x = *(const struct session *const *)a;
-	const struct session *y = *(const struct session *const *)b;
+	const struct session *x = *(const struct session *const *) a;
+	const struct session *y = *(const struct session *const *) b;
 
 	return x->id < y->id ? -1 : x->id > y->id;
 }
@@ -248,33 +158,33 @@ static int by_id(const void *a, const void *b)
 static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *asker,
 				       const struct session *c)
 {
-	const struct layout *l = &d->layout;
+	const struct object_table *l = &d->table;
 	Allocd__ClientInfo *ci = arena_alloc(&d->arena, sizeof(*ci));
 
 	if (ci == NULL)
 		return NULL;
 	allocd__client_info__init(ci);
 	ci->id = c->id;
-	ci->pid = (uint32_t)c->pid;
-	ci->uid = (uint32_t)c->uid;
-	ci->gid = (uint32_t)c->gid;
-	ci->comm = (char *)c->comm;
-	ci->client_name = (char *)c->client_name;
+	ci->pid = (uint32_t) c->pid;
+	ci->uid = (uint32_t) c->uid;
+	ci->gid = (uint32_t) c->gid;
+	ci->comm = (char *) c->comm;
+	ci->client_name = (char *) c->client_name;
 	ci->since_unix_ms = c->since_ms;
-	ci->holdings = arena_array(d, l->nobjects, sizeof(*ci->holdings));
+	ci->holdings = arena_array(&d->arena, l->nobjects, sizeof(*ci->holdings));
 	if (ci->holdings == NULL)
 		return NULL;
 	for (size_t i = 0; i < l->nobjects; i++) {
 		const struct object *o = &l->objects[i];
 		Allocd__Holding *h;
 
-		if (c->held[i].holds == 0 || !visible(asker, o))
+		if (c->held[i].holds == 0 || !session_may_use(asker, o->region))
 			continue;
 		h = arena_alloc(&d->arena, sizeof(*h));
 		if (h == NULL)
 			return NULL;
 		allocd__holding__init(h);
-		h->name = (char *)o->name;
+		h->name = (char *) o->name;
 		h->amount = c->held[i].amount;
 		h->holds = c->held[i].holds;
 		ci->holdings[ci->n_holdings++] = h;
@@ -283,13 +193,13 @@ static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *a
 }
 
 int stats_clients(struct daemon *d, const struct session *s, uint64_t after_id,
-		  Allocd__ClientsReply *out, struct ops_err *e)
+		  Allocd__ClientsReply *out, struct errbuf *e)
 {
-	struct session **list = arena_array(d, d->nsessions, sizeof(*list));
+	struct session **list = arena_array(&d->arena, d->nsessions, sizeof(*list));
 	size_t n = 0, room = d->cfg.max_frame - ENVELOPE_ROOM;
 
 	allocd__clients_reply__init(out);
-	out->clients = arena_array(d, d->nsessions, sizeof(*out->clients));
+	out->clients = arena_array(&d->arena, d->nsessions, sizeof(*out->clients));
 	if (list == NULL || out->clients == NULL)
 		return no_memory(e);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
@@ -315,54 +225,52 @@ int stats_clients(struct daemon *d, const struct session *s, uint64_t after_id,
 }
 
 int stats_map(struct daemon *d, const struct session *s, const char *pool, uint64_t first,
-	      uint64_t count, Allocd__MapReply *out, struct ops_err *e)
+	      uint64_t count, Allocd__MapReply *out, struct errbuf *e)
 {
-	struct object *o = layout_find(&d->layout, pool);
-	uint64_t total, most = (uint64_t)(d->cfg.max_frame - ENVELOPE_ROOM) * 8;
+	struct object *o = object_table_find(&d->table, pool);
+	uint64_t total, most = (uint64_t) (d->cfg.max_frame - ENVELOPE_ROOM) * 8;
 	const struct bitarray *ba;
 	uint8_t *bits;
 	int rc;
 
 	allocd__map_reply__init(out);
-	if (o == NULL || o->kind != OBJ_POOL) {
-		return ops_fail(e, -ENOENT, "no pool named '%s'", pool);
-	}
-	rc = ops_access(s, o, e);
+	if (o == NULL || o->kind != OBJ_POOL)
+		return errbuf_set(e, -ENOENT, "no pool named '%s'", pool);
+	rc = session_check_access(s, o, e);
 	if (rc < 0)
 		return rc;
 	total = pool_blocks(o);
-	if (first > total) {
-		return ops_fail(e, -EINVAL, "pool '%s': block %llu is past its %llu blocks", pool,
-				(unsigned long long)first, (unsigned long long)total);
-	}
+	if (first > total)
+		return errbuf_set(e, -EINVAL, "pool '%s': block %llu is past its %llu blocks", pool,
+				  (unsigned long long) first, (unsigned long long) total);
 	if (count > total - first)
 		count = total - first;
 	if (count > most)
 		count = most;
-	bits = arena_zalloc(&d->arena, (size_t)(count + 7) / 8 + 1);
+	bits = arena_zalloc(&d->arena, (size_t) (count + 7) / 8 + 1);
 	if (bits == NULL)
 		return no_memory(e);
 	ba = &o->u.pool.mb.bitmap;
 	for (uint64_t i = 0; i < count; i++)
 		if (bitarray_is_used(ba, first + i))
-			bits[i / 8] |= (uint8_t)(1u << (i % 8));
+			bits[i / 8] |= (uint8_t) (1u << (i % 8));
 	out->first = first;
 	out->count = count;
 	out->total = total;
 	out->used.data = bits;
-	out->used.len = (size_t)(count + 7) / 8;
+	out->used.len = (size_t) (count + 7) / 8;
 	return 0;
 }
 
-int stats_check_fit(struct daemon *d, char *err, size_t errlen)
+int stats_check_fit(struct daemon *d, struct errbuf *e)
 {
-	size_t n = d->layout.nobjects ? d->layout.nobjects : 1;
+	size_t n = d->table.nobjects ? d->table.nobjects : 1;
 	struct session all = {.regions = UINT64_MAX, .comm = "x"};
 	size_t room = d->cfg.max_frame - ENVELOPE_ROOM;
 	Allocd__HelloReply hello;
 	Allocd__ListReply list;
 	Allocd__ClientInfo *ci;
-	struct ops_err e;
+	struct errbuf why;
 	size_t sizes[3];
 	int rc;
 
@@ -373,9 +281,9 @@ int stats_check_fit(struct daemon *d, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++)
 		all.held[i] = (struct session_held){UINT64_MAX, UINT64_MAX};
 	memset(all.client_name, 'x', sizeof(all.client_name) - 1);
-	rc = stats_hello(d, &all, &hello, &e);
+	rc = hello_reply_build(d, &all, &hello, &why);
 	if (rc == 0)
-		rc = stats_list(d, &all, "", &list, &e);
+		rc = stats_list(d, &all, "", &list, &why);
 	ci = rc == 0 ? client_info(d, &all, &all) : NULL;
 	if (ci != NULL) {
 		ci->id = ci->since_unix_ms = UINT64_MAX;
@@ -386,19 +294,17 @@ int stats_check_fit(struct daemon *d, char *err, size_t errlen)
 	}
 	arena_reset(&d->arena);
 	free(all.held);
-	if (ci == NULL) {
-		snprintf(err, errlen, "cannot build the listing replies: %s", e.msg);
-		return -ENOMEM;
-	}
+	if (ci == NULL)
+		return errbuf_set(e, -ENOMEM, "cannot build the listing replies: %s", why.msg);
 	for (int i = 0; i < 3; i++) {
 		static const char *const what[] = {"hello", "list", "per-client"};
 
-		if (sizes[i] > room) {
-			snprintf(err, errlen,
-				 "%zu pools, heaps and groups make a %s reply of %zu bytes, over what max_frame %u allows (%zu): raise max_frame or use fewer objects",
-				 d->layout.nobjects, what[i], sizes[i], d->cfg.max_frame, room);
-			return -E2BIG;
-		}
+		if (sizes[i] > room)
+			return errbuf_set(
+			    e, -E2BIG,
+			    "%zu pools, heaps and groups make a %s reply of %zu bytes, over what "
+			    "max_frame %u allows (%zu): raise max_frame or use fewer objects",
+			    d->table.nobjects, what[i], sizes[i], d->cfg.max_frame, room);
 	}
 	return 0;
 }

@@ -7,35 +7,32 @@
 #define ALLOCATORD_DAEMON_STATS_H
 
 #include "daemon/daemon.h"
-#include "daemon/ops.h"
+#include "daemon/errbuf.h"
 #include "proto/allocd.pb-c.h"
 
 /* Every visible object, or only `name` (-ENOENT / -EACCES otherwise). */
-int stats_list(struct daemon *d, const struct session *s, const char *name,
-	       Allocd__ListReply *out, struct ops_err *e);
+int stats_list(struct daemon *d, const struct session *s, const char *name, Allocd__ListReply *out,
+	       struct errbuf *e);
 
 int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply *out,
-		 struct ops_err *e);
+		 struct errbuf *e);
 
 /* Clients with an id above after_id, as many as fit in one frame. */
 int stats_clients(struct daemon *d, const struct session *s, uint64_t after_id,
-		  Allocd__ClientsReply *out, struct ops_err *e);
+		  Allocd__ClientsReply *out, struct errbuf *e);
 
 /* The allocation bitmap of blocks [first, first + count) of a pool, cut to
  * what fits in one frame. */
 int stats_map(struct daemon *d, const struct session *s, const char *pool, uint64_t first,
-	      uint64_t count, Allocd__MapReply *out, struct ops_err *e);
+	      uint64_t count, Allocd__MapReply *out, struct errbuf *e);
 
 /*
  * Will the largest hello, list and per-client replies fit in one frame? They
  * are not paged (the object count is fixed by the config), so a config with
  * too many objects for max_frame is refused at start instead of locking
- * clients out later. 0, or -E2BIG with a message naming the sizes.
+ * clients out later. 0, or -E2BIG with a message naming the sizes. Uses and
+ * resets d's arena: call it before serving (dispatch_init does).
  */
-int stats_check_fit(struct daemon *d, char *err, size_t errlen);
-
-/* The hello reply: regions the session may use and their objects. */
-int stats_hello(struct daemon *d, const struct session *s, Allocd__HelloReply *out,
-		struct ops_err *e);
+int stats_check_fit(struct daemon *d, struct errbuf *e);
 
 #endif

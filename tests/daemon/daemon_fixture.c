@@ -5,31 +5,40 @@
 #include "tests/daemon/daemon_fixture.h"
 
 const char fixture_config[] =
-	"log_level = \"error\";\n"
-	"regions = (\n"
-	"  { name = \"r\";\n"
-	"    pools = ( { name = \"p\"; block_size = 64; blocks = 100; },\n"
-	"              { name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
-	"                client_quota = 4; } );\n"
-	"    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 64;\n"
-	"                client_quota = \"8K\"; } ); },\n"
-	"  { name = \"secret\"; allow_uids = [ 12345 ];\n"
-	"    pools = ( { name = \"s\"; block_size = 64; blocks = 8; } ); }\n"
-	");\n"
-	"groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; },\n"
-	"           { name = \"gi\"; pools = [ \"p\", \"q\" ]; choice = \"index\"; } );\n";
+    "log_level = \"error\";\n"
+    "regions = (\n"
+    "  { name = \"r\";\n"
+    "    pools = ( { name = \"p\"; block_size = 64; blocks = 100; },\n"
+    "              { name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
+    "                client_quota = 4; } );\n"
+    "    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 64;\n"
+    "                client_quota = \"8K\"; } ); },\n"
+    "  { name = \"secret\"; allow_uids = [ 12345 ];\n"
+    "    pools = ( { name = \"s\"; block_size = 64; blocks = 8; } ); }\n"
+    ");\n"
+    "groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; },\n"
+    "           { name = \"gi\"; pools = [ \"p\", \"q\" ]; choice = \"index\"; } );\n";
 
 void fixture_daemon(struct daemon *d, const char *text)
 {
-	char err[CONFIG_ERR_MAX];
+	struct errbuf e;
 	struct config cfg;
 	int rc;
 
-	rc = config_load_string(text ? text : fixture_config, "fixture", &cfg, err, sizeof(err));
-	ck_assert_msg(rc == 0, "config: %s", err);
+	rc =
+	    config_load_string(text ? text : fixture_config, "fixture", &cfg, e.msg, sizeof(e.msg));
+	ck_assert_msg(rc == 0, "config: %s", e.msg);
 	log_set_level(cfg.log_level);
-	rc = daemon_init(d, &cfg, true, err, sizeof(err));
-	ck_assert_msg(rc == 0, "daemon_init: %s", err);
+	rc = daemon_init(d, &cfg, true, &e);
+	ck_assert_msg(rc == 0, "daemon_init: %s", e.msg);
+}
+
+void fixture_dispatch(struct dispatch *x, struct daemon *d)
+{
+	struct errbuf e;
+	int rc = dispatch_init(x, d, &e);
+
+	ck_assert_msg(rc == 0, "dispatch_init: %s", e.msg);
 }
 
 struct session *fixture_session(struct daemon *d, uid_t uid, gid_t gid)
@@ -37,14 +46,14 @@ struct session *fixture_session(struct daemon *d, uid_t uid, gid_t gid)
 	struct session_creds cr = {.pid = getpid(), .uid = uid, .gid = gid};
 	struct session *s;
 
-	ck_assert_int_eq(session_start(d, &cr, &s), 0);
+	ck_assert_int_eq(daemon_session_start(d, &cr, &s), 0);
 	s->hello_done = true;
 	return s;
 }
 
 struct object *fixture_object(struct daemon *d, const char *name)
 {
-	struct object *o = layout_find(&d->layout, name);
+	struct object *o = object_table_find(&d->table, name);
 
 	ck_assert_msg(o != NULL, "no object %s", name);
 	return o;

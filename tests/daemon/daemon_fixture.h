@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "daemon/daemon.h"
+#include "daemon/dispatch.h"
 
 /* Pools p (64 B x 100), q (1536 B x 10, quota 4), heap h (64 KiB, granule
  * 64, 64 allocations, quota 8 KiB) in region "r"; pool s (64 B x 8) in
@@ -17,6 +18,10 @@ extern const char fixture_config[];
 
 /* Build d from text (fixture_config when NULL); fails the test on error. */
 void fixture_daemon(struct daemon *d, const char *text);
+
+/* Make d ready to serve through x (its ops and the reply-size check); fails
+ * the test on error. */
+void fixture_dispatch(struct dispatch *x, struct daemon *d);
 
 /* A session of uid/gid with the test's pid. */
 struct session *fixture_session(struct daemon *d, uid_t uid, gid_t gid);

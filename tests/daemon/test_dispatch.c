@@ -13,24 +13,27 @@
 #include "tests/daemon/daemon_fixture.h"
 
 static struct daemon D;
+static struct dispatch X;
 static struct session *S;
 
 static void setup(void)
 {
 	fixture_daemon(&D, NULL);
+	fixture_dispatch(&X, &D);
 	S = fixture_session(&D, 1000, 1000);
 	S->hello_done = false;
 }
 
 static void teardown(void)
 {
+	dispatch_fini(&X);
 	daemon_fini(&D);
 }
 
 static void put_raw(struct session *s, const void *data, uint32_t len)
 {
-	uint8_t hdr[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
-			  (uint8_t)(len >> 24)};
+	uint8_t hdr[4] = {(uint8_t) len, (uint8_t) (len >> 8), (uint8_t) (len >> 16),
+			  (uint8_t) (len >> 24)};
 
 	ck_assert_int_eq(bytebuf_reserve(&s->in, 4 + len), 0);
 	memcpy(s->in.data + s->in.tail, hdr, 4);
@@ -44,7 +47,7 @@ static void put_req(struct session *s, Allocd__Request *r)
 	uint8_t *buf = malloc(n + 1);
 
 	allocd__request__pack(r, buf);
-	put_raw(s, buf, (uint32_t)n);
+	put_raw(s, buf, (uint32_t) n);
 	free(buf);
 }
 
@@ -85,7 +88,7 @@ static void put_alloc(struct session *s, uint64_t id, const char *pool, uint64_t
 	r.id = id;
 	r.body_case = ALLOCD__REQUEST__BODY_ALLOC;
 	r.alloc = &a;
-	a.pool = (char *)pool;
+	a.pool = (char *) pool;
 	a.count = count;
 	put_req(s, &r);
 }
@@ -96,7 +99,7 @@ static void expect_status(Allocd__Reply *r, uint64_t id, int status)
 	ck_assert_uint_eq(r->version, 1);
 	ck_assert_uint_eq(r->id, id);
 	ck_assert_msg(r->status == status, "reply %llu: status %d, want %d (%s)",
-		      (unsigned long long)id, r->status, status, r->error);
+		      (unsigned long long) id, r->status, status, r->error);
 	allocd__reply__free_unpacked(r, NULL);
 }
 
@@ -108,7 +111,7 @@ START_TEST(test_dispatch_pipelined_replies_in_order)
 	put_alloc(S, 8, "p", 2);
 	put_alloc(S, 9, "nope", 1);
 	put_alloc(S, 10, "p", 1);
-	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S), 0);
 	ck_assert_uint_eq(bytebuf_len(&S->in), 0);
 
 	r = take_reply(S);
@@ -143,7 +146,7 @@ END_TEST
 START_TEST(test_dispatch_first_request_must_be_hello)
 {
 	put_alloc(S, 1, "p", 1);
-	ck_assert_int_eq(dispatch_input(&D, S), -EPROTO);
+	ck_assert_int_eq(dispatch_input(&X, S), -EPROTO);
 	expect_status(take_reply(S), 1, -EPROTO);
 	ck_assert_uint_eq(sys_mem_blocks_free_count(&fixture_object(&D, "p")->u.pool.mb), 100);
 }
@@ -153,7 +156,7 @@ START_TEST(test_dispatch_second_hello_refused)
 {
 	put_hello(S, 1);
 	put_hello(S, 2);
-	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 2, -EALREADY);
 }
@@ -167,7 +170,7 @@ START_TEST(test_dispatch_wrong_version_closes)
 	r.id = 5;
 	put_req(S, &r);
 	put_hello(S, 6);
-	ck_assert_int_eq(dispatch_input(&D, S), -EPROTONOSUPPORT);
+	ck_assert_int_eq(dispatch_input(&X, S), -EPROTONOSUPPORT);
 	expect_status(take_reply(S), 5, -EPROTONOSUPPORT);
 	ck_assert_ptr_null(take_reply(S)); /* nothing after the error */
 }
@@ -181,7 +184,7 @@ START_TEST(test_dispatch_oversized_frame_closes)
 	ck_assert_int_eq(bytebuf_reserve(&S->in, 4), 0);
 	memcpy(S->in.data + S->in.tail, hdr, 4);
 	S->in.tail += 4;
-	ck_assert_int_eq(dispatch_input(&D, S), -EMSGSIZE);
+	ck_assert_int_eq(dispatch_input(&X, S), -EMSGSIZE);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 0, -EMSGSIZE);
 }
@@ -194,7 +197,7 @@ START_TEST(test_dispatch_malformed_frame_answered_and_survived)
 	put_hello(S, 1);
 	put_raw(S, garbage, sizeof(garbage));
 	put_alloc(S, 3, "p", 1);
-	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 0, -EBADMSG);
 	expect_status(take_reply(S), 3, 0);
@@ -209,7 +212,7 @@ START_TEST(test_dispatch_unknown_request_kind)
 	r.version = 1;
 	r.id = 2;
 	put_req(S, &r);
-	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 2, -EINVAL);
 }
@@ -232,7 +235,7 @@ START_TEST(test_dispatch_absurd_counts)
 	f.n_offsets = D.max_batch + 1;
 	f.offsets = many;
 	put_req(S, &r);
-	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 2, -E2BIG);
 	expect_status(take_reply(S), 3, -E2BIG);
@@ -253,10 +256,10 @@ START_TEST(test_dispatch_stops_at_max_output)
 	r.body_case = ALLOCD__REQUEST__BODY_STATUS;
 	r.status = &st;
 	for (int i = 0; i < 40000; i++) {
-		r.id = 100 + (uint64_t)i;
+		r.id = 100 + (uint64_t) i;
 		put_req(S, &r);
 	}
-	ck_assert_int_eq(dispatch_input(&D, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S), 0);
 	/* stopped with requests left unread, not far past max_output */
 	ck_assert_uint_gt(bytebuf_len(&S->in), 0);
 	ck_assert_uint_ge(bytebuf_len(&S->out), D.cfg.max_output);
@@ -265,12 +268,12 @@ START_TEST(test_dispatch_stops_at_max_output)
 	for (;;) {
 		while ((rep = take_reply(S)) != NULL) {
 			if (rep->id != 1)
-				ck_assert_uint_eq(rep->id, 100 + (uint64_t)answered++);
+				ck_assert_uint_eq(rep->id, 100 + (uint64_t) answered++);
 			allocd__reply__free_unpacked(rep, NULL);
 		}
 		if (bytebuf_len(&S->in) == 0)
 			break;
-		ck_assert_int_eq(dispatch_input(&D, S), 0);
+		ck_assert_int_eq(dispatch_input(&X, S), 0);
 	}
 	ck_assert_int_eq(answered, 40000);
 }

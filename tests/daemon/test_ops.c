@@ -11,15 +11,18 @@
 #include "tests/daemon/daemon_fixture.h"
 
 static struct daemon D;
-static struct ops_err E;
+static struct dispatch X;
+static struct errbuf E;
 
 static void setup(void)
 {
 	fixture_daemon(&D, NULL);
+	fixture_dispatch(&X, &D);
 }
 
 static void teardown(void)
 {
+	dispatch_fini(&X);
 	daemon_fini(&D);
 }
 
@@ -42,9 +45,9 @@ START_TEST(test_ops_alloc_lowest_blocks_first)
 	struct object *p = fixture_object(&D, "p");
 	uint64_t off[3];
 
-	ck_assert_int_eq(ops_pool_alloc(&D, s, p, 3, false, off, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, s, p, 3, false, off, &E), 0);
 	for (int i = 0; i < 3; i++)
-		ck_assert_uint_eq(off[i], p->offset + (uint64_t)i * 64);
+		ck_assert_uint_eq(off[i], p->offset + (uint64_t) i * 64);
 	ck_assert_uint_eq(pool_free("p"), 97);
 	ck_assert_uint_eq(s->held[p->index].amount, 3);
 	ck_assert_uint_eq(s->held[p->index].holds, 3);
@@ -59,25 +62,25 @@ START_TEST(test_ops_free_checks_every_offset_first)
 	struct object *p = fixture_object(&D, "p");
 	uint64_t mine[2], theirs, bad[2];
 
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, 2, false, mine, &E), 0);
-	ck_assert_int_eq(ops_pool_alloc(&D, b, p, 1, false, &theirs, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 2, false, mine, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, b, p, 1, false, &theirs, &E), 0);
 
 	/* one of mine and one of b's: -EPERM and mine is still held */
 	bad[0] = mine[0];
 	bad[1] = theirs;
-	ck_assert_int_eq(ops_free(&D, a, p, bad, 2, 0, &E), -EPERM);
+	ck_assert_int_eq(ops_free(&X.ops, a, p, bad, 2, 0, &E), -EPERM);
 	ck_assert_msg(strstr(E.msg, "you do not hold") != NULL, "%s", E.msg);
 	ck_assert_uint_eq(pool_free("p"), 97);
 	ck_assert_uint_eq(a->held[p->index].amount, 2);
 
 	/* the same offset twice: -EINVAL, nothing freed */
 	bad[0] = bad[1] = mine[1];
-	ck_assert_int_eq(ops_free(&D, a, p, bad, 2, 0, &E), -EINVAL);
+	ck_assert_int_eq(ops_free(&X.ops, a, p, bad, 2, 0, &E), -EINVAL);
 	ck_assert_msg(strstr(E.msg, "appears twice") != NULL, "%s", E.msg);
 	ck_assert_uint_eq(pool_free("p"), 97);
 	ck_assert_uint_eq(a->held[p->index].holds, 2);
 
-	ck_assert_int_eq(ops_free(&D, a, p, mine, 2, 0, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, a, p, mine, 2, 0, &E), 0);
 	ck_assert_uint_eq(pool_free("p"), 99);
 	ck_assert_uint_eq(a->held[p->index].amount, 0);
 }
@@ -89,19 +92,19 @@ START_TEST(test_ops_free_bad_offsets_are_efault)
 	struct object *p = fixture_object(&D, "p");
 	uint64_t off, bad;
 
-	ck_assert_int_eq(ops_pool_alloc(&D, s, p, 1, false, &off, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, s, p, 1, false, &off, &E), 0);
 	bad = off + 1; /* misaligned */
-	ck_assert_int_eq(ops_free(&D, s, p, &bad, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, s, p, &bad, 1, 0, &E), -EFAULT);
 	bad = off + 64; /* not allocated */
-	ck_assert_int_eq(ops_free(&D, s, p, &bad, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, s, p, &bad, 1, 0, &E), -EFAULT);
 	ck_assert_msg(strstr(E.msg, "not allocated") != NULL, "%s", E.msg);
 	bad = p->offset + 100 * 64; /* one past the end */
-	ck_assert_int_eq(ops_free(&D, s, p, &bad, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, s, p, &bad, 1, 0, &E), -EFAULT);
 	bad = UINT64_MAX;
-	ck_assert_int_eq(ops_free(&D, s, p, &bad, 1, 0, &E), -EFAULT);
-	ck_assert_int_eq(ops_free(&D, s, p, &off, 1, 0, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, s, p, &bad, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, s, p, &off, 1, 0, &E), 0);
 	/* double free */
-	ck_assert_int_eq(ops_free(&D, s, p, &off, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, s, p, &off, 1, 0, &E), -EFAULT);
 	ck_assert_uint_eq(pool_free("p"), 100);
 }
 END_TEST
@@ -113,14 +116,14 @@ START_TEST(test_ops_retain_keeps_block_until_last_holder_frees)
 	struct object *p = fixture_object(&D, "p");
 	uint64_t off[2];
 
-	ck_assert_int_eq(ops_pool_alloc(&D, prod, p, 2, false, off, &E), 0);
-	ck_assert_int_eq(ops_retain(&D, cons, p, off, 2, 0, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, prod, p, 2, false, off, &E), 0);
+	ck_assert_int_eq(ops_retain(&X.ops, cons, p, off, 2, 0, &E), 0);
 	ck_assert_uint_eq(holds_count(&D.holds), 4);
-	ck_assert_int_eq(ops_free(&D, prod, p, off, 2, 0, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, prod, p, off, 2, 0, &E), 0);
 	ck_assert_uint_eq(pool_free("p"), 98); /* the consumer still holds them */
 	/* the producer no longer holds them */
-	ck_assert_int_eq(ops_free(&D, prod, p, off, 1, 0, &E), -EPERM);
-	ck_assert_int_eq(ops_free(&D, cons, p, off, 2, 0, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, prod, p, off, 1, 0, &E), -EPERM);
+	ck_assert_int_eq(ops_free(&X.ops, cons, p, off, 2, 0, &E), 0);
 	ck_assert_uint_eq(pool_free("p"), 100);
 	ck_assert_uint_eq(holds_count(&D.holds), 0);
 }
@@ -133,18 +136,18 @@ START_TEST(test_ops_retain_errors_change_nothing)
 	struct object *p = fixture_object(&D, "p");
 	uint64_t off[2], two[2], freeblk;
 
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, 2, false, off, &E), 0);
-	ck_assert_int_eq(ops_retain(&D, a, p, off, 1, 0, &E), -EALREADY);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 2, false, off, &E), 0);
+	ck_assert_int_eq(ops_retain(&X.ops, a, p, off, 1, 0, &E), -EALREADY);
 	freeblk = off[1] + 64;
-	ck_assert_int_eq(ops_retain(&D, b, p, &freeblk, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_retain(&X.ops, b, p, &freeblk, 1, 0, &E), -EFAULT);
 	/* a good offset then the same again: -EALREADY, nothing retained */
 	two[0] = two[1] = off[0];
-	ck_assert_int_eq(ops_retain(&D, b, p, two, 2, 0, &E), -EALREADY);
+	ck_assert_int_eq(ops_retain(&X.ops, b, p, two, 2, 0, &E), -EALREADY);
 	ck_assert_uint_eq(b->held[p->index].holds, 0);
 	/* a good offset then a free one: nothing retained */
 	two[0] = off[0];
 	two[1] = freeblk;
-	ck_assert_int_eq(ops_retain(&D, b, p, two, 2, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_retain(&X.ops, b, p, two, 2, 0, &E), -EFAULT);
 	ck_assert_uint_eq(b->held[p->index].holds, 0);
 	ck_assert_uint_eq(holds_count(&D.holds), 2);
 }
@@ -157,17 +160,17 @@ START_TEST(test_ops_pool_quota)
 	struct object *q = fixture_object(&D, "q");
 	uint64_t off[5];
 
-	ck_assert_int_eq(ops_pool_alloc(&D, a, q, 5, false, off, &E), -EDQUOT);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, q, 5, false, off, &E), -EDQUOT);
 	ck_assert_msg(strstr(E.msg, "quota is 4 blocks") != NULL, "%s", E.msg);
 	ck_assert_uint_eq(pool_free("q"), 10);
-	ck_assert_int_eq(ops_pool_alloc(&D, a, q, 3, false, off, &E), 0);
-	ck_assert_int_eq(ops_pool_alloc(&D, a, q, 2, false, off + 3, &E), -EDQUOT);
-	ck_assert_int_eq(ops_pool_alloc(&D, a, q, 1, false, off + 3, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, q, 3, false, off, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, q, 2, false, off + 3, &E), -EDQUOT);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, q, 1, false, off + 3, &E), 0);
 	/* another client has its own quota... */
-	ck_assert_int_eq(ops_pool_alloc(&D, b, q, 1, false, &off[4], &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, b, q, 1, false, &off[4], &E), 0);
 	/* ...and retained blocks count against it */
-	ck_assert_int_eq(ops_retain(&D, b, q, off, 3, 0, &E), 0);
-	ck_assert_int_eq(ops_retain(&D, b, q, off + 3, 1, 0, &E), -EDQUOT);
+	ck_assert_int_eq(ops_retain(&X.ops, b, q, off, 3, 0, &E), 0);
+	ck_assert_int_eq(ops_retain(&X.ops, b, q, off + 3, 1, 0, &E), -EDQUOT);
 }
 END_TEST
 
@@ -177,20 +180,20 @@ START_TEST(test_ops_heap_alloc_free_and_quota)
 	struct object *h = fixture_object(&D, "h");
 	uint64_t off, usable, big;
 
-	ck_assert_int_eq(ops_heap_alloc(&D, a, h, 100, 0, &off, &usable, &E), 0);
+	ck_assert_int_eq(ops_heap_alloc(&X.ops, a, h, 100, 0, &off, &usable, &E), 0);
 	ck_assert_uint_eq(usable, 128);
 	ck_assert_uint_eq(off % 64, 0);
 	ck_assert_uint_eq(heap_used(), 128);
-	ck_assert_int_eq(ops_heap_alloc(&D, a, h, 1, 4096, &big, &usable, &E), 0);
+	ck_assert_int_eq(ops_heap_alloc(&X.ops, a, h, 1, 4096, &big, &usable, &E), 0);
 	ck_assert_uint_eq((big - h->offset) % 4096, 0);
-	ck_assert_int_eq(ops_heap_alloc(&D, a, h, 8192, 0, &big, &usable, &E), -EDQUOT);
-	ck_assert_int_eq(ops_heap_alloc(&D, a, h, 0, 0, &big, &usable, &E), -EINVAL);
-	ck_assert_int_eq(ops_heap_alloc(&D, a, h, 64, 3, &big, &usable, &E), -EINVAL);
-	ck_assert_int_eq(ops_heap_alloc(&D, a, h, UINT64_MAX, 0, &big, &usable, &E), -ENOMEM);
+	ck_assert_int_eq(ops_heap_alloc(&X.ops, a, h, 8192, 0, &big, &usable, &E), -EDQUOT);
+	ck_assert_int_eq(ops_heap_alloc(&X.ops, a, h, 0, 0, &big, &usable, &E), -EINVAL);
+	ck_assert_int_eq(ops_heap_alloc(&X.ops, a, h, 64, 3, &big, &usable, &E), -EINVAL);
+	ck_assert_int_eq(ops_heap_alloc(&X.ops, a, h, UINT64_MAX, 0, &big, &usable, &E), -ENOMEM);
 	big = off + 64; /* inside the allocation, not its start */
-	ck_assert_int_eq(ops_free(&D, a, h, &big, 1, 0, &E), -EFAULT);
-	ck_assert_int_eq(ops_free(&D, a, h, &off, 1, 0, &E), 0);
-	ck_assert_int_eq(ops_free(&D, a, h, &off, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, a, h, &big, 1, 0, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, a, h, &off, 1, 0, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, a, h, &off, 1, 0, &E), -EFAULT);
 	ck_assert_int_eq(tlsf_check(h->u.heap.tlsf), 0);
 }
 END_TEST
@@ -202,14 +205,14 @@ START_TEST(test_ops_group_by_size_and_free_through_group)
 	struct object *chosen;
 	uint64_t off[2];
 
-	ck_assert_int_eq(ops_group_alloc(&D, a, g, 100, 1, 0, &off[0], &chosen, &E), 0);
+	ck_assert_int_eq(ops_group_alloc(&X.ops, a, g, 100, 1, 0, &off[0], &chosen, &E), 0);
 	ck_assert_str_eq(chosen->name, "q");
-	ck_assert_int_eq(ops_group_alloc(&D, a, g, 10, 1, 0, &off[1], &chosen, &E), 0);
+	ck_assert_int_eq(ops_group_alloc(&X.ops, a, g, 10, 1, 0, &off[1], &chosen, &E), 0);
 	ck_assert_str_eq(chosen->name, "p");
-	ck_assert_int_eq(ops_group_alloc(&D, a, g, 5000, 1, 0, off, &chosen, &E), -EINVAL);
+	ck_assert_int_eq(ops_group_alloc(&X.ops, a, g, 5000, 1, 0, off, &chosen, &E), -EINVAL);
 	ck_assert_msg(strstr(E.msg, "chose no pool") != NULL, "%s", E.msg);
 	/* one free through the group releases blocks of both member pools */
-	ck_assert_int_eq(ops_free(&D, a, g, off, 2, 0, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, a, g, off, 2, 0, &E), 0);
 	ck_assert_uint_eq(pool_free("p"), 100);
 	ck_assert_uint_eq(pool_free("q"), 10);
 }
@@ -222,9 +225,9 @@ START_TEST(test_ops_group_index_out_of_range_is_einval)
 	struct object *chosen;
 	uint64_t off;
 
-	ck_assert_int_eq(ops_group_alloc(&D, a, gi, 1, 1, 0, &off, &chosen, &E), 0);
+	ck_assert_int_eq(ops_group_alloc(&X.ops, a, gi, 1, 1, 0, &off, &chosen, &E), 0);
 	ck_assert_str_eq(chosen->name, "q");
-	ck_assert_int_eq(ops_group_alloc(&D, a, gi, 2, 1, 0, &off, &chosen, &E), -EINVAL);
+	ck_assert_int_eq(ops_group_alloc(&X.ops, a, gi, 2, 1, 0, &off, &chosen, &E), -EINVAL);
 }
 END_TEST
 
@@ -236,12 +239,12 @@ START_TEST(test_ops_region_allow_list)
 	struct object *s = fixture_object(&D, "s");
 	uint64_t off;
 
-	ck_assert_int_eq(ops_pool_alloc(&D, other, s, 1, false, &off, &E), -EACCES);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, other, s, 1, false, &off, &E), -EACCES);
 	ck_assert_msg(strstr(E.msg, "does not allow uid 1000") != NULL, "%s", E.msg);
-	ck_assert_int_eq(ops_pool_alloc(&D, allowed, s, 1, false, &off, &E), 0);
-	ck_assert_int_eq(ops_retain(&D, other, s, &off, 1, 0, &E), -EACCES);
-	ck_assert_int_eq(ops_free(&D, other, s, &off, 1, 0, &E), -EACCES);
-	ck_assert_int_eq(ops_retain(&D, root, s, &off, 1, 0, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, allowed, s, 1, false, &off, &E), 0);
+	ck_assert_int_eq(ops_retain(&X.ops, other, s, &off, 1, 0, &E), -EACCES);
+	ck_assert_int_eq(ops_free(&X.ops, other, s, &off, 1, 0, &E), -EACCES);
+	ck_assert_int_eq(ops_retain(&X.ops, root, s, &off, 1, 0, &E), 0);
 }
 END_TEST
 
@@ -253,21 +256,21 @@ START_TEST(test_ops_contiguous_runs)
 	struct object *h = fixture_object(&D, "h");
 	uint64_t one, run;
 
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, 1, false, &one, &E), 0);
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, 5, true, &run, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 1, false, &one, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 5, true, &run, &E), 0);
 	ck_assert_uint_eq(run, one + 64);
 	ck_assert_uint_eq(a->held[p->index].amount, 6);
-	ck_assert_int_eq(ops_retain(&D, b, p, &run, 1, 5, &E), 0);
+	ck_assert_int_eq(ops_retain(&X.ops, b, p, &run, 1, 5, &E), 0);
 	ck_assert_uint_eq(b->held[p->index].holds, 5);
 	/* a run past what a holds / past the pool's end */
-	ck_assert_int_eq(ops_free(&D, a, p, &run, 1, 6, &E), -EFAULT);
-	ck_assert_int_eq(ops_free(&D, a, p, &run, 1, 1000, &E), -EFAULT);
-	ck_assert_int_eq(ops_free(&D, a, h, &run, 1, 2, &E), -EINVAL);
-	ck_assert_int_eq(ops_free(&D, a, p, &run, 1, 5, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, a, p, &run, 1, 6, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, a, p, &run, 1, 1000, &E), -EFAULT);
+	ck_assert_int_eq(ops_free(&X.ops, a, h, &run, 1, 2, &E), -EINVAL);
+	ck_assert_int_eq(ops_free(&X.ops, a, p, &run, 1, 5, &E), 0);
 	ck_assert_uint_eq(pool_free("p"), 94); /* b still holds the run */
-	ck_assert_int_eq(ops_free(&D, b, p, &run, 1, 5, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, b, p, &run, 1, 5, &E), 0);
 	ck_assert_uint_eq(pool_free("p"), 99);
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, 101, true, &run, &E), -ENOMEM);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 101, true, &run, &E), -ENOMEM);
 }
 END_TEST
 
@@ -277,9 +280,9 @@ START_TEST(test_ops_batch_limit)
 	struct object *p = fixture_object(&D, "p");
 	uint64_t off;
 
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, (uint64_t)D.max_batch + 1, false, &off, &E),
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, (uint64_t) D.max_batch + 1, false, &off, &E),
 			 -E2BIG);
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, 0, false, &off, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 0, false, &off, &E), 0);
 	ck_assert_uint_eq(pool_free("p"), 100);
 }
 END_TEST
@@ -294,19 +297,19 @@ START_TEST(test_ops_reclaim_drops_every_hold)
 	struct object *chosen;
 	uint64_t pb[4], hb, gb, usable;
 
-	ck_assert_int_eq(ops_pool_alloc(&D, a, p, 4, false, pb, &E), 0);
-	ck_assert_int_eq(ops_heap_alloc(&D, a, h, 1000, 0, &hb, &usable, &E), 0);
-	ck_assert_int_eq(ops_group_alloc(&D, a, g, 1000, 1, 0, &gb, &chosen, &E), 0);
-	ck_assert_int_eq(ops_retain(&D, b, p, pb, 2, 0, &E), 0);
-	ck_assert_int_eq(ops_retain(&D, b, h, &hb, 1, 0, &E), 0);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 4, false, pb, &E), 0);
+	ck_assert_int_eq(ops_heap_alloc(&X.ops, a, h, 1000, 0, &hb, &usable, &E), 0);
+	ck_assert_int_eq(ops_group_alloc(&X.ops, a, g, 1000, 1, 0, &gb, &chosen, &E), 0);
+	ck_assert_int_eq(ops_retain(&X.ops, b, p, pb, 2, 0, &E), 0);
+	ck_assert_int_eq(ops_retain(&X.ops, b, h, &hb, 1, 0, &E), 0);
 
-	session_end(&D, a);
+	ops_end_session(&X.ops, a);
 	ck_assert_uint_eq(D.reclaimed, 6);
 	/* what b retained survives; the rest is back */
 	ck_assert_uint_eq(pool_free("p"), 98);
 	ck_assert_uint_eq(pool_free("q"), 10);
 	ck_assert_uint_eq(heap_used(), usable);
-	session_end(&D, b);
+	ops_end_session(&X.ops, b);
 	ck_assert_uint_eq(pool_free("p"), 100);
 	ck_assert_uint_eq(heap_used(), 0);
 	ck_assert_uint_eq(holds_count(&D.holds), 0);

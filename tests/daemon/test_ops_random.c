@@ -36,13 +36,14 @@ struct model {
 };
 
 static struct daemon D;
+static struct dispatch X;
 static struct session *S[NSESS];
 static struct object *O[NOBJ];
 static struct model M;
 static struct test_rng R;
 static uint64_t seed;
 static int step;
-static struct ops_err E;
+static struct errbuf E;
 
 static struct munit *lookup(int obj, uint64_t off)
 {
@@ -83,9 +84,10 @@ static void check_model(void)
 			bool used = bitarray_is_used(&o->u.pool.mb.bitmap, b);
 			bool live = lookup(obj, o->offset + b * pool_block_size(o)) != NULL;
 
-			ck_assert_msg(used == live, "seed %llu step %d: %s block %llu used %d model %d",
-				      (unsigned long long)seed, step, o->name,
-				      (unsigned long long)b, used, live);
+			ck_assert_msg(used == live,
+				      "seed %llu step %d: %s block %llu used %d model %d",
+				      (unsigned long long) seed, step, o->name,
+				      (unsigned long long) b, used, live);
 		}
 	}
 	{
@@ -100,21 +102,21 @@ static void check_model(void)
 			}
 		ck_assert_msg(st.live == live && st.used == bytes,
 			      "seed %llu step %d: heap live %llu/%llu used %llu/%llu",
-			      (unsigned long long)seed, step, (unsigned long long)st.live,
-			      (unsigned long long)live, (unsigned long long)st.used,
-			      (unsigned long long)bytes);
+			      (unsigned long long) seed, step, (unsigned long long) st.live,
+			      (unsigned long long) live, (unsigned long long) st.used,
+			      (unsigned long long) bytes);
 	}
 	for (int s = 0; s < NSESS; s++)
 		for (int obj = 0; obj < NOBJ; obj++)
 			ck_assert_msg(S[s]->held[O[obj]->index].amount == held_by(s, obj),
 				      "seed %llu step %d: session %d holds %llu of %s, model %llu",
-				      (unsigned long long)seed, step, s,
-				      (unsigned long long)S[s]->held[O[obj]->index].amount,
-				      O[obj]->name, (unsigned long long)held_by(s, obj));
+				      (unsigned long long) seed, step, s,
+				      (unsigned long long) S[s]->held[O[obj]->index].amount,
+				      O[obj]->name, (unsigned long long) held_by(s, obj));
 	for (int i = 0; i < M.n; i++)
-		holds += (uint32_t)__builtin_popcount(M.u[i].holders);
+		holds += (uint32_t) __builtin_popcount(M.u[i].holders);
 	ck_assert_msg(holds_count(&D.holds) == holds, "seed %llu step %d: %u holds, model %u",
-		      (unsigned long long)seed, step, holds_count(&D.holds), holds);
+		      (unsigned long long) seed, step, holds_count(&D.holds), holds);
 	if (step % 64 == 0)
 		ck_assert_int_eq(tlsf_check(O[OBJ_H]->u.heap.tlsf), 0);
 }
@@ -122,7 +124,7 @@ static void check_model(void)
 static void expect(int got, int want, const char *what)
 {
 	ck_assert_msg(got == want, "seed %llu step %d: %s returned %d, model says %d (%s)",
-		      (unsigned long long)seed, step, what, got, want, E.msg);
+		      (unsigned long long) seed, step, what, got, want, E.msg);
 }
 
 /* The model's answer to a pool allocation; on success the offsets must be
@@ -147,19 +149,19 @@ static void pool_alloc_step(int s, int obj, uint64_t count, int rc, const uint64
 			b++;
 		ck_assert_msg(off[i] == o->offset + b * pool_block_size(o),
 			      "seed %llu step %d: offset %llu is not the lowest free block",
-			      (unsigned long long)seed, step, (unsigned long long)off[i]);
-		M.u[M.n++] = (struct munit){obj, off[i], 1, (uint8_t)(1u << s)};
+			      (unsigned long long) seed, step, (unsigned long long) off[i]);
+		M.u[M.n++] = (struct munit){obj, off[i], 1, (uint8_t) (1u << s)};
 	}
 }
 
 static void do_pool_alloc(int s)
 {
-	int obj = (int)test_rng_below(&R, 2);
+	int obj = (int) test_rng_below(&R, 2);
 	uint64_t count = 1 + test_rng_below(&R, 5), off[8];
 
-	if (M.n + (int)count > MUNITS)
+	if (M.n + (int) count > MUNITS)
 		return;
-	pool_alloc_step(s, obj, count, ops_pool_alloc(&D, S[s], O[obj], count, false, off, &E),
+	pool_alloc_step(s, obj, count, ops_pool_alloc(&X.ops, S[s], O[obj], count, false, off, &E),
 			off);
 }
 
@@ -172,10 +174,10 @@ static void do_group_alloc(int s)
 	uint64_t off[4];
 	int obj, rc;
 
-	if (M.n + (int)count > MUNITS)
+	if (M.n + (int) count > MUNITS)
 		return;
-	rc = ops_group_alloc(&D, S[s], layout_find(&D.layout, "g"), hint, count, 0, off, &chosen,
-			     &E);
+	rc = ops_group_alloc(&X.ops, S[s], object_table_find(&D.table, "g"), hint, count, 0, off,
+			     &chosen, &E);
 	obj = OBJ_Q;
 	if (hint <= 64) {
 		uint64_t free_p = 0;
@@ -202,12 +204,12 @@ static void do_heap_alloc(int s)
 	static const uint64_t aligns[] = {0, 64, 256, 4096};
 	uint64_t size = 1 + test_rng_below(&R, 2048);
 	uint64_t align = aligns[test_rng_below(&R, 4)];
-	uint64_t usable = (size + 63) & ~(uint64_t)63, off, got;
+	uint64_t usable = (size + 63) & ~(uint64_t) 63, off, got;
 	int rc;
 
 	if (M.n >= MUNITS)
 		return;
-	rc = ops_heap_alloc(&D, S[s], O[OBJ_H], size, align, &off, &got, &E);
+	rc = ops_heap_alloc(&X.ops, S[s], O[OBJ_H], size, align, &off, &got, &E);
 	if (held_by(s, OBJ_H) + usable > quota_of(OBJ_H)) {
 		expect(rc, -EDQUOT, "heap alloc");
 		return;
@@ -219,25 +221,25 @@ static void do_heap_alloc(int s)
 	ck_assert_uint_eq((off - O[OBJ_H]->offset) % (align ? align : 64), 0);
 	for (int i = 0; i < M.n; i++)
 		if (M.u[i].obj == OBJ_H)
-			ck_assert_msg(off + usable <= M.u[i].off || M.u[i].off + M.u[i].amount <= off,
-				      "seed %llu step %d: heap overlap", (unsigned long long)seed,
-				      step);
-	M.u[M.n++] = (struct munit){OBJ_H, off, usable, (uint8_t)(1u << s)};
+			ck_assert_msg(
+			    off + usable <= M.u[i].off || M.u[i].off + M.u[i].amount <= off,
+			    "seed %llu step %d: heap overlap", (unsigned long long) seed, step);
+	M.u[M.n++] = (struct munit){OBJ_H, off, usable, (uint8_t) (1u << s)};
 }
 
 /* Offsets for free/retain: mostly live units, sometimes a free block or a
  * place that is no allocation start, sometimes a repeat. */
 static int pick_offsets(int *obj, uint64_t *off)
 {
-	int n = 1 + (int)test_rng_below(&R, 3);
+	int n = 1 + (int) test_rng_below(&R, 3);
 
-	*obj = (int)test_rng_below(&R, NOBJ);
+	*obj = (int) test_rng_below(&R, NOBJ);
 	for (int i = 0; i < n; i++) {
 		uint64_t r = test_rng_below(&R, 10);
 		struct munit *u = NULL;
 
 		for (int tries = 0; tries < 8 && u == NULL && M.n > 0; tries++) {
-			struct munit *c = &M.u[test_rng_below(&R, (uint64_t)M.n)];
+			struct munit *c = &M.u[test_rng_below(&R, (uint64_t) M.n)];
 
 			if (c->obj == *obj)
 				u = c;
@@ -260,7 +262,7 @@ static int model_free_or_retain(int s, int obj, const uint64_t *off, int n, bool
 
 	for (int i = 0; i < n; i++) {
 		struct munit *u = lookup(obj, off[i]);
-		int idx = u ? (int)(u - M.u) : -1;
+		int idx = u ? (int) (u - M.u) : -1;
 
 		if (u == NULL) {
 			M = save;
@@ -275,7 +277,7 @@ static int model_free_or_retain(int s, int obj, const uint64_t *off, int n, bool
 				M = save;
 				return -EDQUOT;
 			}
-			u->holders |= (uint8_t)(1u << s);
+			u->holders |= (uint8_t) (1u << s);
 			continue;
 		}
 		if (pending[idx]) {
@@ -286,7 +288,7 @@ static int model_free_or_retain(int s, int obj, const uint64_t *off, int n, bool
 			M = save;
 			return -EPERM;
 		}
-		u->holders &= (uint8_t)~(1u << s);
+		u->holders &= (uint8_t) ~(1u << s);
 		pending[idx] = u->holders == 0;
 	}
 	for (int i = M.n - 1; i >= 0; i--)
@@ -300,8 +302,8 @@ static void do_free_or_retain(int s, bool retain)
 	uint64_t off[4];
 	int obj, n = pick_offsets(&obj, off);
 	int want = model_free_or_retain(s, obj, off, n, retain);
-	int rc = retain ? ops_retain(&D, S[s], O[obj], off, (uint64_t)n, 0, &E)
-			: ops_free(&D, S[s], O[obj], off, (uint64_t)n, 0, &E);
+	int rc = retain ? ops_retain(&X.ops, S[s], O[obj], off, (uint64_t) n, 0, &E)
+			: ops_free(&X.ops, S[s], O[obj], off, (uint64_t) n, 0, &E);
 
 	expect(rc, want, retain ? "retain" : "free");
 }
@@ -309,28 +311,29 @@ static void do_free_or_retain(int s, bool retain)
 static void do_reclaim(int s)
 {
 	for (int i = M.n - 1; i >= 0; i--) {
-		M.u[i].holders &= (uint8_t)~(1u << s);
+		M.u[i].holders &= (uint8_t) ~(1u << s);
 		if (M.u[i].holders == 0)
 			drop_unit(&M.u[i]);
 	}
-	session_end(&D, S[s]);
-	S[s] = fixture_session(&D, 1000 + (uid_t)s, 1000);
+	ops_end_session(&X.ops, S[s]);
+	S[s] = fixture_session(&D, 1000 + (uid_t) s, 1000);
 }
 
 START_TEST(test_ops_random_against_model)
 {
 	fixture_daemon(&D, NULL);
+	fixture_dispatch(&X, &D);
 	seed = test_seed("ops_random");
 	test_rng_init(&R, seed);
 	memset(&M, 0, sizeof(M));
-	O[OBJ_P] = layout_find(&D.layout, "p");
-	O[OBJ_Q] = layout_find(&D.layout, "q");
-	O[OBJ_H] = layout_find(&D.layout, "h");
+	O[OBJ_P] = object_table_find(&D.table, "p");
+	O[OBJ_Q] = object_table_find(&D.table, "q");
+	O[OBJ_H] = object_table_find(&D.table, "h");
 	for (int s = 0; s < NSESS; s++)
-		S[s] = fixture_session(&D, 1000 + (uid_t)s, 1000);
+		S[s] = fixture_session(&D, 1000 + (uid_t) s, 1000);
 
 	for (step = 0; step < STEPS; step++) {
-		int s = (int)test_rng_below(&R, NSESS);
+		int s = (int) test_rng_below(&R, NSESS);
 		uint64_t r = test_rng_below(&R, 100);
 
 		if (r < 25)
@@ -352,6 +355,7 @@ START_TEST(test_ops_random_against_model)
 	check_model();
 	ck_assert_int_eq(M.n, 0);
 	ck_assert_int_eq(tlsf_check(O[OBJ_H]->u.heap.tlsf), 0);
+	dispatch_fini(&X);
 	daemon_fini(&D);
 }
 END_TEST

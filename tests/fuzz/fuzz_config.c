@@ -14,6 +14,7 @@
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/dispatch.h"
 
 static void die(const char *what)
 {
@@ -60,19 +61,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[CONFIG_ERR_MAX], *text = malloc(size + 1);
+	char *text = malloc(size + 1);
 	uint64_t blocks = 0, bytes = 0;
 	struct config cfg, zero;
 	bool plugins = false;
+	struct dispatch x;
 	struct daemon d;
+	struct errbuf e;
 	FILE *out;
 
 	memcpy(text, data, size);
 	text[size] = '\0';
 	memset(&zero, 0, sizeof(zero));
-	err[0] = '\0';
-	if (config_load_string(text, "fuzz.conf", &cfg, err, sizeof(err)) < 0) {
-		if (memcmp(&cfg, &zero, sizeof(cfg)) != 0 || strncmp(err, "fuzz.conf", 9) != 0)
+	e.msg[0] = '\0';
+	if (config_load_string(text, "fuzz.conf", &cfg, e.msg, sizeof(e.msg)) < 0) {
+		if (memcmp(&cfg, &zero, sizeof(cfg)) != 0 || strncmp(e.msg, "fuzz.conf", 9) != 0)
 			die("a refused config is empty and its message names the file");
 		free(text);
 		return 0;
@@ -85,11 +88,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		plugins |= cfg.groups[i].plugin != NULL;
 	/* Build what fits in a fuzzer's memory; plug-in paths are not dlopen()ed
 	 * from fuzzed text. */
-	if (!plugins && blocks <= (1u << 20) && bytes <= (UINT64_C(1) << 34) && cfg.max_frame <= (1u << 20) &&
-	    daemon_init(&d, &cfg, true, err, sizeof(err)) == 0)
+	if (!plugins && blocks <= (1u << 20) && bytes <= (UINT64_C(1) << 34) &&
+	    cfg.max_frame <= (1u << 20) && daemon_init(&d, &cfg, true, &e) == 0) {
+		if (dispatch_init(&x, &d, &e) == 0)
+			dispatch_fini(&x);
 		daemon_fini(&d);
-	else
+	} else {
 		config_free(&cfg);
+	}
 	free(text);
 	return 0;
 }

@@ -29,26 +29,27 @@
 #include "proto/allocd.pb-c.h"
 
 static const char fuzz_config[] =
-	"log_level = \"error\";\n"
-	"max_frame = \"4K\";\n"
-	"max_output = \"16K\";\n"
-	"max_clients = 4;\n"
-	"regions = (\n"
-	"  { name = \"r\";\n"
-	"    pools = ( { name = \"p\"; block_size = 64; blocks = 64; },\n"
-	"              { name = \"q\"; block_size = 1536; blocks = 16; align = 512;\n"
-	"                client_quota = 4; } );\n"
-	"    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 32;\n"
-	"                client_quota = \"8K\"; } ); },\n"
-	"  { name = \"s\"; allow_uids = [ 12345 ];\n"
-	"    pools = ( { name = \"t\"; block_size = 64; blocks = 8; } ); }\n"
-	");\n"
-	"groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; },\n"
-	"           { name = \"gr\"; pools = [ \"p\", \"q\" ]; choice = \"round_robin\"; },\n"
-	"           { name = \"gm\"; pools = [ \"p\", \"q\" ]; choice = \"most_free\"; },\n"
-	"           { name = \"gi\"; pools = [ \"q\", \"p\" ]; choice = \"index\"; } );\n";
+    "log_level = \"error\";\n"
+    "max_frame = \"4K\";\n"
+    "max_output = \"16K\";\n"
+    "max_clients = 4;\n"
+    "regions = (\n"
+    "  { name = \"r\";\n"
+    "    pools = ( { name = \"p\"; block_size = 64; blocks = 64; },\n"
+    "              { name = \"q\"; block_size = 1536; blocks = 16; align = 512;\n"
+    "                client_quota = 4; } );\n"
+    "    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 32;\n"
+    "                client_quota = \"8K\"; } ); },\n"
+    "  { name = \"s\"; allow_uids = [ 12345 ];\n"
+    "    pools = ( { name = \"t\"; block_size = 64; blocks = 8; } ); }\n"
+    ");\n"
+    "groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; },\n"
+    "           { name = \"gr\"; pools = [ \"p\", \"q\" ]; choice = \"round_robin\"; },\n"
+    "           { name = \"gm\"; pools = [ \"p\", \"q\" ]; choice = \"most_free\"; },\n"
+    "           { name = \"gi\"; pools = [ \"q\", \"p\" ]; choice = \"index\"; } );\n";
 
 static struct daemon D;
+static struct dispatch X;
 
 static void die(const char *what)
 {
@@ -59,14 +60,14 @@ static void die(const char *what)
 static void daemon_once(void)
 {
 	static bool ready;
-	char err[CONFIG_ERR_MAX];
+	struct errbuf e;
 	struct config cfg;
 
 	if (ready)
 		return;
-	if (config_load_string(fuzz_config, "fuzz", &cfg, err, sizeof(err)) < 0 ||
-	    daemon_init(&D, &cfg, true, err, sizeof(err)) < 0) {
-		fprintf(stderr, "fuzz_request: %s\n", err);
+	if (config_load_string(fuzz_config, "fuzz", &cfg, e.msg, sizeof(e.msg)) < 0 ||
+	    daemon_init(&D, &cfg, true, &e) < 0 || dispatch_init(&X, &D, &e) < 0) {
+		fprintf(stderr, "fuzz_request: %s\n", e.msg);
 		abort();
 	}
 	/* Hostile input is logged at warn: expected here, so not shown. */
@@ -78,8 +79,8 @@ static void check_invariants(void)
 {
 	uint64_t holds = 0;
 
-	for (size_t i = 0; i < D.layout.nobjects; i++) {
-		const struct object *o = &D.layout.objects[i];
+	for (size_t i = 0; i < D.table.nobjects; i++) {
+		const struct object *o = &D.table.objects[i];
 
 		if (o->kind == OBJ_POOL) {
 			for (uint64_t b = 0; b < pool_blocks(o); b++) {
@@ -107,7 +108,7 @@ static void check_invariants(void)
 	}
 	for (uint32_t s = 0; s < D.cfg.max_clients; s++)
 		if (D.slots[s] != NULL)
-			for (size_t i = 0; i < D.layout.nobjects; i++)
+			for (size_t i = 0; i < D.table.nobjects; i++)
 				holds += D.slots[s]->held[i].holds;
 	if (holds != holds_count(&D.holds))
 		die("session hold counts match the hold table");
@@ -155,7 +156,7 @@ static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chun
 		memcpy(s->in.data + s->in.tail, data + off, n);
 		s->in.tail += n;
 		do {
-			rc = dispatch_input(&D, s);
+			rc = dispatch_input(&X, s);
 			drain_replies(s); /* the client reads: back-pressure lifts */
 		} while (rc == 0 && has_frame(s));
 		open = rc == 0;
@@ -168,7 +169,7 @@ static struct session *open_session(uid_t uid, bool hello)
 	struct session_creds cr = {.pid = getpid(), .uid = uid, .gid = 100};
 	struct session *s;
 
-	if (session_start(&D, &cr, &s) < 0)
+	if (daemon_session_start(&D, &cr, &s) < 0)
 		abort();
 	s->hello_done = hello;
 	return s;
@@ -188,10 +189,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	data++;
 	size--;
-	chunk = 1 + (size_t)(mode >> 2) * 67;
+	chunk = 1 + (size_t) (mode >> 2) * 67;
 	a = open_session(1000, mode & 2);
 	if ((mode & 1) && size >= 2) {
-		split = ((size_t)data[0] | (size_t)data[1] << 8) % (size - 1);
+		split = ((size_t) data[0] | (size_t) data[1] << 8) % (size - 1);
 		data += 2;
 		size -= 2;
 		b = open_session(12345, mode & 2);
@@ -202,16 +203,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * fuzzer fast, and every input is checked. */
 	check_invariants();
 	if (b != NULL)
-		session_end(&D, b);
-	session_end(&D, a);
+		ops_end_session(&X.ops, b);
+	ops_end_session(&X.ops, a);
 
 	/* The connections are gone: everything must be back. */
 	check_invariants();
-	for (size_t i = 0; i < D.layout.nobjects; i++) {
-		const struct object *o = &D.layout.objects[i];
+	for (size_t i = 0; i < D.table.nobjects; i++) {
+		const struct object *o = &D.table.objects[i];
 		struct tlsf_stats st;
 
-		if (o->kind == OBJ_POOL && sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o))
+		if (o->kind == OBJ_POOL &&
+		    sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o))
 			die("pool fully free after reclaim");
 		if (o->kind == OBJ_HEAP) {
 			tlsf_get_stats(o->u.heap.tlsf, &st);

@@ -1,5 +1,5 @@
 /*
- * layout: the live objects built from the config -- regions, and in them
+ * object_table: the live objects built from the config -- regions, and in them
  * pools (core mem_blocks), heaps (core tlsf) and groups (core multi mem_blocks
  * with a choice function) -- found by name.
  *
@@ -8,8 +8,8 @@
  * is HOLD_NIL iff the unit is free in its allocator (UNIT_PENDING only for
  * the length of one free request, see ops.c).
  */
-#ifndef ALLOCATORD_DAEMON_LAYOUT_H
-#define ALLOCATORD_DAEMON_LAYOUT_H
+#ifndef ALLOCATORD_DAEMON_OBJECT_TABLE_H
+#define ALLOCATORD_DAEMON_OBJECT_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +24,12 @@
 
 /* Numbered as on the wire, so that a kind goes out as it is. */
 enum obj_kind { OBJ_POOL = WIRE_KIND_POOL, OBJ_HEAP = WIRE_KIND_HEAP, OBJ_GROUP = WIRE_KIND_GROUP };
+
+/* "pool", "heap" or "group", as messages name a kind. */
+static inline const char *object_kind_name(enum obj_kind k)
+{
+	return wire_kind_name(k);
+}
 
 struct pool {
 	sys_mem_blocks_t mb;
@@ -52,7 +58,7 @@ struct group {
 struct object {
 	const char *name;
 	enum obj_kind kind;
-	uint32_t index; /* in layout.objects */
+	uint32_t index; /* in object_table.objects */
 	struct region *region;
 	uint64_t offset; /* start in the region; groups: 0 */
 	uint64_t size;   /* bytes spanned; groups: 0 */
@@ -63,7 +69,7 @@ struct object {
 	} u;
 };
 
-struct layout {
+struct object_table {
 	struct region *regions;
 	size_t nregions;
 	struct object *objects; /* pools and heaps by region, then groups */
@@ -78,21 +84,16 @@ struct layout {
  * function. With dry_run the regions are only address-space reservations
  * (no memfd, nothing reserved): --check-config builds everything else for
  * real, plug-ins included. Returns 0, or a negative errno with a message in
- * err (naming file and line for choice errors); on error nothing is left.
+ * e (naming file and line for choice errors); on error nothing is left.
  */
-int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err, size_t errlen);
+int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
+		       struct errbuf *e);
 
 /* Release everything; safe on a zeroed struct. */
-void layout_destroy(struct layout *l);
+void object_table_destroy(struct object_table *l);
 
 /* The object called name, or NULL. O(log objects). */
-struct object *layout_find(const struct layout *l, const char *name);
-
-/* The pool object that contains mem_blocks mb (a member of some group). */
-static inline struct object *layout_pool_object(sys_mem_blocks_t *mb)
-{
-	return (struct object *) ((char *) mb - offsetof(struct object, u.pool.mb));
-}
+struct object *object_table_find(const struct object_table *l, const char *name);
 
 /* Pool geometry helpers. */
 static inline uint64_t pool_block_size(const struct object *o)
@@ -104,5 +105,14 @@ static inline uint64_t pool_blocks(const struct object *o)
 {
 	return o->u.pool.mb.info.num_blocks;
 }
+
+static inline uint64_t pool_used(const struct object *o)
+{
+	return pool_blocks(o) - sys_mem_blocks_free_count(&o->u.pool.mb);
+}
+
+/* Group totals: blocks summed over the members; *bs the members' block
+ * size when they all agree, else 0. */
+void group_sums(const struct object *o, uint64_t *total, uint64_t *used, uint64_t *bs);
 
 #endif

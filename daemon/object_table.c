@@ -1,10 +1,15 @@
+/*
+ * object_table: building the regions, pools, heaps and groups a config
+ * describes, and finding them by name (see object_table.h). Objects are laid
+ * out region by region, pools then heaps, then all groups, so an object's
+ * index never changes once built; by_name is sorted for binary search.
+ */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/holds.h"
-#include "daemon/layout.h"
+#include "daemon/object_table.h"
 
 static uint32_t *holder_heads(uint64_t n)
 {
@@ -15,8 +20,8 @@ static uint32_t *holder_heads(uint64_t n)
 	return v;
 }
 
-static int pool_build(struct object *o, struct region *r, const struct cfg_pool *cp, char *err,
-		      size_t errlen)
+static int pool_build(struct object *o, struct region *r, const struct cfg_pool *cp,
+		      struct errbuf *e)
 {
 	struct pool *p = &o->u.pool;
 	int rc;
@@ -32,12 +37,10 @@ static int pool_build(struct object *o, struct region *r, const struct cfg_pool 
 		if (p->holders == NULL)
 			rc = -ENOMEM;
 	}
-	if (rc < 0)
-		snprintf(err, errlen, "pool '%s': %s", cp->name, strerror(-rc));
-	return rc;
+	return rc < 0 ? errbuf_set(e, rc, "pool '%s': %s", cp->name, strerror(-rc)) : 0;
 }
 
-static int heap_build(struct object *o, const struct cfg_heap *ch, char *err, size_t errlen)
+static int heap_build(struct object *o, const struct cfg_heap *ch, struct errbuf *e)
 {
 	struct heap *h = &o->u.heap;
 
@@ -46,28 +49,25 @@ static int heap_build(struct object *o, const struct cfg_heap *ch, char *err, si
 	o->offset = ch->offset;
 	o->size = ch->size;
 	h->cfg = ch;
-	h->granule_shift = (unsigned)__builtin_ctz(ch->granule);
+	h->granule_shift = (unsigned) __builtin_ctz(ch->granule);
 	h->tlsf = tlsf_create(ch->size, ch->granule, ch->max_allocs);
 	if (h->tlsf == NULL) {
 		int rc = -errno;
 
-		snprintf(err, errlen, "heap '%s': %s", ch->name, strerror(-rc));
-		return rc;
+		return errbuf_set(e, rc, "heap '%s': %s", ch->name, strerror(-rc));
 	}
 	h->holders = holder_heads(tlsf_id_limit(h->tlsf));
-	if (h->holders == NULL) {
-		snprintf(err, errlen, "heap '%s': %s", ch->name, strerror(ENOMEM));
-		return -ENOMEM;
-	}
+	if (h->holders == NULL)
+		return errbuf_set(e, -ENOMEM, "heap '%s': %s", ch->name, strerror(ENOMEM));
 	return 0;
 }
 
-static int group_build(struct layout *l, struct object *o, const struct config *c, size_t gi,
-		       char *err, size_t errlen)
+static int group_build(struct object_table *l, struct object *o, const struct config *c, size_t gi,
+		       struct errbuf *e)
 {
 	const struct cfg_group *cg = &c->groups[gi];
 	struct group *g = &o->u.group;
-	char why[CONFIG_ERR_MAX];
+	char why[ERRBUF_MAX];
 	int rc;
 
 	o->kind = OBJ_GROUP;
@@ -78,7 +78,7 @@ static int group_build(struct layout *l, struct object *o, const struct config *
 		return -ENOMEM;
 	sys_multi_mem_blocks_init(&g->mmb, NULL);
 	for (size_t i = 0; i < cg->nmembers; i++) {
-		struct object *m = layout_find(l, cg->members[i]);
+		struct object *m = object_table_find(l, cg->members[i]);
 
 		/* config.c checked that members exist, are pools, share a region. */
 		g->members[i] = m;
@@ -89,24 +89,22 @@ static int group_build(struct layout *l, struct object *o, const struct config *
 	}
 	rc = choice_open(&g->choice, &g->mmb, cg->choice, cg->plugin, cg->plugin_arg, why,
 			 sizeof(why));
-	if (rc < 0) {
-		snprintf(err, errlen, "%s:%d: groups.[%zu]: %s", c->file, cg->line, gi, why);
-		return rc;
-	}
+	if (rc < 0)
+		return errbuf_set(e, rc, "%s:%d: groups.[%zu]: %s", c->file, cg->line, gi, why);
 	g->mmb.choice_fn = g->choice.desc->choose;
 	return 0;
 }
 
 static int by_name_cmp(const void *a, const void *b)
 {
-	const struct object *x = *(const struct object *const *)a;
-	const struct object *y = *(const struct object *const *)b;
+	const struct object *x = *(const struct object *const *) a;
+	const struct object *y = *(const struct object *const *) b;
 
 	return strcmp(x->name, y->name);
 }
 
 /* (Re)build the name index over the objects built so far. */
-static void layout_index(struct layout *l)
+static void index_by_name(struct object_table *l)
 {
 	for (size_t i = 0; i < l->nobjects; i++)
 		l->by_name[i] = &l->objects[i];
@@ -114,8 +112,8 @@ static void layout_index(struct layout *l)
 	qsort(l->by_name, l->nby_name, sizeof(*l->by_name), by_name_cmp);
 }
 
-int layout_build(struct layout *l, const struct config *c, bool dry_run, char *err,
-		 size_t errlen)
+int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
+		       struct errbuf *e)
 {
 	size_t n = c->ngroups;
 	struct object *o;
@@ -128,7 +126,7 @@ int layout_build(struct layout *l, const struct config *c, bool dry_run, char *e
 	l->objects = calloc(n, sizeof(*l->objects));
 	l->by_name = calloc(n, sizeof(*l->by_name));
 	if (l->regions == NULL || l->objects == NULL || l->by_name == NULL) {
-		snprintf(err, errlen, "%s", strerror(ENOMEM));
+		errbuf_set(e, rc, "%s", strerror(ENOMEM));
 		goto fail;
 	}
 	for (size_t i = 0; i < c->nregions; i++)
@@ -139,45 +137,45 @@ int layout_build(struct layout *l, const struct config *c, bool dry_run, char *e
 		const struct cfg_region *cr = &c->regions[i];
 		struct region *r = &l->regions[i];
 
-		rc = region_create(r, cr, (uint32_t)i, dry_run, err, errlen);
+		rc = region_create(r, cr, (uint32_t) i, dry_run, e);
 		if (rc < 0)
 			goto fail;
 		l->nregions++;
 		for (size_t j = 0; j < cr->npools; j++, o++) {
-			o->index = (uint32_t)(o - l->objects);
+			o->index = (uint32_t) (o - l->objects);
 			o->region = r;
 			l->nobjects++;
-			rc = pool_build(o, r, &cr->pools[j], err, errlen);
+			rc = pool_build(o, r, &cr->pools[j], e);
 			if (rc < 0)
 				goto fail;
 		}
 		for (size_t j = 0; j < cr->nheaps; j++, o++) {
-			o->index = (uint32_t)(o - l->objects);
+			o->index = (uint32_t) (o - l->objects);
 			o->region = r;
 			l->nobjects++;
-			rc = heap_build(o, &cr->heaps[j], err, errlen);
+			rc = heap_build(o, &cr->heaps[j], e);
 			if (rc < 0)
 				goto fail;
 		}
 	}
 	/* Groups look their members up by name, so sort what exists so far. */
-	layout_index(l);
+	index_by_name(l);
 	for (size_t i = 0; i < c->ngroups; i++, o++) {
-		o->index = (uint32_t)(o - l->objects);
+		o->index = (uint32_t) (o - l->objects);
 		l->nobjects++;
-		rc = group_build(l, o, c, i, err, errlen);
+		rc = group_build(l, o, c, i, e);
 		if (rc < 0)
 			goto fail;
 	}
-	layout_index(l);
+	index_by_name(l);
 	return 0;
 
 fail:
-	layout_destroy(l);
+	object_table_destroy(l);
 	return rc;
 }
 
-void layout_destroy(struct layout *l)
+void object_table_destroy(struct object_table *l)
 {
 	for (size_t i = 0; i < l->nobjects; i++) {
 		struct object *o = &l->objects[i];
@@ -206,7 +204,7 @@ void layout_destroy(struct layout *l)
 	memset(l, 0, sizeof(*l));
 }
 
-struct object *layout_find(const struct layout *l, const char *name)
+struct object *object_table_find(const struct object_table *l, const char *name)
 {
 	size_t lo = 0, hi = l->nby_name;
 
@@ -222,4 +220,18 @@ struct object *layout_find(const struct layout *l, const char *name)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+void group_sums(const struct object *o, uint64_t *total, uint64_t *used, uint64_t *bs)
+{
+	const struct group *g = &o->u.group;
+
+	*total = *used = 0;
+	*bs = pool_block_size(g->members[0]);
+	for (size_t i = 0; i < g->mmb.num_allocators; i++) {
+		*total += pool_blocks(g->members[i]);
+		*used += pool_used(g->members[i]);
+		if (pool_block_size(g->members[i]) != *bs)
+			*bs = 0;
+	}
 }
