@@ -141,13 +141,12 @@ struct mc_stats {
 int mc_stats(mc_client_t *c, const char *name, struct mc_stats *out, size_t max, size_t *n);
 
 /* The member pools of group, in order; *n = how many there are. */
-int mc_group_members(mc_client_t *c, const char *group, char (*names)[64], size_t max,
-		     size_t *n);
+int mc_group_members(mc_client_t *c, const char *group, char (*names)[64], size_t max, size_t *n);
 
 struct mc_region_status {
 	char name[64];
-	uint64_t size;    /* bytes */
-	uint64_t used;    /* bytes allocated in its pools and heaps */
+	uint64_t size; /* bytes */
+	uint64_t used; /* bytes allocated in its pools and heaps */
 	bool hugepages;
 	uint32_t objects; /* pools and heaps */
 };
@@ -159,30 +158,30 @@ struct mc_status {
 	char socket[108];
 	uint32_t clients;
 	uint32_t max_clients;
-	uint64_t requests;   /* served since start */
-	uint64_t reclaimed;  /* holds dropped because their client went away */
+	uint64_t requests;  /* served since start */
+	uint64_t reclaimed; /* holds dropped because their client went away */
 };
 
 /* Daemon status and up to max regions this client may use (*n = how many). */
-int mc_status(mc_client_t *c, struct mc_status *st, struct mc_region_status *regions,
-	      size_t max, size_t *n);
+int mc_status(mc_client_t *c, struct mc_status *st, struct mc_region_status *regions, size_t max,
+	      size_t *n);
 
 struct mc_client_info {
 	uint64_t id;
 	uint32_t pid;
 	uint32_t uid;
 	uint32_t gid;
-	char comm[17];         /* process name */
-	char name[64];         /* what it called itself at connect */
+	char comm[17]; /* process name */
+	char name[64]; /* what it called itself at connect */
 	uint64_t since_unix_ms;
-	size_t nholdings;      /* its entries in the holdings array */
+	size_t nholdings; /* its entries in the holdings array */
 };
 
 struct mc_holding {
 	uint64_t client_id;
-	char name[64];         /* pool or heap */
-	uint64_t amount;       /* blocks (pools) or bytes (heaps) */
-	uint64_t holds;        /* distinct allocations */
+	char name[64];   /* pool or heap */
+	uint64_t amount; /* blocks (pools) or bytes (heaps) */
+	uint64_t holds;  /* distinct allocations */
 };
 
 /* Every connected client (up to max, *n = how many), and what each holds of
@@ -194,8 +193,8 @@ int mc_clients(mc_client_t *c, struct mc_client_info *out, size_t max, size_t *n
  * first in bits[i / 8]) is set iff block first + i is allocated. bits must
  * hold (count + 7) / 8 bytes. count is cut at the end of the pool; *total
  * (if not NULL) gets the pool's block count. */
-int mc_pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count,
-		uint8_t *bits, uint64_t *total);
+int mc_pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count, uint8_t *bits,
+		uint64_t *total);
 
 #ifdef __cplusplus
 }

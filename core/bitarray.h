@@ -26,15 +26,15 @@
 
 /* Levels needed for BITARRAY_MAX_BITS bits: 64^6 = 2^36. */
 #define BITARRAY_MAX_LEVELS 6
-#define BITARRAY_MAX_BITS   ((size_t)1 << 36)
+#define BITARRAY_MAX_BITS   ((size_t) 1 << 36)
 
 struct bitarray {
 	uint64_t *words;
 	size_t nbits;
-	size_t nfree;                               /* O(1) free count */
-	size_t level_words[BITARRAY_MAX_LEVELS];    /* words in level i */
-	size_t level_off[BITARRAY_MAX_LEVELS];      /* index of level i in words[] */
-	unsigned levels;                            /* >= 1; top level has 1 word */
+	size_t nfree;                            /* O(1) free count */
+	size_t level_words[BITARRAY_MAX_LEVELS]; /* words in level i */
+	size_t level_off[BITARRAY_MAX_LEVELS];   /* index of level i in words[] */
+	unsigned levels;                         /* >= 1; top level has 1 word */
 };
 
 /* Compile-time geometry, for static definitions. _W(n) is the number of words
@@ -47,35 +47,35 @@ struct bitarray {
  * name##_w0 .. name##_w5 (words per level) and name##_total (their sum) for
  * use in a static array size and in BITARRAY_INITIALIZER.
  */
-#define BITARRAY_DEFINE_WORDS(name, nbits)                                     \
-	enum {                                                                 \
-		name##_w0 = BITARRAY__UP((size_t)(nbits)),                     \
-		name##_w1 = BITARRAY__W((size_t)name##_w0),                    \
-		name##_w2 = BITARRAY__W((size_t)name##_w1),                    \
-		name##_w3 = BITARRAY__W((size_t)name##_w2),                    \
-		name##_w4 = BITARRAY__W((size_t)name##_w3),                    \
-		name##_w5 = BITARRAY__W((size_t)name##_w4),                    \
-		name##_total = name##_w0 + name##_w1 + name##_w2 + name##_w3 + \
-			       name##_w4 + name##_w5,                          \
+#define BITARRAY_DEFINE_WORDS(name, nbits)                                                 \
+	enum {                                                                             \
+		name##_w0 = BITARRAY__UP((size_t) (nbits)),                                \
+		name##_w1 = BITARRAY__W((size_t) name##_w0),                               \
+		name##_w2 = BITARRAY__W((size_t) name##_w1),                               \
+		name##_w3 = BITARRAY__W((size_t) name##_w2),                               \
+		name##_w4 = BITARRAY__W((size_t) name##_w3),                               \
+		name##_w5 = BITARRAY__W((size_t) name##_w4),                               \
+		name##_total =                                                             \
+		    name##_w0 + name##_w1 + name##_w2 + name##_w3 + name##_w4 + name##_w5, \
 	}
 
-#define BITARRAY__LEVELS(name)                                                 \
-	(1u + (name##_w1 > 0) + (name##_w2 > 0) + (name##_w3 > 0) +            \
-	 (name##_w4 > 0) + (name##_w5 > 0))
+#define BITARRAY__LEVELS(name)                                                        \
+	(1u + (name##_w1 > 0) + (name##_w2 > 0) + (name##_w3 > 0) + (name##_w4 > 0) + \
+	 (name##_w5 > 0))
 
 /* A constant initializer for a bitmap whose storage is the zeroed static
  * array `storage` of name##_total words (declared with BITARRAY_DEFINE_WORDS). */
-#define BITARRAY_INITIALIZER(name, nbits_, storage)                            \
-	{                                                                      \
-		.words = (storage), .nbits = (nbits_), .nfree = (nbits_),      \
-		.level_words = {name##_w0, name##_w1, name##_w2, name##_w3,    \
-				name##_w4, name##_w5},                         \
-		.level_off = {0, name##_w0, name##_w0 + name##_w1,             \
-			      name##_w0 + name##_w1 + name##_w2,               \
-			      name##_w0 + name##_w1 + name##_w2 + name##_w3,   \
-			      name##_w0 + name##_w1 + name##_w2 + name##_w3 +  \
-				      name##_w4},                              \
-		.levels = BITARRAY__LEVELS(name),                              \
+#define BITARRAY_INITIALIZER(name, nbits_, storage)                                                \
+	{                                                                                          \
+		.words = (storage), .nbits = (nbits_), .nfree = (nbits_),                          \
+		.level_words = {name##_w0, name##_w1, name##_w2, name##_w3, name##_w4, name##_w5}, \
+		.level_off = {0,                                                                   \
+			      name##_w0,                                                           \
+			      name##_w0 + name##_w1,                                               \
+			      name##_w0 + name##_w1 + name##_w2,                                   \
+			      name##_w0 + name##_w1 + name##_w2 + name##_w3,                       \
+			      name##_w0 + name##_w1 + name##_w2 + name##_w3 + name##_w4},          \
+		.levels = BITARRAY__LEVELS(name),                                                  \
 	}
 
 /* Words of storage for nbits bits (all levels). 0 if nbits is 0 or over

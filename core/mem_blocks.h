@@ -47,8 +47,8 @@ typedef struct sys_multi_mem_blocks sys_multi_mem_blocks_t;
 
 /* Zephyr's choice function: picks the pool for one group allocation from the
  * opaque cfg, or returns NULL to refuse (the allocation then fails -EINVAL). */
-typedef sys_mem_blocks_t *(*sys_multi_mem_blocks_choice_fn_t)(
-	struct sys_multi_mem_blocks *group, void *cfg);
+typedef sys_mem_blocks_t *(*sys_multi_mem_blocks_choice_fn_t)(struct sys_multi_mem_blocks *group,
+							      void *cfg);
 
 /* Zephyr's struct sys_memory_stats (sys/mem_stats.h). */
 struct sys_memory_stats {
@@ -66,7 +66,7 @@ struct sys_mem_blocks {
 	struct sys_mem_blocks_info info;
 	uint8_t *buffer;
 	struct bitarray bitmap;
-	size_t max_allocated; /* blocks; high-water mark for the stats */
+	size_t max_allocated;  /* blocks; high-water mark for the stats */
 	uint64_t *owned_words; /* bitmap storage from sys_mem_blocks_init, else NULL */
 };
 
@@ -79,40 +79,37 @@ struct sys_multi_mem_blocks {
 
 /* Static definition with caller buffer `buf` (uint8_t array of at least
  * blk_sz * num_blks bytes). `mbmod` is the storage class (static or empty). */
-#define Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, bsz, nblk, ebuf, mbmod) \
-	BITARRAY_DEFINE_WORDS(z__sys_mem_blocks_bits_##name, nblk);            \
-	static uint64_t z__sys_mem_blocks_bitmap_##name                            \
-		[z__sys_mem_blocks_bits_##name##_total];                           \
-	mbmod sys_mem_blocks_t name = {                                            \
-		.info = {.num_blocks = (nblk), .blk_sz = (bsz)},            \
-		.buffer = (uint8_t *)(ebuf),                                        \
-		.bitmap = BITARRAY_INITIALIZER(z__sys_mem_blocks_bits_##name,      \
-					       (nblk),                         \
-					       z__sys_mem_blocks_bitmap_##name),   \
-		.max_allocated = 0,                                                \
-		.owned_words = NULL,                                               \
+#define Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, bsz, nblk, ebuf, mbmod)                     \
+	BITARRAY_DEFINE_WORDS(z__sys_mem_blocks_bits_##name, nblk);                             \
+	static uint64_t z__sys_mem_blocks_bitmap_##name[z__sys_mem_blocks_bits_##name##_total]; \
+	mbmod sys_mem_blocks_t name = {                                                         \
+	    .info = {.num_blocks = (nblk), .blk_sz = (bsz)},                                    \
+	    .buffer = (uint8_t *) (ebuf),                                                       \
+	    .bitmap = BITARRAY_INITIALIZER(z__sys_mem_blocks_bits_##name, (nblk),               \
+					   z__sys_mem_blocks_bitmap_##name),                    \
+	    .max_allocated = 0,                                                                 \
+	    .owned_words = NULL,                                                                \
 	}
 
-#define Z__SYS_MEM_BLOCKS_DEFINE(name, bsz, nblk, balign, mbmod)            \
-	static uint8_t z__sys_mem_blocks_buf_##name[(nblk) * (bsz)]         \
-		__attribute__((aligned(balign)));                                  \
-	_Static_assert((balign) >= 4 && ((balign) & ((balign) - 1)) == 0,          \
-		       "buf_align must be a power of two >= 4");                   \
-	_Static_assert((bsz) > 0 && (bsz) % (balign) == 0,                   \
-		       "blk_sz must be a non-zero multiple of buf_align");         \
-	Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, bsz, nblk,                        \
-					      z__sys_mem_blocks_buf_##name, mbmod)
+#define Z__SYS_MEM_BLOCKS_DEFINE(name, bsz, nblk, balign, mbmod)           \
+	static uint8_t z__sys_mem_blocks_buf_##name[(nblk) * (bsz)]        \
+	    __attribute__((aligned(balign)));                              \
+	_Static_assert((balign) >= 4 && ((balign) & ((balign) -1)) == 0,   \
+		       "buf_align must be a power of two >= 4");           \
+	_Static_assert((bsz) > 0 && (bsz) % (balign) == 0,                 \
+		       "blk_sz must be a non-zero multiple of buf_align"); \
+	Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, bsz, nblk, z__sys_mem_blocks_buf_##name, mbmod)
 
 /* A pool `name` of num_blks blocks of blk_sz bytes with its own buffer,
  * aligned to buf_align (a power of two >= 4 that divides blk_sz). */
-#define SYS_MEM_BLOCKS_DEFINE(name, blk_sz, num_blks, buf_align)                   \
+#define SYS_MEM_BLOCKS_DEFINE(name, blk_sz, num_blks, buf_align) \
 	Z__SYS_MEM_BLOCKS_DEFINE(name, blk_sz, num_blks, buf_align, )
-#define SYS_MEM_BLOCKS_DEFINE_STATIC(name, blk_sz, num_blks, buf_align)            \
+#define SYS_MEM_BLOCKS_DEFINE_STATIC(name, blk_sz, num_blks, buf_align) \
 	Z__SYS_MEM_BLOCKS_DEFINE(name, blk_sz, num_blks, buf_align, static)
 /* The same over a caller buffer of at least blk_sz * num_blks bytes. */
-#define SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, blk_sz, num_blks, buf)            \
+#define SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, blk_sz, num_blks, buf) \
 	Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, blk_sz, num_blks, buf, )
-#define SYS_MEM_BLOCKS_DEFINE_STATIC_WITH_EXT_BUF(name, blk_sz, num_blks, buf)     \
+#define SYS_MEM_BLOCKS_DEFINE_STATIC_WITH_EXT_BUF(name, blk_sz, num_blks, buf) \
 	Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, blk_sz, num_blks, buf, static)
 
 /*
@@ -197,8 +194,7 @@ void sys_multi_mem_blocks_init(sys_multi_mem_blocks_t *group,
 
 /* Append a pool to the group (no fixed limit). Returns 0; -EINVAL if group
  * or allocator is NULL; -ENOMEM if the list cannot grow. Amortised O(1). */
-int sys_multi_mem_blocks_add_allocator(sys_multi_mem_blocks_t *group,
-				       sys_mem_blocks_t *allocator);
+int sys_multi_mem_blocks_add_allocator(sys_multi_mem_blocks_t *group, sys_mem_blocks_t *allocator);
 
 /* Release the group's list (not the pools). NULL: no-op. */
 void sys_multi_mem_blocks_deinit(sys_multi_mem_blocks_t *group);

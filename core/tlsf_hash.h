@@ -22,7 +22,7 @@
 #define HASH_LANES    8u
 #define HASH_OVERFLOW (HASH_LANES - 1) /* rec[] lane of the overflow count */
 #define HASH_MUL      UINT32_C(0x9E3779B9)
-#define HASH_ENTRIES  UINT32_C(0x3fff)  /* bucket_match bits of lanes 0-6 */
+#define HASH_ENTRIES  UINT32_C(0x3fff) /* bucket_match bits of lanes 0-6 */
 
 struct tlsf_bucket {
 	uint32_t key[HASH_LANES]; /* offset + 1 of a live allocation, 0 if empty */
@@ -58,8 +58,8 @@ static inline uint32_t bucket_match(const struct tlsf_bucket *bk, uint32_t key)
 	const __m128i *p = (const __m128i *) bk->key;
 	__m128i k = _mm_set1_epi32((int) key);
 
-	return (uint32_t) _mm_movemask_epi8(_mm_packs_epi32(_mm_cmpeq_epi32(_mm_load_si128(p), k),
-							   _mm_cmpeq_epi32(_mm_load_si128(p + 1), k)));
+	return (uint32_t) _mm_movemask_epi8(_mm_packs_epi32(
+	    _mm_cmpeq_epi32(_mm_load_si128(p), k), _mm_cmpeq_epi32(_mm_load_si128(p + 1), k)));
 #else
 	uint32_t m = 0;
 
@@ -137,7 +137,8 @@ static inline int hash_check(const struct tlsf_hash *h, uint64_t live)
 			if (bk->key[lane] == 0)
 				continue;
 			keys++;
-			for (uint32_t x = hash_home(h, bk->key[lane] - 1); x != b; x = hash_next(h, x))
+			for (uint32_t x = hash_home(h, bk->key[lane] - 1); x != b;
+			     x = hash_next(h, x))
 				if (h->b[x].rec[HASH_OVERFLOW] == 0 || ++passes > counts)
 					return -1;
 		}

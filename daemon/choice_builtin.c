@@ -136,36 +136,32 @@ static sys_mem_blocks_t *index_choose(sys_multi_mem_blocks_t *group, void *cfg)
 }
 
 static const struct allocatord_choice choice_by_size = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "by_size",
-	.choose = by_size_choose,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "by_size",
+    .choose = by_size_choose,
 };
 
 static const struct allocatord_choice choice_round_robin = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "round_robin",
-	.init = round_robin_init,
-	.fini = round_robin_fini,
-	.choose = round_robin_choose,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "round_robin",
+    .init = round_robin_init,
+    .fini = round_robin_fini,
+    .choose = round_robin_choose,
 };
 
 static const struct allocatord_choice choice_most_free = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "most_free",
-	.choose = most_free_choose,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "most_free",
+    .choose = most_free_choose,
 };
 
 static const struct allocatord_choice choice_index = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "index",
-	.choose = index_choose,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "index",
+    .choose = index_choose,
 };
 
 /* The order here is the order of the list in choice_open's "unknown" message. */
 const struct allocatord_choice *const choice_builtins[] = {
-	&choice_by_size,
-	&choice_round_robin,
-	&choice_most_free,
-	&choice_index,
-	NULL,
+    &choice_by_size, &choice_round_robin, &choice_most_free, &choice_index, NULL,
 };

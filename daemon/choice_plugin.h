@@ -46,12 +46,12 @@ extern "C" {
 
 /* What `cfg` points to in choose(). */
 struct allocatord_choice_cfg {
-	uint64_t hint;  /* the client's 64-bit cfg value */
-	size_t count;   /* blocks the client asked for (the whole call) */
-	uid_t uid;      /* the client's credentials, from SO_PEERCRED */
+	uint64_t hint; /* the client's 64-bit cfg value */
+	size_t count;  /* blocks the client asked for (the whole call) */
+	uid_t uid;     /* the client's credentials, from SO_PEERCRED */
 	gid_t gid;
 	pid_t pid;
-	void *state;    /* what init() stored, else NULL */
+	void *state; /* what init() stored, else NULL */
 };
 
 struct allocatord_choice {

@@ -70,5 +70,4 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e);
 uint64_t daemon_now_ms(void);
 uint64_t daemon_wall_ms(void);
 
-
 #endif

@@ -29,15 +29,15 @@ struct hold {
 	uint32_t next_unit; /* next holder of the same unit; free list link */
 	uint32_t sess_prev;
 	uint32_t sess_next;
-	uint32_t session;   /* session slot */
-	uint32_t obj;       /* object index */
-	uint32_t unit;      /* block index or tlsf id */
+	uint32_t session; /* session slot */
+	uint32_t obj;     /* object index */
+	uint32_t unit;    /* block index or tlsf id */
 };
 
 struct holds {
 	struct hold *v;
 	uint32_t cap;
-	uint32_t limit;     /* cap never grows past this */
+	uint32_t limit; /* cap never grows past this */
 	uint32_t used;
 	uint32_t free_head;
 };

@@ -42,8 +42,8 @@ struct conn {
 	uv_timer_t hello_timer;
 	uv_write_t wreq;
 	struct server *srv;
-	struct session *s; /* NULL once closed */
-	struct bytebuf wbuf;  /* bytes handed to uv_write */
+	struct session *s;   /* NULL once closed */
+	struct bytebuf wbuf; /* bytes handed to uv_write */
 	bool writing;
 	bool reading;
 	bool closing; /* close once everything queued is written */

@@ -92,9 +92,9 @@ static sys_mem_blocks_t *by_uid_choose(sys_multi_mem_blocks_t *group, void *cfg)
 }
 
 const struct allocatord_choice allocatord_choice = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "by_uid",
-	.init = by_uid_init,
-	.fini = by_uid_fini,
-	.choose = by_uid_choose,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "by_uid",
+    .init = by_uid_init,
+    .fini = by_uid_fini,
+    .choose = by_uid_choose,
 };

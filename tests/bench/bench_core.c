@@ -28,7 +28,7 @@ static double now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return (double) ts.tv_sec * 1e9 + (double) ts.tv_nsec;
 }
 
 /* Keeps the compiler from discarding results. */
@@ -60,7 +60,7 @@ static size_t linear_alloc_word(struct linear *l)
 {
 	for (size_t i = 0; i < POOL_BLOCKS / 64; i++) {
 		if (~l->w[i] != 0) {
-			unsigned b = (unsigned)__builtin_ctzll(~l->w[i]);
+			unsigned b = (unsigned) __builtin_ctzll(~l->w[i]);
 
 			l->w[i] |= UINT64_C(1) << b;
 			return i * 64 + b;
@@ -90,7 +90,7 @@ static double time_linear(size_t (*alloc_fn)(struct linear *), long iters)
 			sink += b;
 			linear_free(l, b);
 		}
-		double t = (now_ns() - t0) / (double)iters;
+		double t = (now_ns() - t0) / (double) iters;
 
 		best = t < best ? t : best;
 	}
@@ -115,10 +115,10 @@ static double time_pool(long iters)
 
 		for (long i = 0; i < iters; i++) {
 			sys_mem_blocks_alloc(&mb, 1, &p);
-			sink += (uintptr_t)p;
+			sink += (uintptr_t) p;
 			sys_mem_blocks_free(&mb, 1, &p);
 		}
-		double t = (now_ns() - t0) / (double)iters;
+		double t = (now_ns() - t0) / (double) iters;
 
 		best = t < best ? t : best;
 	}
@@ -138,10 +138,10 @@ static void bench_pool(void)
 	printf("  hierarchical bitmap      %10.1f ns\n", ours);
 	printf("  linear bit scan from 0   %10.1f ns   ratio %7.0fx  (target >= 20x)\n", bit,
 	       bit / ours);
-	printf("  linear word scan from 0  %10.1f ns   ratio %7.1fx  (a stronger baseline)\n",
-	       word, word / ours);
+	printf("  linear word scan from 0  %10.1f ns   ratio %7.1fx  (a stronger baseline)\n", word,
+	       word / ours);
 	printf("pool metadata: %.4f bits per block for %u blocks (target <= 1.1)\n",
-	       (double)bitarray_words(POOL_BLOCKS) * 64.0 / POOL_BLOCKS, POOL_BLOCKS);
+	       (double) bitarray_words(POOL_BLOCKS) * 64.0 / POOL_BLOCKS, POOL_BLOCKS);
 }
 
 /* --- TLSF vs glibc malloc on one trace ---------------------------------- */
@@ -164,11 +164,11 @@ static struct op *make_trace(size_t nops, uint64_t seed, size_t *len)
 
 	test_rng_init(&r, seed);
 	for (size_t i = 0; i < nops; i++) {
-		uint32_t slot = (uint32_t)test_rng_below(&r, TRACE_SLOTS);
-		unsigned bits = 4 + (unsigned)test_rng_below(&r, 13); /* 2^4 .. 2^16 */
-		uint32_t size = (uint32_t)(UINT64_C(1) << bits);
+		uint32_t slot = (uint32_t) test_rng_below(&r, TRACE_SLOTS);
+		unsigned bits = 4 + (unsigned) test_rng_below(&r, 13); /* 2^4 .. 2^16 */
+		uint32_t size = (uint32_t) (UINT64_C(1) << bits);
 
-		size += (uint32_t)test_rng_below(&r, size);
+		size += (uint32_t) test_rng_below(&r, size);
 		if (size > 65536)
 			size = 65536;
 		if (live[slot])
@@ -196,7 +196,7 @@ static double replay_malloc(const struct op *t, size_t n)
 	for (size_t i = 0; i < TRACE_SLOTS; i++)
 		free(slot[i]);
 	free(slot);
-	return dt / (double)n;
+	return dt / (double) n;
 }
 
 static double replay_tlsf(const struct op *t, size_t n)
@@ -219,7 +219,7 @@ static double replay_tlsf(const struct op *t, size_t n)
 	dt = now_ns() - t0;
 	tlsf_destroy(h);
 	free(slot);
-	return dt / (double)n;
+	return dt / (double) n;
 }
 
 static void bench_tlsf_trace(void)
@@ -237,8 +237,8 @@ static void bench_tlsf_trace(void)
 	printf("tlsf vs glibc malloc, one trace of %zu ops, sizes 16 B-64 KiB, %u slots live\n", n,
 	       TRACE_SLOTS);
 	printf("  tlsf (out of band)       %10.1f ns/op\n", best_t);
-	printf("  glibc malloc/free        %10.1f ns/op   ratio %5.2fx  (target >= 3x)\n",
-	       best_m, best_m / best_t);
+	printf("  glibc malloc/free        %10.1f ns/op   ratio %5.2fx  (target >= 3x)\n", best_m,
+	       best_m / best_t);
 	free(t);
 }
 
@@ -273,7 +273,7 @@ static double tlsf_pair_time(int worst, long iters)
 			sink += off;
 			tlsf_free(h, off);
 		}
-		double t = (now_ns() - t0) / (double)iters;
+		double t = (now_ns() - t0) / (double) iters;
 
 		best = t < best ? t : best;
 	}
@@ -290,7 +290,8 @@ static void bench_tlsf_spread(void)
 	long iters = quick ? 200000 : 5000000;
 	double best = tlsf_pair_time(0, iters), worst = tlsf_pair_time(1, iters);
 
-	printf("tlsf alloc+free pair, best case %.1f ns, worst case %.1f ns: worst/best %.2f  (target <= 1.5)\n",
+	printf("tlsf alloc+free pair, best case %.1f ns, worst case %.1f ns: worst/best %.2f  "
+	       "(target <= 1.5)\n",
 	       best, worst, worst / best);
 }
 
@@ -307,9 +308,10 @@ static void bench_tlsf_memory(void)
 		fprintf(stderr, "bench: tlsf_create(64 GiB) failed: %s\n", strerror(errno));
 		return;
 	}
-	per_slot = (double)tlsf_metadata_bytes(h) / slots;
-	pct = 100.0 * (double)tlsf_metadata_bytes(h) / (double)heap;
-	printf("tlsf metadata, 64 GiB heap, 64 B granule, %u allocation slots: %.1f bytes per slot, %.4f%% of the heap\n"
+	per_slot = (double) tlsf_metadata_bytes(h) / slots;
+	pct = 100.0 * (double) tlsf_metadata_bytes(h) / (double) heap;
+	printf("tlsf metadata, 64 GiB heap, 64 B granule, %u allocation slots: %.1f bytes per "
+	       "slot, %.4f%% of the heap\n"
 	       "  (target <= 64 B per allocation + <= 1%% of the heap)\n",
 	       slots, per_slot, pct);
 	tlsf_destroy(h);
@@ -326,8 +328,8 @@ static double fragmentation_run(uint64_t seed, size_t nops)
 
 	test_rng_init(&r, seed);
 	for (size_t i = 0; i < nops; i++) {
-		uint32_t slot = (uint32_t)test_rng_below(&r, TRACE_SLOTS);
-		unsigned bits = 4 + (unsigned)test_rng_below(&r, 13);
+		uint32_t slot = (uint32_t) test_rng_below(&r, TRACE_SLOTS);
+		unsigned bits = 4 + (unsigned) test_rng_below(&r, 13);
 		uint64_t size = (UINT64_C(1) << bits) + test_rng_below(&r, UINT64_C(1) << bits);
 
 		if (size > 65536)
@@ -347,7 +349,7 @@ static double fragmentation_run(uint64_t seed, size_t nops)
 	tlsf_destroy(h);
 	free(off);
 	free(len);
-	return (double)peak_end / (double)peak_live;
+	return (double) peak_end / (double) peak_live;
 }
 
 static void bench_tlsf_fragmentation(void)
@@ -360,7 +362,8 @@ static void bench_tlsf_fragmentation(void)
 
 		worst = f > worst ? f : worst;
 	}
-	printf("tlsf fragmentation: peak heap extent / peak live bytes = %.3f, worst of 5 random workloads\n"
+	printf("tlsf fragmentation: peak heap extent / peak live bytes = %.3f, worst of 5 random "
+	       "workloads\n"
 	       "  (target <= 1.25)\n",
 	       worst);
 }

@@ -20,9 +20,9 @@
 #include "tests/common/daemon_proc.h"
 
 static const char bench_config[] =
-	"log_level = \"warn\";\n"
-	"regions = ({ name = \"bench\";\n"
-	"  pools = ({ name = \"blocks\"; block_size = 256; blocks = 65536; }); });\n";
+    "log_level = \"warn\";\n"
+    "regions = ({ name = \"bench\";\n"
+    "  pools = ({ name = \"blocks\"; block_size = 256; blocks = 65536; }); });\n";
 
 /* Frame sizes of an alloc-1 request and its reply, as the client sends and
  * the daemon answers them (4-byte header included). */
@@ -36,12 +36,12 @@ static double now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	return (double) ts.tv_sec * 1e9 + (double) ts.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	double x = *(const double *) a, y = *(const double *) b;
 
 	return x < y ? -1 : x > y;
 }
@@ -61,14 +61,14 @@ static int full_io(int fd, void *buf, size_t len, int writing)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t r = writing ? write(fd, (char *)buf + done, len - done)
-				    : read(fd, (char *)buf + done, len - done);
+		ssize_t r = writing ? write(fd, (char *) buf + done, len - done)
+				    : read(fd, (char *) buf + done, len - done);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -1;
-		done += (size_t)r;
+		done += (size_t) r;
 	}
 	return 0;
 }
@@ -166,7 +166,7 @@ static double aggregate(const char *socket, int procs, double seconds)
 		uint64_t n;
 
 		if (read(pipes[0], &n, sizeof(n)) == sizeof(n))
-			total += (double)n;
+			total += (double) n;
 		wait(NULL);
 	}
 	close(pipes[0]);
@@ -217,14 +217,18 @@ int main(int argc, char **argv)
 	printf("request round trip through allocatord, one client, %zu samples each\n", n);
 	printf("  raw unix-socket ping-pong (%d B / %d B)  p50 %7.1f us  p99 %7.1f us\n", REQ_BYTES,
 	       REPLY_BYTES, raw.p50 / 1e3, raw.p99 / 1e3);
-	printf("  alloc 1 block                      p50 %7.1f us  p99 %7.1f us   p50 ratio %.2fx  (target <= 1.5x)\n",
+	printf("  alloc 1 block                      p50 %7.1f us  p99 %7.1f us   p50 ratio %.2fx  "
+	       "(target <= 1.5x)\n",
 	       a1.p50 / 1e3, a1.p99 / 1e3, a1.p50 / raw.p50);
-	printf("  alloc+free 1 block (2 requests)    p50 %7.1f us  p99 %7.1f us   vs 2 ping-pongs %.2fx\n",
+	printf("  alloc+free 1 block (2 requests)    p50 %7.1f us  p99 %7.1f us   vs 2 ping-pongs "
+	       "%.2fx\n",
 	       p1.p50 / 1e3, p1.p99 / 1e3, p1.p50 / (2 * raw.p50));
-	printf("  alloc 64 blocks                    p50 %7.1f us  p99 %7.1f us   vs 1 block %.2fx  (target <= 1.5x)\n",
+	printf("  alloc 64 blocks                    p50 %7.1f us  p99 %7.1f us   vs 1 block %.2fx "
+	       " (target <= 1.5x)\n",
 	       a64.p50 / 1e3, a64.p99 / 1e3, a64.p50 / a1.p50);
-	printf("  alloc+free 64 blocks               p50 %7.1f us                  vs 1 block %.2fx\n",
-	       p64.p50 / 1e3, p64.p50 / p1.p50);
+	printf(
+	    "  alloc+free 64 blocks               p50 %7.1f us                  vs 1 block %.2fx\n",
+	    p64.p50 / 1e3, p64.p50 / p1.p50);
 	one = aggregate(td.socket, 1, quick ? 0.5 : 3.0);
 	four = aggregate(td.socket, 4, quick ? 0.5 : 3.0);
 	printf("aggregate, 4 client processes on %ld cores: %.0f requests/s (1 process: %.0f)\n",

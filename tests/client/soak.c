@@ -38,13 +38,13 @@
 #include "tests/common/seed.h"
 
 static const char soak_config[] =
-	"log_level = \"warn\";\n"
-	"regions = ({ name = \"r\";\n"
-	"  pools = ( { name = \"p\"; block_size = 64; blocks = 512; },\n"
-	"            { name = \"q\"; block_size = 1536; blocks = 64; align = 512;\n"
-	"              client_quota = 8; } );\n"
-	"  heaps = ( { name = \"h\"; size = \"1M\"; granule = 64; max_allocs = 1024; } ); });\n"
-	"groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; } );\n";
+    "log_level = \"warn\";\n"
+    "regions = ({ name = \"r\";\n"
+    "  pools = ( { name = \"p\"; block_size = 64; blocks = 512; },\n"
+    "            { name = \"q\"; block_size = 1536; blocks = 64; align = 512;\n"
+    "              client_quota = 8; } );\n"
+    "  heaps = ( { name = \"h\"; size = \"1M\"; granule = 64; max_allocs = 1024; } ); });\n"
+    "groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; } );\n";
 
 #define MAX_WORKERS 32
 #define MAX_UNITS   256
@@ -101,13 +101,13 @@ struct worker {
 
 static void on_pause(int sig)
 {
-	(void)sig;
+	(void) sig;
 	pause_requested = 1;
 }
 
 static void on_resume(int sig)
 {
-	(void)sig;
+	(void) sig;
 	resume_requested = 1;
 }
 
@@ -122,13 +122,13 @@ static void take(struct worker *w, int kind, uint64_t off, uint64_t amount, bool
 
 	*u = (struct unit){kind, off, amount, 0};
 	if (mine) {
-		u->stamp = ((uint64_t)getpid() << 32) | ++w->seq;
+		u->stamp = ((uint64_t) getpid() << 32) | ++w->seq;
 		*stamp_at(w, u) = u->stamp;
 		if (test_rng_below(&w->rng, 2) == 0) {
 			unsigned i = __atomic_fetch_add(&shm->next, 1, __ATOMIC_RELAXED) % RING;
 
 			__atomic_store_n(&shm->ring[i],
-					 (uint64_t)(kind + 1) << RING_KIND_SHIFT | off,
+					 (uint64_t) (kind + 1) << RING_KIND_SHIFT | off,
 					 __ATOMIC_RELAXED);
 		}
 	}
@@ -137,7 +137,7 @@ static void take(struct worker *w, int kind, uint64_t off, uint64_t amount, bool
 static void expect_ok(int rc, const char *what, int allowed1, int allowed2)
 {
 	if (rc < 0 && rc != allowed1 && rc != allowed2)
-		die("worker %d: %s: %s", (int)getpid(), what, strerror(-rc));
+		die("worker %d: %s: %s", (int) getpid(), what, strerror(-rc));
 }
 
 static void worker_alloc(struct worker *w)
@@ -170,23 +170,23 @@ static void worker_alloc(struct worker *w)
 		rc = mc_heap_alloc(w->c, "h", size, test_rng_below(&w->rng, 2) ? 0 : 256, off);
 		expect_ok(rc, "heap alloc", -ENOMEM, 0);
 		if (rc == 0)
-			take(w, HEAP, off[0], (size + 63) & ~(size_t)63, true);
+			take(w, HEAP, off[0], (size + 63) & ~(size_t) 63, true);
 	}
 }
 
 static void worker_free(struct worker *w)
 {
-	int k = 1 + (int)test_rng_below(&w->rng, 4);
+	int k = 1 + (int) test_rng_below(&w->rng, 4);
 
 	while (k-- > 0 && w->n > 0) {
-		int i = (int)test_rng_below(&w->rng, (uint64_t)w->n);
+		int i = (int) test_rng_below(&w->rng, (uint64_t) w->n);
 		struct unit u = w->held[i];
 		int rc;
 
 		if (u.stamp != 0 && *stamp_at(w, &u) != u.stamp)
 			die("worker %d: %s offset 0x%llx was overwritten: handed out twice?",
-			    (int)getpid(), u.kind == POOL ? "pool" : "heap",
-			    (unsigned long long)u.off);
+			    (int) getpid(), u.kind == POOL ? "pool" : "heap",
+			    (unsigned long long) u.off);
 		rc = u.kind == POOL ? mc_group_free(w->c, "g", 1, &u.off)
 				    : mc_heap_free(w->c, "h", u.off);
 		expect_ok(rc, "free", 1, 1);
@@ -198,7 +198,7 @@ static void worker_retain(struct worker *w)
 {
 	uint64_t e = __atomic_load_n(&shm->ring[test_rng_below(&w->rng, RING)], __ATOMIC_RELAXED);
 	uint64_t off = e & ((UINT64_C(1) << RING_KIND_SHIFT) - 1);
-	int kind = (int)(e >> RING_KIND_SHIFT) - 1;
+	int kind = (int) (e >> RING_KIND_SHIFT) - 1;
 	int rc;
 
 	if (e == 0 || w->n >= MAX_UNITS)
@@ -219,14 +219,14 @@ static void worker_snapshot(struct worker *w)
 	sigset_t none;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int)getpid(), round);
+	snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int) getpid(), round);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		die("worker: %s: %s", tmp, strerror(errno));
 	for (int i = 0; i < w->n; i++)
-		fprintf(f, "%d %llu %llu\n", w->held[i].kind, (unsigned long long)w->held[i].off,
-			(unsigned long long)w->held[i].amount);
+		fprintf(f, "%d %llu %llu\n", w->held[i].kind, (unsigned long long) w->held[i].off,
+			(unsigned long long) w->held[i].amount);
 	fclose(f);
 	rename(tmp, path);
 	sigemptyset(&none);
@@ -325,7 +325,7 @@ static void assert_workers_alive(void)
 	pid_t pid = waitpid(-1, &status, WNOHANG);
 
 	if (pid > 0)
-		die("worker %d ended on its own (status %d): see above", (int)pid, status);
+		die("worker %d ended on its own (status %d): see above", (int) pid, status);
 }
 
 static void sleep_ms(long ms)
@@ -338,8 +338,8 @@ static void sleep_ms(long ms)
 static int client_of(const struct mc_client_info *ci, size_t n, pid_t pid)
 {
 	for (size_t i = 0; i < n; i++)
-		if (ci[i].pid == (uint32_t)pid)
-			return (int)i;
+		if (ci[i].pid == (uint32_t) pid)
+			return (int) i;
 	return -1;
 }
 
@@ -362,7 +362,7 @@ static void assert_sessions_gone(struct soak *s, const pid_t *killed, int nkille
 		sleep_ms(10);
 	}
 	die("seed %llu: a killed client's session was still there after 2 s",
-	    (unsigned long long)s->seed);
+	    (unsigned long long) s->seed);
 }
 
 struct tally {
@@ -383,9 +383,9 @@ static void check_round(struct soak *s, int round)
 
 	if (mc_clients(s->c, ci, MAX_WORKERS + 8, &nci, hold, (MAX_WORKERS + 8) * 4, &nh) < 0)
 		die("mc_clients failed");
-	if (nci != (size_t)s->nworkers + 1)
+	if (nci != (size_t) s->nworkers + 1)
 		die("seed %llu round %d: %zu sessions, want %d workers + the test",
-		    (unsigned long long)s->seed, round, nci, s->nworkers);
+		    (unsigned long long) s->seed, round, nci, s->nworkers);
 	for (int w = 0; w < s->nworkers; w++) {
 		struct tally mine = {0, 0, 0, true};
 		uint64_t pool_amount = 0, heap_amount = 0, pool_holds = 0, heap_holds = 0;
@@ -395,10 +395,11 @@ static void check_round(struct soak *s, int round)
 		int kind;
 		FILE *f;
 
-		snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int)s->pid[w], round);
+		snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int) s->pid[w], round);
 		f = fopen(path, "r");
 		if (f == NULL || idx < 0)
-			die("round %d: no snapshot or session for worker %d", round, (int)s->pid[w]);
+			die("round %d: no snapshot or session for worker %d", round,
+			    (int) s->pid[w]);
 		while (fscanf(f, "%d %llu %llu", &kind, &off, &amount) == 3) {
 			all[nall++] = (struct unit){kind, off, amount, 0};
 			if (kind == POOL) {
@@ -425,12 +426,14 @@ static void check_round(struct soak *s, int round)
 		if (pool_amount != mine.pool_units || pool_holds != mine.pool_units ||
 		    heap_holds != mine.heap_units ||
 		    (mine.heap_bytes_known && heap_amount != mine.heap_bytes))
-			die("seed %llu round %d: worker %d holds %llu blocks, %llu heap allocations "
+			die("seed %llu round %d: worker %d holds %llu blocks, %llu heap "
+			    "allocations "
 			    "(%llu bytes); the daemon says %llu, %llu (%llu bytes)",
-			    (unsigned long long)s->seed, round, (int)s->pid[w],
-			    (unsigned long long)mine.pool_units, (unsigned long long)mine.heap_units,
-			    (unsigned long long)mine.heap_bytes, (unsigned long long)pool_amount,
-			    (unsigned long long)heap_holds, (unsigned long long)heap_amount);
+			    (unsigned long long) s->seed, round, (int) s->pid[w],
+			    (unsigned long long) mine.pool_units,
+			    (unsigned long long) mine.heap_units,
+			    (unsigned long long) mine.heap_bytes, (unsigned long long) pool_amount,
+			    (unsigned long long) heap_holds, (unsigned long long) heap_amount);
 	}
 	/* Distinct units across workers: what the allocators must have out. */
 	for (size_t i = 0; i < nall; i++) {
@@ -457,14 +460,15 @@ static void check_round(struct soak *s, int round)
 	}
 	if (mc_stats(s->c, "g", &st, 1, &n) < 0 || st.info.used != total.pool_units)
 		die("seed %llu round %d: %llu pool blocks in use, workers hold %llu",
-		    (unsigned long long)s->seed, round, (unsigned long long)st.info.used,
-		    (unsigned long long)total.pool_units);
+		    (unsigned long long) s->seed, round, (unsigned long long) st.info.used,
+		    (unsigned long long) total.pool_units);
 	if (mc_stats(s->c, "h", &st, 1, &n) < 0 || st.live != total.heap_units ||
 	    (total.heap_bytes_known && st.info.used != total.heap_bytes))
-		die("seed %llu round %d: heap has %llu allocations (%llu bytes), workers hold %llu (%llu)",
-		    (unsigned long long)s->seed, round, (unsigned long long)st.live,
-		    (unsigned long long)st.info.used, (unsigned long long)total.heap_units,
-		    (unsigned long long)total.heap_bytes);
+		die("seed %llu round %d: heap has %llu allocations (%llu bytes), workers hold %llu "
+		    "(%llu)",
+		    (unsigned long long) s->seed, round, (unsigned long long) st.live,
+		    (unsigned long long) st.info.used, (unsigned long long) total.heap_units,
+		    (unsigned long long) total.heap_bytes);
 }
 
 static void pause_and_check(struct soak *s, int round)
@@ -475,11 +479,11 @@ static void pause_and_check(struct soak *s, int round)
 	for (int w = 0; w < s->nworkers; w++)
 		kill(s->pid[w], SIGUSR1);
 	for (int w = 0; w < s->nworkers; w++) {
-		snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int)s->pid[w], round);
+		snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int) s->pid[w], round);
 		for (int tries = 0; access(path, F_OK) != 0; tries++) {
 			assert_workers_alive();
 			if (tries > 3000)
-				die("round %d: worker %d did not pause", round, (int)s->pid[w]);
+				die("round %d: worker %d did not pause", round, (int) s->pid[w]);
 			sleep_ms(10);
 		}
 	}
@@ -491,9 +495,9 @@ static void pause_and_check(struct soak *s, int round)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kills", required_argument, NULL, 'k'},
-		{"workers", required_argument, NULL, 'w'},
-		{NULL, 0, NULL, 0},
+	    {"kills", required_argument, NULL, 'k'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *vg = getenv("ALLOCATORD_VALGRIND");
 	bool valgrind = vg != NULL && strcmp(vg, "1") == 0;
@@ -536,12 +540,12 @@ int main(int argc, char **argv)
 
 	while (done < kills) {
 		pid_t killed[2];
-		int k = 1 + (int)test_rng_below(&s.rng, 2);
+		int k = 1 + (int) test_rng_below(&s.rng, 2);
 
-		sleep_ms(20 + (long)test_rng_below(&s.rng, 80));
+		sleep_ms(20 + (long) test_rng_below(&s.rng, 80));
 		assert_workers_alive();
 		for (int i = 0; i < k; i++) {
-			int w = (int)test_rng_below(&s.rng, (uint64_t)s.nworkers);
+			int w = (int) test_rng_below(&s.rng, (uint64_t) s.nworkers);
 
 			killed[i] = s.pid[w];
 			kill(s.pid[w], SIGKILL);
@@ -565,13 +569,14 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n && i < 4; i++)
 		if (info[i].used != 0)
 			die("seed %llu: with every worker gone, %s still has %llu in use",
-			    (unsigned long long)s.seed, info[i].name,
-			    (unsigned long long)info[i].used);
+			    (unsigned long long) s.seed, info[i].name,
+			    (unsigned long long) info[i].used);
 	mc_close(s.c);
 	/* A clean stop checks the allocators whole (tlsf_check included). */
 	if (test_daemon_stop(&s.td) != 0)
 		die("allocatord did not stop cleanly");
-	printf("soak: %d kills over %d rounds, %u workers started: nothing lost, nothing held twice\n",
-	       done, round, s.spawned);
+	printf(
+	    "soak: %d kills over %d rounds, %u workers started: nothing lost, nothing held twice\n",
+	    done, round, s.spawned);
 	return 0;
 }

@@ -59,7 +59,7 @@ static int accepts(const char *path)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return 0;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	ok = connect(fd, (struct sockaddr *) &sun, sizeof(sun)) == 0;
 	close(fd);
 	return ok;
 }
@@ -146,7 +146,7 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
 		dup2(fd, STDERR_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		unsetenv("ALLOCATORD_SOCKET");
-		execvp(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *) argv);
 		perror(argv[0]);
 		_exit(127);
 	}
@@ -252,7 +252,7 @@ static void drain(int fd, char *buf, size_t len)
 		if (r <= 0)
 			break;
 		if (buf != NULL && n + 1 < len)
-			n += (size_t)r;
+			n += (size_t) r;
 	}
 	if (buf != NULL && len > 0)
 		buf[n] = '\0';
@@ -278,7 +278,7 @@ int test_run(const char *const *argv, char *out, size_t outlen, char *err, size_
 		dup2(po[1], STDOUT_FILENO);
 		dup2(efd, STDERR_FILENO);
 		close(po[0]);
-		execv(argv[0], (char *const *)argv);
+		execv(argv[0], (char *const *) argv);
 		perror(argv[0]);
 		_exit(127);
 	}

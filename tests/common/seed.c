@@ -16,11 +16,11 @@ uint64_t test_seed(const char *what)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-		       ((uint64_t)getpid() << 32);
+		seed = (uint64_t) ts.tv_sec * 1000000007u ^ (uint64_t) ts.tv_nsec ^
+		       ((uint64_t) getpid() << 32);
 	}
 	fprintf(stderr, "%s: seed %llu (ALLOCATORD_SEED=%llu repeats it)\n", what,
-		(unsigned long long)seed, (unsigned long long)seed);
+		(unsigned long long) seed, (unsigned long long) seed);
 	return seed;
 }
 
@@ -62,5 +62,5 @@ uint64_t test_rng_next(struct test_rng *r)
 uint64_t test_rng_below(struct test_rng *r, uint64_t n)
 {
 	/* Lemire's multiply-shift; the tiny bias is irrelevant for tests. */
-	return (uint64_t)(((unsigned __int128)test_rng_next(r) * n) >> 64);
+	return (uint64_t) (((unsigned __int128) test_rng_next(r) * n) >> 64);
 }

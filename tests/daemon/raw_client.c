@@ -16,7 +16,7 @@ int raw_connect(const char *path)
 	if (fd < 0 || strlen(path) >= sizeof(sun.sun_path))
 		return -1;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -28,13 +28,13 @@ int raw_write(int fd, const void *buf, size_t len)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+		ssize_t n = send(fd, (const char *) buf + done, len - done, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
-		done += (size_t)n;
+		done += (size_t) n;
 	}
 	return 0;
 }
@@ -45,10 +45,10 @@ int raw_send(int fd, const Allocd__Request *r)
 	uint8_t *buf = malloc(n + 4);
 	int rc;
 
-	buf[0] = (uint8_t)n;
-	buf[1] = (uint8_t)(n >> 8);
-	buf[2] = (uint8_t)(n >> 16);
-	buf[3] = (uint8_t)(n >> 24);
+	buf[0] = (uint8_t) n;
+	buf[1] = (uint8_t) (n >> 8);
+	buf[2] = (uint8_t) (n >> 16);
+	buf[3] = (uint8_t) (n >> 24);
 	allocd__request__pack(r, buf + 4);
 	rc = raw_write(fd, buf, n + 4);
 	free(buf);
@@ -91,7 +91,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, int timeout_ms, int *fds,
 					close(got);
 			}
 		}
-		done += (size_t)n;
+		done += (size_t) n;
 	}
 	return 0;
 }
@@ -105,8 +105,8 @@ Allocd__Reply *raw_recv(int fd, int timeout_ms, int *fds, size_t *nfds)
 
 	if (read_full(fd, hdr, 4, timeout_ms, fds, &got, max) < 0)
 		goto out;
-	len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
-	      (uint32_t)hdr[3] << 24;
+	len = (uint32_t) hdr[0] | (uint32_t) hdr[1] << 8 | (uint32_t) hdr[2] << 16 |
+	      (uint32_t) hdr[3] << 24;
 	if (len > (16u << 20))
 		goto out;
 	body = malloc(len ? len : 1);
@@ -184,7 +184,7 @@ int raw_alloc(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t *o
 	r.id = id;
 	r.body_case = ALLOCD__REQUEST__BODY_ALLOC;
 	r.alloc = &a;
-	a.pool = (char *)pool;
+	a.pool = (char *) pool;
 	a.count = count;
 	rep = raw_call(fd, &r);
 	if (rep == NULL)
@@ -208,9 +208,9 @@ int raw_free(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t *
 	r.id = id;
 	r.body_case = ALLOCD__REQUEST__BODY_FREE;
 	r.free = &f;
-	f.name = (char *)name;
+	f.name = (char *) name;
 	f.n_offsets = n;
-	f.offsets = (uint64_t *)offsets;
+	f.offsets = (uint64_t *) offsets;
 	rep = raw_call(fd, &r);
 	if (rep == NULL)
 		return -1;

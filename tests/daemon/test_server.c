@@ -27,7 +27,8 @@ static void start(const char *extra_settings)
 
 	snprintf(cfg, sizeof(cfg),
 		 "%s\n"
-		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; }); });\n",
+		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = "
+		 "64; }); });\n",
 		 extra_settings);
 	ck_assert_int_eq(test_daemon_start(&td, cfg, NULL), 0);
 }
@@ -101,7 +102,7 @@ START_TEST(test_server_garbage_then_close)
 
 	start("");
 	for (size_t i = 0; i < sizeof(junk); i++)
-		junk[i] = (uint8_t)(i * 131 + 7);
+		junk[i] = (uint8_t) (i * 131 + 7);
 	fd = raw_connect(td.socket);
 	raw_write(fd, junk, sizeof(junk));
 	close(fd);
@@ -193,7 +194,7 @@ START_TEST(test_server_client_that_never_reads_is_paused)
 	one = allocd__request__get_packed_size(&r) + 4;
 	ck_assert_uint_le(one, 64);
 	for (size_t i = 0; i < 16; i++) {
-		burst[i * one] = (uint8_t)(one - 4);
+		burst[i * one] = (uint8_t) (one - 4);
 		burst[i * one + 1] = burst[i * one + 2] = burst[i * one + 3] = 0;
 		allocd__request__pack(&r, burst + i * one + 4);
 	}
@@ -204,7 +205,7 @@ START_TEST(test_server_client_that_never_reads_is_paused)
 		ssize_t n = send(fd, burst, 16 * one, MSG_NOSIGNAL);
 
 		if (n > 0) {
-			sent += (size_t)n;
+			sent += (size_t) n;
 			continue;
 		}
 		ck_assert_int_eq(errno, EAGAIN);
@@ -249,9 +250,9 @@ START_TEST(test_server_notifies_readiness)
 	ssize_t n;
 	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "/tmp/allocatord-notify-%d", (int)getpid());
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/tmp/allocatord-notify-%d", (int) getpid());
 	unlink(sun.sun_path);
-	ck_assert_int_eq(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(bind(s, (struct sockaddr *) &sun, sizeof(sun)), 0);
 	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
 	start("");
 	unsetenv("NOTIFY_SOCKET");
@@ -284,7 +285,7 @@ START_TEST(test_server_thousand_clients_with_stallers)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_max < N + 64) {
 		fprintf(stderr, "skipped: open-file hard limit %llu < %d\n",
-			(unsigned long long)rl.rlim_max, N + 64);
+			(unsigned long long) rl.rlim_max, N + 64);
 		free(fd);
 		return;
 	}

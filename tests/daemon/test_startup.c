@@ -20,7 +20,7 @@
 static char out[16384], err[16384];
 
 static const char small_config[] =
-	"regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; }); });\n";
+    "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; }); });\n";
 
 /* Run allocatord with args (NULL-terminated), capturing output. */
 static int run_daemon(const char *const *args)
@@ -94,9 +94,10 @@ START_TEST(test_startup_check_config_names_file_and_line)
 
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	write_file(path, "regions = ({ name = \"r\";\n"
-			 "  pools = ({ name = \"p\"; block_size = 100; blocks = 8; align = 64; });\n"
-			 "});\n");
+	write_file(path,
+		   "regions = ({ name = \"r\";\n"
+		   "  pools = ({ name = \"p\"; block_size = 100; blocks = 8; align = 64; });\n"
+		   "});\n");
 	ck_assert_int_eq(run_daemon(args), 1);
 	snprintf(want, sizeof(want), "%s:2:", path);
 	ck_assert_msg(strstr(err, want) != NULL, "want '%s' in: %s", want, err);
@@ -117,7 +118,8 @@ END_TEST
 static void plugin_config(char *buf, size_t len, const char *plugin)
 {
 	snprintf(buf, len,
-		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 8; }); });\n"
+		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 8; "
+		 "}); });\n"
 		 "groups = (\n"
 		 "  { name = \"g\"; pools = [ \"p\" ];\n"
 		 "    plugin = \"%s\"; }\n"
@@ -188,11 +190,11 @@ START_TEST(test_startup_replaces_stale_socket)
 	int fd;
 
 	/* A socket file nobody listens on: what a killed daemon leaves. */
-	snprintf(path, sizeof(path), "/tmp/allocatord-stale-%d.sock", (int)getpid());
+	snprintf(path, sizeof(path), "/tmp/allocatord-stale-%d.sock", (int) getpid());
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	unlink(path);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sun, sizeof(sun)), 0);
 	close(fd);
 	ck_assert_int_eq(test_daemon_start_at(&td, path, small_config, NULL), 0);
 	test_daemon_log(&td, log, sizeof(log));
@@ -207,7 +209,7 @@ START_TEST(test_startup_refuses_to_replace_a_regular_file)
 	char path[64];
 	const char *args[] = {"-s", path, NULL};
 
-	snprintf(path, sizeof(path), "/tmp/allocatord-file-%d", (int)getpid());
+	snprintf(path, sizeof(path), "/tmp/allocatord-file-%d", (int) getpid());
 	write_file(path, "precious");
 	ck_assert_int_eq(run_daemon(args), 1);
 	ck_assert_msg(strstr(err, "is not a socket") != NULL, "%s", err);
@@ -231,9 +233,9 @@ END_TEST
 
 START_TEST(test_startup_socket_mode_from_config)
 {
-	static const char cfg[] =
-		"socket = { mode = \"0600\"; };\n"
-		"regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 8; }); });\n";
+	static const char cfg[] = "socket = { mode = \"0600\"; };\n"
+				  "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size "
+				  "= 64; blocks = 8; }); });\n";
 	struct test_daemon td;
 	struct stat st;
 
@@ -252,7 +254,8 @@ START_TEST(test_startup_help_and_usage)
 	const char *version[] = {"--version", NULL};
 
 	ck_assert_int_eq(run_daemon(help), 0);
-	for (const char *opt = "--config\0--socket\0--log-level\0--check-config\0--help\0--version\0";
+	for (const char *opt =
+		 "--config\0--socket\0--log-level\0--check-config\0--help\0--version\0";
 	     *opt; opt += strlen(opt) + 1)
 		ck_assert_msg(strstr(out, opt) != NULL, "--help lacks %s", opt);
 	ck_assert_int_eq(run_daemon(bad), 2);
@@ -265,8 +268,8 @@ END_TEST
 START_TEST(test_startup_hugepages_without_reserve_is_clear)
 {
 	static const char cfg[] =
-		"regions = ({ name = \"huge\"; hugepages = true;\n"
-		"  pools = ({ name = \"p\"; block_size = 4096; blocks = 8; }); });\n";
+	    "regions = ({ name = \"huge\"; hugepages = true;\n"
+	    "  pools = ({ name = \"p\"; block_size = 4096; blocks = 8; }); });\n";
 	char path[] = "/tmp/allocatord-huge.XXXXXX";
 	const char *args[] = {"-c", path, "-s", "/tmp/allocatord-huge.sock", NULL};
 	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
@@ -301,10 +304,13 @@ START_TEST(test_startup_refuses_objects_beyond_one_frame)
 	int fd = mkstemp(path);
 
 	close(fd);
-	n += (size_t)sprintf(cfg + n, "max_frame = \"4K\";\nregions = ({ name = \"r\"; pools = (\n");
+	n += (size_t) sprintf(cfg + n,
+			      "max_frame = \"4K\";\nregions = ({ name = \"r\"; pools = (\n");
 	for (int i = 0; i < 120; i++)
-		n += (size_t)sprintf(cfg + n, "%s{ name = \"pool_with_a_long_name_%03d\"; block_size = 64; blocks = 8; }\n",
-				     i ? "," : "", i);
+		n += (size_t) sprintf(
+		    cfg + n,
+		    "%s{ name = \"pool_with_a_long_name_%03d\"; block_size = 64; blocks = 8; }\n",
+		    i ? "," : "", i);
 	sprintf(cfg + n, "); });\n");
 	write_file(path, cfg);
 	ck_assert_int_eq(run_daemon(args), 1);

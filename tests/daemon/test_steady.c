@@ -14,10 +14,10 @@
 #include "tests/daemon/raw_client.h"
 
 static const char config[] =
-	"regions = ({ name = \"r\";\n"
-	"  pools = ({ name = \"p\"; block_size = 64; blocks = 4096; });\n"
-	"  heaps = ({ name = \"h\"; size = \"1M\"; }); });\n"
-	"groups = ({ name = \"g\"; pools = [ \"p\" ]; choice = \"round_robin\"; });\n";
+    "regions = ({ name = \"r\";\n"
+    "  pools = ({ name = \"p\"; block_size = 64; blocks = 4096; });\n"
+    "  heaps = ({ name = \"h\"; size = \"1M\"; }); });\n"
+    "groups = ({ name = \"g\"; pools = [ \"p\" ]; choice = \"round_robin\"; });\n";
 
 static long read_count(struct test_daemon *td, const char *file)
 {
@@ -45,8 +45,8 @@ static void traffic(int fd, int rounds)
 	uint64_t off[64];
 
 	for (int i = 0; i < rounds; i++) {
-		ck_assert_int_eq(raw_alloc(fd, 10, "p", 1 + (uint64_t)(i % 64), off), 0);
-		ck_assert_int_eq(raw_free(fd, 11, "p", 1 + (uint64_t)(i % 64), off), 0);
+		ck_assert_int_eq(raw_alloc(fd, 10, "p", 1 + (uint64_t) (i % 64), off), 0);
+		ck_assert_int_eq(raw_free(fd, 11, "p", 1 + (uint64_t) (i % 64), off), 0);
 		ck_assert_int_eq(raw_alloc(fd, 12, "p", 8, off), 0);
 		ck_assert_int_eq(raw_free(fd, 13, "g", 8, off), 0);
 	}
@@ -63,13 +63,15 @@ START_TEST(test_steady_no_malloc_per_request)
 	fprintf(stderr, "skipped: the sanitizers own malloc in this build\n");
 	return;
 #endif
-	if (getenv("ALLOCATORD_VALGRIND") != NULL && strcmp(getenv("ALLOCATORD_VALGRIND"), "1") == 0) {
+	if (getenv("ALLOCATORD_VALGRIND") != NULL &&
+	    strcmp(getenv("ALLOCATORD_VALGRIND"), "1") == 0) {
 		fprintf(stderr, "skipped: valgrind owns malloc\n");
 		return;
 	}
-	snprintf(file, sizeof(file), "/tmp/allocatord-mallocs-%d", (int)getpid());
+	snprintf(file, sizeof(file), "/tmp/allocatord-mallocs-%d", (int) getpid());
 	setenv("LD_PRELOAD",
-	       test_build_path("tests/daemon/plugins/.libs/malloc_count.so", shim, sizeof(shim)), 1);
+	       test_build_path("tests/daemon/plugins/.libs/malloc_count.so", shim, sizeof(shim)),
+	       1);
 	setenv("ALLOCATORD_MALLOC_COUNT_FILE", file, 1);
 	ck_assert_int_eq(test_daemon_start(&td, config, NULL), 0);
 	unsetenv("LD_PRELOAD");

@@ -23,8 +23,8 @@ static void put(struct stream *st, Allocd__Request *r, uint64_t id)
 	r->version = 1;
 	r->id = id;
 	n = allocd__request__get_packed_size(r);
-	st->buf[st->len++] = (uint8_t)n;
-	st->buf[st->len++] = (uint8_t)(n >> 8);
+	st->buf[st->len++] = (uint8_t) n;
+	st->buf[st->len++] = (uint8_t) (n >> 8);
 	st->buf[st->len++] = 0;
 	st->buf[st->len++] = 0;
 	allocd__request__pack(r, st->buf + st->len);
@@ -47,7 +47,7 @@ static void alloc(struct stream *st, const char *pool, uint64_t count, int conti
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Alloc a = ALLOCD__ALLOC__INIT;
 
-	a.pool = (char *)pool;
+	a.pool = (char *) pool;
 	a.count = count;
 	a.contiguous = contiguous;
 	r.body_case = ALLOCD__REQUEST__BODY_ALLOC;
@@ -55,22 +55,22 @@ static void alloc(struct stream *st, const char *pool, uint64_t count, int conti
 	put(st, &r, 2);
 }
 
-static void free_or_retain(struct stream *st, int retain, const char *name, uint64_t *off,
-			   size_t n, uint64_t run)
+static void free_or_retain(struct stream *st, int retain, const char *name, uint64_t *off, size_t n,
+			   uint64_t run)
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Free f = ALLOCD__FREE__INIT;
 	Allocd__Retain t = ALLOCD__RETAIN__INIT;
 
 	if (retain) {
-		t.name = (char *)name;
+		t.name = (char *) name;
 		t.offsets = off;
 		t.n_offsets = n;
 		t.run = run;
 		r.body_case = ALLOCD__REQUEST__BODY_RETAIN;
 		r.retain = &t;
 	} else {
-		f.name = (char *)name;
+		f.name = (char *) name;
 		f.offsets = off;
 		f.n_offsets = n;
 		f.run = run;
@@ -94,8 +94,8 @@ static void write_seed(const char *dir, const char *name, uint8_t mode, const st
 	}
 	fputc(mode, f);
 	if (b != NULL) {
-		fputc((int)(a->len & 0xff), f);
-		fputc((int)(a->len >> 8), f);
+		fputc((int) (a->len & 0xff), f);
+		fputc((int) (a->len >> 8), f);
 	}
 	fwrite(a->buf, 1, a->len, f);
 	if (b != NULL)

@@ -12,7 +12,7 @@ static sys_mem_blocks_t *first(sys_multi_mem_blocks_t *group, void *cfg)
 }
 
 const struct allocatord_choice allocatord_choice = {
-	.abi_version = 999,
-	.name = "bad_abi",
-	.choose = first,
+    .abi_version = 999,
+    .name = "bad_abi",
+    .choose = first,
 };

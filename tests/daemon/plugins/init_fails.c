@@ -24,9 +24,9 @@ static sys_mem_blocks_t *first(sys_multi_mem_blocks_t *group, void *cfg)
 }
 
 const struct allocatord_choice allocatord_choice = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "init_fails",
-	.init = init_fails_init,
-	.fini = init_fails_fini,
-	.choose = first,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "init_fails",
+    .init = init_fails_init,
+    .fini = init_fails_fini,
+    .choose = first,
 };

@@ -41,14 +41,14 @@ static void write_count(int sig)
 	unsigned long v = __atomic_load_n(&calls, __ATOMIC_RELAXED);
 	int fd;
 
-	(void)sig;
+	(void) sig;
 	*--p = '\n';
 	do
-		*--p = (char)('0' + v % 10);
+		*--p = (char) ('0' + v % 10);
 	while ((v /= 10) != 0);
 	fd = open(count_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0) {
-		if (write(fd, p, (size_t)(buf + sizeof(buf) - p)) < 0)
+		if (write(fd, p, (size_t) (buf + sizeof(buf) - p)) < 0)
 			_exit(98);
 		close(fd);
 	}

@@ -6,7 +6,7 @@
 #include "daemon/choice_plugin.h"
 
 const struct allocatord_choice allocatord_choice = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "no_choose",
-	.choose = NULL,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "no_choose",
+    .choose = NULL,
 };

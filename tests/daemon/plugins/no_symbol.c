@@ -12,7 +12,7 @@ static sys_mem_blocks_t *first(sys_multi_mem_blocks_t *group, void *cfg)
 }
 
 const struct allocatord_choice allocatord_choise = {
-	.abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
-	.name = "no_symbol",
-	.choose = first,
+    .abi_version = ALLOCATORD_CHOICE_ABI_VERSION,
+    .name = "no_symbol",
+    .choose = first,
 };
