@@ -148,7 +148,7 @@ static int take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max)
 static int recv_all(int sock, uint8_t *p, size_t len, int *fds, size_t *nfds, size_t max)
 {
 	union {
-		char buf[CMSG_SPACE(MC_MAX_REGIONS * sizeof(int))];
+		char buf[CMSG_SPACE(MC_MAX_HELLO_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	size_t got = 0;
@@ -199,7 +199,7 @@ static int recv_frame(mc_client_t *c, uint32_t cap, uint32_t *len, int *fds, siz
 	uint8_t head[MC_FRAME_HEADER];
 	int rc;
 
-	rc = recv_all(c->fd, head, sizeof(head), fds, nfds, MC_MAX_REGIONS);
+	rc = recv_all(c->fd, head, sizeof(head), fds, nfds, MC_MAX_HELLO_FDS);
 	if (rc < 0)
 		return rc;
 	*len = (uint32_t) head[0] | (uint32_t) head[1] << 8 | (uint32_t) head[2] << 16 |
@@ -209,7 +209,7 @@ static int recv_frame(mc_client_t *c, uint32_t cap, uint32_t *len, int *fds, siz
 	rc = buf_reserve(c, *len ? *len : 1);
 	if (rc < 0)
 		return rc;
-	return recv_all(c->fd, c->buf, *len, fds, nfds, MC_MAX_REGIONS);
+	return recv_all(c->fd, c->buf, *len, fds, nfds, MC_MAX_HELLO_FDS);
 }
 
 /*

@@ -104,6 +104,17 @@ static int load_objects(mc_client_t *c, const Allocd__HelloReply *hr)
 	return 0;
 }
 
+/* The memfds a hello reply comes with: one per region, and from a daemon
+ * that announces max_output (leased caches) also each region's shared bits
+ * and, when lease_size > 0, the lease page. Only the region memfds, first,
+ * are used here; the others are closed with them. */
+static size_t hello_fds(const Allocd__HelloReply *hr)
+{
+	if (hr->max_output == 0)
+		return hr->n_regions;
+	return 2 * hr->n_regions + (hr->lease_size > 0);
+}
+
 /* Say hello, take the limits, map the regions. The memfds are closed here
  * whatever happens: a mapping keeps its own reference. */
 static int hello(mc_client_t *c)
@@ -112,7 +123,7 @@ static int hello(mc_client_t *c)
 	Allocd__Hello h = ALLOCD__HELLO__INIT;
 	const Allocd__HelloReply *hr;
 	Allocd__Reply *r;
-	int fds[MC_MAX_REGIONS];
+	int fds[MC_MAX_HELLO_FDS];
 	size_t nfds;
 	int rc;
 
@@ -123,7 +134,7 @@ static int hello(mc_client_t *c)
 	if (rc < 0)
 		return rc;
 	hr = r->hello;
-	if (hr->n_regions != nfds || hr->max_frame < MC_FRAME_MIN ||
+	if (nfds != hello_fds(hr) || hr->max_frame < MC_FRAME_MIN ||
 	    hr->max_frame > MC_FRAME_CAP_HELLO || hr->max_batch == 0) {
 		rc = -EPROTO;
 	} else {

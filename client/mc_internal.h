@@ -21,7 +21,9 @@
 
 #define MC_PROTOCOL_VERSION 1u
 #define MC_NAME_MAX         63u /* pool, heap, group and region names */
-#define MC_MAX_REGIONS      64u /* memfds one hello may carry */
+#define MC_MAX_REGIONS      64u /* regions one hello may carry */
+/* The hello's memfds: regions, their shared bits, the lease page. */
+#define MC_MAX_HELLO_FDS    (2 * MC_MAX_REGIONS + 1)
 #define MC_FRAME_HEADER     4u
 /* The smallest max_frame a daemon may be configured with: what requests
  * stay within until the hello says the daemon's own. */

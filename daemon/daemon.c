@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "daemon/lease.h"
 #include "daemon/ops.h"
 #include "daemon/stats.h"
 
@@ -128,11 +129,14 @@ int daemon_verify_idle(struct daemon *d, char *err, size_t errlen)
 
 		if (o->kind == OBJ_POOL &&
 		    (sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o) ||
-		     bitarray_check(&o->u.pool.mb.bitmap) != 0)) {
-			snprintf(err, errlen, "pool '%s': %zu of %llu blocks free, bitmap check %d",
-				 o->name, sys_mem_blocks_free_count(&o->u.pool.mb),
-				 (unsigned long long)pool_blocks(o),
-				 bitarray_check(&o->u.pool.mb.bitmap));
+		     bitarray_check(&o->u.pool.mb.bitmap) != 0 || !lease_bits_clear(o))) {
+			snprintf(
+			    err, errlen,
+			    "pool '%s': %zu of %llu blocks free, bitmap check %d, shared bits %s",
+			    o->name, sys_mem_blocks_free_count(&o->u.pool.mb),
+			    (unsigned long long) pool_blocks(o),
+			    bitarray_check(&o->u.pool.mb.bitmap),
+			    lease_bits_clear(o) ? "clear" : "left set");
 			return -EUCLEAN;
 		}
 		if (o->kind != OBJ_HEAP)

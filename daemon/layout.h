@@ -28,7 +28,9 @@ struct pool {
 	sys_mem_blocks_t mb;
 	const struct cfg_pool *cfg;
 	uint32_t *holders;  /* per block */
+	uint64_t *bits;     /* its words in the region's shared bits (lease.h) */
 	uint64_t failed;    /* allocations refused for lack of blocks */
+	uint64_t taken_back; /* cached blocks taken back from clients */
 };
 
 struct heap {

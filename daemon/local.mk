@@ -10,6 +10,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/layout.c daemon/layout.h \
 	daemon/holds.c daemon/holds.h \
 	daemon/session.c daemon/session.h \
+	daemon/lease.c daemon/lease.h \
 	daemon/ops.c daemon/ops.h \
 	daemon/arena.c daemon/arena.h \
 	daemon/wire.c daemon/wire.h \

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/ops.h"
 
@@ -40,6 +41,8 @@ static void hold_take(struct daemon *d, struct session *s, const struct unit_ref
 	holds_add(&d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit);
 	s->held[u->o->index].amount += u->amount;
 	s->held[u->o->index].holds++;
+	if (u->o->kind == OBJ_POOL)
+		lease_bit_update(&d->holds, u->o, u->unit);
 }
 
 static void hold_drop(struct daemon *d, struct session *s, const struct unit_ref *u,
@@ -48,6 +51,8 @@ static void hold_drop(struct daemon *d, struct session *s, const struct unit_ref
 	holds_remove(&d->holds, idx, u->head, &s->hold_head);
 	s->held[u->o->index].amount -= u->amount;
 	s->held[u->o->index].holds--;
+	if (u->o->kind == OBJ_POOL)
+		lease_bit_update(&d->holds, u->o, u->unit);
 }
 
 /* Give a unit nobody holds back to its allocator. The unit was allocated
@@ -76,6 +81,18 @@ static struct unit_ref pool_unit(struct object *o, uint64_t block)
 				 .unit = (uint32_t)block,
 				 .head = &o->u.pool.holders[block],
 				 .amount = 1};
+}
+
+/* Drop hold h of s on block b of pool o, releasing the block if it was the
+ * last; also how cached blocks are taken back (lease_drop_fn). */
+static void drop_block(struct daemon *d, struct session *s, struct object *o, uint32_t b,
+		       uint32_t h)
+{
+	struct unit_ref u = pool_unit(o, b);
+
+	hold_drop(d, s, &u, h);
+	if (*u.head == HOLD_NIL)
+		unit_release(o, b);
 }
 
 /* The allocation unit at region offset off of the named object (a pool, a
@@ -160,6 +177,25 @@ static int check_batch(const struct daemon *d, const struct object *o, uint64_t 
 		    kind_name(o->kind), o->name, ull(n), d->max_batch);
 }
 
+/* Hold the n blocks core just allocated into d->ptrs, their offsets into
+ * offsets[0..n). */
+static void hold_blocks(struct daemon *d, struct session *s, struct object *o, uint64_t n,
+			uint64_t *offsets)
+{
+	uint64_t bs = pool_block_size(o);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t b = (uint64_t) ((uint8_t *) d->ptrs[i] - o->u.pool.mb.buffer) / bs;
+		struct unit_ref u = pool_unit(o, b);
+
+		hold_take(d, s, &u);
+		offsets[i] = o->offset + b * bs;
+	}
+}
+
+/* count blocks, all or nothing. Blocks idle in clients' caches are taken
+ * back before the pool is found short: -ENOMEM only when free plus cached
+ * blocks are too few (for a run: when no run is free even then). */
 static int pool_take(struct daemon *d, struct session *s, struct object *o, uint64_t count,
 		     bool contiguous, uint64_t *offsets, struct ops_err *e)
 {
@@ -177,10 +213,15 @@ static int pool_take(struct daemon *d, struct session *s, struct object *o, uint
 	rc = reserve_holds(d, count, e);
 	if (rc < 0)
 		return rc;
-	if (contiguous)
+	if (!contiguous && sys_mem_blocks_free_count(&p->mb) < count)
+		lease_take_back(d, s, o, count, drop_block);
+	if (contiguous) {
 		rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, d->ptrs);
-	else
+		if (rc == -ENOMEM && lease_take_back(d, s, o, UINT64_MAX, drop_block) > 0)
+			rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, d->ptrs);
+	} else {
 		rc = sys_mem_blocks_alloc(&p->mb, count, d->ptrs);
+	}
 	if (rc == -ENOMEM) {
 		p->failed++;
 		if (contiguous)
@@ -203,22 +244,66 @@ static int pool_take(struct daemon *d, struct session *s, struct object *o, uint
 		offsets[0] = o->offset + first * bs;
 		return 0;
 	}
-	for (uint64_t i = 0; i < count; i++) {
-		uint64_t b = (uint64_t)((uint8_t *)d->ptrs[i] - p->mb.buffer) / bs;
-		struct unit_ref u = pool_unit(o, b);
+	hold_blocks(d, s, o, count, offsets);
+	return 0;
+}
 
-		hold_take(d, s, &u);
-		offsets[i] = o->offset + b * bs;
-	}
+/* Alloc.cache: may the caller keep a cache of m blocks of o? */
+static int check_cache(const struct session *s, const struct object *o, uint64_t m,
+		       struct ops_err *e)
+{
+	uint64_t slots = lease_slots(s, o), quota = o->u.pool.cfg->quota;
+
+	if (m == 0)
+		return 0;
+	if (slots == 0)
+		return ops_fail(e, -EINVAL, "pool '%s' cannot be cached", o->name);
+	/* Before the slots, which cache_max keeps within the quota: a cache
+	 * over the quota is what the caller must hear about. */
+	if (quota > 0 && m > quota)
+		return ops_fail(
+		    e, -EDQUOT,
+		    "pool '%s': a cache of %llu blocks is over the client quota of %llu", o->name,
+		    ull(m), ull(quota));
+	if (m > slots)
+		return ops_fail(e, -EINVAL, "pool '%s': a cache of %llu blocks, at most %llu",
+				o->name, ull(m), ull(slots));
 	return 0;
 }
 
 int ops_pool_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t count,
 		   bool contiguous, uint64_t *offsets, struct ops_err *e)
 {
+	uint64_t leased;
+
+	return ops_pool_alloc_lease(d, s, o, count, contiguous, 0, 0, offsets, &leased, e);
+}
+
+int ops_pool_alloc_lease(struct daemon *d, struct session *s, struct object *o, uint64_t count,
+			 bool contiguous, uint64_t lease, uint64_t cache, uint64_t *offsets,
+			 uint64_t *leased, struct ops_err *e)
+{
 	int rc = ops_access(s, o, e);
 
-	return rc < 0 ? rc : pool_take(d, s, o, count, contiguous, offsets, e);
+	*leased = 0;
+	if (rc == 0 && contiguous && lease > 0)
+		rc = ops_fail(e, -EINVAL, "pool '%s': a lease does not go with a contiguous run",
+			      o->name);
+	if (rc == 0)
+		rc = check_cache(s, o, cache, e);
+	if (rc == 0)
+		rc = pool_take(d, s, o, count, contiguous, offsets, e);
+	if (rc < 0 || lease == 0)
+		return rc;
+	/* Best effort, and never from others' caches: what is free beyond
+	 * the reserve, within the bounds (lease_grantable). */
+	lease = lease_grantable(d, s, o, count, lease);
+	if (lease == 0 || holds_reserve(&d->holds, (uint32_t) lease) < 0 ||
+	    sys_mem_blocks_alloc(&o->u.pool.mb, lease, d->ptrs) < 0)
+		return 0;
+	hold_blocks(d, s, o, lease, offsets + count);
+	*leased = lease;
+	return 0;
 }
 
 int ops_group_alloc(struct daemon *d, struct session *s, struct object *o, uint64_t hint,
@@ -386,9 +471,7 @@ static int free_run(struct daemon *d, struct session *s, struct object *named, u
 	}
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		hold_drop(d, s, &u, holds_find(&d->holds, *u.head, s->slot));
-		if (*u.head == HOLD_NIL)
-			unit_release(u.o, u.unit);
+		drop_block(d, s, u.o, u.unit, holds_find(&d->holds, *u.head, s->slot));
 	}
 	return 0;
 }
@@ -540,6 +623,8 @@ uint64_t ops_reclaim(struct daemon *d, struct session *s)
 			head = &o->u.heap.holders[id];
 		}
 		holds_remove(&d->holds, s->hold_head, head, &s->hold_head);
+		if (o->kind == OBJ_POOL)
+			lease_bit_update(&d->holds, o, unit);
 		if (*head == HOLD_NIL)
 			unit_release(o, unit);
 		n++;

@@ -13,6 +13,7 @@
 #endif
 
 #include "daemon/dispatch.h"
+#include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
@@ -73,13 +74,14 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->hello_timer, conn_handle_closed);
 }
 
-/* Send the front of out with the memfds of every region the client may use
- * (the hello reply is the first byte ever written on the connection). */
+/* Send the front of out with the memfds of every region the client may use,
+ * then their shared bits, then its lease page (the hello reply is the first
+ * byte ever written on the connection). */
 static ssize_t conn_send_fds(struct conn *c)
 {
 	const struct layout *l = &c->srv->d->layout;
 	struct wbuf *out = &c->s->out;
-	int fds[CONFIG_MAX_REGIONS];
+	int fds[2 * CONFIG_MAX_REGIONS + 1];
 	size_t nfds = 0;
 	union {
 		char buf[CMSG_SPACE(sizeof(fds))];
@@ -91,9 +93,12 @@ static ssize_t conn_send_fds(struct conn *c)
 	uv_os_fd_t fd;
 	ssize_t n;
 
-	for (size_t i = 0; i < l->nregions; i++)
-		if (c->s->regions & (UINT64_C(1) << i))
-			fds[nfds++] = l->regions[i].fd;
+	for (int bits = 0; bits < 2; bits++)
+		for (size_t i = 0; i < l->nregions; i++)
+			if (c->s->regions & (UINT64_C(1) << i))
+				fds[nfds++] = bits ? l->regions[i].bits_fd : l->regions[i].fd;
+	if (c->s->lease.fd >= 0)
+		fds[nfds++] = c->s->lease.fd;
 	memset(&ctl, 0, sizeof(ctl));
 	msg.msg_control = ctl.buf;
 	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
@@ -107,7 +112,10 @@ static ssize_t conn_send_fds(struct conn *c)
 	do
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	lease_page_sent(&c->s->lease); /* the client has it; the mapping stays */
+	return n;
 }
 
 static void conn_on_write(uv_write_t *req, int status)

@@ -75,6 +75,7 @@ int session_start(struct daemon *d, const struct session_creds *cr, struct sessi
 		memcpy(s->groups, cr->groups, s->ngroups * sizeof(*s->groups));
 	s->since_ms = daemon_wall_ms();
 	s->hold_head = HOLD_NIL;
+	s->lease.fd = -1;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
 	for (size_t i = 0; i < d->layout.nregions; i++)
 		if (region_allows(&d->layout.regions[i], s->uid, s->gid, s->groups, s->ngroups))
@@ -102,6 +103,7 @@ void session_end(struct daemon *d, struct session *s)
 	d->nsessions--;
 	wbuf_free(&s->in);
 	wbuf_free(&s->out);
+	lease_page_close(&s->lease);
 	free(s->held);
 	free(s);
 }

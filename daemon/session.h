@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "daemon/lease.h"
 #include "daemon/wire.h"
 
 #define SESSION_MAX_GROUPS 32
@@ -38,6 +39,7 @@ struct session {
 	bool hello_done;
 	bool fds_pending;            /* the front of out is the hello reply and
 				      * must go with the region memfds */
+	struct lease_page lease;     /* opened at hello (lease.h) */
 	uint32_t hold_head;          /* this session's holds */
 	struct session_held *held;   /* per object index */
 	struct wbuf in, out;

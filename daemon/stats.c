@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/lease.h"
 #include "daemon/stats.h"
 
 /* Room kept in a frame for the reply envelope around a listing. */
@@ -58,6 +59,8 @@ int stats_hello(struct daemon *d, const struct session *s, Allocd__HelloReply *o
 	out->max_frame = d->cfg.max_frame;
 	out->max_batch = d->max_batch;
 	out->client_id = s->id;
+	out->lease_size = s->lease.size;
+	out->max_output = d->cfg.max_output;
 	out->regions = arena_array(d, l->nregions, sizeof(*out->regions));
 	out->objects = arena_array(d, l->nobjects, sizeof(*out->objects));
 	if (out->regions == NULL || out->objects == NULL)
@@ -75,6 +78,7 @@ int stats_hello(struct daemon *d, const struct session *s, Allocd__HelloReply *o
 		allocd__region_info__init(ri);
 		ri->name = (char *)l->regions[i].cfg->name;
 		ri->size = l->regions[i].size;
+		ri->bits_size = l->regions[i].cfg->bits_size;
 		reply_index[i] = (uint32_t)out->n_regions;
 		out->regions[out->n_regions++] = ri;
 	}
@@ -97,8 +101,14 @@ int stats_hello(struct daemon *d, const struct session *s, Allocd__HelloReply *o
 		if (o->kind == OBJ_POOL) {
 			oi->block_size = pool_block_size(o);
 			oi->total = pool_blocks(o);
+			oi->quota = o->u.pool.cfg->quota;
+			oi->bits_offset = o->u.pool.cfg->bits_offset;
+			oi->lease_slots = lease_slots(s, o);
+			oi->lease_offset = oi->lease_slots > 0 ? s->lease.at[i] : 0;
+			oi->client_cache = o->u.pool.cfg->client_cache;
 		} else if (o->kind == OBJ_HEAP) {
 			oi->total = o->size;
+			oi->quota = o->u.heap.cfg->quota;
 		} else {
 			group_sums(o, &oi->total, &used, &oi->block_size);
 		}
@@ -122,6 +132,9 @@ static int object_stats(struct daemon *d, const struct object *o, Allocd__Object
 		os->peak = p->mb.max_allocated;
 		os->failed = p->failed;
 		os->quota = p->cfg->quota;
+		for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+			if (d->slots[i] != NULL)
+				os->cached += lease_cached(d->slots[i], o);
 	} else if (o->kind == OBJ_HEAP) {
 		struct tlsf_stats st;
 
@@ -277,6 +290,7 @@ static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *a
 		h->name = (char *)o->name;
 		h->amount = c->held[i].amount;
 		h->holds = c->held[i].holds;
+		h->cached = o->kind == OBJ_POOL ? lease_cached(c, o) : 0;
 		ci->holdings[ci->n_holdings++] = h;
 	}
 	return ci;
@@ -318,9 +332,10 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 	      uint64_t count, Allocd__MapReply *out, struct ops_err *e)
 {
 	struct object *o = layout_find(&d->layout, pool);
-	uint64_t total, most = (uint64_t)(d->cfg.max_frame - ENVELOPE_ROOM) * 8;
+	/* Two bitmaps (used, cached) share the frame. */
+	uint64_t total, most = (uint64_t) (d->cfg.max_frame - ENVELOPE_ROOM) / 2 * 8;
 	const struct bitarray *ba;
-	uint8_t *bits;
+	uint8_t *bits, *cached;
 	int rc;
 
 	allocd__map_reply__init(out);
@@ -340,8 +355,10 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 	if (count > most)
 		count = most;
 	bits = arena_zalloc(&d->arena, (size_t)(count + 7) / 8 + 1);
-	if (bits == NULL)
+	cached = arena_zalloc(&d->arena, (size_t) (count + 7) / 8 + 1);
+	if (bits == NULL || cached == NULL)
 		return no_memory(e);
+	lease_cached_map(d, o, first, count, cached);
 	ba = &o->u.pool.mb.bitmap;
 	for (uint64_t i = 0; i < count; i++)
 		if (bitarray_is_used(ba, first + i))
@@ -351,13 +368,15 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 	out->total = total;
 	out->used.data = bits;
 	out->used.len = (size_t)(count + 7) / 8;
+	out->cached.data = cached;
+	out->cached.len = out->used.len;
 	return 0;
 }
 
 int stats_check_fit(struct daemon *d, char *err, size_t errlen)
 {
 	size_t n = d->layout.nobjects ? d->layout.nobjects : 1;
-	struct session all = {.regions = UINT64_MAX, .comm = "x"};
+	struct session all = {.regions = UINT64_MAX, .comm = "x", .lease.fd = -1};
 	size_t room = d->cfg.max_frame - ENVELOPE_ROOM;
 	Allocd__HelloReply hello;
 	Allocd__ListReply list;
@@ -368,8 +387,11 @@ int stats_check_fit(struct daemon *d, char *err, size_t errlen)
 
 	/* A client that holds some of everything, with the largest counts. */
 	all.held = calloc(n, sizeof(*all.held));
-	if (all.held == NULL)
+	if (all.held == NULL || lease_layout(&d->layout, all.regions, &all.lease) < 0) {
+		free(all.held);
+		lease_page_close(&all.lease);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++)
 		all.held[i] = (struct session_held){UINT64_MAX, UINT64_MAX};
 	memset(all.client_name, 'x', sizeof(all.client_name) - 1);
@@ -380,12 +402,17 @@ int stats_check_fit(struct daemon *d, char *err, size_t errlen)
 	if (ci != NULL) {
 		ci->id = ci->since_unix_ms = UINT64_MAX;
 		ci->pid = ci->uid = ci->gid = UINT32_MAX;
+		for (size_t i = 0; i < ci->n_holdings; i++)
+			ci->holdings[i]->cached = UINT64_MAX;
+		for (size_t i = 0; i < list.n_objects; i++)
+			list.objects[i]->cached = UINT64_MAX;
 		sizes[0] = protobuf_c_message_get_packed_size(&hello.base);
 		sizes[1] = protobuf_c_message_get_packed_size(&list.base);
 		sizes[2] = protobuf_c_message_get_packed_size(&ci->base);
 	}
 	arena_reset(&d->arena);
 	free(all.held);
+	lease_page_close(&all.lease);
 	if (ci == NULL) {
 		snprintf(err, errlen, "cannot build the listing replies: %s", e.msg);
 		return -ENOMEM;

@@ -63,7 +63,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, int timeout_ms, int *fds,
 
 	while (done < len) {
 		union {
-			char buf[CMSG_SPACE(64 * sizeof(int))];
+			char buf[CMSG_SPACE(RAW_MAX_FDS * sizeof(int))];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = {.iov_base = buf + done, .iov_len = len - done};

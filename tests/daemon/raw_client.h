@@ -10,6 +10,9 @@
 
 #include "proto/allocd.pb-c.h"
 
+/* Descriptors a hello may bring: regions, their shared bits, a lease page. */
+#define RAW_MAX_FDS (2 * 64 + 1)
+
 /* Connected socket to path, or -1. */
 int raw_connect(const char *path);
 
