@@ -162,14 +162,22 @@ static uint64_t take_from(struct daemon *d, struct session *s, struct object *o,
 	return taken;
 }
 
-uint64_t lease_take_back(struct daemon *d, struct session *first, struct object *o, uint64_t need,
-			 lease_drop_fn *drop)
+uint64_t lease_take_back(struct daemon *d, struct session *first, struct object *o,
+			 uint64_t need, bool run, lease_drop_fn *drop)
 {
+	sys_mem_blocks_t *mb = &o->u.pool.mb;
 	uint32_t max = d->cfg.max_clients;
-	uint64_t taken = 0;
+	uint64_t taken = 0, cached = 0;
 
+	for (uint32_t k = 0; k < max; k++)
+		if (d->slots[k] != NULL)
+			cached += lease_cached(d->slots[k], o);
+	if (sys_mem_blocks_free_count(mb) + cached < need)
+		return 0;
+	if (run)
+		need = UINT64_MAX;
 	/* The caller's own idle blocks first, then everyone else's in turn. */
-	for (uint32_t k = 0; k < max && sys_mem_blocks_free_count(&o->u.pool.mb) < need; k++) {
+	for (uint32_t k = 0; k < max && sys_mem_blocks_free_count(mb) < need; k++) {
 		struct session *s = d->slots[(first->slot + k) % max];
 
 		if (s != NULL)
@@ -178,7 +186,7 @@ uint64_t lease_take_back(struct daemon *d, struct session *first, struct object 
 	o->u.pool.taken_back += taken;
 	if (taken > 0)
 		log_debug("pool '%s': took %llu cached blocks back from clients", o->name,
-			  (unsigned long long) taken);
+			  (unsigned long long)taken);
 	return taken;
 }
 

@@ -25,6 +25,7 @@
 #ifndef ALLOCATORD_DAEMON_LEASE_H
 #define ALLOCATORD_DAEMON_LEASE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct daemon;
@@ -79,13 +80,17 @@ typedef void lease_drop_fn(struct daemon *d, struct session *s, struct object *o
 			   uint32_t h);
 
 /*
- * Take cached blocks of pool o back from the lease pages of every session,
- * first's first, until the pool has need free blocks (UINT64_MAX: take all),
- * dropping each verified one through drop. Returns the blocks taken, also
- * counted in the pool's taken_back. O(sessions * slots) at worst.
+ * Before a pool allocation of need blocks of o fails: when the pool's free
+ * blocks plus those the lease pages list (lease_cached) could meet it, take
+ * cached blocks back from every session's page, first's first, dropping each
+ * verified one through drop, until need blocks are free -- or every cached
+ * block when run (a contiguous run: which blocks free it cannot be known).
+ * When they could not, nothing is touched: a refusal leaves every cache as
+ * it was. Returns the blocks taken, also counted in the pool's taken_back.
+ * O(sessions * slots).
  */
-uint64_t lease_take_back(struct daemon *d, struct session *first, struct object *o, uint64_t need,
-			 lease_drop_fn *drop);
+uint64_t lease_take_back(struct daemon *d, struct session *first, struct object *o,
+			 uint64_t need, bool run, lease_drop_fn *drop);
 
 /* Blocks of pool o that s's page lists (values in range), clamped to what
  * s holds of it: as reported by the client, for display. */

@@ -214,10 +214,10 @@ static int pool_take(struct daemon *d, struct session *s, struct object *o, uint
 	if (rc < 0)
 		return rc;
 	if (!contiguous && sys_mem_blocks_free_count(&p->mb) < count)
-		lease_take_back(d, s, o, count, drop_block);
+		lease_take_back(d, s, o, count, false, drop_block);
 	if (contiguous) {
 		rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, d->ptrs);
-		if (rc == -ENOMEM && lease_take_back(d, s, o, UINT64_MAX, drop_block) > 0)
+		if (rc == -ENOMEM && lease_take_back(d, s, o, count, true, drop_block) > 0)
 			rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, d->ptrs);
 	} else {
 		rc = sys_mem_blocks_alloc(&p->mb, count, d->ptrs);
