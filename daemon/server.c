@@ -394,12 +394,13 @@ fail:
 	return rc;
 }
 
-/* One descriptor per client plus the daemon's own: raise the soft limit to
- * the hard one, and say so if even that cannot hold max_clients. */
+/* One descriptor per client (a lease page memfd is closed once sent) plus
+ * the daemon's own, two per region: raise the soft limit to the hard one,
+ * and say so if even that cannot hold max_clients. */
 static void raise_fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)d->cfg.max_clients + d->layout.nregions + 64;
+	rlim_t need = (rlim_t)d->cfg.max_clients + 2 * d->layout.nregions + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
