@@ -90,10 +90,12 @@ uint32_t lease_slots(const struct session *s, const struct object *o)
 	return o->u.pool.cfg->cache_max;
 }
 
-/* The mapped slot array of s for pool o (lease_slots() entries), or NULL. */
+/* The mapped slot array of s for pool o (lease_slots() entries), or NULL --
+ * also when s holds no block of o: then nothing listed there can count, and
+ * scans skip the page (take-back and the counts walk every session). */
 static uint32_t *slots_of(const struct session *s, const struct object *o)
 {
-	if (s->lease.base == NULL || lease_slots(s, o) == 0)
+	if (s->lease.base == NULL || lease_slots(s, o) == 0 || s->held[o->index].amount == 0)
 		return NULL;
 	return s->lease.base + s->lease.at[o->index] / sizeof(uint32_t);
 }
