@@ -59,6 +59,8 @@ static const struct cp_field pool_fields[] = {
     {"blocks", CP_UINT, true, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, blocks)},
     {"align", CP_SIZE, false, 4, UINT64_C(1) << 30, CP_AT(struct cfg_pool, align)},
     {"client_quota", CP_UINT, false, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, quota)},
+    {"cache_max", CP_UINT, false, 0, CONFIG_CACHE_MAX, CP_AT(struct cfg_pool, cache_max)},
+    {"client_cache", CP_UINT, false, 0, CONFIG_CACHE_MAX, CP_AT(struct cfg_pool, client_cache)},
 };
 
 static const struct cp_field heap_fields[] = {
@@ -209,6 +211,7 @@ static int parse_pool(const struct cp_ctx *ctx, const struct config *c, const co
 
 	p->line = config_setting_source_line(s);
 	p->align = 64;
+	p->cache_max = 1024;
 	rc = cp_fields(ctx, s, FIELDS(pool_fields), p);
 	if (rc == 0)
 		rc = parse_name(ctx, c, s, NULL, p->name);
@@ -229,6 +232,17 @@ static int parse_pool(const struct cp_ctx *ctx, const struct config *c, const co
 		return cp_fail(ctx, config_setting_get_member(s, "client_quota"),
 			       "is more than the pool's %" PRIu64 " blocks, got %" PRIu64,
 			       p->blocks, p->quota);
+	/* A cache never holds more than a client may: clamp, do not refuse,
+	 * so that the default fits every pool. */
+	if (p->cache_max > p->blocks)
+		p->cache_max = (uint32_t) p->blocks;
+	if (p->quota > 0 && p->cache_max > p->quota)
+		p->cache_max = (uint32_t) p->quota;
+	if (p->client_cache > p->cache_max)
+		return cp_fail(ctx, config_setting_get_member(s, "client_cache"),
+			       "is more than cache_max (%" PRIu32
+			       ", at most blocks and client_quota), got %" PRIu32,
+			       p->cache_max, p->client_cache);
 	return 0;
 }
 
@@ -300,6 +314,12 @@ static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, s
 	for (i = 0; i < r->npools && end <= REGION_SIZE_MAX; i++)
 		r->pools[i].offset =
 		    place(&end, r->pools[i].align, r->pools[i].block_size * r->pools[i].blocks);
+	/* Whole 64-bit words per pool: blocks <= 2^32, so no overflow. */
+	r->bits_size = 0;
+	for (i = 0; i < r->npools; i++) {
+		r->pools[i].bits_offset = r->bits_size;
+		r->bits_size += round_up(r->pools[i].blocks, 64) / 8;
+	}
 	for (i = 0; i < r->nheaps && end <= REGION_SIZE_MAX; i++)
 		r->heaps[i].offset = place(&end, r->heaps[i].granule, r->heaps[i].size);
 	if (end > REGION_SIZE_MAX)

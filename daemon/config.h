@@ -23,15 +23,22 @@
 #include "proto/wire.h"
 
 #define CONFIG_ERR_MAX      ERRBUF_MAX /* holds any message whole */
+#define CONFIG_CACHE_MAX    (1u << 20) /* cache_max, client_cache: 4 MiB of slots */
 #define CONFIG_DEFAULT_FILE "<built-in default>"
 
 struct cfg_pool {
 	char name[WIRE_NAME_MAX + 1];
 	uint64_t block_size; /* bytes, multiple of align */
 	uint64_t blocks;
-	uint64_t align;  /* power of two >= 4; default 64 */
-	uint64_t quota;  /* blocks one client may hold; 0 = no limit */
-	uint64_t offset; /* computed: start in the region */
+	uint64_t align;        /* power of two >= 4; default 64 */
+	uint64_t quota;        /* blocks one client may hold; 0 = no limit */
+	uint32_t cache_max;    /* lease slots per client: default 1024, at most
+				* blocks and quota (when set); 0 = no caching */
+	uint32_t client_cache; /* cache size clients turn on at connect; default
+				* 0; at most cache_max */
+	uint64_t offset;       /* computed: start in the region */
+	uint64_t bits_offset;  /* computed: start of its "held by two or more"
+				* bitmap in the region's shared bits, bytes */
 	int line;
 };
 
@@ -57,6 +64,8 @@ struct cfg_region {
 	size_t npools;
 	struct cfg_heap *heaps;
 	size_t nheaps;
+	uint64_t bits_size; /* computed: bytes of its shared-bits memfd, for
+			     * each pool round_up(blocks, 64) / 8 */
 	int line;
 };
 

@@ -43,6 +43,8 @@ static void print_region(const struct cfg_region *r, FILE *out)
 			fprintf(out, "none\n");
 		else
 			fprintf(out, "%" PRIu64 " blocks\n", p->quota);
+		fprintf(out, "        %-*s  cache_max %" PRIu32 ", client_cache %" PRIu32 "\n", w,
+			"", p->cache_max, p->client_cache);
 	}
 	for (i = 0; i < r->nheaps; i++) {
 		const struct cfg_heap *h = &r->heaps[i];

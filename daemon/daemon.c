@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "daemon/lease_page.h"
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -141,12 +142,14 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 
 		if (o->kind == OBJ_POOL &&
 		    (sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o) ||
-		     bitarray_check(&o->u.pool.mb.bitmap) != 0)) {
-			return errbuf_set(e, -EUCLEAN,
-					  "pool '%s': %zu of %llu blocks free, bitmap check %d",
-					  o->name, sys_mem_blocks_free_count(&o->u.pool.mb),
-					  (unsigned long long) pool_blocks(o),
-					  bitarray_check(&o->u.pool.mb.bitmap));
+		     bitarray_check(&o->u.pool.mb.bitmap) != 0 || !lease_bits_clear(o))) {
+			return errbuf_set(
+			    e, -EUCLEAN,
+			    "pool '%s': %zu of %llu blocks free, bitmap check %d, shared bits %s",
+			    o->name, sys_mem_blocks_free_count(&o->u.pool.mb),
+			    (unsigned long long) pool_blocks(o),
+			    bitarray_check(&o->u.pool.mb.bitmap),
+			    lease_bits_clear(o) ? "clear" : "left set");
 		}
 		if (o->kind != OBJ_HEAP)
 			continue;

@@ -62,7 +62,8 @@ void daemon_session_release(struct daemon *d, struct session *s);
  * block free and every heap one free block, each allocator passing its own
  * check (bitarray_check, tlsf_check). Run at a clean stop, so that every
  * stop of the daemon -- in production and in every test -- proves nothing
- * leaked and nothing was corrupted. 0, or -EUCLEAN with what is wrong.
+ * leaked and nothing was corrupted; every shared bit (lease.h) is clear
+ * too. 0, or -EUCLEAN with what is wrong.
  */
 int daemon_verify_idle(struct daemon *d, struct errbuf *e);
 

@@ -13,6 +13,7 @@
 
 #include "daemon/dispatch.h"
 #include "daemon/hello.h"
+#include "daemon/lease_page.h"
 #include "daemon/log.h"
 #include "daemon/stats.h"
 #include "proto/allocd.pb-c.h"
@@ -52,6 +53,9 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 	hr = arena_alloc(&d->arena, sizeof(*hr));
 	if (hr == NULL)
 		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
+	rc = lease_page_open(&d->table, s->regions, &s->lease);
+	if (rc < 0)
+		return errbuf_set(&oc->err, rc, "cannot create the lease page: %s", strerror(-rc));
 	rc = hello_reply_build(d, s, hr, &oc->err);
 	if (rc < 0)
 		return rc;
@@ -84,22 +88,33 @@ static Allocd__AllocReply *alloc_reply(struct daemon *d, struct outcome *oc, uin
 	return ar;
 }
 
+/* Offsets an Alloc's reply may carry: count and the lease (saturating;
+ * alloc_reply caps it at max_batch). */
+static uint64_t alloc_room(const Allocd__Alloc *req)
+{
+	if (req->contiguous)
+		return 1;
+	return req->lease > UINT64_MAX - req->count ? UINT64_MAX : req->count + req->lease;
+}
+
 static int do_alloc(struct dispatch *x, struct session *s, const Allocd__Alloc *req,
 		    struct outcome *oc)
 {
 	struct object *o = NULL;
 	Allocd__AllocReply *ar;
+	uint64_t leased;
 	int rc = find_object(x->d, req->pool, OBJ_POOL, &o, oc);
 
 	if (rc < 0)
 		return rc;
-	ar = alloc_reply(x->d, oc, req->contiguous ? 1 : req->count);
+	ar = alloc_reply(x->d, oc, alloc_room(req));
 	if (ar == NULL)
 		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
-	rc = ops_pool_alloc(&x->ops, s, o, req->count, req->contiguous, ar->offsets, &oc->err);
+	rc = ops_pool_alloc_lease(&x->ops, s, o, req->count, req->contiguous, req->lease,
+				  req->cache, ar->offsets, &leased, &oc->err);
 	if (rc < 0)
 		return rc;
-	ar->n_offsets = req->count == 0 ? 0 : req->contiguous ? 1 : req->count;
+	ar->n_offsets = req->count == 0 ? leased : req->contiguous ? 1 : req->count + leased;
 	ar->block_size = pool_block_size(o);
 	return 0;
 }

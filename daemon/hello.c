@@ -2,8 +2,10 @@
  * hello: the reply that opens a session -- the daemon's limits, and the
  * regions and objects the client may use. The regions are numbered in the
  * reply's order, which is also the order of the memfds the server sends
- * with it (SCM_RIGHTS), so the two must be built from the same walk over
- * the regions in table order filtered by session_may_use().
+ * with it (SCM_RIGHTS: the regions, then their shared bits, then the
+ * session's lease page), so the two must be built from the same walk over
+ * the regions in table order filtered by session_may_use(). Pools carry
+ * where their shared bits and their lease slots are.
  */
 #include <errno.h>
 
@@ -20,6 +22,8 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 	out->max_frame = d->cfg.max_frame;
 	out->max_batch = d->max_batch;
 	out->client_id = s->id;
+	out->lease_size = s->lease.size;
+	out->max_output = d->cfg.max_output;
 	out->regions = arena_array(&d->arena, l->nregions, sizeof(*out->regions));
 	out->objects = arena_array(&d->arena, l->nobjects, sizeof(*out->objects));
 	if (out->regions == NULL || out->objects == NULL)
@@ -37,6 +41,7 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 		allocd__region_info__init(ri);
 		ri->name = (char *) l->regions[i].cfg->name;
 		ri->size = l->regions[i].size;
+		ri->bits_size = l->regions[i].cfg->bits_size;
 		reply_index[i] = (uint32_t) out->n_regions;
 		out->regions[out->n_regions++] = ri;
 	}
@@ -59,8 +64,14 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 		if (o->kind == OBJ_POOL) {
 			oi->block_size = pool_block_size(o);
 			oi->total = pool_blocks(o);
+			oi->quota = o->u.pool.cfg->quota;
+			oi->bits_offset = o->u.pool.cfg->bits_offset;
+			oi->lease_slots = lease_page_slots(&s->lease, o);
+			oi->lease_offset = oi->lease_slots > 0 ? s->lease.at[i] : 0;
+			oi->client_cache = o->u.pool.cfg->client_cache;
 		} else if (o->kind == OBJ_HEAP) {
 			oi->total = o->size;
+			oi->quota = o->u.heap.cfg->quota;
 		} else {
 			group_sums(o, &oi->total, &used, &oi->block_size);
 		}

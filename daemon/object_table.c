@@ -31,6 +31,7 @@ static int pool_build(struct object *o, struct region *r, const struct cfg_pool 
 	o->offset = cp->offset;
 	o->size = cp->block_size * cp->blocks;
 	p->cfg = cp;
+	p->bits = r->bits + cp->bits_offset / sizeof(*r->bits);
 	rc = sys_mem_blocks_init(&p->mb, cp->block_size, cp->blocks, r->base + cp->offset);
 	if (rc == 0) {
 		p->holders = holder_heads(cp->blocks);

@@ -34,8 +34,10 @@ static inline const char *object_kind_name(enum obj_kind k)
 struct pool {
 	sys_mem_blocks_t mb;
 	const struct cfg_pool *cfg;
-	uint32_t *holders; /* per block */
-	uint64_t failed;   /* allocations refused for lack of blocks */
+	uint32_t *holders;   /* per block */
+	uint64_t *bits;      /* its words in the region's shared bits (lease.h) */
+	uint64_t failed;     /* allocations refused for lack of blocks */
+	uint64_t taken_back; /* cached blocks taken back from clients */
 };
 
 struct heap {

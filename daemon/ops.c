@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/lease.h"
 #include "daemon/log.h"
 #include "daemon/ops.h"
 
@@ -51,6 +52,8 @@ static void hold_take(struct ops *op, struct session *s, const struct unit_ref *
 	holds_add(&op->d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit);
 	s->held[u->o->index].amount += u->amount;
 	s->held[u->o->index].holds++;
+	if (u->o->kind == OBJ_POOL)
+		lease_bit_update(&op->d->holds, u->o, u->unit);
 }
 
 static void hold_drop(struct ops *op, struct session *s, const struct unit_ref *u, uint32_t idx)
@@ -58,6 +61,8 @@ static void hold_drop(struct ops *op, struct session *s, const struct unit_ref *
 	holds_remove(&op->d->holds, idx, u->head, &s->hold_head);
 	s->held[u->o->index].amount -= u->amount;
 	s->held[u->o->index].holds--;
+	if (u->o->kind == OBJ_POOL)
+		lease_bit_update(&op->d->holds, u->o, u->unit);
 }
 
 /* Give a unit nobody holds back to its allocator. The unit was allocated
@@ -84,6 +89,17 @@ static struct unit_ref pool_unit(struct object *o, uint64_t block)
 {
 	return (struct unit_ref){
 	    .o = o, .unit = (uint32_t) block, .head = &o->u.pool.holders[block], .amount = 1};
+}
+
+/* Drop hold h of s on block b of pool o, releasing the block if it was the
+ * last; also how cached blocks are taken back (lease_drop_fn). */
+static void drop_block(void *ctx, struct session *s, struct object *o, uint32_t b, uint32_t h)
+{
+	struct unit_ref u = pool_unit(o, b);
+
+	hold_drop(ctx, s, &u, h);
+	if (*u.head == HOLD_NIL)
+		unit_release(o, b);
 }
 
 /* The allocation unit at region offset off of the named object (a pool, a
@@ -172,6 +188,25 @@ static int check_batch(const struct ops *op, const struct object *o, uint64_t n,
 			  object_kind_name(o->kind), o->name, ull(n), op->d->max_batch);
 }
 
+/* Hold the n blocks core just allocated into op->ptrs, their offsets into
+ * offsets[0..n). */
+static void hold_blocks(struct ops *op, struct session *s, struct object *o, uint64_t n,
+			uint64_t *offsets)
+{
+	uint64_t bs = pool_block_size(o);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t b = (uint64_t) ((uint8_t *) op->ptrs[i] - o->u.pool.mb.buffer) / bs;
+		struct unit_ref u = pool_unit(o, b);
+
+		hold_take(op, s, &u);
+		offsets[i] = o->offset + b * bs;
+	}
+}
+
+/* count blocks, all or nothing. Blocks idle in clients' caches are taken
+ * back before the pool is found short: -ENOMEM only when free plus cached
+ * blocks are too few (for a run: when no run is free even then). */
 static int pool_take(struct ops *op, struct session *s, struct object *o, uint64_t count,
 		     bool contiguous, uint64_t *offsets, struct errbuf *e)
 {
@@ -189,10 +224,15 @@ static int pool_take(struct ops *op, struct session *s, struct object *o, uint64
 	rc = reserve_holds(op, count, e);
 	if (rc < 0)
 		return rc;
-	if (contiguous)
+	if (!contiguous && sys_mem_blocks_free_count(&p->mb) < count)
+		lease_take_back(op->d, op, s, o, count, false, drop_block);
+	if (contiguous) {
 		rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, op->ptrs);
-	else
+		if (rc == -ENOMEM && lease_take_back(op->d, op, s, o, count, true, drop_block) > 0)
+			rc = sys_mem_blocks_alloc_contiguous(&p->mb, count, op->ptrs);
+	} else {
 		rc = sys_mem_blocks_alloc(&p->mb, count, op->ptrs);
+	}
 	if (rc == -ENOMEM) {
 		p->failed++;
 		if (contiguous)
@@ -215,22 +255,66 @@ static int pool_take(struct ops *op, struct session *s, struct object *o, uint64
 		offsets[0] = o->offset + first * bs;
 		return 0;
 	}
-	for (uint64_t i = 0; i < count; i++) {
-		uint64_t b = (uint64_t) ((uint8_t *) op->ptrs[i] - p->mb.buffer) / bs;
-		struct unit_ref u = pool_unit(o, b);
+	hold_blocks(op, s, o, count, offsets);
+	return 0;
+}
 
-		hold_take(op, s, &u);
-		offsets[i] = o->offset + b * bs;
-	}
+/* Alloc.cache: may the caller keep a cache of m blocks of o? */
+static int check_cache(const struct session *s, const struct object *o, uint64_t m,
+		       struct errbuf *e)
+{
+	uint64_t slots = lease_page_slots(&s->lease, o), quota = o->u.pool.cfg->quota;
+
+	if (m == 0)
+		return 0;
+	if (slots == 0)
+		return errbuf_set(e, -EINVAL, "pool '%s' cannot be cached", o->name);
+	/* Before the slots, which cache_max keeps within the quota: a cache
+	 * over the quota is what the caller must hear about. */
+	if (quota > 0 && m > quota)
+		return errbuf_set(
+		    e, -EDQUOT,
+		    "pool '%s': a cache of %llu blocks is over the client quota of %llu", o->name,
+		    ull(m), ull(quota));
+	if (m > slots)
+		return errbuf_set(e, -EINVAL, "pool '%s': a cache of %llu blocks, at most %llu",
+				  o->name, ull(m), ull(slots));
 	return 0;
 }
 
 int ops_pool_alloc(struct ops *op, struct session *s, struct object *o, uint64_t count,
 		   bool contiguous, uint64_t *offsets, struct errbuf *e)
 {
+	uint64_t leased;
+
+	return ops_pool_alloc_lease(op, s, o, count, contiguous, 0, 0, offsets, &leased, e);
+}
+
+int ops_pool_alloc_lease(struct ops *op, struct session *s, struct object *o, uint64_t count,
+			 bool contiguous, uint64_t lease, uint64_t cache, uint64_t *offsets,
+			 uint64_t *leased, struct errbuf *e)
+{
 	int rc = session_check_access(s, o, e);
 
-	return rc < 0 ? rc : pool_take(op, s, o, count, contiguous, offsets, e);
+	*leased = 0;
+	if (rc == 0 && contiguous && lease > 0)
+		rc = errbuf_set(e, -EINVAL, "pool '%s': a lease does not go with a contiguous run",
+				o->name);
+	if (rc == 0)
+		rc = check_cache(s, o, cache, e);
+	if (rc == 0)
+		rc = pool_take(op, s, o, count, contiguous, offsets, e);
+	if (rc < 0 || lease == 0)
+		return rc;
+	/* Best effort, and never from others' caches: what is free beyond
+	 * the reserve, within the bounds (lease_grantable). */
+	lease = lease_grantable(op->d, s, o, count, lease);
+	if (lease == 0 || holds_reserve(&op->d->holds, (uint32_t) lease) < 0 ||
+	    sys_mem_blocks_alloc(&o->u.pool.mb, lease, op->ptrs) < 0)
+		return 0;
+	hold_blocks(op, s, o, lease, offsets + count);
+	*leased = lease;
+	return 0;
 }
 
 int ops_group_alloc(struct ops *op, struct session *s, struct object *o, uint64_t hint,
@@ -403,9 +487,7 @@ static int free_run(struct ops *op, struct session *s, struct object *named, uin
 	}
 	for (uint64_t i = 0; i < run; i++) {
 		u = pool_unit(first.o, first.unit + i);
-		hold_drop(op, s, &u, holds_find(&op->d->holds, *u.head, s->slot));
-		if (*u.head == HOLD_NIL)
-			unit_release(u.o, u.unit);
+		drop_block(op, s, u.o, u.unit, holds_find(&op->d->holds, *u.head, s->slot));
 	}
 	return 0;
 }
@@ -560,6 +642,8 @@ static uint64_t reclaim(struct ops *op, struct session *s)
 			head = &o->u.heap.holders[id];
 		}
 		holds_remove(&d->holds, s->hold_head, head, &s->hold_head);
+		if (o->kind == OBJ_POOL)
+			lease_bit_update(&d->holds, o, unit);
 		if (*head == HOLD_NIL)
 			unit_release(o, unit);
 		n++;

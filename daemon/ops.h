@@ -52,6 +52,16 @@ void ops_fini(struct ops *op);
 int ops_pool_alloc(struct ops *op, struct session *s, struct object *o, uint64_t count,
 		   bool contiguous, uint64_t *offsets, struct errbuf *e);
 
+/* ops_pool_alloc with the cache fields of Alloc (lease.h). cache > 0: the
+ * caller turns its cache on at that size: -EINVAL when the pool cannot be
+ * cached or cache is over its slots, -EDQUOT over the client quota. Then the
+ * count blocks (all or nothing), then, best effort, up to lease more for its
+ * cache into offsets[count..count + *leased) -- at most its slots, within the
+ * quota, never below the pool's reserve; with contiguous -EINVAL. */
+int ops_pool_alloc_lease(struct ops *op, struct session *s, struct object *o, uint64_t count,
+			 bool contiguous, uint64_t lease, uint64_t cache, uint64_t *offsets,
+			 uint64_t *leased, struct errbuf *e);
+
 /* count blocks from the pool group o's choice function picks for hint (it
  * sees want blocks: the whole call); *chosen is that pool. */
 int ops_group_alloc(struct ops *op, struct session *s, struct object *o, uint64_t hint,

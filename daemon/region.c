@@ -11,6 +11,48 @@
 #include "daemon/bytes.h"
 #include "daemon/region.h"
 
+/* The shared bits: zeroed (a new memfd or anonymous memory), mapped RW,
+ * then sealed so that nobody else can ever write them. */
+static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_run,
+		       struct errbuf *e)
+{
+	const unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
+	size_t size = cfg->bits_size;
+	char name[WIRE_NAME_MAX + 8];
+	void *p = NULL;
+	int rc = 0;
+
+	if (dry_run) {
+		if (size > 0)
+			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				 -1, 0);
+		if (p == MAP_FAILED)
+			rc = -errno;
+	} else {
+		snprintf(name, sizeof(name), "%s.bits", cfg->name);
+		r->bits_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (r->bits_fd < 0 || ftruncate(r->bits_fd, (off_t) size) < 0)
+			rc = -errno;
+		if (rc == 0 && size > 0) {
+			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->bits_fd, 0);
+			if (p == MAP_FAILED)
+				rc = -errno;
+		}
+		/* After the mapping: F_SEAL_FUTURE_WRITE spares mappings made before. */
+		if (rc == 0 && fcntl(r->bits_fd, F_ADD_SEALS, seals) < 0) {
+			rc = -errno;
+			if (p != NULL)
+				munmap(p, size);
+		}
+	}
+	if (rc < 0)
+		return errbuf_set(e, rc,
+				  "region '%s': cannot set up its %zu bytes of shared bits: %s",
+				  cfg->name, size, strerror(-rc));
+	r->bits = p;
+	return 0;
+}
+
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
 		  struct errbuf *e)
 {
@@ -20,6 +62,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
+	r->bits_fd = -1;
 	r->cfg = cfg;
 	r->index = index;
 	r->size = cfg->size;
@@ -36,7 +79,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 					  "region '%s': cannot reserve %s of address space: %s",
 					  cfg->name, human, strerror(-rc));
 		}
-		return 0;
+		goto bits;
 	}
 
 	r->fd = memfd_create(cfg->name, flags);
@@ -77,7 +120,11 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 			   strerror(-rc));
 		goto fail;
 	}
-	return 0;
+bits:
+	rc = bits_create(r, cfg, dry_run, e);
+	if (rc < 0)
+		region_destroy(r);
+	return rc;
 
 fail:
 	close(r->fd);
@@ -91,8 +138,13 @@ void region_destroy(struct region *r)
 		munmap(r->base, r->size);
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->bits != NULL)
+		munmap(r->bits, r->cfg->bits_size);
+	if (r->bits_fd >= 0)
+		close(r->bits_fd);
 	r->base = NULL;
-	r->fd = -1;
+	r->bits = NULL;
+	r->fd = r->bits_fd = -1;
 }
 
 bool region_allows(const struct region *r, uid_t uid, gid_t gid, const gid_t *groups,

@@ -9,6 +9,12 @@
  * The daemon itself maps the region PROT_NONE: it needs addresses for the
  * core allocators' pointer arithmetic, and must never read or write what
  * clients put there.
+ *
+ * Each region has a second memfd, its "shared bits" (cfg->bits_size bytes):
+ * per pool a bitmap, bit set while the block has two or more holders, that
+ * only the daemon writes (its RW mapping predates the seals) and clients map
+ * read-only: sealed F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
+ * F_SEAL_SEAL, so no client can write, truncate or grow it.
  */
 #ifndef ALLOCATORD_DAEMON_REGION_H
 #define ALLOCATORD_DAEMON_REGION_H
@@ -27,19 +33,24 @@ struct region {
 	int fd;        /* memfd, -1 when not created */
 	uint8_t *base; /* PROT_NONE mapping of [0, size) */
 	uint64_t size;
+	int bits_fd;    /* shared-bits memfd, -1 when not created */
+	uint64_t *bits; /* RW mapping of its cfg->bits_size bytes, or NULL
+			 * when 0; dry run: private anonymous memory */
 };
 
 /*
- * Create, reserve, seal and map the region of cfg. With dry_run only reserve
- * address space (fd stays -1): for --check-config. Returns 0, or a negative
- * errno with a message naming the region and the cause in e (e.g. -ENOSPC
+ * Create, reserve, seal and map the region of cfg and its shared bits. With
+ * dry_run only reserve address space (fd and bits_fd stay -1; the bits are
+ * anonymous memory, so that the daemon's logic runs the same): for
+ * --check-config, tests and fuzzers. Returns 0, or a negative errno with a
+ * message naming the region and the cause in e (e.g. -ENOSPC
  * "region 'main': cannot reserve 64.0 MiB: No space left on device (is
  * /dev/shm full?)"). On error nothing is left open.
  */
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
 		  struct errbuf *e);
 
-/* Unmap and close. Safe on a zeroed struct with fd = -1. */
+/* Unmap and close. Safe on a zeroed struct with fd = bits_fd = -1. */
 void region_destroy(struct region *r);
 
 /* May a peer with these credentials use the region? Root always may; with

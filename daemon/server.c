@@ -19,6 +19,7 @@
 #endif
 
 #include "daemon/dispatch.h"
+#include "daemon/lease_page.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
@@ -82,13 +83,14 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *) &c->hello_timer, conn_handle_closed);
 }
 
-/* Send the front of out with the memfds of every region the client may use
- * (the hello reply is the first byte ever written on the connection). */
+/* Send the front of out with the memfds of every region the client may use,
+ * then their shared bits, then its lease page (the hello reply is the first
+ * byte ever written on the connection). */
 static ssize_t conn_send_fds(struct conn *c)
 {
 	const struct object_table *l = &c->srv->d->table;
 	struct bytebuf *out = &c->s->out;
-	int fds[WIRE_MAX_REGIONS];
+	int fds[2 * WIRE_MAX_REGIONS + 1];
 	size_t nfds = 0;
 	union {
 		char buf[CMSG_SPACE(sizeof(fds))];
@@ -100,10 +102,14 @@ static ssize_t conn_send_fds(struct conn *c)
 	uv_os_fd_t fd;
 	ssize_t n;
 
-	/* In the hello reply's order: hello_reply_build walks the same way. */
-	for (size_t i = 0; i < l->nregions; i++)
-		if (session_may_use(c->s, &l->regions[i]))
-			fds[nfds++] = l->regions[i].fd;
+	/* In the hello reply's order (hello_reply_build walks the same way):
+	 * the regions, their shared bits, then the session's lease page. */
+	for (int bits = 0; bits < 2; bits++)
+		for (size_t i = 0; i < l->nregions; i++)
+			if (session_may_use(c->s, &l->regions[i]))
+				fds[nfds++] = bits ? l->regions[i].bits_fd : l->regions[i].fd;
+	if (c->s->lease.fd >= 0)
+		fds[nfds++] = c->s->lease.fd;
 	memset(&ctl, 0, sizeof(ctl));
 	msg.msg_control = ctl.buf;
 	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
@@ -117,7 +123,10 @@ static ssize_t conn_send_fds(struct conn *c)
 	do
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	lease_page_sent(&c->s->lease); /* the client has it; the mapping stays */
+	return n;
 }
 
 static void conn_on_write(uv_write_t *req, int status)
@@ -398,12 +407,13 @@ fail:
 	return rc;
 }
 
-/* One descriptor per client plus the daemon's own: raise the soft limit to
- * the hard one, and say so if even that cannot hold max_clients. */
+/* One descriptor per client (a lease page memfd is closed once sent) plus
+ * the daemon's own, two per region: raise the soft limit to the hard one,
+ * and say so if even that cannot hold max_clients. */
 static void raise_fd_limit(const struct daemon *d)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t) d->cfg.max_clients + d->table.nregions + 64;
+	rlim_t need = (rlim_t) d->cfg.max_clients + 2 * d->table.nregions + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;

@@ -73,6 +73,7 @@ struct session *session_new(const struct object_table *t, const struct session_c
 		memcpy(s->groups, cr->groups, s->ngroups * sizeof(*s->groups));
 	s->since_ms = since_ms;
 	s->hold_head = HOLD_NIL;
+	s->lease.fd = -1;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
 	for (size_t i = 0; i < t->nregions; i++)
 		if (region_allows(&t->regions[i], s->uid, s->gid, s->groups, s->ngroups))
@@ -86,6 +87,7 @@ void session_free(struct session *s)
 {
 	bytebuf_free(&s->in);
 	bytebuf_free(&s->out);
+	lease_page_close(&s->lease);
 	free(s->held);
 	free(s);
 }

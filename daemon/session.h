@@ -13,6 +13,7 @@
 
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
+#include "daemon/lease_page.h"
 #include "daemon/object_table.h"
 #include "daemon/wire.h"
 
@@ -39,6 +40,7 @@ struct session {
 	bool hello_done;
 	bool fds_pending;          /* the front of out is the hello reply and
 				    * must go with the region memfds */
+	struct lease_page lease;   /* opened at hello (lease.h) */
 	uint32_t hold_head;        /* this session's holds */
 	struct session_held *held; /* per object index */
 	struct bytebuf in, out;

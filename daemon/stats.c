@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "daemon/hello.h"
+#include "daemon/lease.h"
+#include "daemon/lease_page.h"
 #include "daemon/stats.h"
 
 /* Room kept in a frame for the reply envelope around a listing. */
@@ -35,6 +37,9 @@ static int object_stats(struct daemon *d, const struct object *o, Allocd__Object
 		os->peak = p->mb.max_allocated;
 		os->failed = p->failed;
 		os->quota = p->cfg->quota;
+		for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+			if (d->slots[i] != NULL)
+				os->cached += lease_cached(d->slots[i], o);
 	} else if (o->kind == OBJ_HEAP) {
 		struct tlsf_stats st;
 
@@ -187,6 +192,7 @@ static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *a
 		h->name = (char *) o->name;
 		h->amount = c->held[i].amount;
 		h->holds = c->held[i].holds;
+		h->cached = o->kind == OBJ_POOL ? lease_cached(c, o) : 0;
 		ci->holdings[ci->n_holdings++] = h;
 	}
 	return ci;
@@ -228,9 +234,10 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 	      uint64_t count, Allocd__MapReply *out, struct errbuf *e)
 {
 	struct object *o = object_table_find(&d->table, pool);
-	uint64_t total, most = (uint64_t) (d->cfg.max_frame - ENVELOPE_ROOM) * 8;
+	/* Two bitmaps (used, cached) share the frame. */
+	uint64_t total, most = (uint64_t) (d->cfg.max_frame - ENVELOPE_ROOM) / 2 * 8;
 	const struct bitarray *ba;
-	uint8_t *bits;
+	uint8_t *bits, *cached;
 	int rc;
 
 	allocd__map_reply__init(out);
@@ -248,8 +255,10 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 	if (count > most)
 		count = most;
 	bits = arena_zalloc(&d->arena, (size_t) (count + 7) / 8 + 1);
-	if (bits == NULL)
+	cached = arena_zalloc(&d->arena, (size_t) (count + 7) / 8 + 1);
+	if (bits == NULL || cached == NULL)
 		return no_memory(e);
+	lease_cached_map(d, o, first, count, cached);
 	ba = &o->u.pool.mb.bitmap;
 	for (uint64_t i = 0; i < count; i++)
 		if (bitarray_is_used(ba, first + i))
@@ -259,13 +268,15 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 	out->total = total;
 	out->used.data = bits;
 	out->used.len = (size_t) (count + 7) / 8;
+	out->cached.data = cached;
+	out->cached.len = out->used.len;
 	return 0;
 }
 
 int stats_check_fit(struct daemon *d, struct errbuf *e)
 {
 	size_t n = d->table.nobjects ? d->table.nobjects : 1;
-	struct session all = {.regions = UINT64_MAX, .comm = "x"};
+	struct session all = {.regions = UINT64_MAX, .comm = "x", .lease.fd = -1};
 	size_t room = d->cfg.max_frame - ENVELOPE_ROOM;
 	Allocd__HelloReply hello;
 	Allocd__ListReply list;
@@ -276,8 +287,11 @@ int stats_check_fit(struct daemon *d, struct errbuf *e)
 
 	/* A client that holds some of everything, with the largest counts. */
 	all.held = calloc(n, sizeof(*all.held));
-	if (all.held == NULL)
+	if (all.held == NULL || lease_page_layout(&d->table, all.regions, &all.lease) < 0) {
+		free(all.held);
+		lease_page_close(&all.lease);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++)
 		all.held[i] = (struct session_held){UINT64_MAX, UINT64_MAX};
 	memset(all.client_name, 'x', sizeof(all.client_name) - 1);
@@ -288,12 +302,17 @@ int stats_check_fit(struct daemon *d, struct errbuf *e)
 	if (ci != NULL) {
 		ci->id = ci->since_unix_ms = UINT64_MAX;
 		ci->pid = ci->uid = ci->gid = UINT32_MAX;
+		for (size_t i = 0; i < ci->n_holdings; i++)
+			ci->holdings[i]->cached = UINT64_MAX;
+		for (size_t i = 0; i < list.n_objects; i++)
+			list.objects[i]->cached = UINT64_MAX;
 		sizes[0] = protobuf_c_message_get_packed_size(&hello.base);
 		sizes[1] = protobuf_c_message_get_packed_size(&list.base);
 		sizes[2] = protobuf_c_message_get_packed_size(&ci->base);
 	}
 	arena_reset(&d->arena);
 	free(all.held);
+	lease_page_close(&all.lease);
 	if (ci == NULL)
 		return errbuf_set(e, -ENOMEM, "cannot build the listing replies: %s", why.msg);
 	for (int i = 0; i < 3; i++) {

@@ -8,6 +8,8 @@ Suite *config_suite(void);
 Suite *choice_suite(void);
 Suite *ops_suite(void);
 Suite *ops_random_suite(void);
+Suite *lease_suite(void);
+Suite *lease_server_suite(void);
 Suite *dispatch_suite(void);
 Suite *startup_suite(void);
 Suite *server_suite(void);

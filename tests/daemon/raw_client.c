@@ -63,7 +63,7 @@ static int read_full(int fd, uint8_t *buf, size_t len, int timeout_ms, int *fds,
 
 	while (done < len) {
 		union {
-			char buf[CMSG_SPACE(64 * sizeof(int))];
+			char buf[CMSG_SPACE(RAW_MAX_FDS * sizeof(int))];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = {.iov_base = buf + done, .iov_len = len - done};
@@ -137,20 +137,25 @@ int raw_closed(int fd, int timeout_ms)
 	}
 }
 
-int raw_hello(int fd, int *fds, size_t *nfds)
+Allocd__Reply *raw_hello_reply(int fd, int *fds, size_t *nfds)
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Hello h = ALLOCD__HELLO__INIT;
-	Allocd__Reply *rep;
-	int status;
 
 	r.version = 1;
 	r.id = 1;
 	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
 	r.hello = &h;
 	if (raw_send(fd, &r) < 0)
-		return -1;
-	rep = raw_recv(fd, 5000, fds, nfds);
+		return NULL;
+	return raw_recv(fd, 5000, fds, nfds);
+}
+
+int raw_hello(int fd, int *fds, size_t *nfds)
+{
+	Allocd__Reply *rep = raw_hello_reply(fd, fds, nfds);
+	int status;
+
 	if (rep == NULL)
 		return -1;
 	status = rep->status;
@@ -173,11 +178,13 @@ static Allocd__Reply *raw_call(int fd, const Allocd__Request *r)
 	return rep;
 }
 
-int raw_alloc(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t *offsets)
+int raw_alloc_lease(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t lease,
+		    uint64_t cache, uint64_t *offsets, size_t max, size_t *n)
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Alloc a = ALLOCD__ALLOC__INIT;
 	Allocd__Reply *rep;
+	size_t got = 0;
 	int status;
 
 	r.version = 1;
@@ -186,13 +193,36 @@ int raw_alloc(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t *o
 	r.alloc = &a;
 	a.pool = (char *) pool;
 	a.count = count;
+	a.lease = lease;
+	a.cache = cache;
 	rep = raw_call(fd, &r);
 	if (rep == NULL)
 		return -1;
 	status = rep->status;
-	if (status == 0 && offsets != NULL && rep->body_case == ALLOCD__REPLY__BODY_ALLOC)
-		for (size_t i = 0; i < rep->alloc->n_offsets && i < count; i++)
-			offsets[i] = rep->alloc->offsets[i];
+	if (status == 0 && rep->body_case == ALLOCD__REPLY__BODY_ALLOC)
+		for (; got < rep->alloc->n_offsets && got < max; got++)
+			if (offsets != NULL)
+				offsets[got] = rep->alloc->offsets[got];
+	if (n != NULL)
+		*n = got;
+	allocd__reply__free_unpacked(rep, NULL);
+	return status;
+}
+
+int raw_alloc(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t *offsets)
+{
+	return raw_alloc_lease(fd, id, pool, count, 0, 0, offsets, count, NULL);
+}
+
+/* Send r, read its reply; the reply's status, or -1. */
+static int raw_status(int fd, const Allocd__Request *r)
+{
+	Allocd__Reply *rep = raw_call(fd, r);
+	int status;
+
+	if (rep == NULL)
+		return -1;
+	status = rep->status;
 	allocd__reply__free_unpacked(rep, NULL);
 	return status;
 }
@@ -201,8 +231,6 @@ int raw_free(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t *
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Free f = ALLOCD__FREE__INIT;
-	Allocd__Reply *rep;
-	int status;
 
 	r.version = 1;
 	r.id = id;
@@ -211,10 +239,20 @@ int raw_free(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t *
 	f.name = (char *) name;
 	f.n_offsets = n;
 	f.offsets = (uint64_t *) offsets;
-	rep = raw_call(fd, &r);
-	if (rep == NULL)
-		return -1;
-	status = rep->status;
-	allocd__reply__free_unpacked(rep, NULL);
-	return status;
+	return raw_status(fd, &r);
+}
+
+int raw_retain(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t *offsets)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Retain t = ALLOCD__RETAIN__INIT;
+
+	r.version = 1;
+	r.id = id;
+	r.body_case = ALLOCD__REQUEST__BODY_RETAIN;
+	r.retain = &t;
+	t.name = (char *) name;
+	t.n_offsets = n;
+	t.offsets = (uint64_t *) offsets;
+	return raw_status(fd, &r);
 }

@@ -10,6 +10,9 @@
 
 #include "proto/allocd.pb-c.h"
 
+/* Descriptors a hello may bring: regions, their shared bits, a lease page. */
+#define RAW_MAX_FDS (2 * 64 + 1)
+
 /* Connected socket to path, or -1. */
 int raw_connect(const char *path);
 
@@ -31,6 +34,18 @@ int raw_closed(int fd, int timeout_ms);
 
 /* Hello and its reply; returns the status (0 ok) or -1 on no reply. */
 int raw_hello(int fd, int *fds, size_t *nfds);
+
+/* Hello; the whole reply (free it) with its descriptors as in raw_recv, or
+ * NULL. */
+Allocd__Reply *raw_hello_reply(int fd, int *fds, size_t *nfds);
+
+/* Alloc with the cache fields; the reply's status, or -1. Up to max offsets
+ * go to offsets, their number to *n (when not NULL). */
+int raw_alloc_lease(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t lease,
+		    uint64_t cache, uint64_t *offsets, size_t max, size_t *n);
+
+/* Retain n offsets of name; the reply's status, or -1. */
+int raw_retain(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t *offsets);
 
 /* Allocate count blocks of pool with request id; the reply's status, or
  * -1. The offsets go to offsets when not NULL (room for count). */

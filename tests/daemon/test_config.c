@@ -99,13 +99,14 @@ END_TEST
 START_TEST(test_config_example_loads_and_shows_every_setting)
 {
 	static const char *const keys[] = {
-	    "socket",     "path",       "mode",        "group",
-	    "log_level",  "max_frame",  "max_clients", "hello_timeout_ms",
-	    "max_output", "regions",    "name",        "size",
-	    "hugepages",  "allow_uids", "allow_gids",  "pools",
-	    "block_size", "blocks",     "align",       "client_quota",
-	    "heaps",      "granule",    "max_allocs",  "groups",
-	    "choice",     "plugin",     "plugin_arg",
+	    "socket",     "path",         "mode",        "group",
+	    "log_level",  "max_frame",    "max_clients", "hello_timeout_ms",
+	    "max_output", "regions",      "name",        "size",
+	    "hugepages",  "allow_uids",   "allow_gids",  "pools",
+	    "block_size", "blocks",       "align",       "client_quota",
+	    "cache_max",  "client_cache", "heaps",       "granule",
+	    "max_allocs", "groups",       "choice",      "plugin",
+	    "plugin_arg",
 	};
 	struct config c;
 	char *text, key[64];
@@ -539,6 +540,20 @@ static const struct broken {
      " blocks = 4294967296L; } ); } );\n",
      "test.conf:2: regions.[0].pools.[0].blocks: ", "make more than 2^63 bytes"},
     {"regions = ( { name = \"r\"; pools = ( { name = \"p\"; block_size = 64; blocks = 4;\n"
+     " client_cache = 5; } ); } );\n",
+     "test.conf:2: regions.[0].pools.[0].client_cache: ",
+     "is more than cache_max (4, at most blocks and client_quota), got 5"},
+    {"regions = ( { name = \"r\"; pools = ( { name = \"p\"; block_size = 64; blocks = 64;\n"
+     " client_quota = 8; cache_max = 16;\n client_cache = 9; } ); } );\n",
+     "test.conf:3: regions.[0].pools.[0].client_cache: ",
+     "is more than cache_max (8, at most blocks and client_quota), got 9"},
+    {"regions = ( { name = \"r\"; pools = ( { name = \"p\"; block_size = 64; blocks = 4;\n"
+     " cache_max = 2000000; } ); } );\n",
+     "test.conf:2: regions.[0].pools.[0].cache_max: ", "must be in [0, 1048576], got 2000000"},
+    {"regions = ( { name = \"r\"; pools = ( { name = \"p\"; block_size = 64; blocks = 4;\n"
+     " client_cache = -1; } ); } );\n",
+     "test.conf:2: regions.[0].pools.[0].client_cache: ", "got -1"},
+    {"regions = ( { name = \"r\"; pools = ( { name = \"p\"; block_size = 64; blocks = 4;\n"
      " client_quota = 5; } ); } );\n",
      "test.conf:2: regions.[0].pools.[0].client_quota: ",
      "is more than the pool's 4 blocks, got 5"},
@@ -859,6 +874,53 @@ START_TEST(test_config_print_socket_and_allow_lists)
 }
 END_TEST
 
+/* cache_max: 1024 by default, lowered to blocks and quota; client_cache 0;
+ * the shared bits: whole words per pool. --check-config shows both. */
+START_TEST(test_config_cache_settings)
+{
+	const struct cfg_region *r;
+	char *buf = NULL;
+	size_t len = 0;
+	struct config c;
+	FILE *out;
+
+	ck_assert_msg(
+	    load("regions = ( { name = \"r\"; pools = (\n"
+		 "  { name = \"big\"; block_size = 64; blocks = 5000; },\n"
+		 "  { name = \"few\"; block_size = 64; blocks = 100; },\n"
+		 "  { name = \"quota\"; block_size = 64; blocks = 100; client_quota = 10; },\n"
+		 "  { name = \"set\"; block_size = 64; blocks = 100; cache_max = 50;\n"
+		 "    client_cache = 50; },\n"
+		 "  { name = \"off\"; block_size = 64; blocks = 1; cache_max = 0; } );\n"
+		 "  heaps = ( { name = \"h\"; size = \"64K\"; } ); } );\n",
+		 &c) == 0,
+	    "%s", err);
+	r = &c.regions[0];
+	ck_assert_uint_eq(r->pools[0].cache_max, 1024);
+	ck_assert_uint_eq(r->pools[0].client_cache, 0);
+	ck_assert_uint_eq(r->pools[1].cache_max, 100);
+	ck_assert_uint_eq(r->pools[2].cache_max, 10);
+	ck_assert_uint_eq(r->pools[3].cache_max, 50);
+	ck_assert_uint_eq(r->pools[3].client_cache, 50);
+	ck_assert_uint_eq(r->pools[4].cache_max, 0);
+	/* 5000 blocks: 79 words; 100: 2 words; 1: 1 word. */
+	ck_assert_uint_eq(r->pools[0].bits_offset, 0);
+	ck_assert_uint_eq(r->pools[1].bits_offset, 79 * 8);
+	ck_assert_uint_eq(r->pools[2].bits_offset, 81 * 8);
+	ck_assert_uint_eq(r->pools[4].bits_offset, 85 * 8);
+	ck_assert_uint_eq(r->bits_size, 86 * 8);
+	out = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(out);
+	config_print(&c, out);
+	fclose(out);
+	assert_contains(buf, "cache_max 1024, client_cache 0\n");
+	assert_contains(buf, "cache_max 50, client_cache 50\n");
+	assert_contains(buf, "cache_max 0, client_cache 0\n");
+	free(buf);
+	config_free(&c);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -869,6 +931,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_config_by_uid_example_names_the_plugin);
 	tcase_add_test(tc, test_config_defaults);
 	tcase_add_test(tc, test_config_every_setting_read);
+	tcase_add_test(tc, test_config_cache_settings);
 	tcase_add_test(tc, test_config_log_levels);
 	tcase_add_test(tc, test_config_mode_integer_is_octal);
 	tcase_add_test(tc, test_config_parse_size_suffixes);

@@ -1,0 +1,126 @@
+/*
+ * lease: the rules of leased caches -- how many blocks a lease may take, and
+ * taking cached blocks back before a pool allocation fails. Everything read
+ * from a lease page is checked against the books before it counts.
+ */
+#include "daemon/lease.h"
+#include "daemon/lease_page.h"
+#include "daemon/log.h"
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The mapped slot array of s for pool o, or NULL -- also when s holds no
+ * block of o: then nothing listed there can count, and scans skip the page
+ * (take-back and the counts walk every session). */
+static uint32_t *slots_of(const struct session *s, const struct object *o)
+{
+	if (s->held[o->index].amount == 0)
+		return NULL;
+	return lease_page_array(&s->lease, o);
+}
+
+uint64_t lease_grantable(const struct daemon *d, const struct session *s, const struct object *o,
+			 uint64_t count, uint64_t want)
+{
+	uint64_t quota = o->u.pool.cfg->quota, held = s->held[o->index].amount;
+	uint64_t free_now = sys_mem_blocks_free_count(&o->u.pool.mb);
+	uint64_t reserve = (pool_blocks(o) + 7) / 8;
+	uint64_t n = min_u64(want, lease_page_slots(&s->lease, o));
+
+	n = min_u64(n, count < d->max_batch ? d->max_batch - count : 0);
+	if (quota > 0)
+		n = min_u64(n, held < quota ? quota - held : 0);
+	return min_u64(n, free_now > reserve ? free_now - reserve : 0);
+}
+
+/* Empty s's slots for pool o from the first, dropping each block s really
+ * holds, until the pool has need free blocks. */
+static uint64_t take_from(struct daemon *d, void *ctx, struct session *s, struct object *o,
+			  uint64_t need, lease_drop_fn *drop)
+{
+	uint32_t *slot = slots_of(s, o), n = lease_page_slots(&s->lease, o);
+	sys_mem_blocks_t *mb = &o->u.pool.mb;
+	uint64_t taken = 0;
+
+	for (uint32_t i = 0; slot != NULL && i < n && sys_mem_blocks_free_count(mb) < need; i++) {
+		uint32_t v, h;
+
+		/* A plain load first: most slots are empty, and an exchange
+		 * would dirty the client's cache lines for nothing. */
+		if (__atomic_load_n(&slot[i], __ATOMIC_RELAXED) == 0)
+			continue;
+		v = __atomic_exchange_n(&slot[i], 0, __ATOMIC_ACQ_REL);
+		if (v == 0 || v > pool_blocks(o))
+			continue; /* the client took it first, or garbage */
+		h = holds_find(&d->holds, o->u.pool.holders[v - 1], s->slot);
+		if (h == HOLD_NIL)
+			continue; /* not the session's: ignored */
+		drop(ctx, s, o, v - 1, h);
+		taken++;
+	}
+	return taken;
+}
+
+uint64_t lease_take_back(struct daemon *d, void *ctx, struct session *first, struct object *o,
+			 uint64_t need, bool run, lease_drop_fn *drop)
+{
+	sys_mem_blocks_t *mb = &o->u.pool.mb;
+	uint32_t max = d->cfg.max_clients;
+	uint64_t taken = 0, cached = 0;
+
+	for (uint32_t k = 0; k < max; k++)
+		if (d->slots[k] != NULL)
+			cached += lease_cached(d->slots[k], o);
+	if (sys_mem_blocks_free_count(mb) + cached < need)
+		return 0;
+	if (run)
+		need = UINT64_MAX;
+	/* The caller's own idle blocks first, then everyone else's in turn. */
+	for (uint32_t k = 0; k < max && sys_mem_blocks_free_count(mb) < need; k++) {
+		struct session *s = d->slots[(first->slot + k) % max];
+
+		if (s != NULL)
+			taken += take_from(d, ctx, s, o, need, drop);
+	}
+	o->u.pool.taken_back += taken;
+	if (taken > 0)
+		log_debug("pool '%s': took %llu cached blocks back from clients", o->name,
+			  (unsigned long long) taken);
+	return taken;
+}
+
+uint64_t lease_cached(const struct session *s, const struct object *o)
+{
+	const uint32_t *slot = slots_of(s, o);
+	uint32_t n = lease_page_slots(&s->lease, o);
+	uint64_t cached = 0;
+
+	for (uint32_t i = 0; slot != NULL && i < n; i++) {
+		uint32_t v = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+
+		cached += v != 0 && v <= pool_blocks(o);
+	}
+	return min_u64(cached, s->held[o->index].amount);
+}
+
+void lease_cached_map(const struct daemon *d, const struct object *o, uint64_t first,
+		      uint64_t count, uint8_t *bits)
+{
+	for (uint32_t k = 0; k < d->cfg.max_clients; k++) {
+		const struct session *s = d->slots[k];
+		const uint32_t *slot = s != NULL ? slots_of(s, o) : NULL;
+		uint32_t n = slot != NULL ? lease_page_slots(&s->lease, o) : 0;
+
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t v = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+
+			if (v <= first || v - 1 - first >= count ||
+			    holds_find(&d->holds, o->u.pool.holders[v - 1], s->slot) == HOLD_NIL)
+				continue;
+			bits[(v - 1 - first) / 8] |= (uint8_t) (1u << ((v - 1 - first) % 8));
+		}
+	}
+}
