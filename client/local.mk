@@ -5,6 +5,8 @@ client_libmemclient_la_SOURCES = \
 	client/mc_connect.c \
 	client/mc_call.c \
 	client/mc_alloc.c \
+	client/mc_async.c \
+	client/mc_cache.c \
 	client/mc_stats.c
 client_libmemclient_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -pthread
 client_libmemclient_la_LIBADD = proto/libproto.la $(PROTOBUF_C_LIBS)

@@ -9,6 +9,8 @@
  *
  * Each call holds c->lock from its first part to its last, so that no
  * other thread's request runs between the parts of a call.
+ *
+ * A pool with its cache on goes through mc_cache.c instead.
  */
 #include <errno.h>
 #include <string.h>
@@ -58,7 +60,7 @@ static int hold_part(mc_client_t *c, enum hold_op op, const char *name, const ui
 /* Free offsets[0..count) of name in parts; stops at the first part that
  * fails. count == 0 still asks once (offsets may then be NULL), so that a
  * bad name is reported. */
-static int free_parts(mc_client_t *c, const char *name, const uint64_t *offsets, size_t count)
+int mc__free_parts(mc_client_t *c, const char *name, const uint64_t *offsets, size_t count)
 {
 	size_t n;
 	int rc;
@@ -80,7 +82,7 @@ static int free_parts(mc_client_t *c, const char *name, const uint64_t *offsets,
 static void undo(mc_client_t *c, const char *name, const uint64_t *offsets, size_t done)
 {
 	if (done > 0)
-		free_parts(c, name, offsets, done);
+		mc__free_parts(c, name, offsets, done);
 }
 
 /* Take the reply's n offsets (anything else contradicts the request). */
@@ -117,7 +119,7 @@ static int alloc_part(mc_client_t *c, const char *pool, size_t n, bool contiguou
 
 /* count blocks of pool in parts, all or nothing (count == 0: as in
  * free_parts). */
-static int alloc_parts(mc_client_t *c, const char *pool, size_t count, uint64_t *offsets)
+int mc__alloc_parts(mc_client_t *c, const char *pool, size_t count, uint64_t *offsets)
 {
 	size_t n;
 	int rc;
@@ -135,6 +137,13 @@ static int alloc_parts(mc_client_t *c, const char *pool, size_t count, uint64_t 
 	return 0;
 }
 
+int mc__unknown(mc_client_t *c, const char *name)
+{
+	int rc = alloc_part(c, name, 0, false, NULL);
+
+	return rc < 0 ? rc : -ENOENT;
+}
+
 /* Arguments every call checks before taking the lock: the answer is
  * certain without asking the daemon. */
 static int check_args(const mc_client_t *c, const char *name, size_t count, const void *array)
@@ -146,12 +155,15 @@ static int check_args(const mc_client_t *c, const char *name, size_t count, cons
 
 int mc_alloc(mc_client_t *c, const char *pool, size_t count, uint64_t offsets[])
 {
+	struct mc_cache *k;
 	int rc = check_args(c, pool, count, offsets);
 
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&c->lock);
-	rc = alloc_parts(c, pool, count, offsets);
+	k = mc__cache_of(c, pool);
+	rc = k != NULL ? mc__cache_alloc(c, k, count, offsets)
+		       : mc__alloc_parts(c, pool, count, offsets);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -163,7 +175,7 @@ int mc_free(mc_client_t *c, const char *pool, size_t count, const uint64_t offse
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&c->lock);
-	rc = free_parts(c, pool, offsets, count);
+	rc = mc__free_any(c, pool, offsets, count, false);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -186,12 +198,16 @@ int mc_alloc_contiguous(mc_client_t *c, const char *pool, size_t count, uint64_t
  * as a plain free of that block. */
 int mc_free_contiguous(mc_client_t *c, const char *pool, uint64_t offset, size_t count)
 {
+	struct mc_cache *k;
 	int rc = check_args(c, pool, 0, NULL);
 
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&c->lock);
 	rc = hold_part(c, OP_FREE, pool, &offset, count > 0 ? 1 : 0, count);
+	k = mc__cache_of(c, pool);
+	if (rc == 0 && k != NULL)
+		mc__cache_forget(k, offset, count);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -246,7 +262,7 @@ int mc_group_alloc(mc_client_t *c, const char *group, uint64_t cfg, size_t count
 	first = min_size(count, c->max_batch);
 	rc = group_first(c, group, cfg, first, count, offsets, pool, &bs);
 	if (rc == 0 && first < count) {
-		rc = alloc_parts(c, pool, count - first, offsets + first);
+		rc = mc__alloc_parts(c, pool, count - first, offsets + first);
 		if (rc < 0)
 			undo(c, pool, offsets, first);
 	}

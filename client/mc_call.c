@@ -1,13 +1,22 @@
 /*
- * mc_call.c -- one request, one reply: framing (proto/wire.h), a bounded
- * decoder, and the rules that turn
- * what the socket does into return codes.
+ * mc_call.c -- the pipelined transport: framing (4-byte little-endian
+ * length, then one protobuf message), a bounded decoder, requests in flight
+ * matched to their replies, and the rules that turn what the socket does
+ * into return codes.
  *
- * Invariant: between two exchanges the stream is at a frame boundary with no
- * reply pending, unless c->broken is set. Any failure that could leave it
- * elsewhere (a short read or write, a frame this library refuses) sets
- * c->broken, and from then on every call fails at once with -ECONNRESET:
- * nothing ever waits on a stream that cannot be trusted.
+ * Invariants: the stream is at a frame boundary whenever c->lock is free,
+ * and the daemon owes exactly one reply per pending entry, in order, unless
+ * c->broken is set. Any failure that could leave it elsewhere (a short read
+ * or write, a frame this library refuses, a reply for another request) sets
+ * c->broken and completes every pending entry with the error; from then on
+ * every call fails at once with -ECONNRESET: nothing ever waits on a stream
+ * that cannot be trusted.
+ *
+ * Bound: the daemon stops reading a connection whose unread replies reach
+ * its max_output, and a client that keeps sending without reading would then
+ * block in send() for ever. So a request is sent only while the replies it
+ * may still be owed stay below max_output (each pending entry holds an upper
+ * bound of its reply's size), and at most MC_INFLIGHT_MAX are in flight.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -38,7 +47,7 @@ static void *decoder_alloc(void *data, size_t size)
 	mc_client_t *c = data;
 	union block_head *h;
 
-	if (size > c->decode_cap - c->decoded)
+	if (c->decoded > c->decode_cap || size > c->decode_cap - c->decoded)
 		return NULL;
 	h = malloc(sizeof(*h) + size);
 	if (h == NULL)
@@ -64,6 +73,7 @@ void mc__init_transport(mc_client_t *c, int fd)
 {
 	c->fd = fd;
 	c->max_frame = WIRE_FRAME_MIN;
+	c->max_output = 2 * WIRE_FRAME_MIN;
 	c->decoder.alloc = decoder_alloc;
 	c->decoder.free = decoder_free;
 	c->decoder.allocator_data = c;
@@ -148,7 +158,7 @@ static int take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max)
 static int recv_all(int sock, uint8_t *p, size_t len, int *fds, size_t *nfds, size_t max)
 {
 	union {
-		char buf[CMSG_SPACE(WIRE_MAX_REGIONS * sizeof(int))];
+		char buf[CMSG_SPACE(MC_MAX_HELLO_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	size_t got = 0;
@@ -199,7 +209,7 @@ static int recv_frame(mc_client_t *c, uint32_t cap, uint32_t *len, int *fds, siz
 	uint8_t head[WIRE_HEADER];
 	int rc;
 
-	rc = recv_all(c->fd, head, sizeof(head), fds, nfds, WIRE_MAX_REGIONS);
+	rc = recv_all(c->fd, head, sizeof(head), fds, nfds, MC_MAX_HELLO_FDS);
 	if (rc < 0)
 		return rc;
 	*len = wire_header_get(head);
@@ -208,24 +218,141 @@ static int recv_frame(mc_client_t *c, uint32_t cap, uint32_t *len, int *fds, siz
 	rc = buf_reserve(c, *len ? *len : 1);
 	if (rc < 0)
 		return rc;
-	return recv_all(c->fd, c->buf, *len, fds, nfds, WIRE_MAX_REGIONS);
+	return recv_all(c->fd, c->buf, *len, fds, nfds, MC_MAX_HELLO_FDS);
+}
+
+static struct mc_pending *pending_at(mc_client_t *c, unsigned i)
+{
+	return &c->pending[(c->phead + i) % MC_INFLIGHT_MAX];
+}
+
+/* Take the oldest entry off the pipeline, into *p. */
+static void pending_pop(mc_client_t *c, struct mc_pending *p)
+{
+	*p = c->pending[c->phead];
+	c->phead = (c->phead + 1) % MC_INFLIGHT_MAX;
+	c->npending--;
+	c->inflight -= p->expect;
 }
 
 /*
- * Send req, read and decode one reply frame of at most cap bytes, check its
- * envelope. Returns 0 with *out (whatever its status), or a negative errno;
- * every failure after the first byte was sent breaks the client.
+ * Break the client with rc and complete every pending entry with it (an
+ * async free or retain records it for mc_flush; a refill is dropped). The
+ * synchronous entry, if any, has no completion: its caller gets rc back.
+ * Returns rc.
  */
-static int exchange(mc_client_t *c, Allocd__Request *req, uint32_t cap, int *fds, size_t *nfds,
-		    Allocd__Reply **out)
+static int fail_all(mc_client_t *c, int rc)
 {
+	struct mc_pending p;
+
+	mc__set_broken(c, rc);
+	while (c->npending > 0) {
+		pending_pop(c, &p);
+		if (p.done != NULL)
+			p.done(c, &p, rc, NULL);
+	}
+	return rc;
+}
+
+/*
+ * Read one reply frame of at most cap bytes and hand it to the oldest
+ * pending entry: its completion, or, for the synchronous entry, *sync.
+ * Returns 1 when *sync was set, 0 after a completion ran, or a transport
+ * error (the client is then broken, every entry failed).
+ */
+static int pump_one(mc_client_t *c, uint32_t cap, int *fds, size_t *nfds, Allocd__Reply **sync)
+{
+	struct mc_pending p;
 	Allocd__Reply *r;
 	uint32_t len;
+	int rc;
+
+	rc = recv_frame(c, cap, &len, fds, nfds);
+	if (rc < 0)
+		return fail_all(c, rc);
+	c->decode_cap = c->decoded + (size_t) len * DECODE_FACTOR + DECODE_SLACK;
+	r = allocd__reply__unpack(&c->decoder, len, c->buf);
+	if (r == NULL)
+		return fail_all(c, -EBADMSG);
+	if (r->version != WIRE_PROTOCOL_VERSION) {
+		rc = -EPROTO;
+	} else if (c->npending == 0 || r->id != pending_at(c, 0)->id) {
+		/* The daemon's unsolicited errors (id 0) come just before it
+		 * hangs up; their status says why. */
+		rc = r->status < 0 ? r->status : -EPROTO;
+	} else if (r->status > 0) {
+		rc = -EPROTO;
+	} else {
+		pending_pop(c, &p);
+		if (p.done == NULL) {
+			*sync = r;
+			return 1;
+		}
+		if (r->status < 0) {
+			rc = r->status;
+			allocd__reply__free_unpacked(r, &c->decoder);
+			p.done(c, &p, rc, NULL);
+		} else {
+			p.done(c, &p, 0, r);
+		}
+		return 0;
+	}
+	allocd__reply__free_unpacked(r, &c->decoder);
+	return fail_all(c, rc);
+}
+
+int mc__wait(mc_client_t *c, unsigned left)
+{
+	Allocd__Reply *r = NULL;
+	int rc;
+
+	while (c->npending > left) {
+		if (c->broken)
+			return fail_all(c, -ECONNRESET);
+		rc = pump_one(c, c->max_frame, NULL, NULL, &r);
+		if (rc < 0)
+			return rc;
+		/* Only a waiting caller sends a synchronous request, and it
+		 * reads its own reply. */
+		if (rc == 1) {
+			allocd__reply__free_unpacked(r, &c->decoder);
+			return fail_all(c, -EPROTO);
+		}
+	}
+	return 0;
+}
+
+/* Wait until a request that may bring expect reply bytes fits in the
+ * pipeline (an empty pipeline takes anything). */
+static int make_room(mc_client_t *c, uint32_t expect)
+{
+	while (c->npending > 0 &&
+	       (c->npending >= MC_INFLIGHT_MAX || c->inflight + expect >= c->max_output)) {
+		int rc = mc__wait(c, c->npending - 1);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Pack req with the next id into c->buf and send it, recorded as a pending
+ * entry like tmpl. A send the daemon did not get whole breaks the client,
+ * except that a daemon which hung up (-EPIPE, -ECONNRESET) may have said why
+ * first (a daemon at max_clients answers -EUSERS and closes before reading
+ * the hello): when keep_reading, that is left for the reader to find and the
+ * error is returned in *sent.
+ */
+static int send_request(mc_client_t *c, Allocd__Request *req, const struct mc_pending *tmpl,
+			bool keep_reading, int *sent)
+{
+	struct mc_pending *p;
 	size_t n;
-	int rc, sent;
+	int rc;
 
 	req->version = WIRE_PROTOCOL_VERSION;
-	req->id = ++c->next_id;
+	req->id = c->next_id + 1;
 	n = allocd__request__get_packed_size(req);
 	/* Calls are split so that this never happens; if it did, the daemon
 	 * would hang up, so refuse before sending. */
@@ -234,39 +361,64 @@ static int exchange(mc_client_t *c, Allocd__Request *req, uint32_t cap, int *fds
 	rc = buf_reserve(c, WIRE_HEADER + n);
 	if (rc < 0)
 		return rc;
+	c->next_id++;
 	wire_header_put(c->buf, (uint32_t) n);
 	allocd__request__pack(req, c->buf + WIRE_HEADER);
-	sent = send_all(c->fd, c->buf, WIRE_HEADER + n);
-	/* Any other send error leaves a live daemon without the request: a
-	 * read would wait for ever. A peer that hung up may have said why
-	 * first (a daemon at max_clients answers -EUSERS and closes before
-	 * reading the hello), and that answer is still there to read. */
-	if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET)
-		return mc__set_broken(c, sent);
-	rc = recv_frame(c, cap, &len, fds, nfds);
-	if (rc < 0)
-		return mc__set_broken(c, sent < 0 ? sent : rc);
-	c->decoded = 0;
-	c->decode_cap = (size_t) len * DECODE_FACTOR + DECODE_SLACK;
-	r = allocd__reply__unpack(&c->decoder, len, c->buf);
-	if (r == NULL)
-		return mc__set_broken(c, -EBADMSG);
-	if (r->version != WIRE_PROTOCOL_VERSION) {
-		rc = -EPROTO;
-	} else if (r->id != req->id) {
-		/* The daemon's unsolicited errors (id 0) come just before it
-		 * hangs up; their status says why. */
-		rc = r->status < 0 ? r->status : -EPROTO;
-	} else if (r->status > 0) {
-		rc = -EPROTO;
-	} else {
-		*out = r;
-		return 0;
-	}
-	allocd__reply__free_unpacked(r, &c->decoder);
-	return mc__set_broken(c, rc);
+	p = pending_at(c, c->npending);
+	*p = *tmpl;
+	p->id = req->id;
+	c->npending++;
+	c->inflight += p->expect;
+	*sent = send_all(c->fd, c->buf, WIRE_HEADER + n);
+	if (*sent < 0 && !(keep_reading && (*sent == -EPIPE || *sent == -ECONNRESET)))
+		return fail_all(c, *sent);
+	return 0;
 }
 
+int mc__send_async(mc_client_t *c, Allocd__Request *req, uint32_t expect,
+		   const struct mc_pending *tmpl)
+{
+	struct mc_pending p = *tmpl;
+	uint64_t before = c->next_id;
+	int rc, sent;
+
+	p.expect = expect;
+	rc = c->broken ? -ECONNRESET : make_room(c, expect);
+	if (rc == 0)
+		rc = send_request(c, req, &p, false, &sent);
+	/* Not queued (refused before sending, or the pipeline broke while
+	 * waiting for room): nobody else will complete it. */
+	if (rc < 0 && c->next_id == before)
+		p.done(c, &p, rc, NULL);
+	return rc;
+}
+
+/*
+ * The synchronous exchange: send req, then read replies (completing the
+ * earlier ones) up to its own, a frame of at most cap bytes. Returns 0 with
+ * *out (whatever its status), or a negative errno.
+ */
+static int exchange(mc_client_t *c, Allocd__Request *req, uint32_t cap, int *fds, size_t *nfds,
+		    Allocd__Reply **out)
+{
+	static const struct mc_pending sync;
+	int rc, sent = 0;
+
+	if (c->broken)
+		return -ECONNRESET;
+	rc = mc__send_batch(c);
+	if (rc == 0)
+		rc = make_room(c, 0);
+	if (rc == 0)
+		rc = send_request(c, req, &sync, true, &sent);
+	while (rc == 0)
+		rc = pump_one(c, cap, fds, nfds, out);
+	/* A daemon that hung up on the request and said nothing: how the
+	 * send failed says more than the end of stream. */
+	if (rc == -ECONNRESET && sent < 0)
+		return sent;
+	return rc < 0 ? rc : 0;
+}
 /* The reply's status; on 0 *reply, after checking its body kind. */
 static int settle(mc_client_t *c, Allocd__Reply *r, Allocd__Reply__BodyCase want,
 		  Allocd__Reply **reply)
@@ -289,8 +441,6 @@ int mc__call(mc_client_t *c, Allocd__Request *req, Allocd__Reply__BodyCase want,
 	Allocd__Reply *r;
 	int rc;
 
-	if (c->broken)
-		return -ECONNRESET;
 	rc = exchange(c, req, c->max_frame, NULL, NULL, &r);
 	return rc < 0 ? rc : settle(c, r, want, reply);
 }
@@ -315,4 +465,11 @@ int mc__call_hello(mc_client_t *c, Allocd__Request *req, Allocd__Reply **reply, 
 void mc__reply_free(mc_client_t *c, Allocd__Reply *reply)
 {
 	allocd__reply__free_unpacked(reply, &c->decoder);
+}
+
+/* An AllocReply: its pool name, block size and n packed varint offsets of up
+ * to 10 bytes each, with room for the envelope and an error text. */
+uint32_t mc__alloc_reply_bytes(uint64_t n)
+{
+	return (uint32_t) (MC_HOLD_REPLY_BYTES + WIRE_NAME_MAX + 32u + 10u * n);
 }

@@ -1,7 +1,7 @@
 /*
  * mc_connect.c -- finding the daemon, the hello (protocol version, limits,
- * region memfds), mapping the regions, and turning names and offsets into
- * addresses.
+ * region memfds, shared bits and lease page), mapping them, and turning
+ * names and offsets into addresses.
  */
 #include <errno.h>
 #include <limits.h>
@@ -83,6 +83,8 @@ static int map_regions(mc_client_t *c, const Allocd__HelloReply *hr, const int *
 
 static int load_objects(mc_client_t *c, const Allocd__HelloReply *hr)
 {
+	int rc;
+
 	c->objects = calloc(hr->n_objects ? hr->n_objects : 1, sizeof(*c->objects));
 	if (c->objects == NULL)
 		return -ENOMEM;
@@ -93,10 +95,89 @@ static int load_objects(mc_client_t *c, const Allocd__HelloReply *hr)
 			return -EPROTO;
 		mc__copy_name(c->objects[i].name, oi->name);
 		c->objects[i].region = oi->region;
+		c->objects[i].kind = oi->kind;
 	}
 	c->nobjects = hr->n_objects;
+	rc = mc__caches_init(c, hr);
+	if (rc < 0)
+		return rc;
 	qsort(c->objects, c->nobjects, sizeof(*c->objects), by_name);
+	for (size_t i = 0; i < c->nobjects; i++)
+		if (c->objects[i].cache != NULL)
+			c->objects[i].cache->obj = &c->objects[i];
 	return 0;
+}
+
+/*
+ * How many descriptors the hello reply must bring: a memfd per region, and
+ * from a daemon with leased caches (a region with shared bits, or a lease
+ * page) a shared-bits memfd per region and the lease page. A daemon without
+ * them sends the region memfds only.
+ */
+static size_t hello_fds(const Allocd__HelloReply *hr)
+{
+	bool caches = hr->lease_size > 0;
+
+	for (size_t i = 0; i < hr->n_regions; i++)
+		caches = caches || hr->regions[i]->bits_size > 0;
+	return caches ? 2 * hr->n_regions + (hr->lease_size > 0) : hr->n_regions;
+}
+
+/* Map fd (at least size bytes, else -EPROTO) with prot; NULL for size 0. */
+static int map_fd(int fd, uint64_t size, int prot, void **out)
+{
+	struct stat st;
+	void *p;
+
+	*out = NULL;
+	if (size == 0)
+		return 0;
+	if (size > SIZE_MAX || fstat(fd, &st) < 0 || (uint64_t) st.st_size < size)
+		return -EPROTO;
+	p = mmap(NULL, (size_t) size, prot, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	return 0;
+}
+
+/* The shared-bits maps (read-only: the daemon sealed them against writes)
+ * from fds[n..2n), and the lease page (read/write) from fds[2n]. */
+static int map_shared(mc_client_t *c, const Allocd__HelloReply *hr, const int *fds, size_t nfds)
+{
+	size_t n = hr->n_regions;
+	void *p;
+	int rc;
+
+	if (nfds == n)
+		return 0;
+	c->bits = calloc(n ? n : 1, sizeof(*c->bits));
+	c->bits_sizes = calloc(n ? n : 1, sizeof(*c->bits_sizes));
+	if (c->bits == NULL || c->bits_sizes == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		rc = map_fd(fds[n + i], hr->regions[i]->bits_size, PROT_READ, &p);
+		if (rc < 0)
+			return rc;
+		c->bits[i] = p;
+		c->bits_sizes[i] = hr->regions[i]->bits_size;
+	}
+	if (hr->lease_size > 0) {
+		rc = map_fd(fds[2 * n], hr->lease_size, PROT_READ | PROT_WRITE, &p);
+		if (rc < 0)
+			return rc;
+		c->lease = p;
+		c->lease_size = hr->lease_size;
+	}
+	return 0;
+}
+
+/* The daemon stops reading a connection with max_output bytes of replies
+ * unread; one that does not say has at least twice max_frame (its own
+ * minimum). */
+static uint32_t output_budget(const Allocd__HelloReply *hr)
+{
+	return hr->max_output != 0 ? hr->max_output : 2 * hr->max_frame;
 }
 
 /* Say hello, take the limits, map the regions. The memfds are closed here
@@ -107,7 +188,7 @@ static int hello(mc_client_t *c)
 	Allocd__Hello h = ALLOCD__HELLO__INIT;
 	const Allocd__HelloReply *hr;
 	Allocd__Reply *r;
-	int fds[WIRE_MAX_REGIONS];
+	int fds[MC_MAX_HELLO_FDS];
 	size_t nfds;
 	int rc;
 
@@ -118,15 +199,21 @@ static int hello(mc_client_t *c)
 	if (rc < 0)
 		return rc;
 	hr = r->hello;
-	if (hr->n_regions != nfds || hr->max_frame < WIRE_FRAME_MIN ||
-	    hr->max_frame > WIRE_FRAME_MAX || hr->max_batch == 0) {
+	if (hr->n_regions > WIRE_MAX_REGIONS || hello_fds(hr) != nfds ||
+	    hr->max_frame < WIRE_FRAME_MIN || hr->max_frame > WIRE_FRAME_MAX ||
+	    hr->max_batch == 0) {
 		rc = -EPROTO;
 	} else {
 		c->max_frame = hr->max_frame;
 		c->max_batch = hr->max_batch;
+		c->max_output = output_budget(hr);
 		rc = map_regions(c, hr, fds);
 		if (rc == 0)
+			rc = map_shared(c, hr, fds, nfds);
+		if (rc == 0)
 			rc = load_objects(c, hr);
+		if (rc == 0)
+			rc = mc__batch_init(c);
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -185,6 +272,9 @@ int mc_connect(const char *socket_path, mc_client_t **out)
 		mc_close(c);
 		return rc;
 	}
+	pthread_mutex_lock(&c->lock);
+	mc__caches_defaults(c);
+	pthread_mutex_unlock(&c->lock);
 	*out = c;
 	return 0;
 }
@@ -193,10 +283,22 @@ void mc_close(mc_client_t *c)
 {
 	if (c == NULL)
 		return;
+	/* Queued frees and retains are the user's requests: they go out (a
+	 * retain may matter to a peer that is told after this returns). */
+	mc__flush(c);
 	/* Closing the socket is what makes the daemon drop every hold. */
 	close(c->fd);
 	for (size_t i = 0; i < c->nregions; i++)
 		munmap(c->regions[i].base, (size_t) c->regions[i].size);
+	for (size_t i = 0; c->bits != NULL && i < c->nregions; i++)
+		if (c->bits[i] != NULL)
+			munmap((void *) c->bits[i], (size_t) c->bits_sizes[i]);
+	if (c->lease != NULL)
+		munmap(c->lease, (size_t) c->lease_size);
+	mc__caches_free(c);
+	free(c->bits);
+	free(c->bits_sizes);
+	free(c->batch.offsets);
 	free(c->regions);
 	free(c->objects);
 	free(c->buf);
@@ -215,6 +317,11 @@ size_t mc_max_batch(const mc_client_t *c)
 }
 
 /* Lock-free: the tables are immutable once mc_connect has returned. */
+const struct mc_object *mc__object(const mc_client_t *c, const char *name)
+{
+	return bsearch(name, c->objects, c->nobjects, sizeof(struct mc_object), key_by_name);
+}
+
 void *mc_ptr(mc_client_t *c, const char *name, uint64_t offset)
 {
 	const struct mc_object *o;
@@ -222,7 +329,7 @@ void *mc_ptr(mc_client_t *c, const char *name, uint64_t offset)
 
 	if (c == NULL || mc__check_name(name) < 0)
 		return NULL;
-	o = bsearch(name, c->objects, c->nobjects, sizeof(*o), key_by_name);
+	o = mc__object(c, name);
 	if (o == NULL)
 		return NULL;
 	r = &c->regions[o->region];

@@ -1,11 +1,13 @@
 /*
- * mc_internal.h -- what libmemclient's files share: the client object and
- * the one request/reply exchange every call is built on.
+ * mc_internal.h -- what libmemclient's files share: the client object, the
+ * pipelined transport every call is built on, the queue of asynchronous
+ * frees and retains, and the leased block caches.
  *
  * Locking: c->lock serialises whole API calls (a split call keeps the lock
- * across its parts, so no other thread's request lands between them). The
- * region and object tables are written once in mc_connect and never again,
- * which is why mc_ptr() reads them without the lock.
+ * across its parts, so no other thread's request lands between them), and
+ * covers the transport, the async queue and every cache. The region and
+ * object tables are written once in mc_connect and never again, which is why
+ * mc_ptr() reads them without the lock.
  */
 #ifndef ALLOCATORD_CLIENT_MC_INTERNAL_H
 #define ALLOCATORD_CLIENT_MC_INTERNAL_H
@@ -15,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "client/memclient.h"
 #include "proto/allocd.pb-c.h"
@@ -30,6 +33,10 @@ _Static_assert(sizeof(((struct mc_stats *) 0)->region) == WIRE_NAME_MAX + 1, "a 
 _Static_assert(sizeof(((struct mc_region_status *) 0)->name) == WIRE_NAME_MAX + 1, "a name fits");
 _Static_assert(sizeof(((struct mc_holding *) 0)->name) == WIRE_NAME_MAX + 1, "a name fits");
 
+/* Descriptors one hello may carry: a memfd per region, a shared-bits memfd
+ * per region, the lease page. */
+#define MC_MAX_HELLO_FDS (2u * WIRE_MAX_REGIONS + 1u)
+
 /* The library exports ^mc_ (client/local.mk), which the mc__ helpers below
  * would match too: keep them out of the ABI. */
 #define MC_INTERNAL __attribute__((visibility("hidden")))
@@ -43,6 +50,70 @@ struct mc_region {
 struct mc_object {
 	char name[WIRE_NAME_MAX + 1];
 	uint32_t region; /* index into mc_client.regions */
+	uint32_t kind;   /* ALLOCD__KIND__* */
+	/* Pools the daemon lets this connection cache (lease_slots > 0): their
+	 * cache (mc_cache.c), else NULL. The pointer is immutable after
+	 * mc_connect; what it points to is under c->lock. */
+	struct mc_cache *cache;
+};
+
+/*
+ * A request sent and not yet answered. Replies come in request order, so the
+ * pending entries form a FIFO and a reply belongs to the oldest one (its id
+ * must say so). done == NULL: a synchronous caller is waiting for this reply
+ * (it is then the newest entry: nothing is sent while a caller waits).
+ */
+struct mc_pending;
+typedef void (*mc_done_fn)(mc_client_t *c, const struct mc_pending *p, int rc,
+			   Allocd__Reply *reply);
+
+struct mc_pending {
+	uint64_t id;
+	uint32_t expect;        /* reply bytes it may take, held against max_output */
+	mc_done_fn done;        /* runs with the reply (0, reply; it frees it) or
+				 * with the failure (status or transport error,
+				 * reply NULL) */
+	struct mc_cache *cache; /* refills and returns: whose */
+	uint32_t count;         /* refills: blocks asked for */
+};
+
+/* Most requests in flight at once; with the reply bytes, what bounds the
+ * pipeline. */
+#define MC_INFLIGHT_MAX 64u
+
+/* Async frees and retains wait here until a request of them is full, one of
+ * another name or kind is queued, or anything else is sent (mc_async.c):
+ * requests reach the daemon in the order of the calls. */
+struct mc_batch {
+	bool open;
+	bool retain;
+	char name[WIRE_NAME_MAX + 1];
+	uint64_t *offsets; /* max_batch of them, allocated at connect */
+	size_t n;
+};
+
+/* A pool's lease cache (mc_cache.c). Geometry immutable after mc_connect;
+ * the rest under c->lock. */
+struct mc_cache {
+	const struct mc_object *obj;
+	uint64_t base; /* the pool's offset in its region */
+	uint64_t block_size;
+	uint32_t blocks;
+	uint32_t nslots;      /* lease_slots */
+	uint32_t *slots;      /* in the lease page */
+	const uint64_t *bits; /* the pool's shared bits (read-only map) */
+	uint32_t deflt;       /* ObjectInfo.client_cache */
+	uint64_t quota;       /* ObjectInfo.quota, 0 = none */
+
+	uint32_t target; /* M; 0: off */
+	uint32_t top;    /* slots[top..nslots) are 0 */
+	uint32_t low;    /* low-water mark of top since the last trim */
+	uint32_t ops;    /* operations since the last trim check */
+	bool refilling;  /* an async refill is in flight */
+	struct timespec trimmed;
+	uint32_t *shadow; /* what this library put in each slot (index + 1) */
+	uint32_t *blk;    /* per block: BLK_NONE, BLK_HELD, BLK_CACHED + slot */
+	struct mc_cache_stats stats;
 };
 
 struct mc_client {
@@ -60,24 +131,42 @@ struct mc_client {
 	size_t decoded; /* bytes it has handed out and not had back */
 	size_t decode_cap;
 
+	/* Under lock: the pipeline, a ring of npending entries from phead. */
+	struct mc_pending pending[MC_INFLIGHT_MAX];
+	unsigned phead, npending;
+	uint64_t inflight; /* sum of their expect */
+	/* First failure of an async request since the last mc_flush. */
+	int async_err;
+	struct mc_batch batch; /* under lock */
+
 	/* Immutable after mc_connect. */
 	uint32_t max_frame;
 	uint32_t max_batch;
+	uint32_t max_output; /* the daemon's, or a safe default (mc_connect) */
 	char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	struct mc_region *regions;
 	size_t nregions;
 	struct mc_object *objects; /* sorted by name */
 	size_t nobjects;
+	/* Shared-bits maps (read-only, one per region, NULL when empty) and
+	 * the lease page (read/write, NULL when none), for the caches. */
+	const uint64_t **bits;
+	uint64_t *bits_sizes;
+	uint8_t *lease;
+	uint64_t lease_size;
+	struct mc_cache *caches; /* one per cacheable pool */
+	size_t ncaches;
 };
 
 /*
- * Send req (its version and id are set here) and wait for its reply. The
- * caller holds c->lock. Returns the reply's status when the daemon answered
- * (0 or its negative errno), with *reply set when that status is 0 (free it
- * with mc__reply_free); or a transport error, after which the client is
- * broken: -ECONNRESET / -EPIPE (the daemon is gone), -EPROTO (a reply this
- * library cannot follow: too long, wrong version or id, wrong kind),
- * -EBADMSG (a reply that does not decode), -ENOMEM. want is the body kind a
+ * Send req (its version and id are set here) and wait for its reply; the
+ * replies of earlier pipelined requests are read (and their completions run)
+ * on the way. Queued async frees and retains are sent first, so the daemon
+ * sees requests in the order of the calls. The caller holds c->lock. Returns the reply's status
+ * when the daemon answered (0 or its negative errno), with *reply set when that status is 0 (free
+ * it with mc__reply_free); or a transport error, after which the client is broken: -ECONNRESET /
+ * -EPIPE (the daemon is gone), -EPROTO (a reply this library cannot follow: too long, wrong version
+ * or id, wrong kind), -EBADMSG (a reply that does not decode), -ENOMEM. want is the body kind a
  * successful reply must carry (ALLOCD__REPLY__BODY__NOT_SET: any).
  */
 MC_INTERNAL int mc__call(mc_client_t *c, Allocd__Request *req, Allocd__Reply__BodyCase want,
@@ -92,7 +181,92 @@ MC_INTERNAL int mc__call(mc_client_t *c, Allocd__Request *req, Allocd__Reply__Bo
 MC_INTERNAL int mc__call_hello(mc_client_t *c, Allocd__Request *req, Allocd__Reply **reply,
 			       int *fds, size_t *nfds);
 
+/*
+ * Send req without waiting: done runs later, from whichever call reads its
+ * reply (or fails the pipeline), with p a copy of tmpl (its id and expect set
+ * here). expect: the most reply bytes it can bring. Waits for earlier replies
+ * first when the pipeline is full (MC_INFLIGHT_MAX requests, or max_output
+ * reply bytes). Returns 0 once sent, or a transport error (the client is then
+ * broken and done has already run with it). Caller holds c->lock.
+ */
+MC_INTERNAL int mc__send_async(mc_client_t *c, Allocd__Request *req, uint32_t expect,
+			       const struct mc_pending *tmpl);
+
+/* Read replies until at most left requests are in flight. 0 or the
+ * transport error that broke the client. Caller holds c->lock. */
+MC_INTERNAL int mc__wait(mc_client_t *c, unsigned left);
+
+/* Reply bytes an Alloc of n offsets may take (for mc__send_async). */
+MC_INTERNAL uint32_t mc__alloc_reply_bytes(uint64_t n);
+
+/* Reply bytes a Free or Retain may take: status and an error text. */
+#define MC_HOLD_REPLY_BYTES 256u
+
 MC_INTERNAL void mc__reply_free(mc_client_t *c, Allocd__Reply *reply);
+
+/* --- async frees and retains (mc_async.c) --- */
+
+/* Queue count offsets of name to free (retain false) or retain, sending
+ * each request as it fills. Caller holds c->lock. 0 or a transport error. */
+MC_INTERNAL int mc__queue_hold(mc_client_t *c, bool retain, const char *name,
+			       const uint64_t *offsets, size_t count);
+
+/* Send the open batch, if any, without waiting. Caller holds c->lock. */
+MC_INTERNAL int mc__send_batch(mc_client_t *c);
+
+/* Allocate the batch's offsets array (mc_connect, after the hello). */
+MC_INTERNAL int mc__batch_init(mc_client_t *c);
+
+/* mc_flush under c->lock: send the batch, wait for every reply, return (and
+ * clear) the first async failure since the last flush. */
+MC_INTERNAL int mc__flush(mc_client_t *c);
+
+/* --- the plain calls (mc_alloc.c), used by the caches --- */
+
+/* count blocks of pool in requests of max_batch, all or nothing. */
+MC_INTERNAL int mc__alloc_parts(mc_client_t *c, const char *pool, size_t count, uint64_t *offsets);
+
+/* Free offsets[0..count) of name in requests of max_batch; stops at the
+ * first that fails. */
+MC_INTERNAL int mc__free_parts(mc_client_t *c, const char *name, const uint64_t *offsets,
+			       size_t count);
+
+/* The daemon's word on a name the hello did not list: -ENOENT or -EACCES. */
+MC_INTERNAL int mc__unknown(mc_client_t *c, const char *name);
+
+/* The object of that name from the hello, or NULL. Lock-free. */
+MC_INTERNAL const struct mc_object *mc__object(const mc_client_t *c, const char *name);
+
+/* --- leased caches (mc_cache.c); all under c->lock --- */
+
+/* Set up c->caches from the hello's pools that can be cached (after the
+ * lease page and shared bits are mapped; objects not yet sorted). */
+MC_INTERNAL int mc__caches_init(mc_client_t *c, const Allocd__HelloReply *hr);
+
+/* Turn on the default caches: ObjectInfo.client_cache, or what
+ * $ALLOCATORD_CLIENT_CACHE says. Refusals leave a cache off. */
+MC_INTERNAL void mc__caches_defaults(mc_client_t *c);
+
+MC_INTERNAL void mc__caches_free(mc_client_t *c);
+
+/* The cache of name when it is on, else NULL. */
+MC_INTERNAL struct mc_cache *mc__cache_of(mc_client_t *c, const char *name);
+
+/* mc_alloc of a cached pool, all or nothing. */
+MC_INTERNAL int mc__cache_alloc(mc_client_t *c, struct mc_cache *k, size_t count,
+				uint64_t *offsets);
+
+/* mc_free (async false) or mc_free_async of any name: through its cache
+ * when it has one on. */
+MC_INTERNAL int mc__free_any(mc_client_t *c, const char *name, const uint64_t *offsets,
+			     size_t count, bool async);
+
+/* Blocks [offset, +count) were freed to the daemon directly: no longer
+ * HELD. */
+MC_INTERNAL void mc__cache_forget(struct mc_cache *k, uint64_t offset, size_t count);
+
+/* mc_cache on a pool that can be cached. */
+MC_INTERNAL int mc__cache_set(mc_client_t *c, struct mc_cache *k, size_t blocks);
 
 /* Mark c broken (a reply that contradicts its request: the client no longer
  * knows what it holds) and return rc. Caller holds c->lock. */

@@ -32,8 +32,20 @@
  * earlier parts give back). A free split into parts is all or nothing per
  * part of at most mc_max_batch() offsets.
  *
+ * Pipelining: requests are matched to their replies by id, so the library
+ * keeps several in flight. mc_free_async() and mc_retain_async() queue their
+ * requests and return without waiting; their errors come back from
+ * mc_flush(). Every request reaches the daemon in the order of the calls.
+ *
+ * Leased caches: mc_cache() keeps up to a number of blocks of a pool leased
+ * to this client, so that mc_alloc() and mc_free() of that pool usually need
+ * no round trip (see mc_cache). Hand-off with caches: the consumer retains
+ * (mc_retain, or mc_retain_async then mc_flush) and waits for the reply
+ * before it tells the producer; the producer frees only after that.
+ *
  * Thread safety: a client may be used from several threads at once; calls
- * are serialised on it. mc_ptr() does not block.
+ * are serialised on it (one mutex: the cached fast path takes it too, but no
+ * syscall and no malloc). mc_ptr() does not block.
  */
 #ifndef MEMCLIENT_H
 #define MEMCLIENT_H
@@ -58,7 +70,9 @@ typedef struct mc_client mc_client_t;
  */
 int mc_connect(const char *socket_path, mc_client_t **out);
 
-/* Disconnect (the daemon drops every hold of this client) and unmap. NULL
+/* Send what mc_free_async / mc_retain_async queued and wait for it (its
+ * errors are lost: call mc_flush first to see them), disconnect (the daemon
+ * drops every hold of this client, cached blocks included) and unmap. NULL
  * is a no-op. No other call may be running on c. */
 void mc_close(mc_client_t *c);
 
@@ -71,11 +85,15 @@ const char *mc_socket_path(const mc_client_t *c);
 /* Most offsets one request carries; larger calls are split. */
 size_t mc_max_batch(const mc_client_t *c);
 
-/* count blocks of pool, not necessarily contiguous, lowest free first. */
+/* count blocks of pool, not necessarily contiguous, lowest free first
+ * (with a cache on: from the cache first, in no particular order). */
 int mc_alloc(mc_client_t *c, const char *pool, size_t count, uint64_t offsets[]);
 
 /* Drop this client's hold on count blocks (or heap allocations, for a heap
- * name; or blocks of a group's pools, for a group name). */
+ * name; or blocks of a group's pools, for a group name). With a cache on,
+ * a block mc_alloc() gave is kept in the cache when this client is its only
+ * holder, else freed by a pipelined request; freeing a block that sits in
+ * the cache is -EFAULT. Free cached pools' blocks under the pool's name. */
 int mc_free(mc_client_t *c, const char *pool, size_t count, const uint64_t offsets[]);
 
 /* count contiguous blocks of pool; *offset is the first. */
@@ -102,6 +120,70 @@ int mc_heap_free(mc_client_t *c, const char *heap, uint64_t offset);
 /* Hold count allocations of name (pool, group or heap) that someone else
  * made, typically received from a producer. All or nothing. */
 int mc_retain(mc_client_t *c, const char *name, size_t count, const uint64_t offsets[]);
+
+/* --- pipelined calls --- */
+
+/*
+ * As mc_free() / mc_retain(), without waiting for the daemon: the offsets
+ * join a queue that goes out in requests of up to mc_max_batch() offsets (a
+ * request is sent when it is full, when a call of another name or kind is
+ * queued, and before any other request). Each request is all or nothing on
+ * its own; a failure is kept for mc_flush(). Returns 0 once queued, -EINVAL
+ * for bad arguments, -EFAULT (free) for a block in this client's cache, or
+ * -ECONNRESET / -EPIPE when the daemon is gone. Cost: a copy of the offsets;
+ * a send (no wait) per full request; a wait only when max_output bytes of
+ * replies or 64 requests are outstanding. A retained block is only safe to
+ * use once mc_flush() returned 0.
+ */
+int mc_free_async(mc_client_t *c, const char *name, size_t count, const uint64_t offsets[]);
+int mc_retain_async(mc_client_t *c, const char *name, size_t count, const uint64_t offsets[]);
+
+/* Send what is queued, wait for every reply, and return the first error of
+ * an async call since the last mc_flush (0 if none; -ECONNRESET when the
+ * daemon is gone). */
+int mc_flush(mc_client_t *c);
+
+/* --- leased caches --- */
+
+/*
+ * Keep up to blocks blocks of pool leased to this client. mc_alloc() and
+ * mc_free() of pool are then served locally when they can be: a leased block
+ * is held by this client in the daemon's books (quotas, reclaim on
+ * disconnect and memctl count it) but sits in the cache until mc_alloc()
+ * hands it out. The cache refills (below blocks/4, up to blocks/2) and gives
+ * back (above 3*blocks/4, down to blocks/2) with pipelined requests; blocks
+ * unused for a second are given back too; the daemon takes cached blocks
+ * back rather than refuse another client for lack of memory. A block another
+ * client retained is never recycled locally.
+ *
+ * blocks = 0 turns the cache off and gives every cached block back (one
+ * round trip). One round trip otherwise. Errors: -ENOENT, -EACCES (not a
+ * pool this client may use), -EINVAL (a heap or group, a pool the daemon
+ * does not let clients cache, or blocks over the pool's cache_max),
+ * -EDQUOT (over the client quota), -ENOMEM.
+ *
+ * Defaults: the pool's client_cache in the daemon's config, or
+ * $ALLOCATORD_CLIENT_CACHE ("64": every pool that can be cached; or
+ * "small=64,packets=16"), turned on by mc_connect (silently left off when
+ * refused). Without either, caches are off.
+ */
+int mc_cache(mc_client_t *c, const char *pool, size_t blocks);
+
+struct mc_cache_stats {
+	uint64_t target;     /* blocks asked with mc_cache, 0 = off */
+	uint64_t cached;     /* blocks in the cache now */
+	uint64_t hits;       /* blocks mc_alloc took from the cache */
+	uint64_t misses;     /* blocks mc_alloc had to ask the daemon for */
+	uint64_t refills;    /* async refill requests sent */
+	uint64_t returns;    /* blocks given back (high water, trim, off) */
+	uint64_t taken_back; /* blocks the daemon took back, as seen so far */
+	uint64_t stale;      /* cached blocks found retained by another client
+			      * and freed instead of handed out */
+};
+
+/* The cache counters of pool (all 0 for a pool that cannot be cached).
+ * -EINVAL, or -ENOENT for a name the hello did not list. No round trip. */
+int mc_cache_stats(mc_client_t *c, const char *pool, struct mc_cache_stats *st);
 
 /* The address of offset in the region of name, or NULL if there is no such
  * name for this client or offset is past the end of its region. */

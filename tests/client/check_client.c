@@ -6,6 +6,6 @@
 int main(void)
 {
 	return client_run_suites(connect_suite(), wire_suite(), alloc_suite(), errors_suite(),
-				 stats_suite(), groups_suite(), share_suite(), examples_suite(),
-				 NULL);
+				 stats_suite(), groups_suite(), share_suite(), async_suite(),
+				 examples_suite(), NULL);
 }

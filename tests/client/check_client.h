@@ -14,6 +14,7 @@ Suite *errors_suite(void);
 Suite *stats_suite(void);
 Suite *groups_suite(void);
 Suite *share_suite(void);
+Suite *async_suite(void);
 Suite *examples_suite(void);
 
 #endif
