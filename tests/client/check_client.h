@@ -15,6 +15,7 @@ Suite *stats_suite(void);
 Suite *groups_suite(void);
 Suite *share_suite(void);
 Suite *async_suite(void);
+Suite *cache_suite(void);
 Suite *examples_suite(void);
 
 #endif
