@@ -334,6 +334,8 @@ int mc_retain(mc_client_t *c, const char *name, size_t count, const uint64_t off
 		return rc;
 	pthread_mutex_lock(&c->lock);
 	rc = retain_parts(c, name, offsets, count);
+	if (rc == 0 && mc__cache_of(c, name) != NULL)
+		mc__cache_adopt(mc__cache_of(c, name), offsets, count);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }

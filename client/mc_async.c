@@ -23,7 +23,11 @@ int mc__batch_init(mc_client_t *c)
 
 static void hold_done(mc_client_t *c, const struct mc_pending *p, int rc, Allocd__Reply *reply)
 {
-	(void) p;
+	if (p->adopt != NULL) {
+		if (rc == 0)
+			mc__cache_adopt(p->cache, p->adopt, p->count);
+		free(p->adopt);
+	}
 	if (reply != NULL)
 		mc__reply_free(c, reply);
 	if (rc < 0 && c->async_err == 0)
@@ -32,7 +36,7 @@ static void hold_done(mc_client_t *c, const struct mc_pending *p, int rc, Allocd
 
 int mc__send_batch(mc_client_t *c)
 {
-	static const struct mc_pending tmpl = {.done = hold_done};
+	struct mc_pending tmpl = {.done = hold_done};
 	Allocd__Request req = ALLOCD__REQUEST__INIT;
 	Allocd__Free fr = ALLOCD__FREE__INIT;
 	Allocd__Retain rt = ALLOCD__RETAIN__INIT;
@@ -42,6 +46,15 @@ int mc__send_batch(mc_client_t *c)
 		return 0;
 	b->open = false;
 	if (b->retain) {
+		/* A retain of a cached pool: its blocks become the user's when
+		 * it succeeds. Without memory for the list they stay unknown,
+		 * and their frees simply go to the daemon. */
+		tmpl.cache = mc__cache_of(c, b->name);
+		tmpl.adopt = tmpl.cache != NULL ? malloc(b->n * sizeof(*tmpl.adopt)) : NULL;
+		if (tmpl.adopt != NULL) {
+			memcpy(tmpl.adopt, b->offsets, b->n * sizeof(*tmpl.adopt));
+			tmpl.count = (uint32_t) b->n;
+		}
 		rt.name = b->name;
 		rt.n_offsets = b->n;
 		rt.offsets = b->offsets;

@@ -33,7 +33,9 @@
 
 #include "client/mc_internal.h"
 
-enum { BLK_NONE = 0, BLK_HELD = 1, BLK_CACHED = 2 };
+/* BLK_FREEING: HELD, and named by the mc_free being applied (so that an
+ * offset twice in one call is caught before anything changes). */
+enum { BLK_NONE = 0, BLK_HELD = 1, BLK_FREEING = 2, BLK_CACHED = 3 };
 
 #define TRIM_OPS 256u
 #define TRIM_NS  1000000000LL
@@ -338,33 +340,63 @@ static int free_uncached(mc_client_t *c, const char *name, const uint64_t *offse
 		     : mc__free_parts(c, name, offsets, n);
 }
 
+/* Put the FREEING blocks of offsets back to HELD (the free failed). */
+static void unmark(struct mc_cache *k, const uint64_t *offsets, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t b = blk_index(k, offsets[i]);
+
+		if (b >= 0 && k->blk[b] == BLK_FREEING)
+			k->blk[b] = BLK_HELD;
+	}
+}
+
+/*
+ * Checked before anything changes: a block in the cache is not the user's
+ * to free (-EFAULT), and a HELD block named twice is -EINVAL, as the daemon
+ * says of a repeated offset. The offsets this library does not know as HELD
+ * go to the daemon first, so that a refusal there (-EPERM, -EFAULT) leaves
+ * the HELD ones as they were; then each HELD block is recycled here when
+ * this client is its sole holder (shared bit clear) and the cache has room,
+ * else given back with the next async free.
+ */
 static int cache_free(mc_client_t *c, struct mc_cache *k, const uint64_t *offsets, size_t count,
 		      bool async)
 {
 	size_t run = 0;
-	int rc;
+	int rc = 0;
 
 	if (c->broken)
 		return -ECONNRESET;
-	/* A block in the cache is not the user's to free: refused before
-	 * anything else happens. */
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < count && rc == 0; i++) {
 		int64_t b = blk_index(k, offsets[i]);
 
 		if (b >= 0 && really_cached(k, (uint32_t) b))
-			return -EFAULT;
+			rc = -EFAULT;
+		else if (b >= 0 && k->blk[b] == BLK_FREEING)
+			rc = -EINVAL;
+		else if (b >= 0 && k->blk[b] == BLK_HELD)
+			k->blk[b] = BLK_FREEING;
 	}
-	for (size_t i = 0; i < count; i++) {
-		int64_t b = blk_index(k, offsets[i]);
+	for (size_t i = 0; i <= count && rc == 0; i++) {
+		int64_t b = i < count ? blk_index(k, offsets[i]) : -1;
 
-		if (b < 0 || k->blk[b] != BLK_HELD) {
+		if (i < count && (b < 0 || k->blk[b] != BLK_FREEING)) {
 			run++;
 			continue;
 		}
 		rc = free_uncached(c, k->obj->name, offsets + i - run, run, async);
-		if (rc < 0)
-			return rc;
 		run = 0;
+	}
+	if (rc < 0) {
+		unmark(k, offsets, count);
+		return rc;
+	}
+	for (size_t i = 0; i < count; i++) {
+		int64_t b = blk_index(k, offsets[i]);
+
+		if (b < 0 || k->blk[b] != BLK_FREEING)
+			continue;
 		k->blk[b] = BLK_NONE;
 		if (shared(k, (uint32_t) b) || !push(k, (uint32_t) b)) {
 			rc = give_back(c, k, (uint32_t) b);
@@ -372,10 +404,21 @@ static int cache_free(mc_client_t *c, struct mc_cache *k, const uint64_t *offset
 				return rc;
 		}
 	}
-	rc = free_uncached(c, k->obj->name, offsets + count - run, run, async);
-	if (rc == 0 && k->top > high_mark(k->target))
+	if (k->top > high_mark(k->target))
 		rc = shrink(c, k, mid_mark(k->target));
 	return rc == 0 ? tick(c, k) : rc;
+}
+
+void mc__cache_adopt(struct mc_cache *k, const uint64_t *offsets, size_t count)
+{
+	if (k->blk == NULL || k->target == 0)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		int64_t b = blk_index(k, offsets[i]);
+
+		if (b >= 0 && !really_cached(k, (uint32_t) b))
+			k->blk[b] = BLK_HELD;
+	}
 }
 
 int mc__free_any(mc_client_t *c, const char *name, const uint64_t *offsets, size_t count,

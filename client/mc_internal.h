@@ -73,8 +73,11 @@ struct mc_pending {
 	mc_done_fn done;        /* runs with the reply (0, reply; it frees it) or
 				 * with the failure (status or transport error,
 				 * reply NULL) */
-	struct mc_cache *cache; /* refills and returns: whose */
-	uint32_t count;         /* refills: blocks asked for */
+	struct mc_cache *cache; /* refills, returns, retains of a cached pool */
+	uint32_t count;         /* refills: blocks asked for; adopt: offsets */
+	uint64_t *adopt;        /* a retain of cache's pool: its offsets, to be
+				 * known as the user's once it succeeded
+				 * (mc__cache_adopt); owned, freed by done */
 };
 
 /* Most requests in flight at once; with the reply bytes, what bounds the
@@ -260,6 +263,10 @@ MC_INTERNAL int mc__cache_alloc(mc_client_t *c, struct mc_cache *k, size_t count
  * when it has one on. */
 MC_INTERNAL int mc__free_any(mc_client_t *c, const char *name, const uint64_t *offsets,
 			     size_t count, bool async);
+
+/* offsets were retained by this client: the user's now, as if allocated
+ * here, so that their free may recycle them (when nobody else holds them). */
+MC_INTERNAL void mc__cache_adopt(struct mc_cache *k, const uint64_t *offsets, size_t count);
 
 /* Blocks [offset, +count) were freed to the daemon directly: no longer
  * HELD. */

@@ -232,6 +232,73 @@ START_TEST(test_mc_cache_leases_count_toward_quota)
 }
 END_TEST
 
+/* A free is checked whole before the cache changes: an offset twice, or one
+ * the daemon refuses, leaves every block of the call held and uncached. */
+START_TEST(test_mc_cache_free_checked_before_recycling)
+{
+	struct test_daemon td;
+	mc_client_t *c, *other;
+	uint64_t mine[2], theirs, bad[3];
+	uint64_t cached;
+
+	client_start(&td, NULL);
+	c = client_connect(&td);
+	other = client_connect(&td);
+	ck_assert_int_eq(mc_cache(c, "small", 16), 0);
+	ck_assert_int_eq(mc_alloc(c, "small", 2, mine), 0);
+	ck_assert_int_eq(mc_alloc(other, "small", 1, &theirs), 0);
+	cached = cache_stats(c, "small").cached;
+	bad[0] = mine[0];
+	bad[1] = mine[1];
+	bad[2] = mine[0];
+	ck_assert_int_eq(mc_free(c, "small", 3, bad), -EINVAL);
+	ck_assert_uint_eq(cache_stats(c, "small").cached, cached);
+	bad[2] = theirs;
+	ck_assert_int_eq(mc_free(c, "small", 3, bad), -EPERM);
+	ck_assert_uint_eq(cache_stats(c, "small").cached, cached);
+	/* Still the user's: freed once each, now into the cache. */
+	ck_assert_int_eq(mc_free(c, "small", 2, mine), 0);
+	ck_assert_uint_eq(cache_stats(c, "small").cached, cached + 2);
+	ck_assert_int_eq(mc_free(c, "small", 1, &mine[0]), -EFAULT);
+	mc_close(other);
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
+/* A consumer with a cache that retained a block recycles it when it frees
+ * it last (the producer freed first), without a request; while the producer
+ * still holds it, its free goes to the daemon. Sync and async retains. */
+START_TEST(test_mc_cache_consumer_recycles_retained_blocks)
+{
+	struct test_daemon td;
+	mc_client_t *p, *q;
+	uint64_t off[4], before;
+
+	client_start(&td, NULL);
+	p = client_connect(&td);
+	q = client_connect(&td);
+	ck_assert_int_eq(mc_cache(q, "small", 16), 0);
+	ck_assert_int_eq(mc_alloc(p, "small", 4, off), 0);
+	ck_assert_int_eq(mc_retain(q, "small", 2, off), 0);
+	ck_assert_int_eq(mc_retain_async(q, "small", 2, off + 2), 0);
+	ck_assert_int_eq(mc_flush(q), 0);
+	/* The producer still holds off[0]: q's free goes to the daemon. */
+	ck_assert_int_eq(mc_free(q, "small", 1, &off[0]), 0);
+	ck_assert_int_eq(mc_flush(q), 0);
+	ck_assert_uint_eq(cache_stats(q, "small").cached, 8);
+	ck_assert_int_eq(mc_free(p, "small", 4, off), 0);
+	before = requests(q);
+	ck_assert_int_eq(mc_free(q, "small", 3, off + 1), 0);
+	ck_assert_uint_eq(requests(q) - before, 1); /* the status call */
+	ck_assert_uint_eq(cache_stats(q, "small").cached, 11);
+	ck_assert_uint_eq(client_used(q, "small"), 11);
+	mc_close(q);
+	mc_close(p);
+	client_stop(&td);
+}
+END_TEST
+
 /* An idle client's cached blocks go to another client rather than -ENOMEM;
  * the idle client notices when it next uses its cache. */
 START_TEST(test_mc_cache_taken_back_from_idle_client)
@@ -418,6 +485,8 @@ Suite *cache_suite(void)
 	tcase_add_test(tc, test_mc_cache_failed_alloc_changes_nothing);
 	tcase_add_test(tc, test_mc_cache_leases_count_toward_quota);
 	tcase_add_test(tc, test_mc_cache_taken_back_from_idle_client);
+	tcase_add_test(tc, test_mc_cache_free_checked_before_recycling);
+	tcase_add_test(tc, test_mc_cache_consumer_recycles_retained_blocks);
 	tcase_add_test(tc, test_mc_cache_eight_threads_one_client);
 	tcase_add_test(tc, test_mc_cache_bad_input_changes_nothing);
 	tcase_add_test(tc, test_mc_cache_default_from_environment);
