@@ -1,13 +1,16 @@
 # Benchmarks: built by `make`, run by `make bench`; they print ratios against
 # baselines measured in the same run and never fail on time.
-noinst_PROGRAMS += tests/bench/bench_core tests/bench/bench_rtt
+noinst_PROGRAMS += tests/bench/bench_core tests/bench/bench_rtt tests/bench/bench_cache
 tests_bench_bench_core_SOURCES = tests/bench/bench_core.c
 tests_bench_bench_core_LDADD = core/libmemcore.la tests/common/libtestcommon.la
 tests_bench_bench_rtt_SOURCES = tests/bench/bench_rtt.c
 tests_bench_bench_rtt_LDADD = client/libmemclient.la tests/common/libtestcommon.la
 tests_bench_bench_rtt_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_bench_bench_cache_SOURCES = tests/bench/bench_cache.c
+tests_bench_bench_cache_LDADD = client/libmemclient.la tests/common/libtestcommon.la
+tests_bench_bench_cache_LDFLAGS = $(AM_LDFLAGS) -no-install
 
-BENCHES = tests/bench/bench_core tests/bench/bench_rtt
+BENCHES = tests/bench/bench_core tests/bench/bench_rtt tests/bench/bench_cache
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; \
 		top_builddir='$(abs_top_builddir)' ./$$b || exit 1; done
