@@ -72,6 +72,7 @@ static void decoder_free(void *data, void *p)
 void mc__init_transport(mc_client_t *c, int fd)
 {
 	c->fd = fd;
+	c->owner = getpid();
 	c->max_frame = WIRE_FRAME_MIN;
 	c->max_output = 2 * WIRE_FRAME_MIN;
 	c->decoder.alloc = decoder_alloc;

@@ -284,8 +284,11 @@ void mc_close(mc_client_t *c)
 	if (c == NULL)
 		return;
 	/* Queued frees and retains are the user's requests: they go out (a
-	 * retain may matter to a peer that is told after this returns). */
-	mc__flush(c);
+	 * retain may matter to a peer that is told after this returns). Not
+	 * from a forked child: the stream and the lease page are the
+	 * parent's, and so are the replies in flight. */
+	if (getpid() == c->owner)
+		mc__flush(c);
 	/* Closing the socket is what makes the daemon drop every hold. */
 	close(c->fd);
 	for (size_t i = 0; i < c->nregions; i++)

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -122,6 +123,7 @@ struct mc_cache {
 struct mc_client {
 	pthread_mutex_t lock;
 	int fd;
+	pid_t owner; /* the process that connected (mc_close after fork) */
 	/* Under lock. Set when the stream can no longer be trusted (the daemon
 	 * went away, or sent something this library cannot follow); every call
 	 * then fails at once with -ECONNRESET. */

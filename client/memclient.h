@@ -73,7 +73,10 @@ int mc_connect(const char *socket_path, mc_client_t **out);
 /* Send what mc_free_async / mc_retain_async queued and wait for it (its
  * errors are lost: call mc_flush first to see them), disconnect (the daemon
  * drops every hold of this client, cached blocks included) and unmap. NULL
- * is a no-op. No other call may be running on c. */
+ * is a no-op. No other call may be running on c. In a child process after
+ * fork, only the child's copy is released: nothing is sent or read, so the
+ * parent's client goes on untouched (a child must not otherwise use a
+ * client it inherited; it connects its own). */
 void mc_close(mc_client_t *c);
 
 /* The path mc_connect(NULL, ...) would use, into buf. 0 or -ENAMETOOLONG. */

@@ -11,11 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/client/check_client.h"
 
 #define SMALL_BLOCKS 64u
+
+/* Blocks sitting in c's cache of small. */
+static uint64_t cache_cached(mc_client_t *c)
+{
+	struct mc_cache_stats st;
+
+	ck_assert_int_eq(mc_cache_stats(c, "small", &st), 0);
+	return st.cached;
+}
 
 /* Frees queued before a synchronous call are done when the daemon answers
  * it: all of small back, then all of it again. */
@@ -231,6 +241,40 @@ START_TEST(test_mc_async_daemon_gone_before_flush)
 }
 END_TEST
 
+/* A forked child that closes the client it inherited sends and reads
+ * nothing: the parent's queued free goes out once, from the parent, and
+ * its cache is as it was. */
+START_TEST(test_mc_async_close_in_forked_child_leaves_parent_alone)
+{
+	struct test_daemon td;
+	uint64_t off[4], m;
+	mc_client_t *c;
+	int status;
+	pid_t pid;
+
+	client_start(&td, NULL);
+	c = client_connect(&td);
+	ck_assert_int_eq(mc_cache(c, "small", 16), 0);
+	ck_assert_int_eq(mc_alloc(c, "small", 4, off), 0);
+	ck_assert_int_eq(mc_alloc(c, "packets", 1, &m), 0);
+	ck_assert_int_eq(mc_free_async(c, "packets", 1, &m), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		mc_close(c);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(mc_flush(c), 0);
+	ck_assert_uint_eq(client_used(c, "packets"), 0);
+	ck_assert_int_eq(mc_free(c, "small", 4, off), 0);
+	ck_assert_uint_eq(cache_cached(c), 8);
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
 Suite *async_suite(void)
 {
 	Suite *s = suite_create("async");
@@ -243,6 +287,7 @@ Suite *async_suite(void)
 	tcase_add_test(tc, test_mc_async_eight_threads_one_client);
 	tcase_add_test(tc, test_mc_async_daemon_killed_mid_pipeline);
 	tcase_add_test(tc, test_mc_async_daemon_gone_before_flush);
+	tcase_add_test(tc, test_mc_async_close_in_forked_child_leaves_parent_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }
