@@ -338,6 +338,45 @@ static int free_uncached(mc_client_t *c, const char *name, const uint64_t *offse
 		     : mc__free_parts(c, name, offsets, n);
 }
 
+/*
+ * Let a refill on the way land before blocks this cache did not hand out
+ * are freed: the daemon may have leased one of them again (the user frees
+ * it twice), and a free sent behind the refill would drop the lease while
+ * the refill's reply still puts the block in the cache -- a cached block
+ * nobody holds, handed out later under another owner. Landed, it is
+ * really_cached and the free is refused.
+ */
+static int settle_refill(mc_client_t *c, struct mc_cache *k)
+{
+	int rc = 0;
+
+	while (rc == 0 && k->refilling && c->npending > 0)
+		rc = mc__wait(c, c->npending - 1);
+	return rc;
+}
+
+/* A block in the cache is not the user's to free: -EFAULT before anything
+ * else happens. */
+static int refuse_cached(mc_client_t *c, struct mc_cache *k, const uint64_t *offsets, size_t count)
+{
+	bool foreign = false;
+	int rc;
+
+	for (size_t i = 0; i < count && !foreign; i++) {
+		int64_t b = blk_index(k, offsets[i]);
+
+		foreign = b < 0 || k->blk[b] != BLK_HELD;
+	}
+	rc = foreign ? settle_refill(c, k) : 0;
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		int64_t b = blk_index(k, offsets[i]);
+
+		if (b >= 0 && really_cached(k, (uint32_t) b))
+			rc = -EFAULT;
+	}
+	return rc;
+}
+
 static int cache_free(mc_client_t *c, struct mc_cache *k, const uint64_t *offsets, size_t count,
 		      bool async)
 {
@@ -346,14 +385,9 @@ static int cache_free(mc_client_t *c, struct mc_cache *k, const uint64_t *offset
 
 	if (c->broken)
 		return -ECONNRESET;
-	/* A block in the cache is not the user's to free: refused before
-	 * anything else happens. */
-	for (size_t i = 0; i < count; i++) {
-		int64_t b = blk_index(k, offsets[i]);
-
-		if (b >= 0 && really_cached(k, (uint32_t) b))
-			return -EFAULT;
-	}
+	rc = refuse_cached(c, k, offsets, count);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < count; i++) {
 		int64_t b = blk_index(k, offsets[i]);
 
@@ -388,6 +422,17 @@ int mc__free_any(mc_client_t *c, const char *name, const uint64_t *offsets, size
 	if (async)
 		return c->broken ? -ECONNRESET : mc__queue_hold(c, false, name, offsets, count);
 	return mc__free_parts(c, name, offsets, count);
+}
+
+int mc__cache_check_run(mc_client_t *c, struct mc_cache *k, uint64_t offset, size_t count)
+{
+	int64_t b = blk_index(k, offset);
+	int rc = settle_refill(c, k);
+
+	for (size_t i = 0; rc == 0 && b >= 0 && i < count && (uint64_t) b + i < k->blocks; i++)
+		if (really_cached(k, (uint32_t) (b + i)))
+			rc = -EFAULT;
+	return rc;
 }
 
 void mc__cache_forget(struct mc_cache *k, uint64_t offset, size_t count)

@@ -261,6 +261,12 @@ MC_INTERNAL int mc__cache_alloc(mc_client_t *c, struct mc_cache *k, size_t count
 MC_INTERNAL int mc__free_any(mc_client_t *c, const char *name, const uint64_t *offsets,
 			     size_t count, bool async);
 
+/* Before blocks [offset, +count) are freed to the daemon directly
+ * (mc_free_contiguous): -EFAULT when one of them sits in the cache, as
+ * mc_free says. */
+MC_INTERNAL int mc__cache_check_run(mc_client_t *c, struct mc_cache *k, uint64_t offset,
+				    size_t count);
+
 /* Blocks [offset, +count) were freed to the daemon directly: no longer
  * HELD. */
 MC_INTERNAL void mc__cache_forget(struct mc_cache *k, uint64_t offset, size_t count);
