@@ -204,8 +204,10 @@ int mc_free_contiguous(mc_client_t *c, const char *pool, uint64_t offset, size_t
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&c->lock);
-	rc = hold_part(c, OP_FREE, pool, &offset, count > 0 ? 1 : 0, count);
 	k = mc__cache_of(c, pool);
+	rc = k != NULL ? mc__cache_check_run(c, k, offset, count) : 0;
+	if (rc == 0)
+		rc = hold_part(c, OP_FREE, pool, &offset, count > 0 ? 1 : 0, count);
 	if (rc == 0 && k != NULL)
 		mc__cache_forget(k, offset, count);
 	pthread_mutex_unlock(&c->lock);

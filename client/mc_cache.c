@@ -340,6 +340,23 @@ static int free_uncached(mc_client_t *c, const char *name, const uint64_t *offse
 		     : mc__free_parts(c, name, offsets, n);
 }
 
+/*
+ * Let a refill on the way land before blocks this cache did not hand out
+ * are freed: the daemon may have leased one of them again (the user frees
+ * it twice), and a free sent behind the refill would drop the lease while
+ * the refill's reply still puts the block in the cache -- a cached block
+ * nobody holds, handed out later under another owner. Landed, it is
+ * really_cached and the free is refused.
+ */
+static int settle_refill(mc_client_t *c, struct mc_cache *k)
+{
+	int rc = 0;
+
+	while (rc == 0 && k->refilling && c->npending > 0)
+		rc = mc__wait(c, c->npending - 1);
+	return rc;
+}
+
 /* Put the FREEING blocks of offsets back to HELD (the free failed). */
 static void unmark(struct mc_cache *k, const uint64_t *offsets, size_t n)
 {
@@ -353,21 +370,28 @@ static void unmark(struct mc_cache *k, const uint64_t *offsets, size_t n)
 
 /*
  * Checked before anything changes: a block in the cache is not the user's
- * to free (-EFAULT), and a HELD block named twice is -EINVAL, as the daemon
- * says of a repeated offset. The offsets this library does not know as HELD
- * go to the daemon first, so that a refusal there (-EPERM, -EFAULT) leaves
- * the HELD ones as they were; then each HELD block is recycled here when
- * this client is its sole holder (shared bit clear) and the cache has room,
- * else given back with the next async free.
+ * to free (-EFAULT; a refill on its way lands first when the call names
+ * blocks this cache did not hand out, see settle_refill), and a HELD block
+ * named twice is -EINVAL, as the daemon says of a repeated offset. The offsets this library does
+ * not know as HELD go to the daemon first, so that a refusal there (-EPERM, -EFAULT) leaves the
+ * HELD ones as they were; then each HELD block is recycled here when this client is its sole holder
+ * (shared bit clear) and the cache has room, else given back with the next async free.
  */
 static int cache_free(mc_client_t *c, struct mc_cache *k, const uint64_t *offsets, size_t count,
 		      bool async)
 {
 	size_t run = 0;
+	bool foreign = false;
 	int rc = 0;
 
 	if (c->broken)
 		return -ECONNRESET;
+	for (size_t i = 0; i < count && !foreign; i++) {
+		int64_t b = blk_index(k, offsets[i]);
+
+		foreign = b < 0 || k->blk[b] != BLK_HELD;
+	}
+	rc = foreign ? settle_refill(c, k) : 0;
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		int64_t b = blk_index(k, offsets[i]);
 
@@ -431,6 +455,17 @@ int mc__free_any(mc_client_t *c, const char *name, const uint64_t *offsets, size
 	if (async)
 		return c->broken ? -ECONNRESET : mc__queue_hold(c, false, name, offsets, count);
 	return mc__free_parts(c, name, offsets, count);
+}
+
+int mc__cache_check_run(mc_client_t *c, struct mc_cache *k, uint64_t offset, size_t count)
+{
+	int64_t b = blk_index(k, offset);
+	int rc = settle_refill(c, k);
+
+	for (size_t i = 0; rc == 0 && b >= 0 && i < count && (uint64_t) b + i < k->blocks; i++)
+		if (really_cached(k, (uint32_t) (b + i)))
+			rc = -EFAULT;
+	return rc;
 }
 
 void mc__cache_forget(struct mc_cache *k, uint64_t offset, size_t count)

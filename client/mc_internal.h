@@ -269,6 +269,11 @@ MC_INTERNAL int mc__free_any(mc_client_t *c, const char *name, const uint64_t *o
 /* offsets were retained by this client: the user's now, as if allocated
  * here, so that their free may recycle them (when nobody else holds them). */
 MC_INTERNAL void mc__cache_adopt(struct mc_cache *k, const uint64_t *offsets, size_t count);
+/* Before blocks [offset, +count) are freed to the daemon directly
+ * (mc_free_contiguous): -EFAULT when one of them sits in the cache, as
+ * mc_free says. */
+MC_INTERNAL int mc__cache_check_run(mc_client_t *c, struct mc_cache *k, uint64_t offset,
+				    size_t count);
 
 /* Blocks [offset, +count) were freed to the daemon directly: no longer
  * HELD. */

@@ -135,8 +135,10 @@ int mc_retain(mc_client_t *c, const char *name, size_t count, const uint64_t off
  * for bad arguments, -EFAULT (free) for a block in this client's cache, or
  * -ECONNRESET / -EPIPE when the daemon is gone. Cost: a copy of the offsets;
  * a send (no wait) per full request; a wait only when max_output bytes of
- * replies or 64 requests are outstanding. A retained block is only safe to
- * use once mc_flush() returned 0.
+ * replies or 64 requests are outstanding, or, for a free of blocks of a
+ * cached pool that its cache did not hand out, for a refill of that pool
+ * on its way (it may bring one of them: then -EFAULT). A retained block is
+ * only safe to use once mc_flush() returned 0.
  */
 int mc_free_async(mc_client_t *c, const char *name, size_t count, const uint64_t offsets[]);
 int mc_retain_async(mc_client_t *c, const char *name, size_t count, const uint64_t offsets[]);

@@ -16,6 +16,8 @@ Suite *groups_suite(void);
 Suite *share_suite(void);
 Suite *async_suite(void);
 Suite *cache_suite(void);
+Suite *cache_model_suite(void);
+Suite *cache_misuse_suite(void);
 Suite *examples_suite(void);
 
 #endif
