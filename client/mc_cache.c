@@ -445,16 +445,63 @@ void mc__cache_adopt(struct mc_cache *k, const uint64_t *offsets, size_t count)
 	}
 }
 
+/*
+ * A free under another name of the region (a group, say) may name blocks of
+ * a cached pool: one sitting in the cache is refused (-EFAULT) as under the
+ * pool's own name -- the daemon would drop the lease of a block the cache
+ * still hands out -- and, once freed, a block the user held is no longer
+ * its. 0 or -EFAULT; with forget, marks the HELD ones NONE instead.
+ */
+static int other_caches(mc_client_t *c, const char *name, const uint64_t *offsets, size_t count,
+			bool forget)
+{
+	const struct mc_object *o = mc__object(c, name);
+	int rc = 0;
+
+	for (size_t j = 0; o != NULL && rc == 0 && j < c->ncaches; j++) {
+		struct mc_cache *k = &c->caches[j];
+		bool settled = false;
+
+		if (k->target == 0 || k->obj->region != o->region)
+			continue;
+		for (size_t i = 0; rc == 0 && i < count; i++) {
+			int64_t b = blk_index(k, offsets[i]);
+
+			if (b < 0)
+				continue;
+			if (forget) {
+				if (k->blk[b] == BLK_HELD)
+					k->blk[b] = BLK_NONE;
+				continue;
+			}
+			if (!settled && k->blk[b] != BLK_HELD) {
+				rc = settle_refill(c, k);
+				settled = true;
+			}
+			if (rc == 0 && really_cached(k, (uint32_t) b))
+				rc = -EFAULT;
+		}
+	}
+	return rc;
+}
+
 int mc__free_any(mc_client_t *c, const char *name, const uint64_t *offsets, size_t count,
 		 bool async)
 {
 	struct mc_cache *k = mc__cache_of(c, name);
+	int rc;
 
 	if (k != NULL)
 		return cache_free(c, k, offsets, count, async);
-	if (async)
-		return c->broken ? -ECONNRESET : mc__queue_hold(c, false, name, offsets, count);
-	return mc__free_parts(c, name, offsets, count);
+	if (c->broken)
+		return -ECONNRESET;
+	rc = other_caches(c, name, offsets, count, false);
+	if (rc == 0)
+		rc = async ? mc__queue_hold(c, false, name, offsets, count)
+			   : mc__free_parts(c, name, offsets, count);
+	if (rc == 0)
+		other_caches(c, name, offsets, count, true);
+	return rc;
 }
 
 int mc__cache_check_run(mc_client_t *c, struct mc_cache *k, uint64_t offset, size_t count)

@@ -299,6 +299,43 @@ START_TEST(test_mc_cache_consumer_recycles_retained_blocks)
 }
 END_TEST
 
+/* Blocks of a cached pool freed under a group's name: one sitting in the
+ * cache is refused as under the pool's name (the daemon would otherwise drop
+ * the lease of a block the cache still hands out), one the user holds is
+ * freed and leaves the cache's books. */
+START_TEST(test_mc_cache_free_through_group_respects_cache)
+{
+	struct test_daemon td;
+	mc_client_t *c, *other;
+	uint64_t off[2], got[16];
+	size_t bs;
+
+	client_start(&td, NULL);
+	c = client_connect(&td);
+	other = client_connect(&td);
+	ck_assert_int_eq(mc_cache(c, "g_a", 16), 0);
+	ck_assert_uint_eq(cache_stats(c, "g_a").cached, 8);
+	ck_assert_int_eq(mc_alloc(c, "g_a", 2, off), 0);
+	ck_assert_int_eq(mc_free(c, "g_a", 1, &off[0]), 0);
+	/* off[0] sits in the cache now: not the user's to free, by any name. */
+	ck_assert_int_eq(mc_group_free(c, "g_size", 1, &off[0]), -EFAULT);
+	ck_assert_int_eq(mc_free_async(c, "g_size", 1, &off[0]), -EFAULT);
+	ck_assert_uint_eq(cache_stats(c, "g_a").cached, 7);
+	ck_assert_uint_eq(client_used(c, "g_a"), 8);
+	/* off[1] is the user's: freed through the group, then unknown. */
+	ck_assert_int_eq(mc_group_free(c, "g_size", 1, &off[1]), 0);
+	ck_assert_int_eq(mc_free(c, "g_a", 1, &off[1]), -EFAULT);
+	ck_assert_uint_eq(client_used(c, "g_a"), 7);
+	/* Another client takes every free block and the cache back: what it
+	 * gets was never handed out by c's cache twice. */
+	ck_assert_int_eq(mc_group_alloc(other, "g_idx", 0, 16, got, &bs), 0);
+	ck_assert_int_eq(mc_alloc(c, "g_a", 1, off), -ENOMEM);
+	mc_close(other);
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
 /* An idle client's cached blocks go to another client rather than -ENOMEM;
  * the idle client notices when it next uses its cache. */
 START_TEST(test_mc_cache_taken_back_from_idle_client)
@@ -487,6 +524,7 @@ Suite *cache_suite(void)
 	tcase_add_test(tc, test_mc_cache_taken_back_from_idle_client);
 	tcase_add_test(tc, test_mc_cache_free_checked_before_recycling);
 	tcase_add_test(tc, test_mc_cache_consumer_recycles_retained_blocks);
+	tcase_add_test(tc, test_mc_cache_free_through_group_respects_cache);
 	tcase_add_test(tc, test_mc_cache_eight_threads_one_client);
 	tcase_add_test(tc, test_mc_cache_bad_input_changes_nothing);
 	tcase_add_test(tc, test_mc_cache_default_from_environment);
