@@ -52,6 +52,48 @@ static void fill_stats(struct mc_stats *st, const Allocd__ObjectStats *os)
 	st->free_blocks = os->free_blocks;
 	mc__copy_name(st->choice, os->choice);
 	st->nmembers = os->n_members;
+	st->cached = os->cached;
+}
+
+/* A group's cached blocks: the sum over its member pools, as listed in all
+ * (a listing of every object; the daemon reports cached per pool only).
+ * Members a group names are distinct pools. */
+static uint64_t group_cached(const Allocd__ListReply *all, const Allocd__ObjectStats *g)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < g->n_members; i++)
+		for (size_t j = 0; j < all->n_objects; j++)
+			if (all->objects[j]->kind == ALLOCD__KIND__KIND_POOL &&
+			    strcmp(all->objects[j]->name, g->members[i]) == 0)
+				sum += all->objects[j]->cached;
+	return sum;
+}
+
+/* Fill the groups of out[0..n) (from one) with group_cached. A listing of
+ * one object needs a listing of all for its members: one more request,
+ * only when that object is a group. Caller holds c->lock. */
+static int groups_cached(mc_client_t *c, const Allocd__ListReply *one, struct mc_stats *out,
+			 size_t n, bool whole)
+{
+	Allocd__Reply *r = NULL;
+	const Allocd__ListReply *all = one;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (out[i].info.kind != MC_GROUP)
+			continue;
+		if (!whole && r == NULL) {
+			rc = list(c, NULL, &r);
+			if (rc < 0)
+				break;
+			all = r->list;
+		}
+		out[i].cached = group_cached(all, one->objects[i]);
+	}
+	if (r != NULL)
+		mc__reply_free(c, r);
+	return rc;
 }
 
 int mc_list(mc_client_t *c, struct mc_info *out, size_t max, size_t *n)
@@ -84,9 +126,12 @@ int mc_stats(mc_client_t *c, const char *name, struct mc_stats *out, size_t max,
 	pthread_mutex_lock(&c->lock);
 	rc = list(c, name, &r);
 	if (rc == 0) {
-		for (size_t i = 0; i < min_size(max, r->list->n_objects); i++)
+		size_t filled = min_size(max, r->list->n_objects);
+
+		for (size_t i = 0; i < filled; i++)
 			fill_stats(&out[i], r->list->objects[i]);
-		if (n != NULL)
+		rc = groups_cached(c, r->list, out, filled, name == NULL);
+		if (rc == 0 && n != NULL)
 			*n = r->list->n_objects;
 		mc__reply_free(c, r);
 	}
@@ -191,6 +236,7 @@ static void fill_holding(struct mc_holding *h, uint64_t client_id, const Allocd_
 	mc__copy_name(h->name, in->name);
 	h->amount = in->amount;
 	h->holds = in->holds;
+	h->cached = in->cached;
 }
 
 /* Where a listing of clients has got to, across pages. */
@@ -275,6 +321,9 @@ static void put_bits(uint8_t *dst, uint64_t at, const uint8_t *src, uint64_t cou
 	}
 }
 
+/* Which bitmap of a Map reply a caller wants. */
+enum map_kind { MAP_USED, MAP_CACHED };
+
 /* One Map request for blocks [first, first + count) of pool. */
 static int map_part(mc_client_t *c, const char *pool, uint64_t first, uint64_t count,
 		    Allocd__Reply **r)
@@ -294,10 +343,11 @@ static int map_part(mc_client_t *c, const char *pool, uint64_t first, uint64_t c
  * As many Map requests as it takes: each reply may cover fewer blocks than
  * asked (it must fit a frame). The first reply says the pool's size, which
  * cuts count; every reply must then cover at least one block and start
- * where the previous one stopped, or the walk could not end.
+ * where the previous one stopped, or the walk could not end. Both bitmaps
+ * of a reply cover the same blocks; kind picks the one copied.
  */
 static int pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count, uint8_t *bits,
-		    uint64_t *total)
+		    uint64_t *total, enum map_kind kind)
 {
 	uint64_t done = 0, want = count;
 	bool started = false;
@@ -305,12 +355,14 @@ static int pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t c
 
 	while (rc == 0 && (!started || done < want)) {
 		const Allocd__MapReply *mr;
+		const ProtobufCBinaryData *b;
 		Allocd__Reply *r;
 
 		rc = map_part(c, pool, first + done, want - done, &r);
 		if (rc < 0)
 			break;
 		mr = r->map;
+		b = kind == MAP_USED ? &mr->used : &mr->cached;
 		if (!started) {
 			started = true;
 			*total = mr->total;
@@ -321,12 +373,11 @@ static int pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t c
 			if (rc == 0 && want > 0)
 				memset(bits, 0, (size_t) ((want + 7) / 8));
 		}
-		if (rc == 0 &&
-		    (mr->first != first + done || mr->count > want - done ||
-		     mr->used.len < (mr->count + 7) / 8 || (mr->count == 0 && done < want)))
+		if (rc == 0 && (mr->first != first + done || mr->count > want - done ||
+				b->len < (mr->count + 7) / 8 || (mr->count == 0 && done < want)))
 			rc = -EPROTO;
 		if (rc == 0) {
-			put_bits(bits, done, mr->used.data, mr->count);
+			put_bits(bits, done, b->data, mr->count);
 			done += mr->count;
 		}
 		mc__reply_free(c, r);
@@ -334,8 +385,8 @@ static int pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t c
 	return rc;
 }
 
-int mc_pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count, uint8_t *bits,
-		uint64_t *total)
+static int map_of(mc_client_t *c, const char *pool, uint64_t first, uint64_t count, uint8_t *bits,
+		  uint64_t *total, enum map_kind kind)
 {
 	uint64_t tot = 0;
 	int rc;
@@ -343,9 +394,21 @@ int mc_pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count
 	if (c == NULL || (count > 0 && bits == NULL) || mc__check_name(pool) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	rc = pool_map(c, pool, first, count, bits, &tot);
+	rc = pool_map(c, pool, first, count, bits, &tot, kind);
 	pthread_mutex_unlock(&c->lock);
 	if (rc == 0 && total != NULL)
 		*total = tot;
 	return rc;
+}
+
+int mc_pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count, uint8_t *bits,
+		uint64_t *total)
+{
+	return map_of(c, pool, first, count, bits, total, MAP_USED);
+}
+
+int mc_pool_cache_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count,
+		      uint8_t *bits, uint64_t *total)
+{
+	return map_of(c, pool, first, count, bits, total, MAP_CACHED);
 }

@@ -221,10 +221,22 @@ struct mc_stats {
 	uint64_t free_blocks;  /* heaps: free blocks (fragments) */
 	char choice[64];       /* groups: the choice function */
 	size_t nmembers;       /* groups: member pools (see mc_group_members) */
+	uint64_t cached;       /* pools: of used, blocks sitting in clients' leased
+				* caches (leased, not in use by them); groups: the
+				* sum over the member pools; heaps: 0. Reported by
+				* the clients: display only (see below) */
 };
 
-/* Detailed statistics of every visible object (name == NULL) or of one;
- * *n = how many exist. -ENOENT / -EACCES for an unknown or forbidden name. */
+/*
+ * Detailed statistics of every visible object (name == NULL) or of one;
+ * *n = how many exist. -ENOENT / -EACCES for an unknown or forbidden name.
+ *
+ * Cached counts are reported by clients and are for display only: a client
+ * lists the blocks of its cache in its lease page, and the daemon counts
+ * what a page lists that its client really holds. A block counts as used
+ * either way (a lease is a hold), so cached <= used. The stats of one group
+ * take one more request (for its members' counts).
+ */
 int mc_stats(mc_client_t *c, const char *name, struct mc_stats *out, size_t max, size_t *n);
 
 /* The member pools of group, in order; *n = how many there are. */
@@ -269,6 +281,8 @@ struct mc_holding {
 	char name[64];   /* pool or heap */
 	uint64_t amount; /* blocks (pools) or bytes (heaps) */
 	uint64_t holds;  /* distinct allocations */
+	uint64_t cached; /* pools: of amount, blocks in its leased cache (as its
+			  * lease page says: display only); heaps: 0 */
 };
 
 /* Every connected client (up to max, *n = how many), and what each holds of
@@ -282,6 +296,13 @@ int mc_clients(mc_client_t *c, struct mc_client_info *out, size_t max, size_t *n
  * (if not NULL) gets the pool's block count. */
 int mc_pool_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count, uint8_t *bits,
 		uint64_t *total);
+
+/* As mc_pool_map, for the cached bitmap: bit i is set iff block first + i
+ * sits in a client's leased cache (allocated, leased, not in use by that
+ * client; reported by clients, display only). Same arguments, errors and
+ * paging; a picture of both bitmaps takes a call of each, not one instant. */
+int mc_pool_cache_map(mc_client_t *c, const char *pool, uint64_t first, uint64_t count,
+		      uint8_t *bits, uint64_t *total);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,9 @@
 /*
  * memctl-clients.c -- `memctl clients [--pool NAME]`: who is connected and
  * what each one holds, per pool (blocks) and heap (bytes), with the number
- * of allocations. With a pool or heap named: only its holders, most first
- * -- the answer to "who drained this pool?".
+ * of allocations and the blocks sitting in its leased cache. With a pool or
+ * heap named: only its holders, most first -- the answer to "who drained
+ * this pool?".
  */
 #include <errno.h>
 #include <pwd.h>
@@ -130,9 +131,9 @@ static json_t *holding_json(const struct listing *l, const struct mc_holding *h)
 	const struct mc_stats *o = object_of(l, h->name);
 	const char *kind = o == NULL ? "unknown" : memctl_kind_name(o->info.kind);
 
-	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", h->name, "kind", kind, "amount",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "name", h->name, "kind", kind, "amount",
 			 json_count(h->amount), "bytes", json_count(held_bytes(l, h)),
-			 "allocations", json_count(h->holds));
+			 "allocations", json_count(h->holds), "cached", json_count(h->cached));
 }
 
 static json_t *client_json(const struct listing *l, const struct client_row *r, uint64_t now)
@@ -216,18 +217,53 @@ static void held_cells(struct table *t, const struct listing *l, const struct mc
 	table_count(t, h->holds);
 }
 
+/* The CACHED cell of a holding: its blocks in a leased cache ('-' for a
+ * heap, which has no cache). */
+static void cached_cell(struct table *t, const struct listing *l, const struct mc_holding *h)
+{
+	const struct mc_stats *o = object_of(l, h->name);
+
+	if (o != NULL && o->info.kind == MC_POOL)
+		table_count(t, h->cached);
+	else
+		table_cell(t, "-");
+}
+
+/*
+ * Whether the tables get a CACHED column: only while a holding shown has
+ * blocks in a cache, so that they stay as they were for clients that use
+ * no cache (--json always has "cached").
+ */
+static bool any_cached(const struct listing *l)
+{
+	for (size_t i = 0; i < l->nrows; i++) {
+		const struct client_row *r = &l->rows[i];
+
+		for (size_t j = 0; j < r->nh; j++)
+			if ((r->held == NULL || &r->h[j] == r->held) && r->h[j].cached > 0)
+				return true;
+	}
+	return false;
+}
+
 static int print_holders(struct memctl *m, const struct listing *l, bool exact)
 {
-	static const char *const headers[] = {">ID",       ">PID",    "USER",   "COMM",
-					      "NAME",      ">BLOCKS", ">BYTES", ">ALLOCATIONS",
-					      "CONNECTED", "FOR"};
-	struct table *t = table_new(headers, 10);
+	static const char *const plain[] = {">ID",       ">PID",    "USER",   "COMM",
+					    "NAME",      ">BLOCKS", ">BYTES", ">ALLOCATIONS",
+					    "CONNECTED", "FOR"};
+	static const char *const with_cached[] = {">ID",     ">PID",      "USER",   "COMM",
+						  "NAME",    ">BLOCKS",   ">BYTES", ">ALLOCATIONS",
+						  ">CACHED", "CONNECTED", "FOR"};
+	bool cached = any_cached(l);
+	struct table *t = cached ? table_new(with_cached, 11) : table_new(plain, 10);
 	uint64_t now = now_ms();
 	int rc;
 
 	for (size_t i = 0; i < l->nrows; i++) {
 		client_cells(t, l->rows[i].ci);
 		held_cells(t, l, l->rows[i].held, exact);
+		if (cached)
+			cached_cell(t, l, l->rows[i].held);
 		time_cells(t, l->rows[i].ci, now);
 	}
 	rc = table_print(t, m->out);
@@ -239,9 +275,11 @@ static int print_all(struct memctl *m, const struct listing *l, bool exact)
 {
 	static const char *const headers[] = {">ID",  ">PID",      "USER", "COMM",
 					      "NAME", "CONNECTED", "FOR"};
-	static const char *const hheaders[] = {">CLIENT", ">PID",   "OBJECT",      "KIND",
-					       ">BLOCKS", ">BYTES", ">ALLOCATIONS"};
-	struct table *t = table_new(headers, 7), *h = table_new(hheaders, 7);
+	static const char *const hheaders[] = {">CLIENT", ">PID",   "OBJECT",       "KIND",
+					       ">BLOCKS", ">BYTES", ">ALLOCATIONS", ">CACHED"};
+	bool cached = any_cached(l);
+	/* Without a cache in use, the holdings table stops before CACHED. */
+	struct table *t = table_new(headers, 7), *h = table_new(hheaders, cached ? 8 : 7);
 	uint64_t now = now_ms();
 	size_t nheld = 0;
 	int rc;
@@ -260,6 +298,8 @@ static int print_all(struct memctl *m, const struct listing *l, bool exact)
 			table_cell(h, "%s", r->h[j].name);
 			table_cell(h, "%s", o == NULL ? "?" : memctl_kind_name(o->info.kind));
 			held_cells(h, l, &r->h[j], exact);
+			if (cached)
+				cached_cell(h, l, &r->h[j]);
 		}
 	}
 	rc = table_print(t, m->out);
@@ -321,7 +361,9 @@ const struct cmd_entry cmd_clients_entry = {
 		   "the name the client gave, when it connected (local time) and how long ago;\n"
 		   "then what each holds: blocks of pools, bytes of heaps, and in how many\n"
 		   "allocations (an allocation held by two clients counts for both). Only\n"
-		   "pools and heaps this user may see are shown.\n"
+		   "pools and heaps this user may see are shown. While a client has blocks\n"
+		   "in a leased cache, a CACHED column says how many of its blocks of each\n"
+		   "pool sit there, not in use (as the client reports it: display only).\n"
 		   "With a POOL (or heap), only its holders, the one holding most first.",
     .options = clients_options,
     .exec = clients_exec,

@@ -22,12 +22,13 @@ int groups_json(struct memctl *m, const struct mc_stats *s, size_t n, json_t **o
 		rc = memctl_group_members(m, g->info.name, NULL, 0, &members);
 		if (rc < 0)
 			break;
-		o = json_pack(
-		    "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}", "name", g->info.name,
-		    "region", g->region, "block_size", json_count(g->info.block_size), "total",
-		    json_count(g->info.total), "used", json_count(g->info.used), "free",
-		    json_count(g->info.total - g->info.used), "peak", json_count(g->peak), "failed",
-		    json_count(g->failed), "choice", g->choice, "members", members);
+		o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}", "name",
+			      g->info.name, "region", g->region, "block_size",
+			      json_count(g->info.block_size), "total", json_count(g->info.total),
+			      "used", json_count(g->info.used), "cached", json_count(g->cached),
+			      "free", json_count(g->info.total - g->info.used), "peak",
+			      json_count(g->peak), "failed", json_count(g->failed), "choice",
+			      g->choice, "members", members);
 		if (json_array_append_new(arr, o) < 0)
 			rc = memctl_fail(m, -ENOMEM, "building the JSON output", NULL);
 	}

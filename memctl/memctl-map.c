@@ -2,7 +2,10 @@
  * memctl-map.c -- `memctl map POOL`: a picture of a pool's block bitmap.
  * One character cell per block, or per run of blocks (a power of two) when
  * the pool does not fit the rows asked for at the terminal's width; each
- * cell is free ('.'), partly used ('+') or fully used ('#').
+ * cell is free ('.'), partly used ('+') or fully used ('#'), or has no block
+ * in use but some sitting in clients' leased caches ('c'). A cached block
+ * is allocated (leased) but not in use: it counts as not used for a cell's
+ * glyph, and as used in the counts.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,9 +24,16 @@ static const struct cmd_option map_options[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL},
 };
 
+/* Set bits counted per cell and in all. */
+struct tally {
+	uint64_t all;
+	uint64_t *cells;
+};
+
 struct picture {
-	uint64_t total, used, per_cell;
-	uint64_t *cells; /* used blocks in each cell */
+	uint64_t total, per_cell;
+	struct tally used;   /* allocated blocks */
+	struct tally cached; /* of those, blocks in a client's cache */
 	size_t ncells, cols;
 	unsigned digits; /* of the largest block index, for the row labels */
 };
@@ -58,12 +68,14 @@ static int choose_scale(struct picture *p, uint64_t rows, unsigned width)
 	while ((p->total + p->per_cell - 1) / p->per_cell > rows * p->cols)
 		p->per_cell *= 2;
 	p->ncells = (size_t) ((p->total + p->per_cell - 1) / p->per_cell);
-	p->cells = calloc(p->ncells, sizeof(*p->cells));
-	return p->cells == NULL ? -ENOMEM : 0;
+	p->used.cells = calloc(p->ncells, sizeof(*p->used.cells));
+	p->cached.cells = calloc(p->ncells, sizeof(*p->cached.cells));
+	return p->used.cells == NULL || p->cached.cells == NULL ? -ENOMEM : 0;
 }
 
-/* Add the used bits of blocks [first, first + count) to their cells. */
-static void count_bits(struct picture *p, uint64_t first, uint64_t count, const uint8_t *bits)
+/* Add the set bits of blocks [first, first + count) to t, by cell. */
+static void count_bits(const struct picture *p, struct tally *t, uint64_t first, uint64_t count,
+		       const uint8_t *bits)
 {
 	for (uint64_t i = 0; i < count; i += 8) {
 		uint64_t blk = first + i, last = blk + (count - i < 8 ? count - i : 8) - 1;
@@ -73,17 +85,23 @@ static void count_bits(struct picture *p, uint64_t first, uint64_t count, const 
 			byte &= (1u << (count - i)) - 1;
 		if (byte == 0)
 			continue;
-		p->used += (uint64_t) __builtin_popcount(byte);
+		t->all += (uint64_t) __builtin_popcount(byte);
 		if (blk / p->per_cell == last / p->per_cell) {
-			p->cells[blk / p->per_cell] += (uint64_t) __builtin_popcount(byte);
+			t->cells[blk / p->per_cell] += (uint64_t) __builtin_popcount(byte);
 			continue;
 		}
 		for (unsigned b = 0; b < 8; b++)
 			if (byte & (1u << b))
-				p->cells[(blk + b) / p->per_cell]++;
+				t->cells[(blk + b) / p->per_cell]++;
 	}
 }
 
+/*
+ * The used and cached bitmaps, chunk by chunk. The two are read by two
+ * calls: a block may have been cached between them, so that a cell could
+ * count more cached than used blocks; cut cached to used, a cached block
+ * being a used one.
+ */
 static int fetch(struct memctl *m, const char *pool, struct picture *p)
 {
 	uint8_t *bits = malloc(MAP_CHUNK / 8);
@@ -94,29 +112,59 @@ static int fetch(struct memctl *m, const char *pool, struct picture *p)
 
 		rc = mc_pool_map(m->client, pool, first, count, bits, NULL);
 		if (rc == 0)
-			count_bits(p, first, count, bits);
+			count_bits(p, &p->used, first, count, bits);
+		if (rc == 0)
+			rc = mc_pool_cache_map(m->client, pool, first, count, bits, NULL);
+		if (rc == 0)
+			count_bits(p, &p->cached, first, count, bits);
 	}
 	free(bits);
-	return rc < 0 ? memctl_fail(m, rc, "pool", pool) : 0;
+	if (rc < 0)
+		return memctl_fail(m, rc, "pool", pool);
+	p->cached.all = 0;
+	for (size_t i = 0; i < p->ncells; i++) {
+		if (p->cached.cells[i] > p->used.cells[i])
+			p->cached.cells[i] = p->used.cells[i];
+		p->cached.all += p->cached.cells[i];
+	}
+	return 0;
 }
 
-static int print_json(struct memctl *m, const struct mc_stats *st, const struct picture *p)
+/* A tally's cells as a JSON array of counts. */
+static json_t *cells_json(const struct picture *p, const struct tally *t)
 {
 	json_t *cells = json_array();
 
 	for (size_t i = 0; cells != NULL && i < p->ncells; i++)
-		if (json_array_append_new(cells, json_count(p->cells[i])) < 0) {
+		if (json_array_append_new(cells, json_count(t->cells[i])) < 0) {
 			json_decref(cells);
 			cells = NULL;
 		}
+	return cells;
+}
+
+static int print_json(struct memctl *m, const struct mc_stats *st, const struct picture *p)
+{
 	return memctl_json_print(
 	    m, memctl_json_doc("map",
-			       json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "pool",
-					 st->info.name, "region", st->region, "block_size",
+			       json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+					 "pool", st->info.name, "region", st->region, "block_size",
 					 json_count(st->info.block_size), "total",
-					 json_count(p->total), "used", json_count(p->used), "free",
-					 json_count(p->total - p->used), "blocks_per_cell",
-					 json_count(p->per_cell), "cells", cells)));
+					 json_count(p->total), "used", json_count(p->used.all),
+					 "cached", json_count(p->cached.all), "free",
+					 json_count(p->total - p->used.all), "blocks_per_cell",
+					 json_count(p->per_cell), "cells", cells_json(p, &p->used),
+					 "cached_cells", cells_json(p, &p->cached))));
+}
+
+/* The glyph of cell i: cached blocks are not in use. */
+static char glyph(const struct picture *p, size_t i)
+{
+	uint64_t in_use = p->used.cells[i] - p->cached.cells[i];
+
+	if (in_use == 0)
+		return p->cached.cells[i] > 0 ? 'c' : '.';
+	return in_use == cell_blocks(p, i) ? '#' : '+';
 }
 
 static void print_text(struct memctl *m, const struct mc_stats *st, const struct picture *p)
@@ -124,20 +172,22 @@ static void print_text(struct memctl *m, const struct mc_stats *st, const struct
 	char b[32];
 	size_t i = 0;
 
-	fprintf(m->out, "pool %s (region %s): %llu blocks of %s, %llu used, %llu free\n",
-		st->info.name, st->region, (unsigned long long) p->total,
-		fmt_bytes(b, sizeof(b), st->info.block_size, false), (unsigned long long) p->used,
-		(unsigned long long) (p->total - p->used));
-	fprintf(m->out, "1 cell = %llu block%s; '.' free, '+' partly used, '#' fully used\n",
+	fprintf(m->out, "pool %s (region %s): %llu blocks of %s, %llu used", st->info.name,
+		st->region, (unsigned long long) p->total,
+		fmt_bytes(b, sizeof(b), st->info.block_size, false),
+		(unsigned long long) p->used.all);
+	if (p->cached.all > 0)
+		fprintf(m->out, " (%llu of them cached)", (unsigned long long) p->cached.all);
+	fprintf(m->out, ", %llu free\n", (unsigned long long) (p->total - p->used.all));
+	fprintf(m->out,
+		"1 cell = %llu block%s; '.' free, '+' partly used, '#' fully used,"
+		" 'c' cached (leased to a client, not in use)\n",
 		(unsigned long long) p->per_cell, p->per_cell > 1 ? "s" : "");
 	while (i < p->ncells) {
 		fprintf(m->out, "%*llu ", (int) p->digits,
 			(unsigned long long) ((uint64_t) i * p->per_cell));
-		for (size_t end = i + p->cols; i < end && i < p->ncells; i++) {
-			uint64_t used = p->cells[i];
-
-			fputc(used == 0 ? '.' : used == cell_blocks(p, i) ? '#' : '+', m->out);
-		}
+		for (size_t end = i + p->cols; i < end && i < p->ncells; i++)
+			fputc(glyph(p, i), m->out);
 		fputc('\n', m->out);
 	}
 }
@@ -168,7 +218,8 @@ static int map_exec(struct memctl *m, const struct cmd_args *a)
 		rc = print_json(m, &st, &p);
 	else if (rc == 0)
 		print_text(m, &st, &p);
-	free(p.cells);
+	free(p.used.cells);
+	free(p.cached.cells);
 	return rc;
 }
 
@@ -184,8 +235,11 @@ const struct cmd_entry cmd_map_entry = {
 		   "per run of blocks when the pool does not fit: 1 cell = 2^k blocks, the\n"
 		   "least that fits the pool in the rows asked for at the terminal's width\n"
 		   "(TIOCGWINSZ, else $COLUMNS, else 80). '.' free, '+' partly used, '#' fully\n"
-		   "used. Each row starts with the index of its first block. A large pool\n"
-		   "is read in parts: the picture is not one instant.",
+		   "used, 'c' no block in use but some cached: leased to a client, sitting in\n"
+		   "its cache (as the client reports it). Cached blocks count as not in use\n"
+		   "for a cell's character, as used in the counts. Each row starts with the\n"
+		   "index of its first block. A large pool is read in parts: the picture is\n"
+		   "not one instant.",
     .options = map_options,
     .exec = map_exec,
 };

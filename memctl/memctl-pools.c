@@ -1,6 +1,7 @@
 /*
  * memctl-pools.c -- `memctl pools [POOL...]`: the block pools, their use in
- * blocks, peak, per-client quota and refused allocations, with a bar.
+ * blocks (and of that, the blocks sitting in clients' leased caches), peak,
+ * per-client quota and refused allocations, with a bar.
  */
 #include <stdlib.h>
 
@@ -13,11 +14,12 @@ json_t *pools_json(const struct mc_stats *s, size_t n)
 	for (size_t i = 0; arr != NULL && i < n; i++) {
 		const struct mc_stats *p = &s[i];
 		json_t *o = json_pack(
-		    "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", p->info.name, "region",
-		    p->region, "block_size", json_count(p->info.block_size), "total",
-		    json_count(p->info.total), "used", json_count(p->info.used), "free",
-		    json_count(p->info.total - p->info.used), "peak", json_count(p->peak), "quota",
-		    json_count(p->quota), "failed", json_count(p->failed));
+		    "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", p->info.name,
+		    "region", p->region, "block_size", json_count(p->info.block_size), "total",
+		    json_count(p->info.total), "used", json_count(p->info.used), "cached",
+		    json_count(p->cached), "free", json_count(p->info.total - p->info.used), "peak",
+		    json_count(p->peak), "quota", json_count(p->quota), "failed",
+		    json_count(p->failed));
 
 		if (json_array_append_new(arr, o) < 0) {
 			json_decref(arr);
@@ -29,12 +31,21 @@ json_t *pools_json(const struct mc_stats *s, size_t n)
 
 static int pools_print_text(struct memctl *m, const struct mc_stats *s, size_t n)
 {
-	static const char *const headers[] = {"NAME",  "REGION", ">BLOCK", ">TOTAL",  ">USED",
-					      ">FREE", ">PEAK",  ">QUOTA", ">FAILED", "USE"};
-	struct table *t = table_new(headers, 10);
+	static const char *const plain[] = {"NAME",  "REGION", ">BLOCK", ">TOTAL",  ">USED",
+					    ">FREE", ">PEAK",  ">QUOTA", ">FAILED", "USE"};
+	static const char *const with_cached[] = {"NAME",   "REGION",  ">BLOCK", ">TOTAL",
+						  ">USED",  ">CACHED", ">FREE",  ">PEAK",
+						  ">QUOTA", ">FAILED", "USE"};
+	bool cached = false;
+	struct table *t;
 	char bar[32];
 	int rc;
 
+	/* CACHED only while some client caches: the table stays as it was
+	 * for daemons whose clients use no cache (--json always has it). */
+	for (size_t i = 0; i < n; i++)
+		cached = cached || s[i].cached > 0;
+	t = cached ? table_new(with_cached, 11) : table_new(plain, 10);
 	for (size_t i = 0; i < n; i++) {
 		const struct mc_stats *p = &s[i];
 
@@ -44,6 +55,8 @@ static int pools_print_text(struct memctl *m, const struct mc_stats *s, size_t n
 		table_count(t, p->info.block_size);
 		table_count(t, p->info.total);
 		table_count(t, p->info.used);
+		if (cached)
+			table_count(t, p->cached);
 		table_count(t, p->info.total - p->info.used);
 		table_count(t, p->peak);
 		if (p->quota)
@@ -82,11 +95,15 @@ const struct cmd_entry cmd_pools_entry = {
     .args_min = 0,
     .args_max = -1,
     .flags = CMD_LISTING,
-    .summary = "block pools: blocks used, free, peak, quota, failures",
+    .summary = "block pools: blocks used, cached, free, peak, quota, failures",
     .description = "List the block pools this user may see (or only the POOLs named): region,\n"
 		   "block size in bytes, blocks in all, used, free and the most ever used\n"
 		   "at once (peak), the per-client quota in blocks ('-': none), allocations\n"
-		   "refused for lack of blocks (failed), and a utilisation bar.",
+		   "refused for lack of blocks (failed), and a utilisation bar.\n"
+		   "Used blocks are held by clients, including the blocks leased to their\n"
+		   "caches; while any pool has some, a CACHED column says how many of the\n"
+		   "used blocks sit in clients' caches, not in use (as the clients report\n"
+		   "it: for display only).",
     .options = NULL,
     .exec = pools_exec,
 };

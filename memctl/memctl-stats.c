@@ -22,6 +22,7 @@ enum field {
 	F_BLOCK_SIZE,
 	F_TOTAL,
 	F_USED,
+	F_CACHED,
 	F_FREE,
 	F_PEAK,
 	F_FAILED,
@@ -40,6 +41,8 @@ static uint64_t field(const struct mc_stats *s, enum field f)
 		return s->info.total;
 	case F_USED:
 		return s->info.used;
+	case F_CACHED:
+		return s->cached;
 	case F_FREE:
 		return s->info.total - s->info.used;
 	case F_PEAK:
@@ -71,6 +74,9 @@ static const struct object_metric object_metrics[] = {
     {MC_POOL, "allocatord_pool_block_size_bytes", "gauge", F_BLOCK_SIZE, "Bytes per block."},
     {MC_POOL, "allocatord_pool_blocks_total", "gauge", F_TOTAL, "Blocks in the pool."},
     {MC_POOL, "allocatord_pool_blocks_used", "gauge", F_USED, "Blocks allocated now."},
+    {MC_POOL, "allocatord_pool_blocks_cached", "gauge", F_CACHED,
+     "Of the blocks allocated, those sitting in clients' leased caches (as the clients"
+     " report it: display only)."},
     {MC_POOL, "allocatord_pool_blocks_free", "gauge", F_FREE, "Blocks free now."},
     {MC_POOL, "allocatord_pool_blocks_peak", "gauge", F_PEAK,
      "Most blocks allocated at once since the start."},
@@ -96,6 +102,8 @@ static const struct object_metric object_metrics[] = {
      "Blocks in the group's member pools."},
     {MC_GROUP, "allocatord_group_blocks_used", "gauge", F_USED,
      "Blocks allocated now in the member pools."},
+    {MC_GROUP, "allocatord_group_blocks_cached", "gauge", F_CACHED,
+     "Of those, blocks sitting in clients' leased caches (display only)."},
     {MC_GROUP, "allocatord_group_alloc_failures_total", "counter", F_FAILED,
      "Allocations through the group refused."},
 };

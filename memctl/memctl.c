@@ -265,6 +265,11 @@ int memctl_connect(struct memctl *m)
 
 	if (m->client != NULL)
 		return 0;
+	/* memctl only looks: it must lease no block (which it would then show
+	 * as held and cached by itself), whatever the config's client_cache or
+	 * the environment would turn on at connect. */
+	if (setenv("ALLOCATORD_CLIENT_CACHE", "0", 1) < 0)
+		return memctl_fail(m, -errno, "turning off the client caches", NULL);
 	rc = mc_connect(m->socket, &m->client);
 	if (rc == 0)
 		return 0;

@@ -425,6 +425,179 @@ START_TEST(test_mc_pool_map_paged)
 }
 END_TEST
 
+/* The stats of one object as an observer sees them. */
+static struct mc_stats one_stats(mc_client_t *c, const char *name)
+{
+	struct mc_stats st;
+	size_t n = 0;
+
+	ck_assert_int_eq(mc_stats(c, name, &st, 1, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	return st;
+}
+
+/* c's holding of name in an observer's listing of the clients. */
+static struct mc_holding holding_of(mc_client_t *obs, uint64_t id, const char *name)
+{
+	struct mc_client_info ci[8];
+	struct mc_holding h[32];
+	size_t n = 0, hn = 0;
+
+	ck_assert_int_eq(mc_clients(obs, ci, 8, &n, h, 32, &hn), 0);
+	ck_assert_uint_le(hn, 32);
+	for (size_t i = 0; i < hn; i++)
+		if (h[i].client_id == id && strcmp(h[i].name, name) == 0)
+			return h[i];
+	ck_abort_msg("client %llu holds no %s", (unsigned long long) id, name);
+	return h[0];
+}
+
+/* The id the daemon gave c: the newest client after connecting it. */
+static uint64_t newest_id(mc_client_t *obs)
+{
+	struct mc_client_info ci[8];
+	size_t n = 0;
+
+	ck_assert_int_eq(mc_clients(obs, ci, 8, &n, NULL, 0, NULL), 0);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_le(n, 8);
+	return ci[n - 1].id;
+}
+
+/*
+ * A client with caches on small (16: 8 leased at once), bulk_small (64: 32)
+ * and bulk_large (16: 8): mc_stats and mc_clients count the blocks sitting
+ * in its caches, and follow what mc_alloc takes out; a group sums its
+ * members; heaps and blocks held outside a cache count 0.
+ */
+START_TEST(test_mc_stats_cached_counts)
+{
+	struct test_daemon td;
+	mc_client_t *c, *obs;
+	uint64_t off[3], id;
+	struct mc_stats all[32];
+	size_t n = 0;
+
+	client_start(&td, NULL);
+	obs = client_connect(&td);
+	c = client_connect(&td);
+	id = newest_id(obs);
+	ck_assert_int_eq(mc_cache(c, "small", 16), 0);
+	ck_assert_int_eq(mc_cache(c, "bulk_small", 64), 0);
+	ck_assert_int_eq(mc_cache(c, "bulk_large", 16), 0);
+	ck_assert_uint_eq(one_stats(obs, "small").cached, 8);
+	ck_assert_uint_eq(one_stats(obs, "small").info.used, 8);
+	ck_assert_uint_eq(holding_of(obs, id, "small").amount, 8);
+	ck_assert_uint_eq(holding_of(obs, id, "small").cached, 8);
+	/* Three handed out: still held (used), no longer cached (5 >= 16/4:
+	 * no refill). */
+	ck_assert_int_eq(mc_alloc(c, "small", 3, off), 0);
+	ck_assert_uint_eq(one_stats(obs, "small").cached, 5);
+	ck_assert_uint_eq(one_stats(obs, "small").info.used, 8);
+	ck_assert_uint_eq(holding_of(obs, id, "small").amount, 8);
+	ck_assert_uint_eq(holding_of(obs, id, "small").cached, 5);
+	ck_assert_uint_eq(holding_of(obs, id, "small").holds, 8);
+	/* A group: its members' sum, alone and in a listing of everything. */
+	ck_assert_uint_eq(one_stats(obs, "bulk_small").cached, 32);
+	ck_assert_uint_eq(one_stats(obs, "bulk_large").cached, 8);
+	ck_assert_uint_eq(one_stats(obs, "g_bulk").cached, 40);
+	ck_assert_int_eq(mc_stats(obs, NULL, all, 32, &n), 0);
+	ck_assert_uint_le(n, 32);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = all[i].info.name;
+		uint64_t want = strcmp(name, "small") == 0        ? 5
+				: strcmp(name, "bulk_small") == 0 ? 32
+				: strcmp(name, "bulk_large") == 0 ? 8
+				: strcmp(name, "g_bulk") == 0     ? 40
+								  : 0;
+
+		ck_assert_msg(all[i].cached == want, "%s: cached %llu, want %llu", name,
+			      (unsigned long long) all[i].cached, (unsigned long long) want);
+	}
+	/* The library's own view agrees. */
+	{
+		struct mc_cache_stats cs;
+
+		ck_assert_int_eq(mc_cache_stats(c, "small", &cs), 0);
+		ck_assert_uint_eq(cs.cached, 5);
+	}
+	/* Off: nothing cached, the handed-out blocks still held. */
+	ck_assert_int_eq(mc_cache(c, "small", 0), 0);
+	ck_assert_uint_eq(one_stats(obs, "small").cached, 0);
+	ck_assert_uint_eq(one_stats(obs, "small").info.used, 3);
+	ck_assert_uint_eq(holding_of(obs, id, "small").cached, 0);
+	ck_assert_uint_eq(one_stats(obs, "heap").cached, 0);
+	mc_close(c);
+	ck_assert_uint_eq(one_stats(obs, "g_bulk").cached, 0);
+	mc_close(obs);
+	client_stop(&td);
+}
+END_TEST
+
+/* Bit b of a bitmap. */
+static bool bit(const uint8_t *bits, uint64_t b)
+{
+	return (bits[b / 8] >> (b % 8)) & 1;
+}
+
+/* With only c allocating from small: the leased blocks are the used ones,
+ * and the cached bitmap is them less what mc_alloc handed out. */
+START_TEST(test_mc_pool_cache_map_bits)
+{
+	struct test_daemon td;
+	mc_client_t *c;
+	uint64_t off[3], base = UINT64_MAX, total = 0;
+	uint8_t used[9], cached[9];
+	unsigned nused = 0, ncached = 0;
+
+	client_start(&td, NULL);
+	c = client_connect(&td);
+	/* small's block 0: the lowest of a full allocation. */
+	{
+		uint64_t all[64];
+
+		ck_assert_int_eq(mc_alloc(c, "small", 64, all), 0);
+		for (int i = 0; i < 64; i++)
+			base = all[i] < base ? all[i] : base;
+		ck_assert_int_eq(mc_free(c, "small", 64, all), 0);
+	}
+	ck_assert_int_eq(mc_cache(c, "small", 16), 0);
+	ck_assert_int_eq(mc_alloc(c, "small", 3, off), 0);
+	ck_assert_int_eq(mc_pool_map(c, "small", 0, 64, used, NULL), 0);
+	memset(cached, 0xff, sizeof(cached));
+	ck_assert_int_eq(mc_pool_cache_map(c, "small", 0, 64, cached, &total), 0);
+	ck_assert_uint_eq(total, 64);
+	ck_assert_uint_eq(cached[8], 0xff); /* past (64 + 7) / 8 bytes: untouched */
+	for (uint64_t b = 0; b < 64; b++) {
+		bool out = false;
+
+		for (int i = 0; i < 3; i++)
+			out = out || (off[i] - base) / 256 == b;
+		ck_assert_msg(bit(cached, b) == (bit(used, b) && !out), "block %llu",
+			      (unsigned long long) b);
+		nused += bit(used, b);
+		ncached += bit(cached, b);
+	}
+	ck_assert_uint_eq(nused, 8);
+	ck_assert_uint_eq(ncached, 5);
+	/* A window: bit 0 is block first. */
+	for (uint64_t first = 0; first < 64; first += 7) {
+		uint8_t win[1];
+
+		ck_assert_int_eq(mc_pool_cache_map(c, "small", first, 5, win, NULL), 0);
+		for (uint64_t i = 0; i < 5 && first + i < 64; i++)
+			ck_assert_uint_eq(bit(win, i), bit(cached, first + i));
+	}
+	/* The same contract as mc_pool_map. */
+	ck_assert_int_eq(mc_pool_cache_map(c, "small", 65, 1, cached, NULL), -EINVAL);
+	ck_assert_int_eq(mc_pool_cache_map(c, "heap", 0, 1, cached, NULL), -ENOENT);
+	ck_assert_int_eq(mc_pool_cache_map(c, "small", 0, 1, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(mc_pool_cache_map(NULL, "small", 0, 1, cached, NULL), -EINVAL);
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
 Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -440,6 +613,8 @@ Suite *stats_suite(void)
 	tcase_add_test(tc, test_mc_clients_paged);
 	tcase_add_test(tc, test_mc_pool_map_bits);
 	tcase_add_test(tc, test_mc_pool_map_paged);
+	tcase_add_test(tc, test_mc_stats_cached_counts);
+	tcase_add_test(tc, test_mc_pool_cache_map_bits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,5 +9,6 @@
 
 Suite *memctl_suite(void);
 Suite *memctl_cli_suite(void);
+Suite *memctl_cache_suite(void);
 
 #endif
