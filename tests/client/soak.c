@@ -4,19 +4,25 @@
  *
  *   tests/client/soak                 (make check: a bounded run)
  *   tests/client/soak --kills 1000    (the long run)
+ *   tests/client/soak --cache N       (every worker caches N blocks of p;
+ *                                      default: every other worker, 16)
  *
  * Workers allocate pool blocks (directly, through a group, contiguous runs)
  * and heap memory, stamp what they allocated with their pid, publish some of
  * it in a shared ring, retain what others published, and free at random.
  * A worker verifies its stamp before every free: memory handed to two owners
- * at once would be caught there. Each round:
+ * at once would be caught there. Workers with a leased cache of pool p
+ * (mc_cache) allocate and free p's blocks under p's name, so that the cache
+ * serves them, and async frees and retains (mc_free_async, mc_retain_async)
+ * are mixed in. Each round:
  *   1. random workers are killed with SIGKILL mid-traffic; the daemon must
  *      drop their sessions at once (gone from mc_clients);
  *   2. new workers replace them;
  *   3. every worker is paused between two calls and writes what it holds;
- *      the daemon must agree exactly: per client (mc_clients) and in total
- *      (pool blocks used, heap allocations and bytes live), so nothing a
- *      killed client held is still allocated and nothing is held twice.
+ *      the daemon must agree exactly: per client (mc_clients; a cached
+ *      block is held but not in use) and in total (pool blocks used less
+ *      cached, heap allocations and bytes live), so nothing a killed client
+ *      held is still allocated and nothing is held twice.
  * At the end every worker is killed, everything must be free, and the
  * daemon's clean stop checks its allocators whole (tlsf_check included).
  */
@@ -50,7 +56,9 @@ static const char soak_config[] =
 #define MAX_UNITS   256
 #define RING        256
 
-enum { POOL = 0, HEAP = 1 };
+/* Pool blocks are named through the group g, or through their pool p
+ * (those a cache serves). */
+enum { POOL = 0, HEAP = 1, POOL_P = 2 };
 
 struct unit {
 	int kind;
@@ -111,9 +119,14 @@ static void on_resume(int sig)
 	resume_requested = 1;
 }
 
+static const char *unit_name(int kind)
+{
+	return kind == POOL ? "g" : kind == POOL_P ? "p" : "h";
+}
+
 static uint64_t *stamp_at(struct worker *w, const struct unit *u)
 {
-	return mc_ptr(w->c, u->kind == POOL ? "g" : "h", u->off);
+	return mc_ptr(w->c, unit_name(u->kind), u->off);
 }
 
 static void take(struct worker *w, int kind, uint64_t off, uint64_t amount, bool mine)
@@ -152,7 +165,7 @@ static void worker_alloc(struct worker *w)
 		rc = mc_alloc(w->c, "p", n, off);
 		expect_ok(rc, "alloc", -ENOMEM, 0);
 		for (size_t i = 0; rc == 0 && i < n; i++)
-			take(w, POOL, off[i], 1, true);
+			take(w, POOL_P, off[i], 1, true);
 	} else if (r == 1) {
 		n = 1 + test_rng_below(&w->rng, 3);
 		rc = mc_group_alloc(w->c, "g", test_rng_below(&w->rng, 2) ? 32 : 1000, n, off, &bs);
@@ -187,8 +200,12 @@ static void worker_free(struct worker *w)
 			die("worker %d: %s offset 0x%llx was overwritten: handed out twice?",
 			    (int) getpid(), u.kind == POOL ? "pool" : "heap",
 			    (unsigned long long) u.off);
-		rc = u.kind == POOL ? mc_group_free(w->c, "g", 1, &u.off)
-				    : mc_heap_free(w->c, "h", u.off);
+		if (u.kind == HEAP)
+			rc = mc_heap_free(w->c, "h", u.off);
+		else if (test_rng_below(&w->rng, 4) == 0)
+			rc = mc_free_async(w->c, unit_name(u.kind), 1, &u.off);
+		else
+			rc = mc_free(w->c, unit_name(u.kind), 1, &u.off);
 		expect_ok(rc, "free", 1, 1);
 		w->held[i] = w->held[--w->n];
 	}
@@ -203,7 +220,14 @@ static void worker_retain(struct worker *w)
 
 	if (e == 0 || w->n >= MAX_UNITS)
 		return;
-	rc = mc_retain(w->c, kind == POOL ? "g" : "h", 1, &off);
+	if (test_rng_below(&w->rng, 4) == 0) {
+		/* Pipelined: wait for the answer before using the block. */
+		rc = mc_retain_async(w->c, unit_name(kind), 1, &off);
+		if (rc == 0)
+			rc = mc_flush(w->c);
+	} else {
+		rc = mc_retain(w->c, unit_name(kind), 1, &off);
+	}
 	/* freed since it was published, already ours, or over q's quota */
 	if (rc == -EFAULT || rc == -EALREADY || rc == -EDQUOT)
 		return;
@@ -218,7 +242,11 @@ static void worker_snapshot(struct worker *w)
 	char path[256], tmp[300];
 	sigset_t none;
 	FILE *f;
+	int rc;
 
+	/* Queued frees must have reached the daemon before it is asked. */
+	rc = mc_flush(w->c);
+	expect_ok(rc, "flush", 1, 1);
 	snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int) getpid(), round);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
@@ -236,7 +264,7 @@ static void worker_snapshot(struct worker *w)
 	pause_requested = 0;
 }
 
-static void worker_main(const char *socket, uint64_t seed)
+static void worker_main(const char *socket, uint64_t seed, size_t cache)
 {
 	struct sigaction sa = {.sa_flags = SA_RESTART};
 	struct worker w = {.n = 0};
@@ -256,6 +284,9 @@ static void worker_main(const char *socket, uint64_t seed)
 	rc = mc_connect(socket, &w.c);
 	if (rc < 0)
 		die("worker: connect: %s", strerror(-rc));
+	rc = cache > 0 ? mc_cache(w.c, "p", cache) : 0;
+	if (rc < 0)
+		die("worker: cache: %s", strerror(-rc));
 	for (;;) {
 		uint64_t r = test_rng_below(&w.rng, 100);
 
@@ -282,6 +313,7 @@ struct soak {
 	struct test_rng rng;
 	uint64_t seed;
 	unsigned spawned;
+	long cache; /* -1: every other worker caches 16 blocks */
 };
 
 /* On failure the test must not leave its workers and daemon behind. */
@@ -312,7 +344,9 @@ static void spawn(struct soak *s, int i)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
 		mc_close(s->c); /* the child's own connection, not ours */
-		worker_main(s->td.socket, s->seed * 1000003 + s->spawned);
+		size_t cache = s->cache >= 0 ? (size_t) s->cache : s->spawned % 2 ? 16 : 0;
+
+		worker_main(s->td.socket, s->seed * 1000003 + s->spawned, cache);
 	}
 	s->spawned++;
 	s->pid[i] = pid;
@@ -377,6 +411,8 @@ static void check_round(struct soak *s, int round)
 	static struct mc_client_info ci[MAX_WORKERS + 8];
 	static struct mc_holding hold[(MAX_WORKERS + 8) * 4];
 	struct tally total = {0, 0, 0, true};
+	uint64_t cached = 0, mapped = 0;
+	uint8_t cached_map[512 / 8];
 	size_t nall = 0, nci, nh;
 	struct mc_stats st;
 	size_t n;
@@ -402,7 +438,7 @@ static void check_round(struct soak *s, int round)
 			    (int) s->pid[w]);
 		while (fscanf(f, "%d %llu %llu", &kind, &off, &amount) == 3) {
 			all[nall++] = (struct unit){kind, off, amount, 0};
-			if (kind == POOL) {
+			if (kind != HEAP) {
 				mine.pool_units++;
 			} else {
 				mine.heap_units++;
@@ -419,16 +455,20 @@ static void check_round(struct soak *s, int round)
 				heap_amount = hold[h].amount;
 				heap_holds = hold[h].holds;
 			} else {
-				pool_amount += hold[h].amount;
-				pool_holds += hold[h].holds;
+				/* A block in the worker's cache is held, not in
+				 * use. Asked only once every worker is paused: a
+				 * running one could make the daemon take cached
+				 * blocks back. */
+				pool_amount += hold[h].amount - hold[h].cached;
+				pool_holds += hold[h].holds - hold[h].cached;
+				cached += hold[h].cached;
 			}
 		}
 		if (pool_amount != mine.pool_units || pool_holds != mine.pool_units ||
 		    heap_holds != mine.heap_units ||
 		    (mine.heap_bytes_known && heap_amount != mine.heap_bytes))
-			die("seed %llu round %d: worker %d holds %llu blocks, %llu heap "
-			    "allocations "
-			    "(%llu bytes); the daemon says %llu, %llu (%llu bytes)",
+			die("seed %llu round %d: worker %d uses %llu blocks, %llu heap allocations "
+			    "(%llu bytes); the daemon says %llu (not cached), %llu (%llu bytes)",
 			    (unsigned long long) s->seed, round, (int) s->pid[w],
 			    (unsigned long long) mine.pool_units,
 			    (unsigned long long) mine.heap_units,
@@ -441,7 +481,8 @@ static void check_round(struct soak *s, int round)
 		uint64_t amount = all[i].amount;
 
 		for (size_t j = 0; j < nall; j++) {
-			if (j == i || all[j].kind != all[i].kind || all[j].off != all[i].off)
+			if (j == i || (all[j].kind == HEAP) != (all[i].kind == HEAP) ||
+			    all[j].off != all[i].off)
 				continue;
 			if (j < i)
 				first = false;
@@ -450,7 +491,7 @@ static void check_round(struct soak *s, int round)
 		}
 		if (!first)
 			continue;
-		if (all[i].kind == POOL) {
+		if (all[i].kind != HEAP) {
 			total.pool_units++;
 		} else {
 			total.heap_units++;
@@ -458,8 +499,28 @@ static void check_round(struct soak *s, int round)
 			total.heap_bytes_known &= amount != 0;
 		}
 	}
+	/* Cached blocks of p (the daemon's map of what the lease pages list
+	 * and their sessions hold): as many as the workers say they cache,
+	 * and in use once each, also when a stale retain holds one too. p is
+	 * the region's first object: block i is at offset i * 64. */
+	if (mc_pool_cache_map(s->c, "p", 0, 512, cached_map, NULL) < 0)
+		die("mc_pool_cache_map failed");
+	for (uint64_t b = 0; b < 512; b++) {
+		bool in_units = false;
+
+		if (!((cached_map[b / 8] >> (b % 8)) & 1))
+			continue;
+		mapped++;
+		for (size_t i = 0; i < nall && !in_units; i++)
+			in_units = all[i].kind != HEAP && all[i].off == b * 64;
+		total.pool_units += !in_units;
+	}
+	if (mapped != cached)
+		die("seed %llu round %d: %llu blocks in the cache map, %llu cached by clients",
+		    (unsigned long long) s->seed, round, (unsigned long long) mapped,
+		    (unsigned long long) cached);
 	if (mc_stats(s->c, "g", &st, 1, &n) < 0 || st.info.used != total.pool_units)
-		die("seed %llu round %d: %llu pool blocks in use, workers hold %llu",
+		die("seed %llu round %d: %llu pool blocks in use, workers hold or cache %llu",
 		    (unsigned long long) s->seed, round, (unsigned long long) st.info.used,
 		    (unsigned long long) total.pool_units);
 	if (mc_stats(s->c, "h", &st, 1, &n) < 0 || st.live != total.heap_units ||
@@ -497,26 +558,29 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"kills", required_argument, NULL, 'k'},
 	    {"workers", required_argument, NULL, 'w'},
+	    {"cache", required_argument, NULL, 'c'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *vg = getenv("ALLOCATORD_VALGRIND");
 	bool valgrind = vg != NULL && strcmp(vg, "1") == 0;
 	int kills = valgrind ? 4 : 40, done = 0, round = 0, opt;
-	struct soak s = {.nworkers = valgrind ? 3 : 6};
+	struct soak s = {.nworkers = valgrind ? 3 : 6, .cache = -1};
 	struct mc_info info[4];
 	sigset_t sigs;
 	size_t n;
 
-	while ((opt = getopt_long(argc, argv, "k:w:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:w:c:", opts, NULL)) != -1) {
 		if (opt == 'k')
 			kills = atoi(optarg);
 		else if (opt == 'w')
 			s.nworkers = atoi(optarg);
+		else if (opt == 'c')
+			s.cache = atol(optarg);
 		else
-			die("usage: soak [--kills N] [--workers N]");
+			die("usage: soak [--kills N] [--workers N] [--cache N]");
 	}
-	if (s.nworkers < 2 || s.nworkers > MAX_WORKERS || kills < 1)
-		die("usage: soak [--kills N>=1] [--workers 2..%d]", MAX_WORKERS);
+	if (s.nworkers < 2 || s.nworkers > MAX_WORKERS || kills < 1 || s.cache < -1 || s.cache > 64)
+		die("usage: soak [--kills N>=1] [--workers 2..%d] [--cache 0..64]", MAX_WORKERS);
 	s.seed = test_seed("soak");
 	test_rng_init(&s.rng, s.seed);
 	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
