@@ -9,11 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client/memclient.h"
+#include "tests/bench/bench_util.h"
 #include "tests/common/daemon_proc.h"
 
 static const char bench_config[] =
@@ -23,14 +22,6 @@ static const char bench_config[] =
 
 #define POOL "blocks"
 #define M    64 /* cache size */
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e9 + (double) ts.tv_nsec;
-}
 
 static void must(int rc, const char *what)
 {
@@ -54,13 +45,13 @@ static uint64_t requests(mc_client_t *c)
 static double pair_ns(mc_client_t *c, size_t n)
 {
 	uint64_t off;
-	double t0 = now_ns();
+	double t0 = bench_now_ns();
 
 	for (size_t i = 0; i < n; i++) {
 		must(mc_alloc(c, POOL, 1, &off), "alloc");
 		must(mc_free(c, POOL, 1, &off), "free");
 	}
-	return (now_ns() - t0) / (double) n;
+	return (bench_now_ns() - t0) / (double) n;
 }
 
 /* A producer: batches of `batch` blocks allocated, filled, freed. Daemon
@@ -126,12 +117,12 @@ static double retain_ns(mc_client_t *p, mc_client_t *q, size_t blocks, int async
 	double t0, t;
 
 	must(mc_alloc(p, POOL, blocks, off), "alloc");
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (size_t i = 0; i < blocks; i++)
 		must(async ? mc_retain_async(q, POOL, 1, &off[i]) : mc_retain(q, POOL, 1, &off[i]),
 		     "retain");
 	must(mc_flush(q), "flush");
-	t = (now_ns() - t0) / (double) blocks;
+	t = (bench_now_ns() - t0) / (double) blocks;
 	must(mc_free(q, POOL, blocks, off), "consumer free");
 	must(mc_free(p, POOL, blocks, off), "producer free");
 	must(mc_flush(q), "flush");
@@ -140,67 +131,30 @@ static double retain_ns(mc_client_t *p, mc_client_t *q, size_t blocks, int async
 	return t;
 }
 
-/* Blocks allocated + freed per second by `procs` client processes, each
- * with a cache of M (cache = 0: off). */
-static double aggregate(const char *socket, int procs, size_t cache, double seconds)
+struct hammer {
+	const char *socket;
+	size_t cache;
+};
+
+/* One client process of the aggregate: alloc+free pairs until end, with a
+ * cache of h->cache blocks (0: off). */
+static uint64_t hammer(void *arg, double end)
 {
-	int pipes[2];
-	double total = 0;
+	const struct hammer *h = arg;
+	mc_client_t *c;
+	uint64_t off, n = 0;
 
-	if (pipe(pipes) < 0)
-		exit(1);
-	for (int p = 0; p < procs; p++) {
-		if (fork() == 0) {
-			mc_client_t *c;
-			uint64_t off, n = 0;
-			double end;
-
-			close(pipes[0]);
-			if (mc_connect(socket, &c) < 0 || mc_cache(c, POOL, cache) < 0)
-				_exit(3);
-			end = now_ns() + seconds * 1e9;
-			while (now_ns() < end) {
-				for (int i = 0; i < 64; i++) {
-					mc_alloc(c, POOL, 1, &off);
-					mc_free(c, POOL, 1, &off);
-				}
-				n += 64;
-			}
-			mc_close(c);
-			if (write(pipes[1], &n, sizeof(n)) != sizeof(n))
-				_exit(4);
-			_exit(0);
+	if (mc_connect(h->socket, &c) < 0 || mc_cache(c, POOL, h->cache) < 0)
+		_exit(3);
+	while (bench_now_ns() < end) {
+		for (int i = 0; i < 64; i++) {
+			mc_alloc(c, POOL, 1, &off);
+			mc_free(c, POOL, 1, &off);
 		}
+		n += 64;
 	}
-	close(pipes[1]);
-	for (int p = 0; p < procs; p++) {
-		uint64_t n;
-
-		if (read(pipes[0], &n, sizeof(n)) == sizeof(n))
-			total += (double) n;
-		wait(NULL);
-	}
-	close(pipes[0]);
-	return total / seconds;
-}
-
-static void find_build_tree(void)
-{
-	char self[512];
-	ssize_t len;
-	char *cut;
-
-	if (getenv("top_builddir") != NULL)
-		return;
-	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[len > 0 ? len : 0] = '\0';
-	cut = strstr(self, "/tests/bench/");
-	if (cut == NULL) {
-		fprintf(stderr, "bench_cache: set top_builddir to the build tree\n");
-		exit(1);
-	}
-	*cut = '\0';
-	setenv("top_builddir", self, 1);
+	mc_close(c);
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -211,7 +165,7 @@ int main(int argc, char **argv)
 	struct test_daemon td;
 	mc_client_t *c, *q;
 
-	find_build_tree();
+	bench_find_build_tree("bench_cache");
 	if (test_daemon_start(&td, bench_config, NULL) < 0)
 		return 1;
 	if (mc_connect(td.socket, &c) < 0 || mc_connect(td.socket, &q) < 0) {
@@ -253,8 +207,8 @@ int main(int argc, char **argv)
 	printf("  retain 1 block per call: sync %.0f ns, pipelined %.0f ns per block   %.1fx  "
 	       "(target >= 5x)\n",
 	       r_sync, r_async, r_sync / r_async);
-	agg_off = aggregate(td.socket, 4, 0, quick ? 0.5 : 3.0);
-	agg_on = aggregate(td.socket, 4, M, quick ? 0.5 : 3.0);
+	agg_off = bench_procs_rate(4, quick ? 0.5 : 3.0, hammer, &(struct hammer){td.socket, 0});
+	agg_on = bench_procs_rate(4, quick ? 0.5 : 3.0, hammer, &(struct hammer){td.socket, M});
 	printf("aggregate, 4 client processes on %ld cores: %.0f blocks/s allocated+freed with "
 	       "caches, %.0f without  (target >= 1000000)\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), agg_on, agg_off);

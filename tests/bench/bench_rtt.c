@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client/memclient.h"
+#include "tests/bench/bench_util.h"
 #include "tests/common/daemon_proc.h"
 
 static const char bench_config[] =
@@ -30,14 +30,6 @@ static const char bench_config[] =
 #define REPLY_BYTES 24
 
 static int quick;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e9 + (double) ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -95,11 +87,11 @@ static struct dist raw_pingpong(size_t n)
 	}
 	close(sv[1]);
 	for (size_t i = 0; i < n; i++) {
-		double t0 = now_ns();
+		double t0 = bench_now_ns();
 
 		full_io(sv[0], req, sizeof(req), 1);
 		full_io(sv[0], rep, sizeof(rep), 0);
-		t[i] = now_ns() - t0;
+		t[i] = bench_now_ns() - t0;
 	}
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
@@ -116,15 +108,15 @@ static void daemon_rtt(mc_client_t *c, size_t count, size_t n, struct dist *allo
 	uint64_t off[64];
 
 	for (size_t i = 0; i < n; i++) {
-		double t0 = now_ns(), t1;
+		double t0 = bench_now_ns(), t1;
 
 		if (mc_alloc(c, "blocks", count, off) < 0)
 			exit(2);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (mc_free(c, "blocks", count, off) < 0)
 			exit(2);
 		ta[i] = t1 - t0;
-		tp[i] = now_ns() - t0;
+		tp[i] = bench_now_ns() - t0;
 	}
 	*alloc = summarise(ta, n);
 	*pair = summarise(tp, n);
@@ -132,45 +124,21 @@ static void daemon_rtt(mc_client_t *c, size_t count, size_t n, struct dist *allo
 	free(tp);
 }
 
-/* requests/s of `procs` client processes hammering alloc+free at once. */
-static double aggregate(const char *socket, int procs, double seconds)
+/* One client process of the aggregate: alloc+free pairs until end. */
+static uint64_t hammer(void *socket, double end)
 {
-	int pipes[2];
-	double total = 0;
+	mc_client_t *c;
+	uint64_t off, n = 0;
 
-	if (pipe(pipes) < 0)
-		exit(1);
-	for (int p = 0; p < procs; p++) {
-		if (fork() == 0) {
-			mc_client_t *c;
-			uint64_t off, n = 0;
-			double end;
-
-			close(pipes[0]);
-			if (mc_connect(socket, &c) < 0)
-				_exit(3);
-			end = now_ns() + seconds * 1e9;
-			while (now_ns() < end) {
-				mc_alloc(c, "blocks", 1, &off);
-				mc_free(c, "blocks", 1, &off);
-				n += 2;
-			}
-			mc_close(c);
-			if (write(pipes[1], &n, sizeof(n)) != sizeof(n))
-				_exit(4);
-			_exit(0);
-		}
+	if (mc_connect(socket, &c) < 0)
+		_exit(3);
+	while (bench_now_ns() < end) {
+		mc_alloc(c, "blocks", 1, &off);
+		mc_free(c, "blocks", 1, &off);
+		n += 2;
 	}
-	close(pipes[1]);
-	for (int p = 0; p < procs; p++) {
-		uint64_t n;
-
-		if (read(pipes[0], &n, sizeof(n)) == sizeof(n))
-			total += (double) n;
-		wait(NULL);
-	}
-	close(pipes[0]);
-	return total / seconds;
+	mc_close(c);
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -180,25 +148,11 @@ int main(int argc, char **argv)
 	double one, four;
 	struct test_daemon td;
 	mc_client_t *c;
-	char self[512];
 
 	quick = argc > 1 && strcmp(argv[1], "-q") == 0;
 	if (quick)
 		n = 2000;
-	/* Run from the build tree: find allocatord next to this program. */
-	if (getenv("top_builddir") == NULL) {
-		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		char *cut;
-
-		self[len > 0 ? len : 0] = '\0';
-		cut = strstr(self, "/tests/bench/");
-		if (cut == NULL) {
-			fprintf(stderr, "bench_rtt: set top_builddir to the build tree\n");
-			return 1;
-		}
-		*cut = '\0';
-		setenv("top_builddir", self, 1);
-	}
+	bench_find_build_tree("bench_rtt");
 	if (test_daemon_start(&td, bench_config, NULL) < 0)
 		return 1;
 	if (mc_connect(td.socket, &c) < 0) {
@@ -229,8 +183,8 @@ int main(int argc, char **argv)
 	printf(
 	    "  alloc+free 64 blocks               p50 %7.1f us                  vs 1 block %.2fx\n",
 	    p64.p50 / 1e3, p64.p50 / p1.p50);
-	one = aggregate(td.socket, 1, quick ? 0.5 : 3.0);
-	four = aggregate(td.socket, 4, quick ? 0.5 : 3.0);
+	one = bench_procs_rate(1, quick ? 0.5 : 3.0, hammer, td.socket);
+	four = bench_procs_rate(4, quick ? 0.5 : 3.0, hammer, td.socket);
 	printf("aggregate, 4 client processes on %ld cores: %.0f requests/s (1 process: %.0f)\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), four, one);
 	return test_daemon_stop(&td) == 0 ? 0 : 1;

@@ -3,10 +3,10 @@
 noinst_PROGRAMS += tests/bench/bench_core tests/bench/bench_rtt tests/bench/bench_cache
 tests_bench_bench_core_SOURCES = tests/bench/bench_core.c
 tests_bench_bench_core_LDADD = core/libmemcore.la tests/common/libtestcommon.la
-tests_bench_bench_rtt_SOURCES = tests/bench/bench_rtt.c
+tests_bench_bench_rtt_SOURCES = tests/bench/bench_rtt.c tests/bench/bench_util.c tests/bench/bench_util.h
 tests_bench_bench_rtt_LDADD = client/libmemclient.la tests/common/libtestcommon.la
 tests_bench_bench_rtt_LDFLAGS = $(AM_LDFLAGS) -no-install
-tests_bench_bench_cache_SOURCES = tests/bench/bench_cache.c
+tests_bench_bench_cache_SOURCES = tests/bench/bench_cache.c tests/bench/bench_util.c tests/bench/bench_util.h
 tests_bench_bench_cache_LDADD = client/libmemclient.la tests/common/libtestcommon.la
 tests_bench_bench_cache_LDFLAGS = $(AM_LDFLAGS) -no-install
 
