@@ -1,3 +1,8 @@
+/*
+ * bytebuf: a growable byte buffer (see bytebuf.h). Invariant: head <= tail
+ * <= cap; space is made by moving the content to the front before growing,
+ * and capacity never shrinks, so steady traffic allocates nothing.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

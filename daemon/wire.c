@@ -1,3 +1,9 @@
+/*
+ * wire: frames in a connection's byte buffers -- how much of a frame is
+ * still missing, the frame at the front, a reply appended. The header
+ * format and the length check are proto/wire.h's; a length over max_frame
+ * is never read past, whatever the client sends.
+ */
 #include <errno.h>
 
 #include "daemon/wire.h"
