@@ -110,17 +110,16 @@ static int load_objects(mc_client_t *c, const Allocd__HelloReply *hr)
 
 /*
  * How many descriptors the hello reply must bring: a memfd per region, and
- * from a daemon with leased caches (a region with shared bits, or a lease
- * page) a shared-bits memfd per region and the lease page. A daemon without
- * them sends the region memfds only.
+ * from a daemon with leased caches (the one that announces max_output) a
+ * shared-bits memfd per region -- also for a region without pools, whose
+ * bits are 0 bytes -- then the lease page when lease_size > 0. A daemon
+ * without them sends the region memfds only.
  */
 static size_t hello_fds(const Allocd__HelloReply *hr)
 {
-	bool caches = hr->lease_size > 0;
-
-	for (size_t i = 0; i < hr->n_regions; i++)
-		caches = caches || hr->regions[i]->bits_size > 0;
-	return caches ? 2 * hr->n_regions + (hr->lease_size > 0) : hr->n_regions;
+	if (hr->max_output == 0)
+		return hr->n_regions;
+	return 2 * hr->n_regions + (hr->lease_size > 0);
 }
 
 /* Map fd (at least size bytes, else -EPROTO) with prot; NULL for size 0. */

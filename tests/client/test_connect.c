@@ -241,6 +241,25 @@ START_TEST(test_mc_connect_maps_every_region)
 }
 END_TEST
 
+/* A daemon whose regions have no pools still sends each region's (empty)
+ * shared bits with the hello. */
+START_TEST(test_mc_connect_heaps_only)
+{
+	static const char heaps_only[] =
+	    "log_level = \"warn\";\n"
+	    "socket = { mode = \"0666\"; };\n"
+	    "regions = ( { name = \"r\"; heaps = ( { name = \"h\"; size = \"64K\"; } ); } );\n";
+	struct test_daemon td;
+	mc_client_t *c;
+
+	client_start(&td, heaps_only);
+	c = client_connect(&td);
+	ck_assert_ptr_nonnull(mc_ptr(c, "h", 0));
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
 /* What a client outside region "private" sees: 0, or the failed check. */
 static int forbidden_checks(const struct test_daemon *td)
 {
@@ -315,6 +334,7 @@ Suite *connect_suite(void)
 	tcase_add_test(tc, test_mc_default_socket_too_long);
 	tcase_add_test(tc, test_mc_connect_too_many_clients);
 	tcase_add_test(tc, test_mc_connect_maps_every_region);
+	tcase_add_test(tc, test_mc_connect_heaps_only);
 	tcase_add_test(tc, test_mc_connect_forbidden_region_hidden);
 	suite_add_tcase(s, tc);
 	return s;
