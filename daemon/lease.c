@@ -3,6 +3,9 @@
  * taking cached blocks back before a pool allocation fails. Everything read
  * from a lease page is checked against the books before it counts.
  */
+#include <errno.h>
+#include <string.h>
+
 #include "daemon/lease.h"
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
@@ -36,25 +39,71 @@ uint64_t lease_grantable(const struct daemon *d, const struct session *s, const 
 	return min_u64(n, free_now > reserve ? free_now - reserve : 0);
 }
 
-/* Empty s's slots for pool o from the first, dropping each block s really
- * holds, until the pool has need free blocks. */
+static bool marked(const uint64_t *marks, uint64_t b)
+{
+	return (marks[b / 64] >> (b % 64)) & 1;
+}
+
+/* Mark in o's marks every block of o that some session's page lists and
+ * that session holds, once each; their number. O(sessions * slots). */
+static uint64_t mark_cached(const struct daemon *d, struct object *o)
+{
+	uint64_t *marks = o->u.pool.marks, n = 0;
+
+	for (uint32_t k = 0; k < d->cfg.max_clients; k++) {
+		const struct session *s = d->slots[k];
+		const uint32_t *slot = s != NULL ? slots_of(s, o) : NULL;
+		uint32_t ns = slot != NULL ? lease_page_slots(&s->lease, o) : 0;
+
+		for (uint32_t i = 0; i < ns; i++) {
+			uint64_t v = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+
+			if (v == 0 || v > pool_blocks(o) || marked(marks, v - 1) ||
+			    holds_find(&d->holds, o->u.pool.holders[v - 1], s->slot) == HOLD_NIL)
+				continue;
+			marks[(v - 1) / 64] |= UINT64_C(1) << ((v - 1) % 64);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The lowest run of need blocks of o each free or marked, its first block
+ * into *first: 0, or -ENOMEM when there is none. O(blocks). */
+static int find_run(const struct object *o, uint64_t need, uint64_t *first)
+{
+	const struct bitarray *ba = &o->u.pool.mb.bitmap;
+	uint64_t len = 0;
+
+	for (uint64_t b = 0; b < pool_blocks(o); b++) {
+		len = !bitarray_is_used(ba, b) || marked(o->u.pool.marks, b) ? len + 1 : 0;
+		if (len == need) {
+			*first = b + 1 - need;
+			return 0;
+		}
+	}
+	return -ENOMEM;
+}
+
+/* Empty s's slots for pool o that name blocks in [lo, hi), from the first,
+ * dropping each block s really holds, until the pool has need free blocks. */
 static uint64_t take_from(struct daemon *d, void *ctx, struct session *s, struct object *o,
-			  uint64_t need, lease_drop_fn *drop)
+			  uint64_t lo, uint64_t hi, uint64_t need, lease_drop_fn *drop)
 {
 	uint32_t *slot = slots_of(s, o), n = lease_page_slots(&s->lease, o);
 	sys_mem_blocks_t *mb = &o->u.pool.mb;
 	uint64_t taken = 0;
 
 	for (uint32_t i = 0; slot != NULL && i < n && sys_mem_blocks_free_count(mb) < need; i++) {
-		uint32_t v, h;
+		uint32_t v = __atomic_load_n(&slot[i], __ATOMIC_RELAXED), h;
 
-		/* A plain load first: most slots are empty, and an exchange
-		 * would dirty the client's cache lines for nothing. */
-		if (__atomic_load_n(&slot[i], __ATOMIC_RELAXED) == 0)
+		/* A plain load first: most slots are empty or out of the
+		 * range, and an exchange would dirty the client's cache lines
+		 * for nothing. */
+		if (v == 0 || v - 1 < lo || v - 1 >= hi)
 			continue;
-		v = __atomic_exchange_n(&slot[i], 0, __ATOMIC_ACQ_REL);
-		if (v == 0 || v > pool_blocks(o))
-			continue; /* the client took it first, or garbage */
+		if (__atomic_exchange_n(&slot[i], 0, __ATOMIC_ACQ_REL) != v)
+			continue; /* the client took it first */
 		h = holds_find(&d->holds, o->u.pool.holders[v - 1], s->slot);
 		if (h == HOLD_NIL)
 			continue; /* not the session's: ignored */
@@ -69,21 +118,24 @@ uint64_t lease_take_back(struct daemon *d, void *ctx, struct session *first, str
 {
 	sys_mem_blocks_t *mb = &o->u.pool.mb;
 	uint32_t max = d->cfg.max_clients;
-	uint64_t taken = 0, cached = 0;
+	uint64_t taken = 0, cached = mark_cached(d, o), lo = 0, hi = pool_blocks(o);
+	bool enough =
+	    run ? find_run(o, need, &lo) == 0 : sys_mem_blocks_free_count(mb) + cached >= need;
 
-	for (uint32_t k = 0; k < max; k++)
-		if (d->slots[k] != NULL)
-			cached += lease_cached(d->slots[k], o);
-	if (sys_mem_blocks_free_count(mb) + cached < need)
+	memset(o->u.pool.marks, 0, (pool_blocks(o) + 63) / 64 * sizeof(*o->u.pool.marks));
+	if (!enough)
 		return 0;
-	if (run)
+	if (run) {
+		/* Only the cached blocks of the run found: the others stay. */
+		hi = lo + need;
 		need = UINT64_MAX;
+	}
 	/* The caller's own idle blocks first, then everyone else's in turn. */
 	for (uint32_t k = 0; k < max && sys_mem_blocks_free_count(mb) < need; k++) {
 		struct session *s = d->slots[(first->slot + k) % max];
 
 		if (s != NULL)
-			taken += take_from(d, ctx, s, o, need, drop);
+			taken += take_from(d, ctx, s, o, lo, hi, need, drop);
 	}
 	o->u.pool.taken_back += taken;
 	if (taken > 0)

@@ -29,13 +29,16 @@ typedef void lease_drop_fn(void *ctx, struct session *s, struct object *o, uint3
 
 /*
  * Before a pool allocation of need blocks of o fails: when the pool's free
- * blocks plus those the lease pages list (lease_cached) could meet it, take
- * cached blocks back from every session's page, first's first, dropping each
- * verified one through drop(ctx, ...), until need blocks are free -- or every
- * cached block when run (a contiguous run: which blocks free it cannot be
- * known). When they could not, nothing is touched: a refusal leaves every
- * cache as it was. Returns the blocks taken, also counted in the pool's
- * taken_back. O(sessions * slots).
+ * blocks plus the cached ones -- listed in a session's page, held by that
+ * session, each counted once -- could meet it, take cached blocks back from
+ * every session's page, first's first, dropping each verified one through
+ * drop(ctx, ...), until need blocks are free; for a run, only the cached
+ * blocks of the lowest run of need blocks each free or cached. When they
+ * could not, nothing is touched: a refusal leaves every cache as it was
+ * (unless a client took its own cached blocks in the meantime). Returns the
+ * blocks taken, also counted in the pool's taken_back. Uses the pool's marks
+ * as scratch. O(sessions * slots * holders + blocks / 64), and O(blocks)
+ * more for a run.
  */
 uint64_t lease_take_back(struct daemon *d, void *ctx, struct session *first, struct object *o,
 			 uint64_t need, bool run, lease_drop_fn *drop);

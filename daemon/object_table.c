@@ -35,7 +35,8 @@ static int pool_build(struct object *o, struct region *r, const struct cfg_pool 
 	rc = sys_mem_blocks_init(&p->mb, cp->block_size, cp->blocks, r->base + cp->offset);
 	if (rc == 0) {
 		p->holders = holder_heads(cp->blocks);
-		if (p->holders == NULL)
+		p->marks = calloc((cp->blocks + 63) / 64, sizeof(*p->marks));
+		if (p->holders == NULL || p->marks == NULL)
 			rc = -ENOMEM;
 	}
 	return rc < 0 ? errbuf_set(e, rc, "pool '%s': %s", cp->name, strerror(-rc)) : 0;
@@ -185,6 +186,7 @@ void object_table_destroy(struct object_table *l)
 		case OBJ_POOL:
 			sys_mem_blocks_deinit(&o->u.pool.mb);
 			free(o->u.pool.holders);
+			free(o->u.pool.marks);
 			break;
 		case OBJ_HEAP:
 			tlsf_destroy(o->u.heap.tlsf);

@@ -36,6 +36,8 @@ struct pool {
 	const struct cfg_pool *cfg;
 	uint32_t *holders;   /* per block */
 	uint64_t *bits;      /* its words in the region's shared bits (lease.h) */
+	uint64_t *marks;     /* a bit per block, all 0 between calls: lease.c's
+			      * scratch for take-back (no malloc then) */
 	uint64_t failed;     /* allocations refused for lack of blocks */
 	uint64_t taken_back; /* cached blocks taken back from clients */
 };

@@ -240,10 +240,18 @@ static void worker_snapshot(struct worker *w)
 {
 	int round = __atomic_load_n(&shm->round, __ATOMIC_ACQUIRE);
 	char path[256], tmp[300];
-	sigset_t none;
+	sigset_t block, old;
 	FILE *f;
 	int rc;
 
+	/* With SIGUSR1/2 blocked from here to the wait, neither is lost: this
+	 * pause is served (a later SIGUSR1 is the next round's), and a resume
+	 * that comes before the wait ends it at once. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pause_requested = 0;
 	/* Queued frees must have reached the daemon before it is asked. */
 	rc = mc_flush(w->c);
 	expect_ok(rc, "flush", 1, 1);
@@ -257,11 +265,10 @@ static void worker_snapshot(struct worker *w)
 			(unsigned long long) w->held[i].amount);
 	fclose(f);
 	rename(tmp, path);
-	sigemptyset(&none);
 	while (!resume_requested)
-		sigsuspend(&none);
+		sigsuspend(&old);
 	resume_requested = 0;
-	pause_requested = 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static void worker_main(const char *socket, uint64_t seed, size_t cache)

@@ -262,10 +262,61 @@ START_TEST(test_lease_take_back_lets_allocation_succeed)
 	ck_assert_int_eq(ops_free(&X.ops, a, p, &mine[0], 1, 0, &E), -EPERM);
 	ck_assert_int_eq(ops_free(&X.ops, a, p, &mine[22], 1, 0, &E), 0);
 	ck_assert_uint_eq(slots(a, "p")[22], block_of("p", mine[22]) + 1); /* a's lie: ignored */
-	/* A run takes every cached block, then retries. */
+	/* A run takes the cached blocks of the run it can make, then retries. */
 	ck_assert_int_eq(ops_pool_alloc(&X.ops, b, p, 28, true, off, &E), 0);
 	ck_assert_uint_eq(lease_cached(a, p), 0);
 	ck_assert_uint_eq(a->held[p->index].amount, 6);
+}
+END_TEST
+
+/* Take-back counts a cached block once, and only when its session holds it:
+ * a page that lists one held block twenty times does not make a doomed
+ * allocation empty the others' caches. */
+START_TEST(test_lease_take_back_counts_each_block_once)
+{
+	struct session *a = client(1000), *b = client(1001), *c = client(1002);
+	struct object *p = fixture_object(&D, "p");
+	uint64_t mine[20], hers[5], off[64], n;
+
+	ck_assert_int_eq(alloc(a, "p", 20, 0, 0, mine, &n), 0);
+	for (uint32_t i = 0; i < 20; i++)
+		slots(a, "p")[i] = block_of("p", mine[0]) + 1;
+	ck_assert_int_eq(alloc(b, "p", 0, 5, 0, hers, &n), 0);
+	ck_assert_uint_eq(n, 5);
+	cache(b, "p", hers, 5, 0);
+	ck_assert_int_eq(alloc(c, "p", 39, 0, 0, off, &n), 0);
+	ck_assert_uint_eq(pool_free("p"), 0);
+	/* 0 free + 6 cached (a's one block, b's five) < 10. */
+	ck_assert_int_eq(alloc(c, "p", 10, 0, 0, off, &n), -ENOMEM);
+	ck_assert_uint_eq(p->u.pool.taken_back, 0);
+	ck_assert_uint_eq(lease_cached(b, p), 5);
+	ck_assert(holds(a, "p", block_of("p", mine[0])));
+	/* 6 can be met: a's block once, and b's. */
+	ck_assert_int_eq(alloc(c, "p", 6, 0, 0, off, &n), 0);
+	ck_assert_uint_eq(p->u.pool.taken_back, 6);
+	ck_assert_uint_eq(a->held[p->index].amount, 19);
+}
+END_TEST
+
+/* A contiguous run takes back only the cached blocks of the lowest run it
+ * can make; cached blocks elsewhere stay where they are. */
+START_TEST(test_lease_run_takes_only_its_run)
+{
+	struct session *a = client(1000), *b = client(1001);
+	struct object *p = fixture_object(&D, "p");
+	uint64_t off[64], run, n;
+
+	ck_assert_int_eq(alloc(a, "p", 64, 0, 0, off, &n), 0);
+	cache(a, "p", off + 8, 8, 0);  /* blocks 8..15 */
+	cache(a, "p", off + 40, 8, 8); /* blocks 40..47 */
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, b, p, 9, true, &run, &E), -ENOMEM);
+	ck_assert_uint_eq(lease_cached(a, p), 16);
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, b, p, 8, true, &run, &E), 0);
+	ck_assert_uint_eq(run, off[8]);
+	ck_assert_uint_eq(p->u.pool.taken_back, 8);
+	ck_assert_uint_eq(lease_cached(a, p), 8);
+	for (int i = 40; i < 48; i++)
+		ck_assert(holds(a, "p", block_of("p", off[i])));
 }
 END_TEST
 
@@ -377,6 +428,8 @@ Suite *lease_suite(void)
 	tcase_add_test(tc, test_lease_cache_checked);
 	tcase_add_test(tc, test_lease_shared_bits);
 	tcase_add_test(tc, test_lease_take_back_lets_allocation_succeed);
+	tcase_add_test(tc, test_lease_take_back_counts_each_block_once);
+	tcase_add_test(tc, test_lease_run_takes_only_its_run);
 	tcase_add_test(tc, test_lease_hostile_page);
 	tcase_add_test(tc, test_lease_reclaim_drops_leased_blocks);
 	tcase_add_test(tc, test_lease_cached_counts);
