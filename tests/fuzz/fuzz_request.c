@@ -7,15 +7,19 @@
  *
  * Input: byte 0 picks the mode (bit 0: two sessions, the rest split at
  * bytes 1-2; bit 1: skip the hello requirement so the fuzzer reaches the
- * allocators sooner; bits 2-7: the chunk size the stream is fed in, so
- * partial frames are exercised). Every reply must be a well-formed frame.
+ * allocators sooner; bits 2-6: the chunk size the stream is fed in, so
+ * partial frames are exercised; bit 7: the harness also writes the lease
+ * pages, as a careless caching client would -- see fill_page). Every reply
+ * must be a well-formed frame.
  *
  * After the streams the allocators must agree with the holds: a
- * pool block is allocated iff somebody holds it, every heap passes
- * tlsf_check, the hold count matches the sessions'. Then the sessions end --
- * the reclaim path -- and everything must be free again, so each input
- * starts from a fresh state without the cost of rebuilding the daemon.
+ * pool block is allocated iff somebody holds it, its shared bit is set iff
+ * two or more do, every heap passes tlsf_check, the hold count matches the
+ * sessions'. Then the sessions end -- the reclaim path -- and everything
+ * must be free again, the lease pages' memfds closed, so each input starts
+ * from a fresh state without the cost of rebuilding the daemon.
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include "daemon/dispatch.h"
+#include "daemon/lease_page.h"
 #include "daemon/log.h"
 #include "daemon/ops.h"
 #include "proto/allocd.pb-c.h"
@@ -75,6 +80,16 @@ static void daemon_once(void)
 	ready = true;
 }
 
+/* Holders of a pool block, counted up to 2: its shared bit says ">= 2". */
+static unsigned holders_upto2(uint32_t head)
+{
+	unsigned n = 0;
+
+	for (uint32_t h = head; h != HOLD_NIL && n < 2; h = D.holds.v[h].next_unit)
+		n++;
+	return n;
+}
+
 static void check_invariants(void)
 {
 	uint64_t holds = 0;
@@ -90,6 +105,9 @@ static void check_invariants(void)
 					die("a unit left pending");
 				if (bitarray_is_used(&o->u.pool.mb.bitmap, b) != (head != HOLD_NIL))
 					die("pool block allocated iff held");
+				if (((o->u.pool.bits[b / 64] >> (b % 64)) & 1) !=
+				    (holders_upto2(head) == 2))
+					die("shared bit set iff two or more hold the block");
 			}
 			if (bitarray_check(&o->u.pool.mb.bitmap) != 0)
 				die("bitarray_check");
@@ -142,8 +160,39 @@ static bool has_frame(const struct session *s)
 	return wire_frame_peek(&s->in, D.cfg.max_frame, &payload, &len) != 0;
 }
 
+/*
+ * The client side of s's lease page (mode bit 7), written after each round
+ * of requests and careless on purpose: every block s holds is listed in a
+ * free slot of its pool, again each time (so a block can sit in two slots),
+ * no slot is ever emptied (so the page goes on naming blocks s freed, and
+ * blocks others hold since), and the last slot names a block past the pool.
+ * The daemon trusts nothing in a page (lease.h): take-back and the cached
+ * counts must cope with all of it.
+ */
+static void fill_page(const struct session *s)
+{
+	for (size_t i = 0; i < D.table.nobjects; i++) {
+		const struct object *o = &D.table.objects[i];
+		uint32_t *slot = lease_page_array(&s->lease, o);
+		uint32_t n = lease_page_slots(&s->lease, o), k = 0;
+
+		if (slot == NULL)
+			continue;
+		for (uint32_t b = 0; b < pool_blocks(o); b++) {
+			if (holds_find(&D.holds, o->u.pool.holders[b], s->slot) == HOLD_NIL)
+				continue;
+			while (k + 1 < n && slot[k] != 0)
+				k++;
+			if (k + 1 >= n)
+				break;
+			slot[k] = b + 1;
+		}
+		slot[n - 1] = (uint32_t) pool_blocks(o) + 1;
+	}
+}
+
 /* Feed bytes in chunks; false once the daemon closed the connection. */
-static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chunk)
+static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chunk, bool page)
 {
 	bool open = true;
 
@@ -158,6 +207,8 @@ static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chun
 		do {
 			rc = dispatch_input(&X, s);
 			drain_replies(s); /* the client reads: back-pressure lifts */
+			if (page)
+				fill_page(s);
 		} while (rc == 0 && has_frame(s));
 		open = rc == 0;
 	}
@@ -175,6 +226,16 @@ static struct session *open_session(uid_t uid, bool hello)
 	return s;
 }
 
+/* End s; its lease page's memfd (never sent: no server here) must go too. */
+static void end_session(struct session *s)
+{
+	int fd = s->lease.fd;
+
+	ops_end_session(&X.ops, s);
+	if (fd >= 0 && fcntl(fd, F_GETFD) != -1)
+		die("a lease page's memfd outlives its session");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -182,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct session *a, *b = NULL;
 	size_t chunk, split = size;
 	uint8_t mode;
+	bool page;
 
 	daemon_once();
 	if (size < 1)
@@ -189,7 +251,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	data++;
 	size--;
-	chunk = 1 + (size_t) (mode >> 2) * 67;
+	chunk = 1 + (size_t) ((mode >> 2) & 31) * 67;
+	page = mode & 0x80;
 	a = open_session(1000, mode & 2);
 	if ((mode & 1) && size >= 2) {
 		split = ((size_t) data[0] | (size_t) data[1] << 8) % (size - 1);
@@ -197,14 +260,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= 2;
 		b = open_session(12345, mode & 2);
 	}
-	if (feed(a, data, split < size ? split : size, chunk) && b != NULL && split < size)
-		feed(b, data + split, size - split, chunk);
+	if (feed(a, data, split < size ? split : size, chunk, page) && b != NULL && split < size)
+		feed(b, data + split, size - split, chunk, page);
 	/* The full check walks every list and block: once per input keeps the
 	 * fuzzer fast, and every input is checked. */
 	check_invariants();
 	if (b != NULL)
-		ops_end_session(&X.ops, b);
-	ops_end_session(&X.ops, a);
+		end_session(b);
+	end_session(a);
 
 	/* The connections are gone: everything must be back. */
 	check_invariants();

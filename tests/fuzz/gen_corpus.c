@@ -42,7 +42,9 @@ static void hello(struct stream *st)
 	put(st, &r, 1);
 }
 
-static void alloc(struct stream *st, const char *pool, uint64_t count, int contiguous)
+/* An Alloc; lease and cache as in Alloc (0: none). */
+static void alloc(struct stream *st, const char *pool, uint64_t count, int contiguous,
+		  uint64_t lease, uint64_t cache)
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Alloc a = ALLOCD__ALLOC__INIT;
@@ -50,6 +52,8 @@ static void alloc(struct stream *st, const char *pool, uint64_t count, int conti
 	a.pool = (char *) pool;
 	a.count = count;
 	a.contiguous = contiguous;
+	a.lease = lease;
+	a.cache = cache;
 	r.body_case = ALLOCD__REQUEST__BODY_ALLOC;
 	r.alloc = &a;
 	put(st, &r, 2);
@@ -114,13 +118,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	hello(&a);
-	alloc(&a, "p", 3, 0);
+	alloc(&a, "p", 3, 0, 0, 0);
 	free_or_retain(&a, 0, "p", p0, 3, 0);
 	write_seed(argv[1], "alloc_free", 0x04, &a, NULL);
 
 	a.len = 0;
 	hello(&a);
-	alloc(&a, "q", 3, 1);
+	alloc(&a, "q", 3, 1, 0, 0);
 	free_or_retain(&a, 0, "q", &q0, 1, 3);
 	write_seed(argv[1], "contiguous_run", 0x08, &a, NULL);
 
@@ -182,11 +186,40 @@ int main(int argc, char **argv)
 	 * too) retains and frees */
 	a.len = 0;
 	hello(&a);
-	alloc(&a, "p", 3, 0);
+	alloc(&a, "p", 3, 0, 0, 0);
 	hello(&b);
 	free_or_retain(&b, 1, "p", p0, 3, 0);
 	free_or_retain(&b, 0, "p", p0, 3, 0);
-	alloc(&b, "t", 2, 0);
+	alloc(&b, "t", 2, 0, 0, 0);
 	write_seed(argv[1], "handoff", 0x05, &a, &b);
+
+	/* leased caches, with the harness writing the lease pages (mode bit
+	 * 7): a leases blocks of p and q into its cache; b retains two of a's
+	 * (shared bits), then asks for more of p than is free, which takes
+	 * a's cached blocks back; the listings count what the pages say */
+	a.len = 0;
+	b.len = 0;
+	hello(&a);
+	alloc(&a, "p", 2, 0, 6, 8);
+	alloc(&a, "q", 1, 0, 3, 4);
+	hello(&b);
+	free_or_retain(&b, 1, "p", p0, 2, 0);
+	alloc(&b, "p", 60, 0, 0, 0);
+	{
+		Allocd__Request r = ALLOCD__REQUEST__INIT;
+		Allocd__List l = ALLOCD__LIST__INIT;
+		Allocd__Map m = ALLOCD__MAP__INIT;
+
+		l.name = "p";
+		r.body_case = ALLOCD__REQUEST__BODY_LIST;
+		r.list = &l;
+		put(&b, &r, 12);
+		m.pool = "p";
+		m.count = 64;
+		r.body_case = ALLOCD__REQUEST__BODY_MAP;
+		r.map = &m;
+		put(&b, &r, 13);
+	}
+	write_seed(argv[1], "lease", 0xa9, &a, &b);
 	return 0;
 }
