@@ -192,6 +192,7 @@ static int hello(mc_client_t *c)
 	int rc;
 
 	h.client_name = program_invocation_short_name;
+	h.leases = true;
 	req.body_case = ALLOCD__REQUEST__BODY_HELLO;
 	req.hello = &h;
 	rc = mc__call_hello(c, &req, &r, fds, &nfds);

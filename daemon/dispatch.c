@@ -53,7 +53,8 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 	hr = arena_alloc(&d->arena, sizeof(*hr));
 	if (hr == NULL)
 		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
-	rc = lease_page_open(&d->table, s->regions, &s->lease);
+	s->leases = req->leases;
+	rc = s->leases ? lease_page_open(&d->table, s->regions, &s->lease) : 0;
 	if (rc < 0)
 		return errbuf_set(&oc->err, rc, "cannot create the lease page: %s", strerror(-rc));
 	rc = hello_reply_build(d, s, hr, &oc->err);

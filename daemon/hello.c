@@ -41,7 +41,7 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 		allocd__region_info__init(ri);
 		ri->name = (char *) l->regions[i].cfg->name;
 		ri->size = l->regions[i].size;
-		ri->bits_size = l->regions[i].cfg->bits_size;
+		ri->bits_size = s->leases ? l->regions[i].cfg->bits_size : 0;
 		reply_index[i] = (uint32_t) out->n_regions;
 		out->regions[out->n_regions++] = ri;
 	}
@@ -65,7 +65,7 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 			oi->block_size = pool_block_size(o);
 			oi->total = pool_blocks(o);
 			oi->quota = o->u.pool.cfg->quota;
-			oi->bits_offset = o->u.pool.cfg->bits_offset;
+			oi->bits_offset = s->leases ? o->u.pool.cfg->bits_offset : 0;
 			oi->lease_slots = lease_page_slots(&s->lease, o);
 			oi->lease_offset = oi->lease_slots > 0 ? s->lease.at[i] : 0;
 			oi->client_cache = o->u.pool.cfg->client_cache;

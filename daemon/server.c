@@ -103,8 +103,9 @@ static ssize_t conn_send_fds(struct conn *c)
 	ssize_t n;
 
 	/* In the hello reply's order (hello_reply_build walks the same way):
-	 * the regions, their shared bits, then the session's lease page. */
-	for (int bits = 0; bits < 2; bits++)
+	 * the regions, their shared bits, then the session's lease page -- the
+	 * last two only to a client that asked for leases. */
+	for (int bits = 0; bits < (c->s->leases ? 2 : 1); bits++)
 		for (size_t i = 0; i < l->nregions; i++)
 			if (session_may_use(c->s, &l->regions[i]))
 				fds[nfds++] = bits ? l->regions[i].bits_fd : l->regions[i].fd;

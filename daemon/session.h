@@ -40,7 +40,9 @@ struct session {
 	bool hello_done;
 	bool fds_pending;          /* the front of out is the hello reply and
 				    * must go with the region memfds */
-	struct lease_page lease;   /* opened at hello (lease.h) */
+	bool leases;               /* its hello asked for leases: it gets the
+				    * shared bits and a lease page */
+	struct lease_page lease;   /* opened at hello when leases (lease.h) */
 	uint32_t hold_head;        /* this session's holds */
 	struct session_held *held; /* per object index */
 	struct bytebuf in, out;

@@ -276,7 +276,7 @@ int stats_map(struct daemon *d, const struct session *s, const char *pool, uint6
 int stats_check_fit(struct daemon *d, struct errbuf *e)
 {
 	size_t n = d->table.nobjects ? d->table.nobjects : 1;
-	struct session all = {.regions = UINT64_MAX, .comm = "x", .lease.fd = -1};
+	struct session all = {.regions = UINT64_MAX, .comm = "x", .leases = true, .lease.fd = -1};
 	size_t room = d->cfg.max_frame - ENVELOPE_ROOM;
 	Allocd__HelloReply hello;
 	Allocd__ListReply list;

@@ -137,11 +137,12 @@ int raw_closed(int fd, int timeout_ms)
 	}
 }
 
-Allocd__Reply *raw_hello_reply(int fd, int *fds, size_t *nfds)
+Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds)
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Hello h = ALLOCD__HELLO__INIT;
 
+	h.leases = leases;
 	r.version = 1;
 	r.id = 1;
 	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
@@ -153,7 +154,12 @@ Allocd__Reply *raw_hello_reply(int fd, int *fds, size_t *nfds)
 
 int raw_hello(int fd, int *fds, size_t *nfds)
 {
-	Allocd__Reply *rep = raw_hello_reply(fd, fds, nfds);
+	return raw_hello_leases(fd, false, fds, nfds);
+}
+
+int raw_hello_leases(int fd, bool leases, int *fds, size_t *nfds)
+{
+	Allocd__Reply *rep = raw_hello_reply(fd, leases, fds, nfds);
 	int status;
 
 	if (rep == NULL)

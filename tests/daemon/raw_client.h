@@ -5,6 +5,7 @@
 #ifndef ALLOCATORD_TESTS_RAW_CLIENT_H
 #define ALLOCATORD_TESTS_RAW_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,12 +33,16 @@ Allocd__Reply *raw_recv(int fd, int timeout_ms, int *fds, size_t *nfds);
  * dropping anything before the end)? 1 yes, 0 no. */
 int raw_closed(int fd, int timeout_ms);
 
-/* Hello and its reply; returns the status (0 ok) or -1 on no reply. */
+/* Hello and its reply, as a client older than leased caches says it (the
+ * region memfds come alone); returns the status (0 ok) or -1 on no reply. */
 int raw_hello(int fd, int *fds, size_t *nfds);
+
+/* The same, asking for leases (shared bits and a lease page) or not. */
+int raw_hello_leases(int fd, bool leases, int *fds, size_t *nfds);
 
 /* Hello; the whole reply (free it) with its descriptors as in raw_recv, or
  * NULL. */
-Allocd__Reply *raw_hello_reply(int fd, int *fds, size_t *nfds);
+Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds);
 
 /* Alloc with the cache fields; the reply's status, or -1. Up to max offsets
  * go to offsets, their number to *n (when not NULL). */

@@ -58,7 +58,7 @@ static void connect_client(struct client *c)
 	memset(c, 0, sizeof(*c));
 	c->fd = raw_connect(td.socket);
 	ck_assert_int_ge(c->fd, 0);
-	r = raw_hello_reply(c->fd, fds, &nfds);
+	r = raw_hello_reply(c->fd, true, fds, &nfds);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_uint_eq(nfds, 3);
@@ -130,6 +130,38 @@ static uint32_t *slots(const struct client *c)
 	return c->lease + c->lease_offset / sizeof(uint32_t);
 }
 
+/* A client that does not ask for leases (one older than leased caches)
+ * gets what it always got: the region memfds alone, no lease geometry, and
+ * no cache. */
+START_TEST(test_lease_server_hello_without_leases)
+{
+	int fds[RAW_MAX_FDS];
+	size_t nfds = RAW_MAX_FDS, n;
+	uint64_t off[4];
+	Allocd__Reply *r;
+	int fd;
+
+	start();
+	fd = raw_connect(td.socket);
+	r = raw_hello_reply(fd, false, fds, &nfds);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(nfds, 1);
+	ck_assert_uint_eq(r->hello->lease_size, 0);
+	ck_assert_uint_eq(r->hello->regions[0]->bits_size, 0);
+	for (size_t i = 0; i < r->hello->n_objects; i++) {
+		ck_assert_uint_eq(r->hello->objects[i]->lease_slots, 0);
+		ck_assert_uint_eq(r->hello->objects[i]->bits_offset, 0);
+	}
+	allocd__reply__free_unpacked(r, NULL);
+	close(fds[0]);
+	ck_assert_int_eq(raw_alloc_lease(fd, 2, "p", 2, 0, 0, off, 4, &n), 0);
+	ck_assert_int_eq(raw_alloc_lease(fd, 3, "p", 0, 8, 16, off, 4, &n), -EINVAL);
+	ck_assert_int_eq(raw_free(fd, 4, "p", 2, off), 0);
+	close(fd);
+	stop();
+}
+END_TEST
+
 START_TEST(test_lease_server_hello)
 {
 	int fds[RAW_MAX_FDS], seals;
@@ -139,7 +171,7 @@ START_TEST(test_lease_server_hello)
 
 	start();
 	fd = raw_connect(td.socket);
-	r = raw_hello_reply(fd, fds, &nfds);
+	r = raw_hello_reply(fd, true, fds, &nfds);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_uint_eq(nfds, 3);
 	ck_assert_uint_eq(r->hello->max_output, 1u << 20);
@@ -264,6 +296,7 @@ Suite *lease_server_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_lease_server_hello);
+	tcase_add_test(tc, test_lease_server_hello_without_leases);
 	tcase_add_test(tc, test_lease_server_bits_follow_holders);
 	tcase_add_test(tc, test_lease_server_take_back);
 	tcase_add_test(tc, test_lease_server_reclaim_on_disconnect);

@@ -149,7 +149,7 @@ START_TEST(test_steady_no_malloc_for_leases)
 	a = raw_connect(td.socket);
 	b = raw_connect(td.socket);
 	ck_assert_int_eq(raw_hello(a, NULL, NULL), 0);
-	ck_assert_int_eq(raw_hello(b, fds, &nfds), 0);
+	ck_assert_int_eq(raw_hello_leases(b, true, fds, &nfds), 0);
 	ck_assert_uint_eq(nfds, 3);
 	/* p's slots are the whole page: it is the only pool. */
 	slot = mmap(NULL, 1024, PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);

@@ -215,14 +215,21 @@ static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chun
 	return open;
 }
 
-static struct session *open_session(uid_t uid, bool hello)
+/* A session; with skip_hello as if its hello were done, asking for leases
+ * when page (so that the page mode has a page without a hello frame). */
+static struct session *open_session(uid_t uid, bool skip_hello, bool page)
 {
 	struct session_creds cr = {.pid = getpid(), .uid = uid, .gid = 100};
 	struct session *s;
 
 	if (daemon_session_start(&D, &cr, &s) < 0)
 		abort();
-	s->hello_done = hello;
+	s->hello_done = skip_hello;
+	if (skip_hello && page) {
+		s->leases = true;
+		if (lease_page_open(&D.table, s->regions, &s->lease) < 0)
+			abort();
+	}
 	return s;
 }
 
@@ -253,12 +260,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	chunk = 1 + (size_t) ((mode >> 2) & 31) * 67;
 	page = mode & 0x80;
-	a = open_session(1000, mode & 2);
+	a = open_session(1000, mode & 2, page);
 	if ((mode & 1) && size >= 2) {
 		split = ((size_t) data[0] | (size_t) data[1] << 8) % (size - 1);
 		data += 2;
 		size -= 2;
-		b = open_session(12345, mode & 2);
+		b = open_session(12345, mode & 2, page);
 	}
 	if (feed(a, data, split < size ? split : size, chunk, page) && b != NULL && split < size)
 		feed(b, data + split, size - split, chunk, page);

@@ -37,6 +37,7 @@ static void hello(struct stream *st)
 	Allocd__Hello h = ALLOCD__HELLO__INIT;
 
 	h.client_name = "seed";
+	h.leases = true;
 	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
 	r.hello = &h;
 	put(st, &r, 1);
