@@ -200,3 +200,17 @@ const char *mt_jstr(json_t *o, const char *key)
 	ck_assert_msg(json_is_string(v), "'%s' is not a string", key);
 	return json_string_value(v);
 }
+
+json_t *mt_client_with_pid(json_t *clients, pid_t pid)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(clients, i, v)
+	{
+		if (mt_jint(v, "pid") == pid)
+			return v;
+	}
+	ck_abort_msg("no client with pid %d", (int) pid);
+	return NULL;
+}

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "tests/memctl/check_memctl.h"
 
@@ -39,5 +40,9 @@ json_t *mt_parse(const struct run *r);
 json_t *mt_named(json_t *array, const char *name);
 long long mt_jint(json_t *o, const char *key);
 const char *mt_jstr(json_t *o, const char *key);
+
+/* The client object of pid in a `memctl clients --json` array; fails the
+ * test when there is none. */
+json_t *mt_client_with_pid(json_t *clients, pid_t pid);
 
 #endif

@@ -289,20 +289,6 @@ static void release(pid_t pid, int go)
 	ck_assert_int_eq(client_wait_child(pid), 0);
 }
 
-static json_t *client_with_pid(json_t *clients, pid_t pid)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(clients, i, v)
-	{
-		if (mt_jint(v, "pid") == pid)
-			return v;
-	}
-	ck_abort_msg("no client with pid %d", (int) pid);
-	return NULL;
-}
-
 static void assert_holding(json_t *client, const char *name, const char *kind, long long amount,
 			   long long bytes, long long allocations)
 {
@@ -331,13 +317,13 @@ START_TEST(test_memctl_clients_json)
 	doc = mt_parse(&r);
 	clients = json_object_get(doc, "clients");
 	ck_assert_uint_eq(json_array_size(clients), 3); /* child, us, memctl */
-	child = client_with_pid(clients, pid);
+	child = mt_client_with_pid(clients, pid);
 	ck_assert_int_eq(mt_jint(child, "uid"), getuid());
 	ck_assert_uint_eq(json_array_size(json_object_get(child, "holdings")), 3);
 	assert_holding(child, "small", "pool", 7, 7 * 256, 7);
 	assert_holding(child, "packets", "pool", 3, 3 * 1536, 3);
 	assert_holding(child, "heap", "heap", 2048, 2048, 1);
-	me = client_with_pid(clients, getpid());
+	me = mt_client_with_pid(clients, getpid());
 	ck_assert_uint_eq(json_array_size(json_object_get(me, "holdings")), 3);
 	assert_holding(me, "small", "pool", 5, 5 * 256, 5);
 	assert_holding(me, "heap", "heap", HEAP_USED, HEAP_USED, 2);

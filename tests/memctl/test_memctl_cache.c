@@ -111,20 +111,6 @@ START_TEST(test_memctl_cache_pools_json)
 }
 END_TEST
 
-static json_t *client_with_pid(json_t *clients, pid_t pid)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(clients, i, v)
-	{
-		if (mt_jint(v, "pid") == pid)
-			return v;
-	}
-	ck_abort_msg("no client with pid %d", (int) pid);
-	return NULL;
-}
-
 START_TEST(test_memctl_cache_clients_json)
 {
 	struct test_daemon td;
@@ -145,7 +131,7 @@ START_TEST(test_memctl_cache_clients_json)
 			ck_assert_int_ge(mt_jint(h, "cached"), 0);
 		}
 	}
-	me = client_with_pid(clients, getpid());
+	me = mt_client_with_pid(clients, getpid());
 	h = mt_named(json_object_get(me, "holdings"), "small");
 	ck_assert_int_eq(mt_jint(h, "amount"), 21);
 	ck_assert_int_eq(mt_jint(h, "bytes"), 21 * 256);
