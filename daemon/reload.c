@@ -178,7 +178,9 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 		d->slots = v;
 	}
 	repoint(d, &r->next);
-	if (!d->log_level_pinned)
+	/* The summary is logged under the more verbose of the two levels, so
+	 * that turning logging down still says so. */
+	if (!d->log_level_pinned && r->next.log_level > log_get_level())
 		log_set_level(r->next.log_level);
 	old = d->cfg;
 	d->cfg = r->next;
@@ -190,6 +192,8 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 	log_info("reloaded %s: generation %llu, %s", d->cfg.file,
 		 (unsigned long long) d->generation,
 		 r->changes > 0 ? r->summary : "nothing changed");
+	if (!d->log_level_pinned)
+		log_set_level(d->cfg.log_level);
 	reload_cancel(r);
 	return 0;
 }
