@@ -378,57 +378,6 @@ static void server_on_signal(uv_signal_t *h, int signum)
 	server_stop(h->data);
 }
 
-static void raise_fd_limit(const struct daemon *d);
-
-/* The server's own part of a reload: a connection per session slot, so its
- * table grows with max_clients before the daemon's does (a larger table
- * than needed is harmless if the reload then fails). */
-static int server_grow_conns(struct server *srv, uint32_t max, struct errbuf *e)
-{
-	uint32_t was = srv->d->cfg.max_clients;
-	struct conn **v;
-
-	if (max <= was)
-		return 0;
-	v = realloc(srv->conns, max * sizeof(*v));
-	if (v == NULL)
-		return errbuf_set(e, -ENOMEM, "max_clients %u -> %u: %s", was, max,
-				  strerror(ENOMEM));
-	memset(v + was, 0, (max - was) * sizeof(*v));
-	srv->conns = v;
-	return 0;
-}
-
-/* SIGHUP: the configuration file again, applied whole or not at all
- * (reload.h); either way every client carries on. */
-static void server_on_reload(uv_signal_t *h, int signum)
-{
-	struct server *srv = h->data;
-	struct config next;
-	struct reload r;
-	struct errbuf e;
-	int rc;
-
-	log_info("caught %s: reloading %s", strsignal(signum), srv->d->cfg.file);
-	rc = reload_read(srv->d, &next, &e);
-	if (rc == 0) {
-		rc = reload_check(srv->d, &next, &r, &e);
-		if (rc < 0)
-			config_free(&next);
-	}
-	if (rc == 0) {
-		rc = server_grow_conns(srv, r.next.max_clients, &e);
-		if (rc < 0)
-			reload_cancel(&r);
-	}
-	if (rc == 0)
-		rc = reload_apply(srv->d, &r, &e);
-	if (rc < 0)
-		reload_refused(srv->d, &e);
-	else
-		raise_fd_limit(srv->d);
-}
-
 static int server_listen(struct server *srv, struct errbuf *e)
 {
 	struct daemon *d = srv->d;
@@ -481,6 +430,55 @@ static void raise_fd_limit(const struct daemon *d)
 			 "(LimitNOFILE= under systemd)",
 			 (unsigned long long) rl.rlim_cur, d->cfg.max_clients,
 			 (unsigned long long) need);
+}
+
+/* The server's own part of a reload: a connection per session slot, so its
+ * table grows with max_clients before the daemon's does (a larger table
+ * than needed is harmless if the reload then fails). */
+static int server_grow_conns(struct server *srv, uint32_t max, struct errbuf *e)
+{
+	uint32_t was = srv->d->cfg.max_clients;
+	struct conn **v;
+
+	if (max <= was)
+		return 0;
+	v = realloc(srv->conns, max * sizeof(*v));
+	if (v == NULL)
+		return errbuf_set(e, -ENOMEM, "max_clients %u -> %u: %s", was, max,
+				  strerror(ENOMEM));
+	memset(v + was, 0, (max - was) * sizeof(*v));
+	srv->conns = v;
+	return 0;
+}
+
+/* SIGHUP: the configuration file again, applied whole or not at all
+ * (reload.h); either way every client carries on. */
+static void server_on_reload(uv_signal_t *h, int signum)
+{
+	struct server *srv = h->data;
+	struct config next;
+	struct reload r;
+	struct errbuf e;
+	int rc;
+
+	log_info("caught %s: reloading %s", strsignal(signum), srv->d->cfg.file);
+	rc = reload_read(srv->d, &next, &e);
+	if (rc == 0) {
+		rc = reload_check(srv->d, &next, &r, &e);
+		if (rc < 0)
+			config_free(&next);
+	}
+	if (rc == 0) {
+		rc = server_grow_conns(srv, r.next.max_clients, &e);
+		if (rc < 0)
+			reload_cancel(&r);
+	}
+	if (rc == 0)
+		rc = reload_apply(srv->d, &r, &e);
+	if (rc < 0)
+		reload_refused(srv->d, &e);
+	else
+		raise_fd_limit(srv->d);
 }
 
 int server_run(struct dispatch *x, struct errbuf *e)
