@@ -337,6 +337,46 @@ START_TEST(test_reload_under_load_loses_no_hold)
 }
 END_TEST
 
+/* log_level changes live, unless -l set the level: then the summary says
+ * it was not applied. */
+START_TEST(test_reload_log_level)
+{
+	static const char *const args[] = {"-l", "info", NULL};
+	struct test_daemon td;
+	mc_client_t *c;
+	char log[16384];
+
+	ck_assert_int_eq(test_daemon_start(&td, RELOAD_CONFIG(2, 16, ""), args), 0);
+	c = client_connect(&td);
+	reload_ok(&td, c, RELOAD_CONFIG(2, 16, "log_level = \"error\";\n"));
+	test_daemon_log(&td, log, sizeof(log));
+	ck_assert_msg(strstr(log, "log_level info -> error (not applied: -l sets the level)") !=
+			  NULL,
+		      "%s", log);
+	/* Still at info: the next summary is there. */
+	reload_ok(&td, c, RELOAD_CONFIG(3, 16, "log_level = \"error\";\n"));
+	test_daemon_log(&td, log, sizeof(log));
+	ck_assert_msg(strstr(log, "client_quota 2 -> 3 (live)") != NULL, "%s", log);
+	mc_close(c);
+	client_stop(&td);
+
+	client_start(&td, RELOAD_CONFIG(2, 16, ""));
+	c = client_connect(&td);
+	reload_ok(&td, c, RELOAD_CONFIG(2, 16, "log_level = \"error\";\n"));
+	/* At error, the next reload's summary (info) is not logged... */
+	reload_ok(&td, c, RELOAD_CONFIG(3, 16, "log_level = \"error\";\n"));
+	test_daemon_log(&td, log, sizeof(log));
+	ck_assert_ptr_nonnull(strstr(log, "log_level info -> error (live)"));
+	ck_assert_ptr_null(strstr(log, "client_quota 2 -> 3"));
+	/* ...and going back to info says so. */
+	reload_ok(&td, c, RELOAD_CONFIG(3, 16, ""));
+	test_daemon_log(&td, log, sizeof(log));
+	ck_assert_ptr_nonnull(strstr(log, "log_level error -> info (live)"));
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
 Suite *reload_suite(void)
 {
 	Suite *s = suite_create("reload");
@@ -349,6 +389,7 @@ Suite *reload_suite(void)
 	tcase_add_test(tc, test_reload_objects_added_or_removed_refused);
 	tcase_add_test(tc, test_reload_max_clients);
 	tcase_add_test(tc, test_reload_under_load_loses_no_hold);
+	tcase_add_test(tc, test_reload_log_level);
 	suite_add_tcase(s, tc);
 	return s;
 }
