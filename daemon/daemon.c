@@ -37,7 +37,7 @@ static uint32_t hold_limit(const struct object_table *l)
 	uint64_t units = 0;
 
 	for (size_t i = 0; i < l->nobjects; i++) {
-		const struct object *o = &l->objects[i];
+		const struct object *o = l->objects[i];
 
 		if (o->kind == OBJ_POOL)
 			units += pool_blocks(o);
@@ -71,6 +71,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	d->max_batch = wire_max_batch(cfg->max_frame);
 	d->start_ms = daemon_now_ms();
 	d->generation = 1;
+	d->dry_run = dry_run;
 	d->loaded_wall_ms = daemon_wall_ms();
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
 	 * bytes, unknown fields get a record each); past that unpack fails
@@ -139,7 +140,7 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 				  d->nsessions, holds_count(&d->holds));
 	}
 	for (size_t i = 0; i < d->table.nobjects; i++) {
-		const struct object *o = &d->table.objects[i];
+		const struct object *o = d->table.objects[i];
 		struct tlsf_stats st;
 
 		if (o->kind == OBJ_POOL &&

@@ -40,6 +40,7 @@ struct daemon {
 	uint64_t loaded_wall_ms;
 	uint64_t reloads_refused;
 	char reload_error[ERRBUF_MAX];
+	bool dry_run;          /* regions are address space only (daemon_init) */
 	bool log_level_pinned; /* -l given: reloads leave the level alone */
 };
 

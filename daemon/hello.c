@@ -33,20 +33,20 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 	for (size_t i = 0; i < l->nregions; i++) {
 		Allocd__RegionInfo *ri;
 
-		if (!session_may_use(s, &l->regions[i]))
+		if (!session_may_use(s, l->regions[i]))
 			continue;
 		ri = arena_alloc(&d->arena, sizeof(*ri));
 		if (ri == NULL)
 			return errbuf_set(e, -ENOMEM, "out of reply memory");
 		allocd__region_info__init(ri);
-		ri->name = (char *) l->regions[i].cfg->name;
-		ri->size = l->regions[i].size;
-		ri->bits_size = s->leases ? l->regions[i].cfg->bits_size : 0;
+		ri->name = (char *) l->regions[i]->cfg->name;
+		ri->size = l->regions[i]->size;
+		ri->bits_size = s->leases ? l->regions[i]->bits_size : 0;
 		reply_index[i] = (uint32_t) out->n_regions;
 		out->regions[out->n_regions++] = ri;
 	}
 	for (size_t i = 0; i < l->nobjects; i++) {
-		const struct object *o = &l->objects[i];
+		const struct object *o = l->objects[i];
 		Allocd__ObjectInfo *oi;
 		uint64_t used;
 

@@ -31,8 +31,9 @@ int lease_page_layout(const struct object_table *t, uint64_t regions, struct lea
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < t->nobjects; i++) {
-		const struct object *o = &t->objects[i];
-		uint64_t slots = o->kind == OBJ_POOL ? o->u.pool.cfg->cache_max : 0;
+		const struct object *o = t->objects[i];
+		uint64_t slots =
+		    o->kind == OBJ_POOL && !o->u.pool.own_bits ? o->u.pool.cfg->cache_max : 0;
 
 		p->at[i] = LEASE_NONE;
 		if (slots == 0 || !(regions & (UINT64_C(1) << o->region->index)))
@@ -91,6 +92,28 @@ void lease_page_close(struct lease_page *p)
 	p->slots = NULL;
 	p->base = NULL;
 	p->size = 0;
+}
+
+int lease_page_grow(struct lease_page *p, size_t was, size_t now)
+{
+	uint64_t *at;
+	uint32_t *slots;
+
+	if (p->at == NULL)
+		return 0;
+	at = realloc(p->at, now * sizeof(*at));
+	if (at == NULL)
+		return -ENOMEM;
+	p->at = at;
+	slots = realloc(p->slots, now * sizeof(*slots));
+	if (slots == NULL)
+		return -ENOMEM;
+	p->slots = slots;
+	for (size_t i = was; i < now; i++) {
+		p->at[i] = LEASE_NONE;
+		p->slots[i] = 0;
+	}
+	return 0;
 }
 
 uint32_t lease_page_slots(const struct lease_page *p, const struct object *o)

@@ -53,6 +53,11 @@ void lease_page_sent(struct lease_page *p);
 /* Unmap, close, free; p becomes empty (fd -1). Safe on an empty page. */
 void lease_page_close(struct lease_page *p);
 
+/* Room for objects [was, now) a reload appended: none of them has slots
+ * (the page the client mapped stays as it is). Nothing to do without a
+ * layout. 0 or -ENOMEM (p still usable for the first was). */
+int lease_page_grow(struct lease_page *p, size_t was, size_t now);
+
 /* Slots the page has for pool o (0: it cannot cache it). */
 uint32_t lease_page_slots(const struct lease_page *p, const struct object *o);
 

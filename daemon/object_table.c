@@ -1,8 +1,11 @@
 /*
  * object_table: building the regions, pools, heaps and groups a config
  * describes, and finding them by name (see object_table.h). Objects are laid
- * out region by region, pools then heaps, then all groups, so an object's
- * index never changes once built; by_name is sorted for binary search.
+ * out region by region, pools then heaps, then all groups; a reload appends
+ * what it adds after them (object_table_stage, _append). Each object and
+ * region is allocated on its own and never moves, so pointers to them
+ * (groups' members, choice functions' allocators) and indices stay valid for
+ * the daemon's life; by_name is sorted for binary search.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,8 +23,25 @@ static uint32_t *holder_heads(uint64_t n)
 	return v;
 }
 
-static int pool_build(struct object *o, struct region *r, const struct cfg_pool *cp,
-		      struct errbuf *e)
+/* The pool's "held by two or more" bits: in its region's shared bits when
+ * they have room, which they always have at start. A pool a reload adds to
+ * a region whose shared bits were sealed at a smaller size gets private
+ * bits instead, and no lease slots (lease_page.c): nobody caches it until
+ * a restart lays the bits out again. */
+static int pool_bits(struct pool *p, const struct region *r, const struct cfg_pool *cp)
+{
+	uint64_t words = (cp->blocks + 63) / 64;
+
+	if (cp->bits_offset + words * sizeof(*r->bits) <= r->bits_size) {
+		p->bits = r->bits + cp->bits_offset / sizeof(*r->bits);
+		return 0;
+	}
+	p->own_bits = true;
+	p->bits = calloc(words, sizeof(*p->bits));
+	return p->bits != NULL ? 0 : -ENOMEM;
+}
+
+static int pool_build(struct object *o, const struct cfg_pool *cp, struct errbuf *e)
 {
 	struct pool *p = &o->u.pool;
 	int rc;
@@ -31,12 +51,11 @@ static int pool_build(struct object *o, struct region *r, const struct cfg_pool 
 	o->offset = cp->offset;
 	o->size = cp->block_size * cp->blocks;
 	p->cfg = cp;
-	p->bits = r->bits + cp->bits_offset / sizeof(*r->bits);
-	rc = sys_mem_blocks_init(&p->mb, cp->block_size, cp->blocks, r->base + cp->offset);
+	rc = sys_mem_blocks_init(&p->mb, cp->block_size, cp->blocks, o->region->base + cp->offset);
 	if (rc == 0) {
 		p->holders = holder_heads(cp->blocks);
 		p->marks = calloc((cp->blocks + 63) / 64, sizeof(*p->marks));
-		if (p->holders == NULL || p->marks == NULL)
+		if (p->holders == NULL || p->marks == NULL || pool_bits(p, o->region, cp) < 0)
 			rc = -ENOMEM;
 	}
 	return rc < 0 ? errbuf_set(e, rc, "pool '%s': %s", cp->name, strerror(-rc)) : 0;
@@ -64,8 +83,17 @@ static int heap_build(struct object *o, const struct cfg_heap *ch, struct errbuf
 	return 0;
 }
 
-static int group_build(struct object_table *l, struct object *o, const struct config *c, size_t gi,
-		       struct errbuf *e)
+/* The object called name in l or, when l has none, in add. */
+static struct object *find_in(const struct object_table *l, const struct object_table *add,
+			      const char *name)
+{
+	struct object *o = object_table_find(l, name);
+
+	return o != NULL ? o : object_table_find(add, name);
+}
+
+static int group_build(const struct object_table *l, const struct object_table *add,
+		       struct object *o, const struct config *c, size_t gi, struct errbuf *e)
 {
 	const struct cfg_group *cg = &c->groups[gi];
 	struct group *g = &o->u.group;
@@ -80,7 +108,7 @@ static int group_build(struct object_table *l, struct object *o, const struct co
 		return -ENOMEM;
 	sys_multi_mem_blocks_init(&g->mmb, NULL);
 	for (size_t i = 0; i < cg->nmembers; i++) {
-		struct object *m = object_table_find(l, cg->members[i]);
+		struct object *m = find_in(l, add, cg->members[i]);
 
 		/* config.c checked that members exist, are pools, share a region. */
 		g->members[i] = m;
@@ -105,88 +133,174 @@ static int by_name_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* (Re)build the name index over the objects built so far. */
+/* (Re)build the name index over the objects built so far (by_name has room
+ * for them all). */
 static void index_by_name(struct object_table *l)
 {
 	for (size_t i = 0; i < l->nobjects; i++)
-		l->by_name[i] = &l->objects[i];
+		l->by_name[i] = l->objects[i];
 	l->nby_name = l->nobjects;
 	qsort(l->by_name, l->nby_name, sizeof(*l->by_name), by_name_cmp);
 }
 
-int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
-		       struct errbuf *e)
+/* A new, zeroed object counted into add (numbered after l's), or NULL. */
+static struct object *new_object(const struct object_table *l, struct object_table *add,
+				 struct region *r)
+{
+	struct object *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->index = (uint32_t) (l->nobjects + add->nobjects);
+	o->region = r;
+	add->objects[add->nobjects++] = o;
+	return o;
+}
+
+static int stage_region(const struct object_table *l, struct object_table *add,
+			const struct cfg_region *cr, bool dry_run, struct errbuf *e)
+{
+	struct region *r = NULL;
+	struct object *o;
+	int rc;
+
+	for (size_t i = 0; i < l->nregions && r == NULL; i++)
+		if (strcmp(l->regions[i]->cfg->name, cr->name) == 0)
+			r = l->regions[i];
+	if (r == NULL) {
+		if (l->nregions + add->nregions >= WIRE_MAX_REGIONS)
+			return errbuf_set(e, -ENOSPC,
+					  "region '%s': a daemon serves at most %d regions",
+					  cr->name, WIRE_MAX_REGIONS);
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return errbuf_set(e, -ENOMEM, "%s", strerror(ENOMEM));
+		rc = region_create(r, cr, (uint32_t) (l->nregions + add->nregions), dry_run, e);
+		if (rc < 0) {
+			free(r);
+			return rc;
+		}
+		add->regions[add->nregions++] = r;
+	}
+	for (size_t j = 0; j < cr->npools; j++) {
+		if (object_table_find(l, cr->pools[j].name) != NULL)
+			continue;
+		o = new_object(l, add, r);
+		rc = o != NULL ? pool_build(o, &cr->pools[j], e) : -ENOMEM;
+		if (rc < 0)
+			return o != NULL ? rc : errbuf_set(e, rc, "%s", strerror(-rc));
+	}
+	for (size_t j = 0; j < cr->nheaps; j++) {
+		if (object_table_find(l, cr->heaps[j].name) != NULL)
+			continue;
+		o = new_object(l, add, r);
+		rc = o != NULL ? heap_build(o, &cr->heaps[j], e) : -ENOMEM;
+		if (rc < 0)
+			return o != NULL ? rc : errbuf_set(e, rc, "%s", strerror(-rc));
+	}
+	return 0;
+}
+
+int object_table_stage(const struct object_table *l, const struct config *c, bool dry_run,
+		       struct object_table *add, struct errbuf *e)
 {
 	size_t n = c->ngroups;
 	struct object *o;
 	int rc = -ENOMEM;
 
-	memset(l, 0, sizeof(*l));
+	memset(add, 0, sizeof(*add));
 	for (size_t i = 0; i < c->nregions; i++)
 		n += c->regions[i].npools + c->regions[i].nheaps;
-	l->regions = calloc(c->nregions, sizeof(*l->regions));
-	l->objects = calloc(n, sizeof(*l->objects));
-	l->by_name = calloc(n, sizeof(*l->by_name));
-	if (l->regions == NULL || l->objects == NULL || l->by_name == NULL) {
+	add->regions = calloc(c->nregions ? c->nregions : 1, sizeof(*add->regions));
+	add->objects = calloc(n ? n : 1, sizeof(*add->objects));
+	add->by_name = calloc(n ? n : 1, sizeof(*add->by_name));
+	if (add->regions == NULL || add->objects == NULL || add->by_name == NULL) {
 		errbuf_set(e, rc, "%s", strerror(ENOMEM));
 		goto fail;
 	}
-	for (size_t i = 0; i < c->nregions; i++)
-		l->regions[i].fd = -1;
-
-	o = l->objects;
 	for (size_t i = 0; i < c->nregions; i++) {
-		const struct cfg_region *cr = &c->regions[i];
-		struct region *r = &l->regions[i];
-
-		rc = region_create(r, cr, (uint32_t) i, dry_run, e);
+		rc = stage_region(l, add, &c->regions[i], dry_run, e);
 		if (rc < 0)
 			goto fail;
-		l->nregions++;
-		for (size_t j = 0; j < cr->npools; j++, o++) {
-			o->index = (uint32_t) (o - l->objects);
-			o->region = r;
-			l->nobjects++;
-			rc = pool_build(o, r, &cr->pools[j], e);
-			if (rc < 0)
-				goto fail;
-		}
-		for (size_t j = 0; j < cr->nheaps; j++, o++) {
-			o->index = (uint32_t) (o - l->objects);
-			o->region = r;
-			l->nobjects++;
-			rc = heap_build(o, &cr->heaps[j], e);
-			if (rc < 0)
-				goto fail;
-		}
 	}
 	/* Groups look their members up by name, so sort what exists so far. */
-	index_by_name(l);
-	for (size_t i = 0; i < c->ngroups; i++, o++) {
-		o->index = (uint32_t) (o - l->objects);
-		l->nobjects++;
-		rc = group_build(l, o, c, i, e);
+	index_by_name(add);
+	for (size_t i = 0; i < c->ngroups; i++) {
+		if (object_table_find(l, c->groups[i].name) != NULL)
+			continue;
+		o = new_object(l, add, NULL);
+		if (o == NULL) {
+			rc = errbuf_set(e, -ENOMEM, "%s", strerror(ENOMEM));
+			goto fail;
+		}
+		rc = group_build(l, add, o, c, i, e);
 		if (rc < 0)
 			goto fail;
 	}
-	index_by_name(l);
+	index_by_name(add);
 	return 0;
 
 fail:
-	object_table_destroy(l);
+	object_table_destroy(add);
+	return rc;
+}
+
+/* Grow *v (of n pointers) to room for m; on failure *v is as it was. */
+static int grow(void *v, size_t m)
+{
+	void **p = realloc(*(void ***) v, (m ? m : 1) * sizeof(void *));
+
+	if (p == NULL)
+		return -ENOMEM;
+	*(void ***) v = p;
+	return 0;
+}
+
+int object_table_append(struct object_table *l, struct object_table *add)
+{
+	size_t nr = l->nregions + add->nregions, no = l->nobjects + add->nobjects;
+
+	if (grow(&l->regions, nr) < 0 || grow(&l->objects, no) < 0 || grow(&l->by_name, no) < 0)
+		return -ENOMEM;
+	memcpy(l->regions + l->nregions, add->regions, add->nregions * sizeof(*add->regions));
+	memcpy(l->objects + l->nobjects, add->objects, add->nobjects * sizeof(*add->objects));
+	l->nregions = nr;
+	l->nobjects = no;
+	index_by_name(l);
+	free(add->regions);
+	free(add->objects);
+	free(add->by_name);
+	memset(add, 0, sizeof(*add));
+	return 0;
+}
+
+int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
+		       struct errbuf *e)
+{
+	struct object_table add;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	rc = object_table_stage(l, c, dry_run, &add, e);
+	if (rc == 0 && object_table_append(l, &add) < 0) {
+		object_table_destroy(&add);
+		rc = errbuf_set(e, -ENOMEM, "%s", strerror(ENOMEM));
+	}
 	return rc;
 }
 
 void object_table_destroy(struct object_table *l)
 {
 	for (size_t i = 0; i < l->nobjects; i++) {
-		struct object *o = &l->objects[i];
+		struct object *o = l->objects[i];
 
 		switch (o->kind) {
 		case OBJ_POOL:
 			sys_mem_blocks_deinit(&o->u.pool.mb);
 			free(o->u.pool.holders);
 			free(o->u.pool.marks);
+			if (o->u.pool.own_bits)
+				free(o->u.pool.bits);
 			break;
 		case OBJ_HEAP:
 			tlsf_destroy(o->u.heap.tlsf);
@@ -198,9 +312,12 @@ void object_table_destroy(struct object_table *l)
 			free(o->u.group.members);
 			break;
 		}
+		free(o);
 	}
-	for (size_t i = 0; i < l->nregions; i++)
-		region_destroy(&l->regions[i]);
+	for (size_t i = 0; i < l->nregions; i++) {
+		region_destroy(l->regions[i]);
+		free(l->regions[i]);
+	}
 	free(l->regions);
 	free(l->objects);
 	free(l->by_name);

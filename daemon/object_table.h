@@ -35,7 +35,10 @@ struct pool {
 	sys_mem_blocks_t mb;
 	const struct cfg_pool *cfg;
 	uint32_t *holders;   /* per block */
-	uint64_t *bits;      /* its words in the region's shared bits (lease.h) */
+	uint64_t *bits;      /* its words in the region's shared bits (lease.h),
+			      * or private ones when own_bits */
+	bool own_bits;       /* added by a reload past the region's sealed
+			      * shared bits: not cacheable (object_table.c) */
 	uint64_t *marks;     /* a bit per block, all 0 between calls: lease.c's
 			      * scratch for take-back (no malloc then) */
 	uint64_t failed;     /* allocations refused for lack of blocks */
@@ -74,9 +77,11 @@ struct object {
 };
 
 struct object_table {
-	struct region *regions;
+	struct region **regions; /* by index; each allocated on its own */
 	size_t nregions;
-	struct object *objects; /* pools and heaps by region, then groups */
+	struct object **objects; /* by index: pools and heaps by region, then
+				  * groups, then what reloads appended; each
+				  * allocated on its own, never moved */
 	size_t nobjects;
 	struct object **by_name; /* sorted by name */
 	size_t nby_name;
@@ -93,7 +98,23 @@ struct object_table {
 int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
 		       struct errbuf *e);
 
-/* Release everything; safe on a zeroed struct. */
+/*
+ * What a reload adds: build in *add the regions, pools, heaps and groups of
+ * c that l has no object (region) of that name for, numbered after l's, as
+ * object_table_build does; new pools and heaps of l's regions live in them
+ * (c's layout must leave l's objects where they are: reload_check saw to
+ * it). Nothing in l changes. 0, or a negative errno with a message in e
+ * and add empty (-ENOSPC past WIRE_MAX_REGIONS regions).
+ */
+int object_table_stage(const struct object_table *l, const struct config *c, bool dry_run,
+		       struct object_table *add, struct errbuf *e);
+
+/* Move what add holds to the end of l; add becomes empty. 0, or -ENOMEM
+ * with l and add as they were. */
+int object_table_append(struct object_table *l, struct object_table *add);
+
+/* Release everything; safe on a zeroed struct. On a staged table, only
+ * what was staged (not the regions of the table it was staged against). */
 void object_table_destroy(struct object_table *l);
 
 /* The object called name, or NULL. O(log objects). */

@@ -628,7 +628,7 @@ static uint64_t reclaim(struct ops *op, struct session *s)
 
 	while (s->hold_head != HOLD_NIL) {
 		const struct hold *hd = &d->holds.v[s->hold_head];
-		struct object *o = &d->table.objects[hd->obj];
+		struct object *o = d->table.objects[hd->obj];
 		uint32_t unit = hd->unit;
 		uint32_t *head;
 

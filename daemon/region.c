@@ -50,6 +50,7 @@ static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_
 				  "region '%s': cannot set up its %zu bytes of shared bits: %s",
 				  cfg->name, size, strerror(-rc));
 	r->bits = p;
+	r->bits_size = size;
 	return 0;
 }
 
@@ -139,7 +140,7 @@ void region_destroy(struct region *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->bits != NULL)
-		munmap(r->bits, r->cfg->bits_size);
+		munmap(r->bits, r->bits_size);
 	if (r->bits_fd >= 0)
 		close(r->bits_fd);
 	r->base = NULL;

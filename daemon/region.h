@@ -33,9 +33,11 @@ struct region {
 	int fd;        /* memfd, -1 when not created */
 	uint8_t *base; /* PROT_NONE mapping of [0, size) */
 	uint64_t size;
-	int bits_fd;    /* shared-bits memfd, -1 when not created */
-	uint64_t *bits; /* RW mapping of its cfg->bits_size bytes, or NULL
-			 * when 0; dry run: private anonymous memory */
+	int bits_fd;        /* shared-bits memfd, -1 when not created */
+	uint64_t *bits;     /* RW mapping of its bits_size bytes, or NULL
+			     * when 0; dry run: private anonymous memory */
+	uint64_t bits_size; /* cfg->bits_size at creation: the memfd is sealed
+			     * at that size, whatever a reload adds */
 };
 
 /*

@@ -43,21 +43,35 @@ struct check {
 	size_t refused;
 };
 
+/* Why a layout change refuses the reload, for the two a reload that adds
+ * objects runs into. */
+static const char *layout_hint(const struct config_change *ch)
+{
+	if (strcmp(ch->setting, "offset in the region") == 0)
+		return " (pools are laid out before heaps: add a pool to a region without "
+		       "heaps, or to a new region)";
+	if (strncmp(ch->object, "region ", 7) == 0 && strcmp(ch->setting, "size") == 0)
+		return " (set a region's size with room to spare to add objects to it at a "
+		       "reload)";
+	return "";
+}
+
 static void on_change(void *arg, const struct config_change *ch)
 {
 	struct check *k = arg;
 	const char *sp = ch->object[0] != '\0' ? " " : "";
 
-	if (ch->kind != CONFIG_CHANGED) {
+	if (ch->kind == CONFIG_ADDED) {
+		list_add(k->r->summary, sizeof(k->r->summary), &k->sum_at, "%s added", ch->object);
+	} else if (ch->kind == CONFIG_REMOVED) {
 		k->refused++;
 		list_add(k->e->msg, sizeof(k->e->msg), &k->err_at,
-			 "%s %s: adding or removing objects needs a restart", ch->object,
-			 ch->kind == CONFIG_ADDED ? "added" : "removed");
+			 "%s removed: removing objects needs a restart", ch->object);
 	} else if (ch->reload == CONFIG_RESTART) {
 		k->refused++;
 		list_add(k->e->msg, sizeof(k->e->msg), &k->err_at,
-			 "%s%s%s %s -> %s: cannot change without a restart", ch->object, sp,
-			 ch->setting, ch->was, ch->now);
+			 "%s%s%s %s -> %s: cannot change without a restart%s", ch->object, sp,
+			 ch->setting, ch->was, ch->now, layout_hint(ch));
 	} else if (strcmp(ch->setting, "log_level") == 0 && k->d->log_level_pinned) {
 		list_add(k->r->summary, sizeof(k->r->summary), &k->sum_at,
 			 "log_level %s -> %s (not applied: -l sets the level)", ch->was, ch->now);
@@ -121,15 +135,15 @@ static void swap_str(char **a, char **b)
 	*b = t;
 }
 
-/* Point every object and region at its settings in next: the objects and
- * their names are the same (reload_check saw no object added or removed),
- * only the memory they live in changes. */
+/* Point every object and region at its settings in next: each has one
+ * there of the same name (reload_check saw nothing removed; what was added
+ * points there already), only the memory they live in changes. */
 static void repoint(struct daemon *d, struct config *next)
 {
 	struct object_table *l = &d->table;
 
 	for (size_t i = 0; i < l->nobjects; i++) {
-		struct object *o = &l->objects[i];
+		struct object *o = l->objects[i];
 		const struct cfg_region *cr = config_find_region(next, o->region->cfg->name);
 		struct cfg_group *ng;
 		struct cfg_group *og;
@@ -158,13 +172,50 @@ static void repoint(struct daemon *d, struct config *next)
 		}
 	}
 	for (size_t i = 0; i < l->nregions; i++)
-		l->regions[i].cfg = config_find_region(next, l->regions[i].cfg->name);
+		l->regions[i]->cfg = config_find_region(next, l->regions[i]->cfg->name);
+}
+
+/* Make room in every session for the objects and regions add brings:
+ * what it holds of them (nothing), no lease slots, and whether it may use
+ * each new region. Room left over after a later failure is harmless. */
+static int grow_sessions(struct daemon *d, const struct object_table *add)
+{
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		int rc = d->slots[i] != NULL ? session_grow(d->slots[i], &d->table, add) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Build what next adds and append it: first everything that can fail
+ * (regions, allocators, choice functions, room in the sessions), then the
+ * append, so that a failure leaves the running table whole. */
+static int add_objects(struct daemon *d, const struct config *next, struct errbuf *e)
+{
+	struct object_table add;
+	int rc = object_table_stage(&d->table, next, d->dry_run, &add, e);
+
+	if (rc < 0 || add.nobjects + add.nregions == 0) {
+		object_table_destroy(&add);
+		return rc;
+	}
+	rc = grow_sessions(d, &add);
+	if (rc == 0)
+		rc = object_table_append(&d->table, &add);
+	if (rc < 0) {
+		object_table_destroy(&add);
+		return errbuf_set(e, rc, "cannot add objects: %s", strerror(-rc));
+	}
+	return 0;
 }
 
 int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 {
 	uint32_t was = d->cfg.max_clients, now = r->next.max_clients;
 	struct config old;
+	int rc;
 
 	if (now > was) {
 		struct session **v = realloc(d->slots, now * sizeof(*v));
@@ -176,6 +227,11 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 		}
 		memset(v + was, 0, (now - was) * sizeof(*v));
 		d->slots = v;
+	}
+	rc = add_objects(d, &r->next, e);
+	if (rc < 0) {
+		reload_cancel(r);
+		return rc;
 	}
 	repoint(d, &r->next);
 	/* The summary is logged under the more verbose of the two levels, so

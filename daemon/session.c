@@ -76,11 +76,28 @@ struct session *session_new(const struct object_table *t, const struct session_c
 	s->lease.fd = -1;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
 	for (size_t i = 0; i < t->nregions; i++)
-		if (region_allows(&t->regions[i], s->uid, s->gid, s->groups, s->ngroups))
+		if (region_allows(t->regions[i], s->uid, s->gid, s->groups, s->ngroups))
 			s->regions |= UINT64_C(1) << i;
 	log_debug("client %llu connected: pid %d uid %u gid %u (%s)", (unsigned long long) s->id,
 		  (int) s->pid, (unsigned) s->uid, (unsigned) s->gid, s->comm);
 	return s;
+}
+
+int session_grow(struct session *s, const struct object_table *t, const struct object_table *add)
+{
+	size_t now = t->nobjects + add->nobjects;
+	struct session_held *held = realloc(s->held, (now ? now : 1) * sizeof(*held));
+
+	if (held == NULL)
+		return -ENOMEM;
+	s->held = held;
+	memset(held + t->nobjects, 0, add->nobjects * sizeof(*held));
+	if (lease_page_grow(&s->lease, t->nobjects, now) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < add->nregions; i++)
+		if (region_allows(add->regions[i], s->uid, s->gid, s->groups, s->ngroups))
+			s->regions |= UINT64_C(1) << add->regions[i]->index;
+	return 0;
 }
 
 void session_free(struct session *s)

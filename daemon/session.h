@@ -65,6 +65,14 @@ struct session_creds {
 struct session *session_new(const struct object_table *t, const struct session_creds *cr,
 			    uint64_t id, uint32_t slot, uint64_t since_ms);
 
+/*
+ * Make room in s for what a reload stages in add to append to t: nothing
+ * held of the new objects, no lease slots for them, and the new regions s
+ * may use by their allow-lists (as session_new decides). 0 or -ENOMEM
+ * (what grew stays: it is harmless).
+ */
+int session_grow(struct session *s, const struct object_table *t, const struct object_table *add);
+
 /* Log a line about client s at level, prefixed "client ID (pid PID, COMM): ". */
 void session_log(const struct session *s, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -126,21 +126,21 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 	for (size_t i = 0; i < l->nregions; i++) {
 		Allocd__RegionStats *rs;
 
-		if (!session_may_use(s, &l->regions[i]))
+		if (!session_may_use(s, l->regions[i]))
 			continue;
 		rs = arena_alloc(&d->arena, sizeof(*rs));
 		if (rs == NULL)
 			return no_memory(e);
 		allocd__region_stats__init(rs);
-		rs->name = (char *) l->regions[i].cfg->name;
-		rs->size = l->regions[i].size;
-		rs->hugepages = l->regions[i].cfg->hugepages;
+		rs->name = (char *) l->regions[i]->cfg->name;
+		rs->size = l->regions[i]->size;
+		rs->hugepages = l->regions[i]->cfg->hugepages;
 		out->regions[out->n_regions++] = rs;
 		by_index[i] = rs;
 	}
 	/* Bytes in use per region: pools and heaps, each counted once. */
 	for (size_t i = 0; i < l->nobjects; i++) {
-		const struct object *o = &l->objects[i];
+		const struct object *o = l->objects[i];
 		Allocd__RegionStats *rs = by_index[o->region->index];
 		struct tlsf_stats st;
 
@@ -185,7 +185,7 @@ static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *a
 	if (ci->holdings == NULL)
 		return NULL;
 	for (size_t i = 0; i < l->nobjects; i++) {
-		const struct object *o = &l->objects[i];
+		const struct object *o = l->objects[i];
 		Allocd__Holding *h;
 
 		if (c->held[i].holds == 0 || !session_may_use(asker, o->region))

@@ -12,6 +12,7 @@
 
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
+#include "daemon/ops.h"
 #include "daemon/reload.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
@@ -83,7 +84,17 @@ static const struct {
      "pools = [ \"q\", \"p\" ]; choice = \"index\";", -EBUSY,
      "group 'gi' pools 2 pools from 'p' -> 2 pools from 'q': cannot change"},
     {"name = \"s\";", "name = \"t\";", -EBUSY, "pool 's' removed"},
-    {"name = \"s\";", "name = \"t\";", -EBUSY, "pool 't' added"},
+    {"name = \"s\";", "name = \"t\";", -EBUSY, "removing objects needs a restart"},
+    /* A pool added before a heap moves it; one added to a region whose
+     * size is computed grows it: both say how to add one instead. */
+    {"align = 512;\n                client_quota = 4; } );",
+     "align = 512;\n                client_quota = 4; }, { name = \"n\"; block_size = 64; "
+     "blocks = 4; } );",
+     -EBUSY,
+     "heap 'h' offset in the region 24576 -> 28672: cannot change without a restart "
+     "(pools are laid out before heaps"},
+    {"blocks = 8; }", "blocks = 8; }, { name = \"n\"; block_size = 64; blocks = 4; }", -EBUSY,
+     "region 'secret' size 4096 -> 8192: cannot change without a restart (set a region's size"},
     {"{ name = \"gi\";", "{ name = \"gj\";", -EBUSY, "group 'gi' removed"},
     /* Pools keep their places: swapping two moves both. */
     {"{ name = \"p\"; block_size = 64; blocks = 100; },\n"
@@ -133,9 +144,145 @@ START_TEST(test_reload_apply_repoints_objects)
 	ck_assert_ptr_eq(q->name, d.cfg.regions[0].pools[1].name);
 	ck_assert_ptr_eq(g->u.group.cfg, &d.cfg.groups[0]);
 	ck_assert_str_eq(g->u.group.cfg->choice, "by_size");
-	ck_assert_ptr_eq(d.table.regions[1].cfg, &d.cfg.regions[1]);
+	ck_assert_ptr_eq(d.table.regions[1]->cfg, &d.cfg.regions[1]);
 	for (size_t i = 0; i < d.table.nobjects; i++)
-		ck_assert_ptr_eq(fixture_object(&d, d.table.objects[i].name), &d.table.objects[i]);
+		ck_assert_ptr_eq(fixture_object(&d, d.table.objects[i]->name), d.table.objects[i]);
+	daemon_fini(&d);
+}
+END_TEST
+
+/* The fixture with region 'secret' given room to spare, and more in it. */
+static const char *fixture_room(const char *more)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s",
+		 fixture_with("{ name = \"secret\";", "{ name = \"secret\"; size = \"64K\";"));
+	if (more != NULL) {
+		char *at = strstr(buf, "blocks = 8; }") + strlen("blocks = 8; }");
+		char tail[4096];
+
+		snprintf(tail, sizeof(tail), "%s", at);
+		snprintf(at, sizeof(buf) - (size_t) (at - buf), "%s%s", more, tail);
+	}
+	return buf;
+}
+
+/* The fixture (with room in 'secret') plus a region 'fresh' of a pool, a
+ * heap and a group, a region only uid 999 may use, and a pool in the tail
+ * of 'secret'. */
+static const char *fixture_added(void)
+{
+	static char buf[8192];
+	const char *base = fixture_room(", { name = \"s2\"; block_size = 128; blocks = 16; }");
+	const char *end = strstr(base, ");\ngroups");
+
+	snprintf(
+	    buf, sizeof(buf),
+	    "%.*s,\n  { name = \"fresh\";\n"
+	    "    pools = ( { name = \"n\"; block_size = 256; blocks = 32; cache_max = 8; } );\n"
+	    "    heaps = ( { name = \"nh\"; size = \"64K\"; } ); },\n"
+	    "  { name = \"other\"; allow_uids = [ 999 ];\n"
+	    "    pools = ( { name = \"o\"; block_size = 64; blocks = 8; } ); }\n"
+	    "%s",
+	    (int) (end - base), base, end);
+	end = strstr(buf, "choice = \"index\"; } );");
+	snprintf((char *) end, sizeof(buf) - (size_t) (end - buf), "%s",
+		 "choice = \"index\"; },\n"
+		 "           { name = \"ng\"; pools = [ \"n\" ]; choice = \"index\"; } );\n");
+	return buf;
+}
+
+/* Objects a reload adds are appended: every object and region already
+ * there keeps its address and index, the new ones come after them, and a
+ * session connected before the reload can allocate from them at once and
+ * may use the new regions its uid is allowed. */
+START_TEST(test_reload_adds_objects)
+{
+	struct daemon d;
+	struct errbuf msg;
+	struct ops op;
+	struct session *before, *after;
+	struct object *q, *n, *s2, *g;
+	size_t nobjects, nregions;
+	uint64_t off[2], usable;
+
+	fixture_daemon(&d, fixture_room(NULL));
+	ck_assert_int_eq(ops_init(&op, &d, &msg), 0);
+	q = fixture_object(&d, "q");
+	nobjects = d.table.nobjects;
+	nregions = d.table.nregions;
+	before = fixture_session(&d, 12345, 12345);
+	ck_assert_int_eq(lease_page_open(&d.table, before->regions, &before->lease), 0);
+	ck_assert_int_eq(reload_text(&d, fixture_added(), &msg), 0);
+	ck_assert_msg(strstr(msg.msg, "region 'fresh' added") != NULL &&
+			  strstr(msg.msg, "pool 's2' added") != NULL &&
+			  strstr(msg.msg, "group 'ng' added") != NULL,
+		      "%s", msg.msg);
+	ck_assert_uint_eq(d.generation, 2);
+	ck_assert_uint_eq(d.table.nregions, nregions + 2);
+	ck_assert_uint_eq(d.table.nobjects, nobjects + 5);
+	ck_assert_ptr_eq(fixture_object(&d, "q"), q);
+	ck_assert_ptr_eq(d.table.objects[q->index], q);
+	n = fixture_object(&d, "n");
+	s2 = fixture_object(&d, "s2");
+	g = fixture_object(&d, "ng");
+	ck_assert_uint_ge(n->index, nobjects);
+	ck_assert_uint_ge(s2->index, nobjects);
+	ck_assert_uint_eq(g->index, nobjects + 4);
+	ck_assert_str_eq(n->region->cfg->name, "fresh");
+	ck_assert_uint_eq(n->region->index, nregions);
+	ck_assert_ptr_eq(s2->region, fixture_object(&d, "s")->region);
+	ck_assert_uint_eq(s2->offset, 4096);
+	ck_assert_ptr_eq(g->u.group.members[0], n);
+	/* The connected session: 'fresh' allows everyone, 'other' only 999. */
+	ck_assert(session_may_use(before, n->region));
+	ck_assert(!session_may_use(before, fixture_object(&d, "o")->region));
+	ck_assert_uint_eq(lease_page_slots(&before->lease, n), 0);
+	ck_assert_int_eq(ops_pool_alloc(&op, before, n, 2, false, off, &msg), 0);
+	ck_assert_uint_eq(before->held[n->index].amount, 2);
+	ck_assert_int_eq(ops_pool_alloc(&op, before, s2, 1, false, off, &msg), 0);
+	ck_assert_int_eq(
+	    ops_heap_alloc(&op, before, fixture_object(&d, "nh"), 100, 0, off, &usable, &msg), 0);
+	/* A session after it gets lease slots for the new region's pool, none
+	 * for the pool past the shared bits 'secret' was sealed with. */
+	after = fixture_session(&d, 0, 0);
+	ck_assert_int_eq(lease_page_open(&d.table, after->regions, &after->lease), 0);
+	ck_assert_uint_eq(lease_page_slots(&after->lease, n), 8);
+	ck_assert_uint_eq(lease_page_slots(&after->lease, s2), 0);
+	ck_assert_uint_eq(lease_page_slots(&after->lease, fixture_object(&d, "s")), 8);
+	ops_end_session(&op, before);
+	daemon_session_release(&d, after);
+	ck_assert_int_eq(daemon_verify_idle(&d, &msg), 0);
+	ops_fini(&op);
+	daemon_fini(&d);
+}
+END_TEST
+
+/* Adding that fails while building (here a group whose choice function
+ * does not exist) refuses the reload and leaves the table as it was. */
+START_TEST(test_reload_add_failure_changes_nothing)
+{
+	struct daemon d;
+	struct errbuf msg;
+	struct config next;
+	struct reload r;
+	const char *text =
+	    fixture_with("choice = \"index\"; } );",
+			 "choice = \"index\"; },\n"
+			 "  { name = \"bad\"; pools = [ \"p\" ]; choice = \"nope\"; } );");
+	size_t nobjects;
+
+	fixture_daemon(&d, NULL);
+	nobjects = d.table.nobjects;
+	ck_assert_int_eq(config_load_string(text, "fixture", &next, msg.msg, sizeof(msg.msg)), 0);
+	ck_assert_int_eq(reload_check(&d, &next, &r, &msg), 0);
+	ck_assert_int_lt(reload_apply(&d, &r, &msg), 0);
+	ck_assert_msg(strstr(msg.msg, "nope") != NULL, "%s", msg.msg);
+	ck_assert_uint_eq(d.table.nobjects, nobjects);
+	ck_assert_ptr_null(object_table_find(&d.table, "bad"));
+	ck_assert_uint_eq(d.generation, 1);
+	ck_assert_str_eq(fixture_object(&d, "p")->u.pool.cfg->name, "p");
 	daemon_fini(&d);
 }
 END_TEST
@@ -223,6 +370,8 @@ Suite *reload_suite(void)
 	tcase_add_loop_test(tc, test_reload_setting_classes, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_reload_apply_repoints_objects);
 	tcase_add_test(tc, test_reload_max_clients_slots);
+	tcase_add_test(tc, test_reload_adds_objects);
+	tcase_add_test(tc, test_reload_add_failure_changes_nothing);
 	tcase_add_test(tc, test_reload_cache_max_keeps_pages);
 	suite_add_tcase(s, tc);
 	return s;
