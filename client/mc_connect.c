@@ -60,7 +60,9 @@ static int key_by_name(const void *key, const void *elem)
  * would turn into SIGBUS at the first touch. */
 static int map_regions(mc_client_t *c, const Allocd__HelloReply *hr, const int *fds)
 {
-	c->regions = calloc(hr->n_regions ? hr->n_regions : 1, sizeof(*c->regions));
+	/* Room for every region the daemon may ever serve, so that one learned
+	 * later (mc_learn.c) never moves those mc_ptr() reads without the lock. */
+	c->regions = calloc(WIRE_MAX_REGIONS, sizeof(*c->regions));
 	if (c->regions == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < hr->n_regions; i++) {
@@ -76,6 +78,7 @@ static int map_regions(mc_client_t *c, const Allocd__HelloReply *hr, const int *
 			return -errno;
 		c->regions[i].base = p;
 		c->regions[i].size = size;
+		mc__copy_name(c->regions[i].name, hr->regions[i]->name);
 		c->nregions = i + 1;
 	}
 	return 0;
@@ -150,8 +153,9 @@ static int map_shared(mc_client_t *c, const Allocd__HelloReply *hr, const int *f
 
 	if (nfds == n)
 		return 0;
-	c->bits = calloc(n ? n : 1, sizeof(*c->bits));
-	c->bits_sizes = calloc(n ? n : 1, sizeof(*c->bits_sizes));
+	/* For every region, also those learned later (which have none). */
+	c->bits = calloc(WIRE_MAX_REGIONS, sizeof(*c->bits));
+	c->bits_sizes = calloc(WIRE_MAX_REGIONS, sizeof(*c->bits_sizes));
 	if (c->bits == NULL || c->bits_sizes == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -221,12 +225,34 @@ static int hello(mc_client_t *c)
 	return rc;
 }
 
-int mc_connect(const char *socket_path, mc_client_t **out)
+int mc__dial(const char *path, int *out)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	char path[sizeof(sun.sun_path)];
+	size_t len = strlen(path);
+	int fd, rc;
+
+	if (len == 0)
+		return -EINVAL;
+	/* Refuse rather than truncate: a cut path names another socket. */
+	if (len >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+int mc_connect(const char *socket_path, mc_client_t **out)
+{
+	char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	mc_client_t *c;
-	size_t len;
 	int fd, rc;
 
 	if (out == NULL)
@@ -238,22 +264,9 @@ int mc_connect(const char *socket_path, mc_client_t **out)
 			return rc;
 		socket_path = path;
 	}
-	len = strlen(socket_path);
-	if (len == 0)
-		return -EINVAL;
-	/* Refuse rather than truncate: a cut path names another socket. */
-	if (len >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, socket_path, len + 1);
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
-		rc = -errno;
-		close(fd);
+	rc = mc__dial(socket_path, &fd);
+	if (rc < 0)
 		return rc;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		close(fd);
@@ -266,7 +279,7 @@ int mc_connect(const char *socket_path, mc_client_t **out)
 		return rc;
 	}
 	mc__init_transport(c, fd);
-	memcpy(c->socket_path, socket_path, len + 1);
+	memcpy(c->socket_path, socket_path, strlen(socket_path) + 1);
 	rc = hello(c);
 	if (rc < 0) {
 		mc_close(c);
@@ -304,6 +317,7 @@ void mc_close(mc_client_t *c)
 	free(c->batch.offsets);
 	free(c->regions);
 	free(c->objects);
+	mc__learned_free(c);
 	free(c->buf);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -319,10 +333,14 @@ size_t mc_max_batch(const mc_client_t *c)
 	return c != NULL ? c->max_batch : 0;
 }
 
-/* Lock-free: the tables are immutable once mc_connect has returned. */
+/* Lock-free: the hello's objects are immutable once mc_connect has
+ * returned, and learned ones are published whole (mc_learn.c). */
 const struct mc_object *mc__object(const mc_client_t *c, const char *name)
 {
-	return bsearch(name, c->objects, c->nobjects, sizeof(struct mc_object), key_by_name);
+	const struct mc_object *o =
+	    bsearch(name, c->objects, c->nobjects, sizeof(struct mc_object), key_by_name);
+
+	return o != NULL ? o : mc__learned(c, name);
 }
 
 void *mc_ptr(mc_client_t *c, const char *name, uint64_t offset)
@@ -333,6 +351,11 @@ void *mc_ptr(mc_client_t *c, const char *name, uint64_t offset)
 	if (c == NULL || mc__check_name(name) < 0)
 		return NULL;
 	o = mc__object(c, name);
+	if (o == NULL) {
+		pthread_mutex_lock(&c->lock);
+		o = mc__learn(c, name);
+		pthread_mutex_unlock(&c->lock);
+	}
 	if (o == NULL)
 		return NULL;
 	r = &c->regions[o->region];

@@ -5,9 +5,11 @@
  *
  * Locking: c->lock serialises whole API calls (a split call keeps the lock
  * across its parts, so no other thread's request lands between them), and
- * covers the transport, the async queue and every cache. The region and
- * object tables are written once in mc_connect and never again, which is why
- * mc_ptr() reads them without the lock.
+ * covers the transport, the async queue and every cache. The hello's region
+ * and object tables are written once in mc_connect and never again, which is
+ * why mc_ptr() reads them without the lock; objects a reload added are
+ * learned later (mc_learn.c) into room that never moves, and published whole
+ * with a release store, so the same lock-free reads see them.
  */
 #ifndef ALLOCATORD_CLIENT_MC_INTERNAL_H
 #define ALLOCATORD_CLIENT_MC_INTERNAL_H
@@ -45,6 +47,7 @@ _Static_assert(sizeof(((struct mc_holding *) 0)->name) == WIRE_NAME_MAX + 1, "a 
 struct mc_region {
 	uint8_t *base; /* MAP_SHARED, read/write */
 	uint64_t size;
+	char name[WIRE_NAME_MAX + 1];
 };
 
 /* A pool, heap or group of the hello reply: where mc_ptr() looks. */
@@ -64,6 +67,13 @@ struct mc_object {
  * must say so). done == NULL: a synchronous caller is waiting for this reply
  * (it is then the newest entry: nothing is sent while a caller waits).
  */
+/* An object learned after mc_connect: a list, newest first, never shrunk
+ * until mc_close. */
+struct mc_learned {
+	struct mc_object obj;
+	struct mc_learned *next;
+};
+
 struct mc_pending;
 typedef void (*mc_done_fn)(mc_client_t *c, const struct mc_pending *p, int rc,
 			   Allocd__Reply *reply);
@@ -149,8 +159,8 @@ struct mc_client {
 	uint32_t max_batch;
 	uint32_t max_output; /* the daemon's, or a safe default (mc_connect) */
 	char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
-	struct mc_region *regions;
-	size_t nregions;
+	struct mc_region *regions; /* WIRE_MAX_REGIONS entries */
+	size_t nregions;           /* grows under lock (mc_learn.c) */
 	struct mc_object *objects; /* sorted by name */
 	size_t nobjects;
 	/* Shared-bits maps (read-only, one per region, NULL when empty) and
@@ -161,6 +171,11 @@ struct mc_client {
 	uint64_t lease_size;
 	struct mc_cache *caches; /* one per cacheable pool */
 	size_t ncaches;
+	/* Objects learned since mc_connect (mc_learn.c): written under lock,
+	 * read lock-free (__atomic acquire). learned_gen: the daemon's
+	 * configuration generation when names were last learned, 0 never. */
+	struct mc_learned *learned;
+	uint64_t learned_gen;
 };
 
 /*
@@ -285,6 +300,22 @@ MC_INTERNAL int mc__cache_set(mc_client_t *c, struct mc_cache *k, size_t blocks)
 /* Mark c broken (a reply that contradicts its request: the client no longer
  * knows what it holds) and return rc. Caller holds c->lock. */
 MC_INTERNAL int mc__set_broken(mc_client_t *c, int rc);
+
+/* --- objects added by a reload (mc_learn.c) --- */
+
+/* A learned object of that name, or NULL. Lock-free. */
+MC_INTERNAL const struct mc_object *mc__learned(const mc_client_t *c, const char *name);
+
+/* Ask the daemon about a name the hello did not list, mapping its region
+ * if this client has not: the object, or NULL (unknown, not allowed, or
+ * the daemon cannot say). Caller holds c->lock. */
+MC_INTERNAL const struct mc_object *mc__learn(mc_client_t *c, const char *name);
+
+MC_INTERNAL void mc__learned_free(mc_client_t *c);
+
+/* Connect a stream socket to path: 0 and the descriptor (close-on-exec) in
+ * *fd, or a negative errno. */
+MC_INTERNAL int mc__dial(const char *path, int *fd);
 
 /* Set up what mc__call needs (socket, frame limit, decoder) on a zeroed c. */
 MC_INTERNAL void mc__init_transport(mc_client_t *c, int fd);

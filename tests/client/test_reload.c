@@ -5,6 +5,7 @@
  * broken file changes nothing, and no hold is lost on the way.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,34 +202,146 @@ START_TEST(test_reload_restart_setting_refuses_all)
 }
 END_TEST
 
-/* Objects come and go only with a restart in this version: the refusal
- * names each one. */
-START_TEST(test_reload_objects_added_or_removed_refused)
+/* Region "main" as RELOAD_CONFIG(2, 16) has it, and region "side" with
+ * room to spare for a pool to be added in its tail; MORE goes after
+ * "side" (more regions), GROUPS after "g". */
+#define ADD_CONFIG(SIDE_POOLS, MORE, GROUPS)                                                     \
+	"max_clients = 16;\n"                                                                    \
+	"regions = ( { name = \"main\";\n"                                                       \
+	"  pools = ( { name = \"p\"; block_size = 64; blocks = 16; client_quota = 2; },\n"       \
+	"            { name = \"free\"; block_size = 64; blocks = 64; } );\n"                    \
+	"  heaps = ( { name = \"h\"; size = \"64K\"; client_quota = \"4K\"; } ); },\n"           \
+	"  { name = \"side\"; size = \"1M\";\n"                                                  \
+	"    pools = ( { name = \"s1\"; block_size = 128; blocks = 8; }" SIDE_POOLS " ); }" MORE \
+	" );\n"                                                                                  \
+	"groups = ( { name = \"g\"; pools = [ \"p\" ]; choice = \"by_size\"; }" GROUPS " );\n"
+
+#define ADD_S2 ", { name = \"s2\"; block_size = 256; blocks = 8; }"
+#define ADD_MORE                                                                                   \
+	",\n  { name = \"more\"; pools = ( { name = \"new\"; block_size = 512; blocks = 8; } );\n" \
+	"    heaps = ( { name = \"nh\"; size = \"64K\"; } ); }"
+#define ADD_NG ", { name = \"ng\"; pools = [ \"new\" ]; choice = \"by_size\"; }"
+
+/* Fill n bytes at the address of (name, off) in c with byte v. */
+static void fill(mc_client_t *c, const char *name, uint64_t off, int v, size_t n)
+{
+	unsigned char *p = mc_ptr(c, name, off);
+
+	ck_assert_msg(p != NULL, "no address for %s at %llu", name, (unsigned long long) off);
+	memset(p, v, n);
+}
+
+/* Does (name, off) in c hold n bytes of v? */
+static bool holds_bytes(mc_client_t *c, const char *name, uint64_t off, int v, size_t n)
+{
+	const unsigned char *p = mc_ptr(c, name, off);
+
+	for (size_t i = 0; p != NULL && i < n; i++)
+		if (p[i] != v)
+			return false;
+	return p != NULL;
+}
+
+/* Pools, heaps, groups and regions a reload adds are there for clients
+ * connected before it, without reconnecting: they allocate from them, get
+ * addresses for them (mapping a new region on first use) and write there,
+ * and a client connecting afterwards reads what they wrote. */
+START_TEST(test_reload_adds_objects_live)
+{
+	struct test_daemon td;
+	uint64_t s2, nw, nh, ng, p;
+	struct mc_stats st;
+	mc_client_t *c, *late;
+	size_t n;
+
+	client_start(&td, ADD_CONFIG("", "", ""));
+	c = client_connect(&td);
+	ck_assert_int_eq(mc_alloc(c, "p", 1, &p), 0);
+	fill(c, "p", p, 0x11, 64);
+	ck_assert_ptr_null(mc_ptr(c, "s2", 0));
+	ck_assert_int_eq(mc_alloc(c, "new", 1, &nw), -ENOENT);
+
+	reload_ok(&td, c, ADD_CONFIG(ADD_S2, ADD_MORE, ADD_NG));
+	/* In an existing region's tail, and in a region of its own. */
+	ck_assert_int_eq(mc_alloc(c, "s2", 1, &s2), 0);
+	ck_assert_int_eq(mc_alloc(c, "new", 1, &nw), 0);
+	ck_assert_int_eq(mc_heap_alloc(c, "nh", 1000, 0, &nh), 0);
+	ck_assert_int_eq(mc_group_alloc(c, "ng", 0, 1, &ng, NULL), 0);
+	fill(c, "s2", s2, 0x22, 256);
+	fill(c, "new", nw, 0x33, 512);
+	fill(c, "nh", nh, 0x44, 1000);
+	fill(c, "ng", ng, 0x55, 512);
+	ck_assert(holds_bytes(c, "p", p, 0x11, 64));
+	ck_assert_int_eq(mc_stats(c, "new", &st, 1, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(st.info.used, 2);
+	ck_assert_str_eq(st.region, "more");
+	/* Another process's view: a client of after the reload. */
+	late = client_connect(&td);
+	ck_assert(holds_bytes(late, "s2", s2, 0x22, 256));
+	ck_assert(holds_bytes(late, "new", nw, 0x33, 512));
+	ck_assert(holds_bytes(late, "nh", nh, 0x44, 1000));
+	ck_assert(holds_bytes(late, "ng", ng, 0x55, 512));
+	mc_close(late);
+	/* A name the daemon does not have is still unknown. */
+	ck_assert_ptr_null(mc_ptr(c, "nothing", 0));
+	ck_assert_ptr_null(mc_ptr(c, "nothing", 0));
+	ck_assert_int_eq(mc_free(c, "s2", 1, &s2), 0);
+	ck_assert_int_eq(mc_free(c, "new", 1, &nw), 0);
+	ck_assert_int_eq(mc_heap_free(c, "nh", nh), 0);
+	ck_assert_int_eq(mc_group_free(c, "ng", 1, &ng), 0);
+	ck_assert_int_eq(mc_free(c, "p", 1, &p), 0);
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
+/* What a reload cannot add is refused, naming why, and what it would
+ * remove is refused (this version removes nothing): the old configuration
+ * keeps serving whole. */
+START_TEST(test_reload_add_refused_remove_refused)
 {
 	struct test_daemon td;
 	mc_client_t *c;
+	uint64_t off;
 
-	client_start(&td, RELOAD_CONFIG(2, 16, ""));
+	client_start(&td, ADD_CONFIG("", "", ""));
 	c = client_connect(&td);
+	/* A pool before region main's heap would move it. */
 	reload_refused(
 	    &td, c,
 	    "max_clients = 16;\n"
 	    "regions = ( { name = \"main\";\n"
-	    "  pools = ( { name = \"p\"; block_size = 64; blocks = 16; client_quota = 2; },\n"
+	    "  pools = ( { name = \"p\"; block_size = 64; blocks = 16; client_quota = 2; "
+	    "},\n"
+	    "            { name = \"free\"; block_size = 64; blocks = 64; },\n"
+	    "            { name = \"x\"; block_size = 64; blocks = 64; } );\n"
+	    "  heaps = ( { name = \"h\"; size = \"64K\"; client_quota = \"4K\"; } ); },\n"
+	    "  { name = \"side\"; size = \"1M\";\n"
+	    "    pools = ( { name = \"s1\"; block_size = 128; blocks = 8; } ); } );\n"
+	    "groups = ( { name = \"g\"; pools = [ \"p\" ]; choice = \"by_size\"; } );\n",
+	    "heap 'h' offset in the region");
+	/* More than the region's tail holds. */
+	reload_refused(
+	    &td, c, ADD_CONFIG(", { name = \"big\"; block_size = 4096; blocks = 1024; }", "", ""),
+	    "regions.[1].size");
+	ck_assert_int_eq(mc_alloc(c, "x", 1, &off), -ENOENT);
+	ck_assert_int_eq(mc_alloc(c, "big", 1, &off), -ENOENT);
+	/* Removing is refused by name, the rest of the file with it. */
+	reload_refused(
+	    &td, c,
+	    "max_clients = 16;\n"
+	    "regions = ( { name = \"main\";\n"
+	    "  pools = ( { name = \"p\"; block_size = 64; blocks = 16; client_quota = 2; "
+	    "},\n"
 	    "            { name = \"free\"; block_size = 64; blocks = 64; } );\n"
 	    "  heaps = ( { name = \"h\"; size = \"64K\"; client_quota = \"4K\"; } ); },\n"
-	    "  { name = \"more\"; pools = ( { name = \"new\"; block_size = 64; blocks = 8; } ); } "
-	    ");\n"
-	    "groups = ( { name = \"g\"; pools = [ \"p\" ]; choice = \"by_size\"; } );\n",
-	    "region 'more' added");
-	reload_refused(
-	    &td, c,
-	    "max_clients = 16;\n"
-	    "regions = ( { name = \"main\";\n"
-	    "  pools = ( { name = \"p\"; block_size = 64; blocks = 16; client_quota = 2; },\n"
-	    "            { name = \"free\"; block_size = 64; blocks = 64; } );\n"
-	    "  heaps = ( { name = \"h\"; size = \"64K\"; client_quota = \"4K\"; } ); } );\n",
+	    "  { name = \"side\"; size = \"1M\";\n"
+	    "    pools = ( { name = \"s1\"; block_size = 128; blocks = 8; }" ADD_S2 " ); } );\n",
 	    "group 'g' removed");
+	ck_assert_int_eq(mc_alloc(c, "s2", 1, &off), -ENOENT);
+	ck_assert_int_eq(mc_group_alloc(c, "g", 0, 1, &off, NULL), 0);
+	ck_assert_int_eq(mc_group_free(c, "g", 1, &off), 0);
 	mc_close(c);
 	client_stop(&td);
 }
@@ -386,7 +499,8 @@ Suite *reload_suite(void)
 	tcase_add_test(tc, test_reload_quota_changes_live);
 	tcase_add_test(tc, test_reload_broken_file_keeps_old);
 	tcase_add_test(tc, test_reload_restart_setting_refuses_all);
-	tcase_add_test(tc, test_reload_objects_added_or_removed_refused);
+	tcase_add_test(tc, test_reload_adds_objects_live);
+	tcase_add_test(tc, test_reload_add_refused_remove_refused);
 	tcase_add_test(tc, test_reload_max_clients);
 	tcase_add_test(tc, test_reload_under_load_loses_no_hold);
 	tcase_add_test(tc, test_reload_log_level);
