@@ -143,6 +143,10 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 		const struct object *o = d->table.objects[i];
 		struct tlsf_stats st;
 
+		/* Removed ones were idle then and nothing can reach them since
+		 * (their region's bits may be unmapped). */
+		if (o->gone)
+			continue;
 		if (o->kind == OBJ_POOL &&
 		    (sys_mem_blocks_free_count(&o->u.pool.mb) != pool_blocks(o) ||
 		     bitarray_check(&o->u.pool.mb.bitmap) != 0 || !lease_bits_clear(o))) {

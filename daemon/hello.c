@@ -33,7 +33,7 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 	for (size_t i = 0; i < l->nregions; i++) {
 		Allocd__RegionInfo *ri;
 
-		if (!session_may_use(s, l->regions[i]))
+		if (l->regions[i]->gone || !session_may_use(s, l->regions[i]))
 			continue;
 		ri = arena_alloc(&d->arena, sizeof(*ri));
 		if (ri == NULL)
@@ -50,7 +50,7 @@ int hello_reply_build(struct daemon *d, const struct session *s, Allocd__HelloRe
 		Allocd__ObjectInfo *oi;
 		uint64_t used;
 
-		if (!session_may_use(s, o->region))
+		if (o->gone || !session_may_use(s, o->region))
 			continue;
 		oi = arena_alloc(&d->arena, sizeof(*oi));
 		if (oi == NULL)

@@ -32,8 +32,9 @@ int lease_page_layout(const struct object_table *t, uint64_t regions, struct lea
 	}
 	for (size_t i = 0; i < t->nobjects; i++) {
 		const struct object *o = t->objects[i];
-		uint64_t slots =
-		    o->kind == OBJ_POOL && !o->u.pool.own_bits ? o->u.pool.cfg->cache_max : 0;
+		uint64_t slots = o->kind == OBJ_POOL && !o->gone && !o->u.pool.own_bits
+				     ? o->u.pool.cfg->cache_max
+				     : 0;
 
 		p->at[i] = LEASE_NONE;
 		if (slots == 0 || !(regions & (UINT64_C(1) << o->region->index)))

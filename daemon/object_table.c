@@ -8,6 +8,7 @@
  * the daemon's life; by_name is sorted for binary search.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +48,7 @@ static int pool_build(struct object *o, const struct cfg_pool *cp, struct errbuf
 	int rc;
 
 	o->kind = OBJ_POOL;
-	o->name = cp->name;
+	snprintf(o->name, sizeof(o->name), "%s", cp->name);
 	o->offset = cp->offset;
 	o->size = cp->block_size * cp->blocks;
 	p->cfg = cp;
@@ -66,7 +67,7 @@ static int heap_build(struct object *o, const struct cfg_heap *ch, struct errbuf
 	struct heap *h = &o->u.heap;
 
 	o->kind = OBJ_HEAP;
-	o->name = ch->name;
+	snprintf(o->name, sizeof(o->name), "%s", ch->name);
 	o->offset = ch->offset;
 	o->size = ch->size;
 	h->cfg = ch;
@@ -101,7 +102,7 @@ static int group_build(const struct object_table *l, const struct object_table *
 	int rc;
 
 	o->kind = OBJ_GROUP;
-	o->name = cg->name;
+	snprintf(o->name, sizeof(o->name), "%s", cg->name);
 	g->cfg = cg;
 	g->members = calloc(cg->nmembers, sizeof(*g->members));
 	if (g->members == NULL)
@@ -133,13 +134,14 @@ static int by_name_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* (Re)build the name index over the objects built so far (by_name has room
- * for them all). */
+/* (Re)build the name index over the objects built so far but removed ones
+ * (by_name has room for them all). */
 static void index_by_name(struct object_table *l)
 {
+	l->nby_name = 0;
 	for (size_t i = 0; i < l->nobjects; i++)
-		l->by_name[i] = l->objects[i];
-	l->nby_name = l->nobjects;
+		if (!l->objects[i]->gone)
+			l->by_name[l->nby_name++] = l->objects[i];
 	qsort(l->by_name, l->nby_name, sizeof(*l->by_name), by_name_cmp);
 }
 
@@ -289,6 +291,57 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
 	return rc;
 }
 
+static bool heap_in_use(const struct object *o)
+{
+	struct tlsf_stats st;
+
+	tlsf_get_stats(o->u.heap.tlsf, &st);
+	return st.live > 0;
+}
+
+bool object_in_use(const struct object *o)
+{
+	switch (o->kind) {
+	case OBJ_POOL:
+		return pool_used(o) > 0;
+	case OBJ_HEAP:
+		return heap_in_use(o);
+	case OBJ_GROUP:
+		for (size_t i = 0; i < o->u.group.mmb.num_allocators; i++)
+			if (pool_used(o->u.group.members[i]))
+				return true;
+		break;
+	}
+	return false;
+}
+
+void object_table_remove(struct object_table *l, struct object *o)
+{
+	/* The allocators stay, empty, until the daemon stops: only what
+	 * points into the configuration goes. */
+	o->gone = true;
+	switch (o->kind) {
+	case OBJ_POOL:
+		o->u.pool.cfg = NULL;
+		break;
+	case OBJ_HEAP:
+		o->u.heap.cfg = NULL;
+		break;
+	case OBJ_GROUP:
+		choice_close(&o->u.group.choice);
+		o->u.group.cfg = NULL;
+		break;
+	}
+	index_by_name(l);
+}
+
+void object_table_remove_region(struct region *r)
+{
+	region_destroy(r);
+	r->gone = true;
+	r->cfg = NULL;
+}
+
 void object_table_destroy(struct object_table *l)
 {
 	for (size_t i = 0; i < l->nobjects; i++) {
@@ -307,7 +360,7 @@ void object_table_destroy(struct object_table *l)
 			free(o->u.heap.holders);
 			break;
 		case OBJ_GROUP:
-			choice_close(&o->u.group.choice);
+			choice_close(&o->u.group.choice); /* a no-op once removed */
 			sys_multi_mem_blocks_deinit(&o->u.group.mmb);
 			free(o->u.group.members);
 			break;

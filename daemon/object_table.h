@@ -63,7 +63,9 @@ struct group {
 };
 
 struct object {
-	const char *name;
+	char name[WIRE_NAME_MAX + 1];
+	bool gone; /* removed by a reload: a tombstone whose name no
+		    * longer resolves and whose index is never reused */
 	enum obj_kind kind;
 	uint32_t index; /* in object_table.objects */
 	struct region *region;
@@ -112,6 +114,19 @@ int object_table_stage(const struct object_table *l, const struct config *c, boo
 /* Move what add holds to the end of l; add becomes empty. 0, or -ENOMEM
  * with l and add as they were. */
 int object_table_append(struct object_table *l, struct object_table *add);
+
+/* Is anything of o held? A pool's block, a heap's allocation, a block of
+ * one of a group's pools (leased cached blocks are held too). */
+bool object_in_use(const struct object *o);
+
+/* Take o, which nothing holds, out of l for good: its name no longer
+ * resolves, its index stays a tombstone (cfg NULL, a group's choice
+ * function closed) so that nothing renumbers. O(objects log objects). */
+void object_table_remove(struct object_table *l, struct object *o);
+
+/* The same for region r, whose objects were removed and which no session
+ * may use: its memfd and mappings are released now. */
+void object_table_remove_region(struct region *r);
 
 /* Release everything; safe on a zeroed struct. On a staged table, only
  * what was staged (not the regions of the table it was staged against). */

@@ -64,9 +64,9 @@ static void on_change(void *arg, const struct config_change *ch)
 	if (ch->kind == CONFIG_ADDED) {
 		list_add(k->r->summary, sizeof(k->r->summary), &k->sum_at, "%s added", ch->object);
 	} else if (ch->kind == CONFIG_REMOVED) {
-		k->refused++;
-		list_add(k->e->msg, sizeof(k->e->msg), &k->err_at,
-			 "%s removed: removing objects needs a restart", ch->object);
+		/* check_removals() refuses what cannot go. */
+		list_add(k->r->summary, sizeof(k->r->summary), &k->sum_at, "%s removed",
+			 ch->object);
 	} else if (ch->reload == CONFIG_RESTART) {
 		k->refused++;
 		list_add(k->e->msg, sizeof(k->e->msg), &k->err_at,
@@ -102,6 +102,115 @@ static int check_max_clients(const struct daemon *d, const struct config *next, 
 	return 0;
 }
 
+/* Where next has o (same kind, and for a pool or heap the same region),
+ * or NULL when next removes it. */
+static const void *kept_in(const struct config *next, const struct object *o)
+{
+	const struct cfg_region *cr;
+
+	if (o->kind == OBJ_GROUP)
+		return config_find_group(next, o->name);
+	cr = config_find_region(next, o->region->cfg->name);
+	if (cr == NULL)
+		return NULL;
+	return o->kind == OBJ_POOL ? (const void *) config_find_pool(cr, o->name)
+				   : (const void *) config_find_heap(cr, o->name);
+}
+
+/* The region of next that has a pool or heap called name ("" for a
+ * group), or NULL when next has no object of that name. */
+static const char *placed_in(const struct config *next, const char *name)
+{
+	if (config_find_group(next, name) != NULL)
+		return "";
+	for (size_t i = 0; i < next->nregions; i++)
+		if (config_find_pool(&next->regions[i], name) != NULL ||
+		    config_find_heap(&next->regions[i], name) != NULL)
+			return next->regions[i].name;
+	return NULL;
+}
+
+/* A session that may use region r, or NULL. */
+static const struct session *user_of(const struct daemon *d, const struct region *r)
+{
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+		if (d->slots[i] != NULL && session_may_use(d->slots[i], r))
+			return d->slots[i];
+	return NULL;
+}
+
+static void __attribute__((format(printf, 2, 3))) refuse(struct check *k, const char *fmt, ...)
+{
+	char why[ERRBUF_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	k->refused++;
+	list_add(k->e->msg, sizeof(k->e->msg), &k->err_at, "%s", why);
+}
+
+/*
+ * What next removes may go only when nothing of it is held (cached blocks
+ * are held), and a region only when, besides, no connected client may use
+ * it: then nobody has it mapped and its memory can go at once. A name
+ * cannot change kind or region in one reload (remove it, reload, add it),
+ * and a removed one comes back only in the region it left while that
+ * region exists: a client connected since may still resolve it there.
+ */
+static void check_removals(const struct daemon *d, const struct config *next, struct check *k)
+{
+	const struct object_table *l = &d->table;
+
+	for (size_t i = 0; i < l->nobjects; i++) {
+		const struct object *o = l->objects[i];
+		const char *kind = object_kind_name(o->kind), *at = placed_in(next, o->name);
+
+		if (o->gone) {
+			/* (A group's region is its pools': they answer for it.) */
+			if (at != NULL && at[0] != '\0' && !o->region->gone &&
+			    strcmp(at, o->region->cfg->name) != 0)
+				refuse(k,
+				       "%s '%s' added to region '%s': it was removed from region "
+				       "'%s' and clients may still look for it there; add it "
+				       "there, or restart",
+				       kind, o->name, at, o->region->cfg->name);
+			continue;
+		}
+		if (kept_in(next, o) != NULL)
+			continue;
+		if (at != NULL)
+			refuse(k,
+			       "%s '%s' moved: a name cannot move in one reload; remove it, "
+			       "reload, then add it",
+			       kind, o->name);
+		else if (object_in_use(o))
+			refuse(k, "%s '%s' removed: it is in use%s; free it first, or restart",
+			       kind, o->name,
+			       o->kind == OBJ_POOL ? " (cached blocks too: mc_cache(pool, 0))"
+						   : "");
+	}
+	for (size_t i = 0; i < l->nregions; i++) {
+		const struct region *r = l->regions[i];
+		const struct session *s;
+
+		if (r->gone || config_find_region(next, r->cfg->name) != NULL)
+			continue;
+		s = user_of(d, r);
+		if (s != NULL) {
+			char who[64];
+
+			snprintf(who, sizeof(who), " (client %llu, pid %d)",
+				 (unsigned long long) s->id, (int) s->pid);
+			refuse(k,
+			       "region '%s' removed: connected clients may use it%s; it can go "
+			       "once they have disconnected",
+			       r->cfg->name, who);
+		}
+	}
+}
+
 int reload_read(const struct daemon *d, struct config *next, struct errbuf *e)
 {
 	if (strcmp(d->cfg.file, CONFIG_DEFAULT_FILE) == 0)
@@ -116,6 +225,9 @@ int reload_check(const struct daemon *d, struct config *next, struct reload *r, 
 
 	memset(r, 0, sizeof(*r));
 	e->msg[0] = '\0';
+	/* What is removed or moved first: its reasons are the most telling, and
+	 * a long list is cut at the end. */
+	check_removals(d, next, &k);
 	r->changes = config_diff(&d->cfg, next, on_change, &k);
 	check_max_clients(d, next, &k);
 	if (k.refused > 0) {
@@ -135,27 +247,28 @@ static void swap_str(char **a, char **b)
 	*b = t;
 }
 
-/* Point every object and region at its settings in next: each has one
- * there of the same name (reload_check saw nothing removed; what was added
- * points there already), only the memory they live in changes. */
+/* Point every object and region at its settings in next: each that was
+ * not removed has one there of the same name (what was added points there
+ * already), only the memory they live in changes. */
 static void repoint(struct daemon *d, struct config *next)
 {
 	struct object_table *l = &d->table;
 
 	for (size_t i = 0; i < l->nobjects; i++) {
 		struct object *o = l->objects[i];
-		const struct cfg_region *cr = config_find_region(next, o->region->cfg->name);
+		const struct cfg_region *cr;
 		struct cfg_group *ng;
 		struct cfg_group *og;
 
+		if (o->gone)
+			continue;
+		cr = config_find_region(next, o->region->cfg->name);
 		switch (o->kind) {
 		case OBJ_POOL:
 			o->u.pool.cfg = config_find_pool(cr, o->name);
-			o->name = o->u.pool.cfg->name;
 			break;
 		case OBJ_HEAP:
 			o->u.heap.cfg = config_find_heap(cr, o->name);
-			o->name = o->u.heap.cfg->name;
 			break;
 		case OBJ_GROUP:
 			/* The choice function was opened with the old strings and
@@ -167,12 +280,12 @@ static void repoint(struct daemon *d, struct config *next)
 			swap_str(&og->plugin, &ng->plugin);
 			swap_str(&og->plugin_arg, &ng->plugin_arg);
 			o->u.group.cfg = ng;
-			o->name = ng->name;
 			break;
 		}
 	}
 	for (size_t i = 0; i < l->nregions; i++)
-		l->regions[i]->cfg = config_find_region(next, l->regions[i]->cfg->name);
+		if (!l->regions[i]->gone)
+			l->regions[i]->cfg = config_find_region(next, l->regions[i]->cfg->name);
 }
 
 /* Make room in every session for the objects and regions add brings:
@@ -211,6 +324,20 @@ static int add_objects(struct daemon *d, const struct config *next, struct errbu
 	return 0;
 }
 
+/* Tombstone what next removes (check_removals let it go): cannot fail. */
+static void remove_objects(struct daemon *d, const struct config *next)
+{
+	struct object_table *l = &d->table;
+
+	for (size_t i = 0; i < l->nobjects; i++)
+		if (!l->objects[i]->gone && kept_in(next, l->objects[i]) == NULL)
+			object_table_remove(l, l->objects[i]);
+	for (size_t i = 0; i < l->nregions; i++)
+		if (!l->regions[i]->gone &&
+		    config_find_region(next, l->regions[i]->cfg->name) == NULL)
+			object_table_remove_region(l->regions[i]);
+}
+
 int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 {
 	uint32_t was = d->cfg.max_clients, now = r->next.max_clients;
@@ -233,6 +360,7 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 		reload_cancel(r);
 		return rc;
 	}
+	remove_objects(d, &r->next);
 	repoint(d, &r->next);
 	/* The summary is logged under the more verbose of the two levels, so
 	 * that turning logging down still says so. */

@@ -76,7 +76,8 @@ struct session *session_new(const struct object_table *t, const struct session_c
 	s->lease.fd = -1;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
 	for (size_t i = 0; i < t->nregions; i++)
-		if (region_allows(t->regions[i], s->uid, s->gid, s->groups, s->ngroups))
+		if (!t->regions[i]->gone &&
+		    region_allows(t->regions[i], s->uid, s->gid, s->groups, s->ngroups))
 			s->regions |= UINT64_C(1) << i;
 	log_debug("client %llu connected: pid %d uid %u gid %u (%s)", (unsigned long long) s->id,
 		  (int) s->pid, (unsigned) s->uid, (unsigned) s->gid, s->comm);

@@ -79,7 +79,7 @@ int stats_list(struct daemon *d, const struct session *s, const char *name, Allo
 	out->objects = arena_array(&d->arena, l->nobjects, sizeof(*out->objects));
 	if (out->objects == NULL)
 		return no_memory(e);
-	for (size_t i = 0; i < l->nobjects; i++) {
+	for (size_t i = 0; i < l->nby_name; i++) {
 		const struct object *o = l->by_name[i];
 		Allocd__ObjectStats *os;
 
@@ -126,7 +126,7 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 	for (size_t i = 0; i < l->nregions; i++) {
 		Allocd__RegionStats *rs;
 
-		if (!session_may_use(s, l->regions[i]))
+		if (l->regions[i]->gone || !session_may_use(s, l->regions[i]))
 			continue;
 		rs = arena_alloc(&d->arena, sizeof(*rs));
 		if (rs == NULL)
@@ -141,11 +141,12 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 	/* Bytes in use per region: pools and heaps, each counted once. */
 	for (size_t i = 0; i < l->nobjects; i++) {
 		const struct object *o = l->objects[i];
-		Allocd__RegionStats *rs = by_index[o->region->index];
+		Allocd__RegionStats *rs;
 		struct tlsf_stats st;
 
-		if (o->kind == OBJ_GROUP || !session_may_use(s, o->region))
+		if (o->gone || o->kind == OBJ_GROUP || !session_may_use(s, o->region))
 			continue;
+		rs = by_index[o->region->index];
 		rs->objects++;
 		if (o->kind == OBJ_POOL) {
 			rs->used += pool_used(o) * pool_block_size(o);
@@ -188,7 +189,7 @@ static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *a
 		const struct object *o = l->objects[i];
 		Allocd__Holding *h;
 
-		if (c->held[i].holds == 0 || !session_may_use(asker, o->region))
+		if (o->gone || c->held[i].holds == 0 || !session_may_use(asker, o->region))
 			continue;
 		h = arena_alloc(&d->arena, sizeof(*h));
 		if (h == NULL)

@@ -13,6 +13,7 @@
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
 #include "daemon/ops.h"
+#include "daemon/stats.h"
 #include "daemon/reload.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
@@ -83,8 +84,7 @@ static const struct {
     {"pools = [ \"p\", \"q\" ]; choice = \"index\";",
      "pools = [ \"q\", \"p\" ]; choice = \"index\";", -EBUSY,
      "group 'gi' pools 2 pools from 'p' -> 2 pools from 'q': cannot change"},
-    {"name = \"s\";", "name = \"t\";", -EBUSY, "pool 's' removed"},
-    {"name = \"s\";", "name = \"t\";", -EBUSY, "removing objects needs a restart"},
+    {"name = \"s\";", "name = \"t\";", 0, "pool 's' removed; pool 't' added"},
     /* A pool added before a heap moves it; one added to a region whose
      * size is computed grows it: both say how to add one instead. */
     {"align = 512;\n                client_quota = 4; } );",
@@ -95,7 +95,7 @@ static const struct {
      "(pools are laid out before heaps"},
     {"blocks = 8; }", "blocks = 8; }, { name = \"n\"; block_size = 64; blocks = 4; }", -EBUSY,
      "region 'secret' size 4096 -> 8192: cannot change without a restart (set a region's size"},
-    {"{ name = \"gi\";", "{ name = \"gj\";", -EBUSY, "group 'gi' removed"},
+    {"{ name = \"gi\";", "{ name = \"gj\";", 0, "group 'gi' removed; group 'gj' added"},
     /* Pools keep their places: swapping two moves both. */
     {"{ name = \"p\"; block_size = 64; blocks = 100; },\n"
      "              { name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
@@ -141,7 +141,7 @@ START_TEST(test_reload_apply_repoints_objects)
 	ck_assert_ptr_eq(fixture_object(&d, "q"), q);
 	ck_assert_uint_eq(q->u.pool.cfg->quota, 9);
 	ck_assert_ptr_eq(q->u.pool.cfg, &d.cfg.regions[0].pools[1]);
-	ck_assert_ptr_eq(q->name, d.cfg.regions[0].pools[1].name);
+	ck_assert_str_eq(q->name, "q");
 	ck_assert_ptr_eq(g->u.group.cfg, &d.cfg.groups[0]);
 	ck_assert_str_eq(g->u.group.cfg->choice, "by_size");
 	ck_assert_ptr_eq(d.table.regions[1]->cfg, &d.cfg.regions[1]);
@@ -287,6 +287,144 @@ START_TEST(test_reload_add_failure_changes_nothing)
 }
 END_TEST
 
+/* How many objects a session's listing shows, and whether name is one. */
+static size_t listed(struct daemon *d, struct session *s, const char *name, bool *found)
+{
+	Allocd__ListReply lr;
+	struct errbuf e;
+
+	ck_assert_int_eq(stats_list(d, s, "", &lr, &e), 0);
+	*found = false;
+	for (size_t i = 0; i < lr.n_objects; i++)
+		*found = *found || strcmp(lr.objects[i]->name, name) == 0;
+	arena_reset(&d->arena);
+	return lr.n_objects;
+}
+
+/* The fixture without pool 's' (region 'secret' keeps a pool 's3'). */
+static const char *fixture_without_s(const char *instead)
+{
+	return fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; }", instead);
+}
+
+/* The fixture without region 'secret'. */
+static const char *fixture_no_secret(void)
+{
+	return fixture_with("} ); },\n  { name = \"secret\"; allow_uids = [ 12345 ];\n"
+			    "    pools = ( { name = \"s\"; block_size = 64; blocks = 8; } ); }\n",
+			    "} ); }\n");
+}
+
+/* A pool nobody holds goes: its name no longer resolves nor lists, its
+ * index stays taken, and the same name added again is a new object. One
+ * that is held (cached blocks included) stays, and the whole file with
+ * it; a region goes only when no connected client may use it. */
+START_TEST(test_reload_removes_objects)
+{
+	struct daemon d;
+	struct errbuf msg;
+	struct ops op;
+	struct session *root;
+	struct object *s, *again;
+	uint64_t off;
+	size_t n;
+	bool found;
+
+	fixture_daemon(&d, NULL);
+	ck_assert_int_eq(ops_init(&op, &d, &msg), 0);
+	root = fixture_session(&d, 0, 0);
+	s = fixture_object(&d, "s");
+	n = listed(&d, root, "s", &found);
+	ck_assert(found);
+	/* Held: refused, named, nothing changes. */
+	ck_assert_int_eq(ops_pool_alloc(&op, root, s, 1, false, &off, &msg), 0);
+	ck_assert_int_eq(reload_text(&d,
+				     fixture_without_s("{ name = \"s3\"; block_size = 64; "
+						       "blocks = 8; }"),
+				     &msg),
+			 -EBUSY);
+	ck_assert_msg(strstr(msg.msg, "pool 's' removed: it is in use") != NULL, "%s", msg.msg);
+	ck_assert_ptr_eq(fixture_object(&d, "s"), s);
+	ck_assert_ptr_null(object_table_find(&d.table, "s3"));
+	ck_assert_uint_eq(d.generation, 1);
+	/* Free: it goes, the rest of the file with it. */
+	ck_assert_int_eq(ops_free(&op, root, s, &off, 1, 0, &msg), 0);
+	ck_assert_int_eq(reload_text(&d,
+				     fixture_without_s("{ name = \"s3\"; block_size = 64; "
+						       "blocks = 8; }"),
+				     &msg),
+			 0);
+	ck_assert_ptr_null(object_table_find(&d.table, "s"));
+	ck_assert(s->gone);
+	ck_assert_ptr_eq(d.table.objects[s->index], s);
+	ck_assert_uint_eq(listed(&d, root, "s", &found), n);
+	ck_assert(!found);
+	ck_assert_int_eq(ops_pool_alloc(&op, root, fixture_object(&d, "s3"), 1, false, &off, &msg),
+			 0);
+	ck_assert_int_eq(ops_free(&op, root, fixture_object(&d, "s3"), &off, 1, 0, &msg), 0);
+	/* Back again: a new object with a new index. */
+	ck_assert_int_eq(reload_text(&d, fixture_config, &msg), 0);
+	again = fixture_object(&d, "s");
+	ck_assert_ptr_ne(again, s);
+	ck_assert_uint_gt(again->index, s->index);
+	ck_assert_ptr_null(object_table_find(&d.table, "s3"));
+	/* A region: not while a connected client may use it. */
+	ck_assert_int_eq(reload_text(&d, fixture_no_secret(), &msg), -EBUSY);
+	ck_assert_msg(strstr(msg.msg, "region 'secret' removed: connected clients may use it "
+				      "(client 1,") != NULL,
+		      "%s", msg.msg);
+	ops_end_session(&op, root);
+	ck_assert_int_eq(reload_text(&d, fixture_no_secret(), &msg), 0);
+	ck_assert(again->gone);
+	ck_assert(again->region->gone);
+	ck_assert_int_eq(again->region->fd, -1);
+	root = fixture_session(&d, 0, 0);
+	ck_assert(!session_may_use(root, again->region));
+	daemon_session_release(&d, root);
+	ck_assert_int_eq(daemon_verify_idle(&d, &msg), 0);
+	ops_fini(&op);
+	daemon_fini(&d);
+}
+END_TEST
+
+/* A name cannot move to another region in one reload, and once removed it
+ * comes back only in the region it left: clients that knew it resolve it
+ * there. */
+START_TEST(test_reload_names_do_not_move)
+{
+	struct daemon d;
+	struct errbuf msg;
+	char text[4096], more[4096];
+	const char *at;
+
+	fixture_daemon(&d, NULL);
+	ck_assert_int_eq(
+	    reload_text(
+		&d,
+		fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; } ); }\n",
+			     "{ name = \"s3\"; block_size = 64; blocks = 8; } ); },\n"
+			     "  { name = \"fresh\"; pools = ( { name = \"s\"; block_size = 64; "
+			     "blocks = 8; } ); }\n"),
+		&msg),
+	    -EBUSY);
+	ck_assert_msg(strstr(msg.msg, "pool 's' moved: a name cannot move in one reload") != NULL,
+		      "%s", msg.msg);
+	/* s goes (s4 in its place), then comes back in region 'r'. */
+	snprintf(text, sizeof(text), "%s",
+		 fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; }",
+			      "{ name = \"s4\"; block_size = 64; blocks = 8; }"));
+	ck_assert_int_eq(reload_text(&d, text, &msg), 0);
+	at = strstr(text, "{ name = \"q\";");
+	snprintf(more, sizeof(more), "%.*s{ name = \"s\"; block_size = 64; blocks = 8; }, %s",
+		 (int) (at - text), text, at);
+	ck_assert_int_eq(reload_text(&d, more, &msg), -EBUSY);
+	ck_assert_msg(strstr(msg.msg, "pool 's' added to region 'r': it was removed from region "
+				      "'secret'") != NULL,
+		      "%s", msg.msg);
+	daemon_fini(&d);
+}
+END_TEST
+
 /* max_clients shrinks only past the slots in use; it grows the table. */
 START_TEST(test_reload_max_clients_slots)
 {
@@ -372,6 +510,8 @@ Suite *reload_suite(void)
 	tcase_add_test(tc, test_reload_max_clients_slots);
 	tcase_add_test(tc, test_reload_adds_objects);
 	tcase_add_test(tc, test_reload_add_failure_changes_nothing);
+	tcase_add_test(tc, test_reload_removes_objects);
+	tcase_add_test(tc, test_reload_names_do_not_move);
 	tcase_add_test(tc, test_reload_cache_max_keeps_pages);
 	suite_add_tcase(s, tc);
 	return s;
