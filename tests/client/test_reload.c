@@ -220,7 +220,8 @@ END_TEST
 #define ADD_MORE                                                                                   \
 	",\n  { name = \"more\"; pools = ( { name = \"new\"; block_size = 512; blocks = 8; } );\n" \
 	"    heaps = ( { name = \"nh\"; size = \"64K\"; } ); }"
-#define ADD_NG ", { name = \"ng\"; pools = [ \"new\" ]; choice = \"by_size\"; }"
+#define ADD_NG_P ", { name = \"ng\"; pools = [ \"p\" ]; choice = \"index\"; }"
+#define ADD_NG   ", { name = \"ng\"; pools = [ \"new\" ]; choice = \"by_size\"; }"
 
 /* Fill n bytes at the address of (name, off) in c with byte v. */
 static void fill(mc_client_t *c, const char *name, uint64_t off, int v, size_t n)
@@ -296,8 +297,7 @@ START_TEST(test_reload_adds_objects_live)
 }
 END_TEST
 
-/* What a reload cannot add is refused, naming why, and what it would
- * remove is refused (this version removes nothing): the old configuration
+/* What a reload cannot add is refused, naming why: the old configuration
  * keeps serving whole. */
 START_TEST(test_reload_add_refused_remove_refused)
 {
@@ -327,21 +327,46 @@ START_TEST(test_reload_add_refused_remove_refused)
 	    "regions.[1].size");
 	ck_assert_int_eq(mc_alloc(c, "x", 1, &off), -ENOENT);
 	ck_assert_int_eq(mc_alloc(c, "big", 1, &off), -ENOENT);
-	/* Removing is refused by name, the rest of the file with it. */
-	reload_refused(
-	    &td, c,
-	    "max_clients = 16;\n"
-	    "regions = ( { name = \"main\";\n"
-	    "  pools = ( { name = \"p\"; block_size = 64; blocks = 16; client_quota = 2; "
-	    "},\n"
-	    "            { name = \"free\"; block_size = 64; blocks = 64; } );\n"
-	    "  heaps = ( { name = \"h\"; size = \"64K\"; client_quota = \"4K\"; } ); },\n"
-	    "  { name = \"side\"; size = \"1M\";\n"
-	    "    pools = ( { name = \"s1\"; block_size = 128; blocks = 8; }" ADD_S2 " ); } );\n",
-	    "group 'g' removed");
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
+/* A pool in use cannot go (the whole file is refused, naming it); once
+ * freed it goes: connected clients and new ones no longer find it, memctl
+ * no longer lists it, and added back it serves again. */
+START_TEST(test_reload_removes_objects_live)
+{
+	struct test_daemon td;
+	struct mc_info info[16];
+	mc_client_t *c, *late;
+	uint64_t off;
+	size_t n;
+
+	client_start(&td, ADD_CONFIG(ADD_S2, "", ""));
+	c = client_connect(&td);
+	ck_assert_int_eq(mc_alloc(c, "s2", 1, &off), 0);
+	reload_refused(&td, c, ADD_CONFIG("", "", ADD_NG_P), "pool 's2' removed: it is in use");
+	ck_assert_int_eq(mc_group_alloc(c, "ng", 0, 1, &off, NULL), -ENOENT);
+	ck_assert_int_eq(mc_free(c, "s2", 1, &off), 0);
+	reload_ok(&td, c, ADD_CONFIG("", "", ADD_NG_P));
 	ck_assert_int_eq(mc_alloc(c, "s2", 1, &off), -ENOENT);
-	ck_assert_int_eq(mc_group_alloc(c, "g", 0, 1, &off, NULL), 0);
-	ck_assert_int_eq(mc_group_free(c, "g", 1, &off), 0);
+	ck_assert_int_eq(mc_list(c, info, 16, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_str_ne(info[i].name, "s2");
+	late = client_connect(&td);
+	ck_assert_ptr_null(mc_ptr(late, "s2", 0));
+	ck_assert_int_eq(mc_alloc(late, "s2", 1, &off), -ENOENT);
+	/* The group came with the same file. */
+	ck_assert_int_eq(mc_group_alloc(late, "ng", 0, 1, &off, NULL), 0);
+	ck_assert_int_eq(mc_group_free(late, "ng", 1, &off), 0);
+	/* Back in the region it left. */
+	reload_ok(&td, c, ADD_CONFIG(ADD_S2, "", ADD_NG_P));
+	ck_assert_int_eq(mc_alloc(late, "s2", 1, &off), 0);
+	fill(late, "s2", off, 0x66, 256);
+	ck_assert(holds_bytes(c, "s2", off, 0x66, 256));
+	ck_assert_int_eq(mc_free(late, "s2", 1, &off), 0);
+	mc_close(late);
 	mc_close(c);
 	client_stop(&td);
 }
@@ -501,6 +526,7 @@ Suite *reload_suite(void)
 	tcase_add_test(tc, test_reload_restart_setting_refuses_all);
 	tcase_add_test(tc, test_reload_adds_objects_live);
 	tcase_add_test(tc, test_reload_add_refused_remove_refused);
+	tcase_add_test(tc, test_reload_removes_objects_live);
 	tcase_add_test(tc, test_reload_max_clients);
 	tcase_add_test(tc, test_reload_under_load_loses_no_hold);
 	tcase_add_test(tc, test_reload_log_level);
