@@ -211,6 +211,7 @@ static int hello(mc_client_t *c)
 		c->max_frame = hr->max_frame;
 		c->max_batch = hr->max_batch;
 		c->max_output = output_budget(hr);
+		c->client_id = hr->client_id;
 		rc = map_regions(c, hr, fds);
 		if (rc == 0)
 			rc = map_shared(c, hr, fds, nfds);

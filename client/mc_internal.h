@@ -158,6 +158,7 @@ struct mc_client {
 	uint32_t max_frame;
 	uint32_t max_batch;
 	uint32_t max_output; /* the daemon's, or a safe default (mc_connect) */
+	uint64_t client_id;  /* the hello's: a second hello names it */
 	char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	struct mc_region *regions; /* WIRE_MAX_REGIONS entries */
 	size_t nregions;           /* grows under lock (mc_learn.c) */

@@ -15,9 +15,12 @@
  * did not know are appended here, the regions it had not mapped are mapped
  * into room reserved at connect, and the connection is closed.
  *
- * Regions are matched by name: the daemon never removes a region nor reuses
- * its name for another memfd while it runs. Learned objects cannot be
- * cached (the lease page was laid out at connect).
+ * That hello names this client (Hello.for_client), so the daemon counts the
+ * regions it sent as this client's: it removes no region a connected client
+ * has mapped. Regions are matched by name, which is therefore safe: a
+ * region of the same name added again later is one this client never
+ * mapped. Learned objects cannot be cached (the lease page was laid out at
+ * connect).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -147,6 +150,7 @@ static int hello_again(mc_client_t *c)
 	pthread_mutex_init(&side->lock, NULL);
 	mc__init_transport(side, fd);
 	h.client_name = program_invocation_short_name;
+	h.for_client = c->client_id;
 	req.body_case = ALLOCD__REQUEST__BODY_HELLO;
 	req.hello = &h;
 	rc = mc__call_hello(side, &req, &r, fds, &nfds);

@@ -132,6 +132,16 @@ void daemon_fini(struct daemon *d)
 	config_free(&cfg);
 }
 
+void daemon_sent_for(struct daemon *d, const struct session *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		struct session *t = d->slots[i];
+
+		if (t != NULL && t->id == id && t->pid == s->pid && t->uid == s->uid)
+			t->sent |= s->regions;
+	}
+}
+
 int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 {
 	if (d->nsessions != 0 || holds_count(&d->holds) != 0) {

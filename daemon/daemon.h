@@ -77,6 +77,11 @@ void daemon_session_release(struct daemon *d, struct session *s);
  */
 int daemon_verify_idle(struct daemon *d, struct errbuf *e);
 
+/* s, a second hello of a connected client's process, sends it the memfds
+ * of s->regions: count them as sent to the session numbered id when that
+ * one has s's pid and uid (else nothing). O(max_clients). */
+void daemon_sent_for(struct daemon *d, const struct session *s, uint64_t id);
+
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);
 uint64_t daemon_wall_ms(void);

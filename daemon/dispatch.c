@@ -67,6 +67,9 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 			*p = '?';
 	s->hello_done = true;
 	s->fds_pending = hr->n_regions > 0;
+	s->sent = s->regions;
+	if (req->for_client != 0)
+		daemon_sent_for(d, s, req->for_client);
 	oc->reply.body_case = ALLOCD__REPLY__BODY_HELLO;
 	oc->reply.hello = hr;
 	return 0;

@@ -130,11 +130,11 @@ static const char *placed_in(const struct config *next, const char *name)
 	return NULL;
 }
 
-/* A session that may use region r, or NULL. */
+/* A connected session that was sent region r's memfd, or NULL. */
 static const struct session *user_of(const struct daemon *d, const struct region *r)
 {
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
-		if (d->slots[i] != NULL && session_may_use(d->slots[i], r))
+		if (d->slots[i] != NULL && (d->slots[i]->sent & (UINT64_C(1) << r->index)))
 			return d->slots[i];
 	return NULL;
 }
@@ -153,8 +153,9 @@ static void __attribute__((format(printf, 2, 3))) refuse(struct check *k, const 
 
 /*
  * What next removes may go only when nothing of it is held (cached blocks
- * are held), and a region only when, besides, no connected client may use
- * it: then nobody has it mapped and its memory can go at once. A name
+ * are held), and a region only when, besides, no connected client was
+ * sent its memfd: then nobody has it mapped (nor knows its objects) and
+ * its memory can go at once. A name
  * cannot change kind or region in one reload (remove it, reload, add it),
  * and a removed one comes back only in the region it left while that
  * region exists: a client connected since may still resolve it there.
@@ -204,8 +205,8 @@ static void check_removals(const struct daemon *d, const struct config *next, st
 			snprintf(who, sizeof(who), " (client %llu, pid %d)",
 				 (unsigned long long) s->id, (int) s->pid);
 			refuse(k,
-			       "region '%s' removed: connected clients may use it%s; it can go "
-			       "once they have disconnected",
+			       "region '%s' removed: connected clients have it mapped%s; it can "
+			       "go once they have disconnected",
 			       r->cfg->name, who);
 		}
 	}

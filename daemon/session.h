@@ -37,6 +37,9 @@ struct session {
 	char client_name[64]; /* from Hello */
 	uint64_t since_ms;    /* wall clock, ms since the epoch */
 	uint64_t regions;     /* bit i set: region i allowed */
+	uint64_t sent;        /* bit i set: region i's memfd went to this
+			       * client (its hello, or a second hello for it);
+			       * such a region stays while it is connected */
 	bool hello_done;
 	bool fds_pending;          /* the front of out is the hello reply and
 				    * must go with the region memfds */

@@ -372,6 +372,34 @@ START_TEST(test_reload_removes_objects_live)
 }
 END_TEST
 
+/* A region goes only once no connected client has it mapped -- also one
+ * mapped when the client learned of it after connecting. */
+START_TEST(test_reload_removes_region_not_mapped)
+{
+	struct test_daemon td;
+	mc_client_t *c, *m;
+	struct mc_status st;
+	size_t n;
+	uint64_t off;
+
+	client_start(&td, ADD_CONFIG("", "", ""));
+	c = client_connect(&td);
+	m = client_connect(&td);
+	reload_ok(&td, c, ADD_CONFIG("", ADD_MORE, ""));
+	ck_assert_ptr_nonnull(mc_ptr(m, "new", 0));
+	reload_refused(&td, c, ADD_CONFIG("", "", ""),
+		       "region 'more' removed: connected clients have it mapped (client ");
+	mc_close(m);
+	/* c was never sent it: it is no reason to keep it. */
+	reload_ok(&td, c, ADD_CONFIG("", "", ""));
+	ck_assert_int_eq(mc_alloc(c, "new", 1, &off), -ENOENT);
+	ck_assert_int_eq(mc_status(c, &st, NULL, 0, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	mc_close(c);
+	client_stop(&td);
+}
+END_TEST
+
 /* max_clients grows for the next connects; it shrinks only past the
  * slots in use, and a refusal says which client is in the way. */
 START_TEST(test_reload_max_clients)
@@ -527,6 +555,7 @@ Suite *reload_suite(void)
 	tcase_add_test(tc, test_reload_adds_objects_live);
 	tcase_add_test(tc, test_reload_add_refused_remove_refused);
 	tcase_add_test(tc, test_reload_removes_objects_live);
+	tcase_add_test(tc, test_reload_removes_region_not_mapped);
 	tcase_add_test(tc, test_reload_max_clients);
 	tcase_add_test(tc, test_reload_under_load_loses_no_hold);
 	tcase_add_test(tc, test_reload_log_level);

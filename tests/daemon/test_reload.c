@@ -318,7 +318,7 @@ static const char *fixture_no_secret(void)
 /* A pool nobody holds goes: its name no longer resolves nor lists, its
  * index stays taken, and the same name added again is a new object. One
  * that is held (cached blocks included) stays, and the whole file with
- * it; a region goes only when no connected client may use it. */
+ * it; a region goes only when no connected client has it mapped. */
 START_TEST(test_reload_removes_objects)
 {
 	struct daemon d;
@@ -368,10 +368,11 @@ START_TEST(test_reload_removes_objects)
 	ck_assert_ptr_ne(again, s);
 	ck_assert_uint_gt(again->index, s->index);
 	ck_assert_ptr_null(object_table_find(&d.table, "s3"));
-	/* A region: not while a connected client may use it. */
+	/* A region: not while a connected client has it mapped. */
+	root->sent = root->regions;
 	ck_assert_int_eq(reload_text(&d, fixture_no_secret(), &msg), -EBUSY);
-	ck_assert_msg(strstr(msg.msg, "region 'secret' removed: connected clients may use it "
-				      "(client 1,") != NULL,
+	ck_assert_msg(strstr(msg.msg, "region 'secret' removed: connected clients have it "
+				      "mapped (client 1,") != NULL,
 		      "%s", msg.msg);
 	ops_end_session(&op, root);
 	ck_assert_int_eq(reload_text(&d, fixture_no_secret(), &msg), 0);

@@ -302,6 +302,43 @@ START_TEST(test_memctl_status_config)
 }
 END_TEST
 
+/* A region and a pool a reload adds show in `memctl pools` and `status`;
+ * removed again, they no longer do. */
+START_TEST(test_memctl_lists_reloaded_objects)
+{
+	struct test_daemon td;
+	mc_client_t *c = mt_start_known(&td);
+	char text[4096] = "", more[4096];
+	const char *at;
+	struct run r;
+	FILE *f = fopen(td.config, "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_gt(fread(text, 1, sizeof(text) - 1, f), 0);
+	fclose(f);
+	at = strstr(text, "regions = (");
+	ck_assert_ptr_nonnull(at);
+	at += strlen("regions = (");
+	snprintf(more, sizeof(more),
+		 "%.*s { name = \"extra\"; pools = ( { name = \"added\"; block_size = 64; "
+		 "blocks = 4; } ); },%s",
+		 (int) (at - text), text, at);
+	mt_reload(&td, c, more, NULL);
+	mt_memctl(&r, td.socket, "pools", NULL);
+	mt_ok(&r);
+	ck_assert_msg(strstr(r.out, "added") != NULL, "%s", r.out);
+	mt_memctl(&r, td.socket, "status", NULL);
+	mt_ok(&r);
+	ck_assert_msg(strstr(r.out, "extra") != NULL, "%s", r.out);
+	/* memctl's own connection is gone: nobody may use 'extra' now. */
+	mt_reload(&td, c, text, NULL);
+	mt_memctl(&r, td.socket, "pools", NULL);
+	mt_ok(&r);
+	ck_assert_msg(strstr(r.out, "added") == NULL, "%s", r.out);
+	mt_finish(&td, c);
+}
+END_TEST
+
 /*
  * A child that holds 7 blocks of small, 3 of packets and 2048 bytes of
  * heap until told to go; forked before the test connects. Returns its pid
@@ -714,6 +751,7 @@ Suite *memctl_suite(void)
 	tcase_add_test(tc, test_memctl_status_table);
 	tcase_add_test(tc, test_memctl_status_json);
 	tcase_add_test(tc, test_memctl_status_config);
+	tcase_add_test(tc, test_memctl_lists_reloaded_objects);
 	tcase_add_test(tc, test_memctl_clients_json);
 	tcase_add_test(tc, test_memctl_clients_pool_sorted);
 	tcase_add_test(tc, test_memctl_map_one_block_per_cell);
