@@ -45,7 +45,7 @@
  *
  * Thread safety: a client may be used from several threads at once; calls
  * are serialised on it (one mutex: the cached fast path takes it too, but no
- * syscall and no malloc). mc_ptr() does not block.
+ * syscall and no malloc). mc_ptr() does not block for a name the client knows.
  */
 #ifndef MEMCLIENT_H
 #define MEMCLIENT_H
@@ -191,7 +191,10 @@ struct mc_cache_stats {
 int mc_cache_stats(mc_client_t *c, const char *pool, struct mc_cache_stats *st);
 
 /* The address of offset in the region of name, or NULL if there is no such
- * name for this client or offset is past the end of its region. */
+ * name for this client or offset is past the end of its region. A name
+ * the hello did not list (added by a reload since) is asked of the daemon
+ * once per configuration generation, under the client's lock, and its
+ * region mapped (libmemclient(3), "Objects added while connected"). */
 void *mc_ptr(mc_client_t *c, const char *name, uint64_t offset);
 
 /* --- what there is and how it is used --- */
