@@ -38,9 +38,10 @@ PKG_CONFIG_PATH=
 export PKG_CONFIG_LIBDIR PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_PATH
 cflags=$(pkg-config --cflags memcore)
 libs=$(pkg-config --libs memcore)
+static_other=$(pkg-config --static --libs-only-other memcore)
 # The variables as written in the .pc, then under the stage.
-libdir=$stage/root$(PKG_CONFIG_SYSROOT_DIR= pkg-config --variable=libdir memcore)
-incdir=$stage/root$(PKG_CONFIG_SYSROOT_DIR= pkg-config --variable=includedir memcore)
+libdir=$stage/root$(PKG_CONFIG_SYSROOT_DIR='' pkg-config --variable=libdir memcore)
+incdir=$stage/root$(PKG_CONFIG_SYSROOT_DIR='' pkg-config --variable=includedir memcore)
 
 for h in mem_blocks.h tlsf.h bitarray.h; do
 	[ -f "$incdir/memcore/$h" ] || fail "missing $incdir/memcore/$h"
@@ -76,7 +77,7 @@ for prog in "$top_srcdir/examples/memcore/memcore_demo.c" "$top_srcdir/tests/cor
 	LD_LIBRARY_PATH=$libdir "$stage/$name" || fail "$name (shared) failed"
 	# shellcheck disable=SC2086
 	$CC -std=gnu11 $SAN_CFLAGS $cflags "$prog" $SAN_LDFLAGS "$libdir/libmemcore.a" \
-		$(pkg-config --static --libs-only-other memcore) -o "$stage/$name.static" ||
+		$static_other -o "$stage/$name.static" ||
 		fail "$name does not build against libmemcore.a"
 	"$stage/$name.static" >/dev/null || fail "$name (static) failed"
 	readelf -d "$stage/$name" | grep -q "NEEDED.*\[$soname\]" ||
