@@ -139,7 +139,7 @@ static int hello_again(mc_client_t *c)
 	size_t nfds;
 	int fd, rc;
 
-	rc = mc__dial(c->socket_path, &fd);
+	rc = mc__dial(c->socket_path, c->timeout_ms, &fd);
 	if (rc < 0)
 		return rc;
 	side = calloc(1, sizeof(*side));
