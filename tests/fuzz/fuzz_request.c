@@ -221,8 +221,9 @@ static struct session *open_session(uid_t uid, bool skip_hello, bool page)
 {
 	struct session_creds cr = {.pid = getpid(), .uid = uid, .gid = 100};
 	struct session *s;
+	struct errbuf e;
 
-	if (daemon_session_start(&D, &cr, &s) < 0)
+	if (daemon_session_start(&D, &cr, &s, &e) < 0)
 		abort();
 	s->hello_done = skip_hello;
 	if (skip_hello && page) {
