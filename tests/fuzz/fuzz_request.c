@@ -38,6 +38,7 @@ static const char fuzz_config[] =
     "max_frame = \"4K\";\n"
     "max_output = \"16K\";\n"
     "max_clients = 4;\n"
+    "max_clients_per_uid = 2;\n"
     "regions = (\n"
     "  { name = \"r\"; max_holds = 150; uid_holds = 100;\n"
     "    pools = ( { name = \"p\"; block_size = 64; blocks = 64; },\n"
