@@ -65,7 +65,7 @@ static int start(uid_t uid, gid_t gid, struct session **s)
  * (12 - 3) / 4 = 2 connections. */
 START_TEST(test_limits_connections_per_uid_and_admin_slots)
 {
-	struct session *s[12];
+	struct session *s[13]; /* one more for the refusals */
 	int n = 0;
 
 	ck_assert_uint_eq(D.cfg.admin_slots, 3);
