@@ -31,10 +31,7 @@ uint64_t daemon_wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
-/* Holds are bounded so that no client can make the daemon grow without end:
- * the table is the regions' shares (max_holds) side by side, which the
- * config keeps within CONFIG_HOLDS_MAX; ops keeps each region in its share. */
-static uint32_t hold_limit(const struct config *c)
+uint32_t daemon_hold_limit(const struct config *c)
 {
 	uint64_t holds = 0;
 
@@ -67,12 +64,14 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	d->max_batch = wire_max_batch(cfg->max_frame);
 	d->start_ms = daemon_now_ms();
 	d->self_uid = geteuid();
+	d->generation = 1;
+	d->loaded_wall_ms = daemon_wall_ms();
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
 	 * bytes, unknown fields get a record each); past that unpack fails
 	 * cleanly with -EBADMSG. */
 	rc = arena_init(&d->arena, (size_t) cfg->max_frame * 24 + 65536);
 	if (rc == 0)
-		rc = holds_init(&d->holds, 4096, hold_limit(cfg));
+		rc = holds_init(&d->holds, 4096, daemon_hold_limit(cfg));
 	if (rc == 0)
 		rc = tenants_init(&d->tenants, cfg->max_clients, d->table.nobjects,
 				  d->table.nregions);
@@ -137,7 +136,7 @@ int daemon_session_start(struct daemon *d, const struct session_creds *cr, struc
 		: NULL;
 	if (s == NULL) {
 		if (joined != NULL)
-			tenants_leave(joined);
+			tenants_leave(&d->tenants, joined);
 		return errbuf_set(e, -ENOMEM, "out of memory for a new client");
 	}
 	s->admin = admin;
@@ -153,7 +152,7 @@ void daemon_session_release(struct daemon *d, struct session *s)
 {
 	d->slots[s->slot] = NULL;
 	d->nsessions--;
-	tenants_leave(s->tenant);
+	tenants_leave(&d->tenants, s->tenant);
 	session_free(s);
 }
 

@@ -35,6 +35,15 @@ struct daemon {
 	uint64_t start_ms; /* monotonic clock at start */
 	char socket_path[108];
 	uint32_t max_batch; /* offsets per request */
+	/* The configuration's history (reload.h): generation 1 at start, one
+	 * more per reload applied; when the serving one was loaded; reloads
+	 * refused since start and the reason of the last one ("" once a
+	 * reload is applied). */
+	uint64_t generation;
+	uint64_t loaded_wall_ms;
+	uint64_t reloads_refused;
+	char reload_error[ERRBUF_MAX];
+	bool log_level_pinned; /* -l given: reloads leave the level alone */
 };
 
 /*
@@ -75,6 +84,12 @@ void daemon_session_release(struct daemon *d, struct session *s);
  * too. 0, or -EUCLEAN with what is wrong.
  */
 int daemon_verify_idle(struct daemon *d, struct errbuf *e);
+
+/* The hold table's limit for configuration c. Holds are bounded so that no
+ * client can make the daemon grow without end: the table is the regions'
+ * shares (max_holds) side by side, which the config keeps within
+ * CONFIG_HOLDS_MAX; ops keeps each region in its share. */
+uint32_t daemon_hold_limit(const struct config *c);
 
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);

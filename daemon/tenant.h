@@ -6,12 +6,13 @@
  * connects, and keeps a pointer to it.
  *
  * The table has one entry per connected uid, so at most max_clients; an
- * entry's arrays are allocated when its uid's first connection comes and
- * freed when its last one goes (never per request).
+ * entry is allocated when its uid's first connection comes and freed when
+ * its last one goes (never per request). Entries never move, so sessions
+ * may point at them while the table grows (a reload raising max_clients).
  *
- * Invariants: an entry is in use iff sessions > 0; held[i] is the sum of
- * held[i].amount over its uid's sessions and holds[r] the number of their
- * hold-table entries on objects of region r.
+ * Invariants: v[i] is NULL or an entry with sessions > 0; held[i] is the
+ * sum of held[i].amount over its uid's sessions and holds[r] the number of
+ * their hold-table entries on objects of region r.
  */
 #ifndef ALLOCATORD_DAEMON_TENANT_H
 #define ALLOCATORD_DAEMON_TENANT_H
@@ -22,15 +23,16 @@
 
 struct tenant {
 	uid_t uid;
-	uint32_t sessions; /* its connections; 0: the entry is free */
+	uint32_t sessions; /* its connections, >= 1 */
+	uint32_t index;    /* in tenants.v */
 	uint64_t *held;    /* per object: blocks (pools) or usable bytes (heaps) */
 	uint32_t *holds;   /* per region: hold-table entries */
 };
 
 struct tenants {
-	struct tenant *v; /* max entries */
+	struct tenant **v; /* max entries */
 	uint32_t max;
-	uint32_t used; /* entries [0, used) may be in use; the rest are free */
+	uint32_t used; /* v[used..max) are NULL */
 	size_t nobjects, nregions;
 };
 
@@ -41,6 +43,10 @@ int tenants_init(struct tenants *t, uint32_t max, size_t nobjects, size_t nregio
 /* Free everything; safe on a zeroed struct. */
 void tenants_destroy(struct tenants *t);
 
+/* Room for max uids (never less than now). 0 or -ENOMEM, and then the
+ * table is as it was. */
+int tenants_grow(struct tenants *t, uint32_t max);
+
 /* The entry of uid, or NULL when it has no connection. O(uids connected). */
 struct tenant *tenants_find(const struct tenants *t, uid_t uid);
 
@@ -50,6 +56,6 @@ struct tenant *tenants_find(const struct tenants *t, uid_t uid);
 struct tenant *tenants_join(struct tenants *t, uid_t uid);
 
 /* Count one connection of x's uid less; the last one frees the entry. */
-void tenants_leave(struct tenant *x);
+void tenants_leave(struct tenants *t, struct tenant *x);
 
 #endif

@@ -5,11 +5,13 @@
  * processes of several uids.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon/lease.h"
 #include "daemon/ops.h"
+#include "daemon/reload.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
 
@@ -241,6 +243,33 @@ START_TEST(test_limits_validate_before_growing)
 }
 END_TEST
 
+/* A reload raising max_clients grows the per-uid table with it; lower
+ * shares hold at once for new holds. */
+START_TEST(test_limits_reload)
+{
+	char text[sizeof(config) + 16], *at;
+	struct session *s[40], *root = fixture_session(&D, 0, 0);
+	struct object *big = fixture_object(&D, "big");
+	struct config next;
+	struct reload r;
+	uint64_t off[30];
+
+	snprintf(text, sizeof(text), "%s", config);
+	at = strstr(text, "max_clients = 12;");
+	memcpy(at, "max_clients = 40;", 17);
+	at = strstr(text, "max_holds = 40; uid_holds = 24;");
+	memcpy(at, "max_holds = 20; uid_holds = 10;", 31);
+	ck_assert_int_eq(config_load_string(text, "fixture", &next, E.msg, sizeof(E.msg)), 0);
+	ck_assert_int_eq(reload_check(&D, &next, &r, &E), 0);
+	ck_assert_int_eq(reload_apply(&D, &r, &E), 0);
+	for (uid_t u = 0; u < 35; u++)
+		ck_assert_int_eq(start(2000 + u, 2000, &s[u]), 0);
+	ck_assert_uint_eq(D.holds.limit, 20 + 4 * (8 + 6000) + 16384);
+	assert_error(ops_pool_alloc(&X.ops, root, big, 21, false, off, &E), -ENOSPC,
+		     "max_holds 20");
+}
+END_TEST
+
 Suite *limits_suite(void)
 {
 	Suite *s = suite_create("limits");
@@ -253,6 +282,7 @@ Suite *limits_suite(void)
 	tcase_add_test(tc, test_limits_hold_shares);
 	tcase_add_test(tc, test_limits_lease_within_uid_limits);
 	tcase_add_test(tc, test_limits_validate_before_growing);
+	tcase_add_test(tc, test_limits_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -124,14 +124,14 @@ static void check_counters(void)
 			die("a region within its max_holds");
 	}
 	for (uint32_t t = 0; t < D.tenants.used; t++) {
-		const struct tenant *x = &D.tenants.v[t];
+		const struct tenant *x = D.tenants.v[t];
 
-		for (size_t i = 0; x->sessions > 0 && i < D.table.nobjects; i++) {
+		for (size_t i = 0; x != NULL && i < D.table.nobjects; i++) {
 			sessions_sum(x->uid, false, i, 0, &amount, &holds);
 			if (amount != x->held[i])
 				die("a uid's holding is its sessions' holdings");
 		}
-		for (uint32_t r = 0; x->sessions > 0 && r < D.table.nregions; r++) {
+		for (uint32_t r = 0; x != NULL && r < D.table.nregions; r++) {
 			sessions_sum(x->uid, false, 0, r, &amount, &holds);
 			if (holds != x->holds[r])
 				die("a uid's holds in a region are its sessions'");
