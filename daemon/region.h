@@ -39,6 +39,8 @@ struct region {
 			     * when 0; dry run: private anonymous memory */
 	uint64_t bits_size; /* cfg->bits_size at creation: the memfd is sealed
 			     * at that size, whatever a reload adds */
+	uint32_t holds;     /* hold-table entries on its objects, at most
+			     * cfg->max_holds (ops keeps the count) */
 };
 
 /*

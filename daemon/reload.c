@@ -304,8 +304,9 @@ static int grow_sessions(struct daemon *d, const struct object_table *add)
 }
 
 /* Build what next adds and append it: first everything that can fail
- * (regions, allocators, choice functions, room in the sessions), then the
- * append, so that a failure leaves the running table whole. */
+ * (regions, allocators, choice functions, room in the sessions and the
+ * per-uid counters), then the append, so that a failure leaves the running
+ * table whole. */
 static int add_objects(struct daemon *d, const struct config *next, struct errbuf *e)
 {
 	struct object_table add;
@@ -316,6 +317,9 @@ static int add_objects(struct daemon *d, const struct config *next, struct errbu
 		return rc;
 	}
 	rc = grow_sessions(d, &add);
+	if (rc == 0)
+		rc = tenants_widen(&d->tenants, d->table.nobjects + add.nobjects,
+				   d->table.nregions + add.nregions);
 	if (rc == 0)
 		rc = object_table_append(&d->table, &add);
 	if (rc < 0) {
@@ -348,13 +352,17 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 	if (now > was) {
 		struct session **v = realloc(d->slots, now * sizeof(*v));
 
-		if (v == NULL) {
+		if (v != NULL) {
+			memset(v + was, 0, (now - was) * sizeof(*v));
+			d->slots = v;
+		}
+		/* A larger session table left behind by a failure here is
+		 * harmless: max_clients says how much of it is used. */
+		if (v == NULL || tenants_grow(&d->tenants, now) < 0) {
 			reload_cancel(r);
 			return errbuf_set(e, -ENOMEM, "max_clients %u -> %u: %s", was, now,
 					  strerror(ENOMEM));
 		}
-		memset(v + was, 0, (now - was) * sizeof(*v));
-		d->slots = v;
 	}
 	rc = add_objects(d, &r->next, e);
 	if (rc < 0) {
@@ -371,6 +379,9 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 	d->cfg = r->next;
 	memset(&r->next, 0, sizeof(r->next));
 	config_free(&old);
+	/* The table's entries stay; the limit follows the regions' shares,
+	 * which ops checks before every new hold. */
+	d->holds.limit = daemon_hold_limit(&d->cfg);
 	d->generation++;
 	d->loaded_wall_ms = daemon_wall_ms();
 	d->reload_error[0] = '\0';
