@@ -182,7 +182,7 @@ START_TEST(test_limits_hold_shares)
 	ck_assert_int_eq(ops_pool_alloc(&X.ops, v, fixture_object(&D, "o"), 4, false, off, &E), 0);
 	ops_end_session(&X.ops, b);
 	ck_assert_int_eq(ops_pool_alloc(&X.ops, v, big, 1, false, off, &E), 0);
-	ck_assert_uint_eq(D.table.regions[0].holds, 25);
+	ck_assert_uint_eq(D.table.regions[0]->holds, 25);
 }
 END_TEST
 

@@ -97,13 +97,15 @@ static const struct {
     {"name = \"s\";", "name = \"t\";", 0, "pool 's' removed; pool 't' added"},
     /* A pool added before a heap moves it; one added to a region whose
      * size is computed grows it: both say how to add one instead. */
-    {"align = 512;\n                client_quota = 4; } );",
-     "align = 512;\n                client_quota = 4; }, { name = \"n\"; block_size = 64; "
+    {"align = 512;\n                client_quota = 4; uid_quota = 10; } );",
+     "align = 512;\n                client_quota = 4; uid_quota = 10; }, { name = \"n\"; "
+     "block_size = 64; "
      "blocks = 4; } );",
      -EBUSY,
      "heap 'h' offset in the region 24576 -> 28672: cannot change without a restart "
      "(pools are laid out before heaps"},
-    {"blocks = 8; }", "blocks = 8; }, { name = \"n\"; block_size = 64; blocks = 4; }", -EBUSY,
+    {"blocks = 8; uid_quota = 8; }",
+     "blocks = 8; uid_quota = 8; }, { name = \"n\"; block_size = 64; blocks = 4; }", -EBUSY,
      "region 'secret' size 4096 -> 8192: cannot change without a restart (set a region's size"},
     {"{ name = \"gi\";", "{ name = \"gj\";", 0, "group 'gi' removed; group 'gj' added"},
     /* Pools keep their places: swapping two moves both. */
@@ -170,7 +172,8 @@ static const char *fixture_room(const char *more)
 	snprintf(buf, sizeof(buf), "%s",
 		 fixture_with("{ name = \"secret\";", "{ name = \"secret\"; size = \"64K\";"));
 	if (more != NULL) {
-		char *at = strstr(buf, "blocks = 8; }") + strlen("blocks = 8; }");
+		char *at = strstr(buf, "blocks = 8; uid_quota = 8; }") +
+			   strlen("blocks = 8; uid_quota = 8; }");
 		char tail[4096];
 
 		snprintf(tail, sizeof(tail), "%s", at);
@@ -194,7 +197,7 @@ static const char *fixture_added(void)
 	    "    pools = ( { name = \"n\"; block_size = 256; blocks = 32; cache_max = 8; } );\n"
 	    "    heaps = ( { name = \"nh\"; size = \"64K\"; } ); },\n"
 	    "  { name = \"other\"; allow_uids = [ 999 ];\n"
-	    "    pools = ( { name = \"o\"; block_size = 64; blocks = 8; } ); }\n"
+	    "    pools = ( { name = \"o\"; block_size = 64; blocks = 8; uid_quota = 8; } ); }\n"
 	    "%s",
 	    (int) (end - base), base, end);
 	end = strstr(buf, "choice = \"index\"; } );");
@@ -315,15 +318,17 @@ static size_t listed(struct daemon *d, struct session *s, const char *name, bool
 /* The fixture without pool 's' (region 'secret' keeps a pool 's3'). */
 static const char *fixture_without_s(const char *instead)
 {
-	return fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; }", instead);
+	return fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; uid_quota = 8; }",
+			    instead);
 }
 
 /* The fixture without region 'secret'. */
 static const char *fixture_no_secret(void)
 {
-	return fixture_with("} ); },\n  { name = \"secret\"; allow_uids = [ 12345 ];\n"
-			    "    pools = ( { name = \"s\"; block_size = 64; blocks = 8; } ); }\n",
-			    "} ); }\n");
+	return fixture_with(
+	    "} ); },\n  { name = \"secret\"; allow_uids = [ 12345 ];\n"
+	    "    pools = ( { name = \"s\"; block_size = 64; blocks = 8; uid_quota = 8; } ); }\n",
+	    "} ); }\n");
 }
 
 /* A pool nobody holds goes: its name no longer resolves nor lists, its
@@ -351,7 +356,7 @@ START_TEST(test_reload_removes_objects)
 	ck_assert_int_eq(ops_pool_alloc(&op, root, s, 1, false, &off, &msg), 0);
 	ck_assert_int_eq(reload_text(&d,
 				     fixture_without_s("{ name = \"s3\"; block_size = 64; "
-						       "blocks = 8; }"),
+						       "blocks = 8; uid_quota = 8; }"),
 				     &msg),
 			 -EBUSY);
 	ck_assert_msg(strstr(msg.msg, "pool 's' removed: it is in use") != NULL, "%s", msg.msg);
@@ -362,7 +367,7 @@ START_TEST(test_reload_removes_objects)
 	ck_assert_int_eq(ops_free(&op, root, s, &off, 1, 0, &msg), 0);
 	ck_assert_int_eq(reload_text(&d,
 				     fixture_without_s("{ name = \"s3\"; block_size = 64; "
-						       "blocks = 8; }"),
+						       "blocks = 8; uid_quota = 8; }"),
 				     &msg),
 			 0);
 	ck_assert_ptr_null(object_table_find(&d.table, "s"));
@@ -411,23 +416,24 @@ START_TEST(test_reload_names_do_not_move)
 
 	fixture_daemon(&d, NULL);
 	ck_assert_int_eq(
-	    reload_text(
-		&d,
-		fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; } ); }\n",
-			     "{ name = \"s3\"; block_size = 64; blocks = 8; } ); },\n"
-			     "  { name = \"fresh\"; pools = ( { name = \"s\"; block_size = 64; "
-			     "blocks = 8; } ); }\n"),
-		&msg),
+	    reload_text(&d,
+			fixture_with(
+			    "{ name = \"s\"; block_size = 64; blocks = 8; uid_quota = 8; } ); }\n",
+			    "{ name = \"s3\"; block_size = 64; blocks = 8; uid_quota = 8; } ); },\n"
+			    "  { name = \"fresh\"; pools = ( { name = \"s\"; block_size = 64; "
+			    "blocks = 8; uid_quota = 8; } ); }\n"),
+			&msg),
 	    -EBUSY);
 	ck_assert_msg(strstr(msg.msg, "pool 's' moved: a name cannot move in one reload") != NULL,
 		      "%s", msg.msg);
 	/* s goes (s4 in its place), then comes back in region 'r'. */
 	snprintf(text, sizeof(text), "%s",
-		 fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; }",
-			      "{ name = \"s4\"; block_size = 64; blocks = 8; }"));
+		 fixture_with("{ name = \"s\"; block_size = 64; blocks = 8; uid_quota = 8; }",
+			      "{ name = \"s4\"; block_size = 64; blocks = 8; uid_quota = 8; }"));
 	ck_assert_int_eq(reload_text(&d, text, &msg), 0);
 	at = strstr(text, "{ name = \"q\";");
-	snprintf(more, sizeof(more), "%.*s{ name = \"s\"; block_size = 64; blocks = 8; }, %s",
+	snprintf(more, sizeof(more),
+		 "%.*s{ name = \"s\"; block_size = 64; blocks = 8; uid_quota = 8; }, %s",
 		 (int) (at - text), text, at);
 	ck_assert_int_eq(reload_text(&d, more, &msg), -EBUSY);
 	ck_assert_msg(strstr(msg.msg, "pool 's' added to region 'r': it was removed from region "

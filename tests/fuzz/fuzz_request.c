@@ -104,8 +104,8 @@ static void sessions_sum(uid_t uid, bool all, size_t i, uint32_t r, uint64_t *am
 			continue;
 		*amount += s->held[i].amount;
 		for (size_t j = 0; j < D.table.nobjects; j++)
-			if (D.table.objects[j].kind != OBJ_GROUP &&
-			    D.table.objects[j].region->index == r)
+			if (D.table.objects[j]->kind != OBJ_GROUP &&
+			    D.table.objects[j]->region->index == r)
 				*holds += s->held[j].holds;
 	}
 }
@@ -118,9 +118,9 @@ static void check_counters(void)
 
 	for (uint32_t r = 0; r < D.table.nregions; r++) {
 		sessions_sum(0, true, 0, r, &amount, &holds);
-		if (holds != D.table.regions[r].holds)
+		if (holds != D.table.regions[r]->holds)
 			die("a region's hold count is its sessions' holds there");
-		if (holds > D.table.regions[r].cfg->max_holds)
+		if (holds > D.table.regions[r]->cfg->max_holds)
 			die("a region within its max_holds");
 	}
 	for (uint32_t t = 0; t < D.tenants.used; t++) {
@@ -144,7 +144,7 @@ static void check_invariants(void)
 	uint64_t holds = 0;
 
 	for (size_t i = 0; i < D.table.nobjects; i++) {
-		const struct object *o = &D.table.objects[i];
+		const struct object *o = D.table.objects[i];
 
 		if (o->kind == OBJ_POOL) {
 			for (uint64_t b = 0; b < pool_blocks(o); b++) {
@@ -222,7 +222,7 @@ static bool has_frame(const struct session *s)
 static void fill_page(const struct session *s)
 {
 	for (size_t i = 0; i < D.table.nobjects; i++) {
-		const struct object *o = &D.table.objects[i];
+		const struct object *o = D.table.objects[i];
 		uint32_t *slot = lease_page_array(&s->lease, o);
 		uint32_t n = lease_page_slots(&s->lease, o), k = 0;
 
@@ -332,7 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The connections are gone: everything must be back. */
 	check_invariants();
 	for (size_t i = 0; i < D.table.nobjects; i++) {
-		const struct object *o = &D.table.objects[i];
+		const struct object *o = D.table.objects[i];
 		struct tlsf_stats st;
 
 		if (o->kind == OBJ_POOL &&
