@@ -11,18 +11,22 @@
  *                   connect afterwards;
  *   CONFIG_RESTART  everything that shapes memory a client has mapped or
  *                   the socket it connected to (sizes, layout, the socket,
- *                   max_frame, groups' members and choice), and regions,
- *                   pools, heaps or groups added or removed.
- * One CONFIG_RESTART difference, an invalid file, or a max_clients below
- * a slot in use refuses the whole reload: the running configuration keeps
+ *                   max_frame, groups' members and choice).
+ * Regions, pools, heaps and groups may be added (appended after the
+ * running ones, which must stay where they are) and removed when nothing
+ * holds them (a region, besides, when no connected client was sent its
+ * memfd); a name keeps its region (see check_removals in reload.c).
+ * One CONFIG_RESTART difference, an object in use removed, an invalid
+ * file, or a max_clients below a slot in use refuses the whole reload, as
+ * does a failure to build what is added: the running configuration keeps
  * serving untouched, and the reason is logged as an error and kept for
  * `memctl status`. An applied reload logs one line listing every change
  * and makes the new configuration the next generation.
  *
  * Objects never move: a reload points the running objects at their
- * settings in the new configuration (names are equal, so the name index
- * stays sorted) and frees the old one, so holds, sessions and lease pages
- * keep every index they had.
+ * settings in the new configuration and frees the old one, appends new
+ * ones, and leaves removed ones as tombstones, so holds, sessions, lease
+ * pages and per-uid counters keep every index they had.
  */
 #ifndef ALLOCATORD_DAEMON_RELOAD_H
 #define ALLOCATORD_DAEMON_RELOAD_H
@@ -46,7 +50,8 @@ int reload_read(const struct daemon *d, struct config *next, struct errbuf *e);
 /*
  * Compare *next with d's configuration. On success r owns next (it is
  * zeroed) and 0 is returned; else a negative errno (-EBUSY for a setting
- * that needs a restart or a max_clients below a slot in use) with every
+ * that needs a restart, an object in use removed, a name moved, or a
+ * max_clients below a slot in use) with every
  * reason, as far as e holds them, and next still the caller's. Changes
  * nothing in d. O(settings + objects^2).
  */
@@ -54,7 +59,10 @@ int reload_check(const struct daemon *d, struct config *next, struct reload *r, 
 
 /*
  * Apply a checked reload: grow the session and per-uid tables when
- * max_clients grew (-ENOMEM, and nothing changed, if it cannot), set the
+ * max_clients grew (-ENOMEM, and nothing changed, if it cannot), build and
+ * append what is added (its errno and message, nothing changed, if it
+ * cannot: a region that cannot be reserved, a choice function that does
+ * not open), tombstone what is removed, set the
  * hold table's limit to the new shares, point every object at its
  * new settings, set the log level (unless pinned by -l), free the old
  * configuration, count the generation and log the summary. r is empty

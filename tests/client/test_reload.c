@@ -2,7 +2,8 @@
  * reload: SIGHUP makes a running allocatord read its file again, all or
  * nothing, while its clients stay connected -- quotas and limits change
  * under them, anything that needs a restart refuses the whole file, a
- * broken file changes nothing, and no hold is lost on the way.
+ * broken file changes nothing, and no hold is lost on the way; objects
+ * added are used at once without reconnecting, unused ones go.
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -1,8 +1,10 @@
 /*
  * reload: the check and the apply of a new configuration on a daemon state
  * (dry-run regions), one setting at a time, with the reload class of each
- * as allocatord.conf(5) states it; and the lease pages of connected
- * sessions, which a reload must leave as their clients mapped them.
+ * as allocatord.conf(5) states it; the lease pages of connected
+ * sessions, which a reload must leave as their clients mapped them; and
+ * objects and regions added (appended, nothing moves) and removed
+ * (tombstones, refused while held or mapped).
  */
 #include <check.h>
 #include <errno.h>
