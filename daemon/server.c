@@ -27,6 +27,9 @@
 /* Bytes asked of the kernel per read when no larger frame is pending. */
 #define READ_CHUNK 16384u
 
+/* Supplementary groups read without a heap buffer (most peers have few). */
+#define PEER_GROUPS_INLINE 64u
+
 struct server {
 	struct dispatch *x;
 	struct daemon *d;    /* x->d */
@@ -274,20 +277,39 @@ static void conn_on_hello_timeout(uv_timer_t *t)
 	conn_close(c);
 }
 
-static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t max)
+/* Peer credentials from the kernel. Supplementary groups: first into
+ * stack[max]; a peer with more (SO_PEERGROUPS fails with ERANGE and says how
+ * many bytes it needs) gets a heap buffer, *heap, that the caller frees. If
+ * they cannot be read the peer is judged on its uid and gid alone -- fewer
+ * rights, never more -- and the log says so. */
+static void peer_creds(int fd, struct session_creds *cr, gid_t *stack, size_t max, gid_t **heap)
 {
 	struct ucred uc = {.pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1};
 	socklen_t len = sizeof(uc);
+	gid_t *groups = stack;
+	int rc;
 
 	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
 	cr->pid = uc.pid;
 	cr->uid = uc.uid;
 	cr->gid = uc.gid;
-	cr->groups = groups;
+	*heap = NULL;
 	len = (socklen_t) (max * sizeof(*groups));
-	cr->ngroups = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0
-			  ? len / sizeof(*groups)
-			  : 0;
+	rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+	if (rc < 0 && errno == ERANGE) {
+		*heap = malloc(len);
+		groups = *heap;
+		rc = groups == NULL ? -1 : getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+		if (groups == NULL)
+			errno = ENOMEM;
+	}
+	cr->groups = groups;
+	cr->ngroups = rc == 0 ? len / sizeof(*groups) : 0;
+	if (rc < 0)
+		log_warn("client pid %d uid %u: cannot read its supplementary groups (%s): "
+			 "judging it by uid %u and gid %u only",
+			 (int) uc.pid, (unsigned) uc.uid, strerror(errno), (unsigned) uc.uid,
+			 (unsigned) uc.gid);
 }
 
 /* Past max_clients: say why, then hang up. */
@@ -310,7 +332,7 @@ static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session
 static void server_on_connection(uv_stream_t *listener, int status)
 {
 	struct server *srv = listener->data;
-	gid_t groups[SESSION_MAX_GROUPS];
+	gid_t groups[PEER_GROUPS_INLINE], *more_groups;
 	struct session_creds cr;
 	struct conn *c;
 	uv_os_fd_t fd;
@@ -332,8 +354,9 @@ static void server_on_connection(uv_stream_t *listener, int status)
 		uv_close((uv_handle_t *) &c->pipe, conn_free_handle);
 		return;
 	}
-	peer_creds(fd, &cr, groups, SESSION_MAX_GROUPS);
+	peer_creds(fd, &cr, groups, PEER_GROUPS_INLINE, &more_groups);
 	rc = daemon_session_start(srv->d, &cr, &c->s);
+	free(more_groups); /* the session keeps only what the groups allow */
 	if (rc < 0) {
 		server_refuse(srv, &c->pipe, &cr);
 		return;
