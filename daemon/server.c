@@ -38,6 +38,7 @@ struct server {
 	uv_pipe_t listener;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
+	struct sockfile sf; /* the listener's file and lock */
 	bool stopping;
 };
 
@@ -389,7 +390,7 @@ static void server_stop(struct server *srv)
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
-	unlink(d->socket_path);
+	sockfile_release(&srv->sf);
 }
 
 static void server_on_signal(uv_signal_t *h, int signum)
@@ -398,36 +399,39 @@ static void server_on_signal(uv_signal_t *h, int signum)
 	server_stop(h->data);
 }
 
+/* Listen on the socket systemd passed, else on a file of our own at
+ * d->socket_path (sockfile_bind: the lock, the stale file, mode and group). */
 static int server_listen(struct server *srv, struct errbuf *e)
 {
 	struct daemon *d = srv->d;
-	mode_t old;
 	int rc;
 
-	rc = sockfile_prepare(d->socket_path, e);
+	rc = sockfile_inherit(&srv->sf, e);
+	if (rc == 0)
+		rc = sockfile_bind(&srv->sf, d->socket_path, &d->cfg, e);
 	if (rc < 0)
 		return rc;
+	if (srv->sf.activated) {
+		snprintf(d->socket_path, sizeof(d->socket_path), "%s", srv->sf.path);
+		log_info("listening on %s, passed by systemd: its SocketMode= and SocketGroup= "
+			 "apply, not socket.mode and socket.group",
+			 d->socket_path);
+	}
 	uv_pipe_init(&srv->loop, &srv->listener, 0);
 	srv->listener.data = srv;
-	/* Born private; sockfile_set_access opens it up as configured. */
-	old = umask(0177);
-	rc = uv_pipe_bind(&srv->listener, d->socket_path);
-	umask(old);
+	rc = uv_pipe_open(&srv->listener, srv->sf.fd);
 	if (rc < 0) {
-		errbuf_set(e, rc, "bind %s: %s", d->socket_path, uv_strerror(rc));
-		goto fail;
-	}
-	rc = sockfile_set_access(d->socket_path, &d->cfg, e);
-	if (rc == 0) {
+		close(srv->sf.fd);
+		errbuf_set(e, rc, "listen %s: %s", d->socket_path, uv_strerror(rc));
+	} else {
 		rc = uv_listen((uv_stream_t *) &srv->listener, 1024, server_on_connection);
 		if (rc < 0)
 			errbuf_set(e, rc, "listen %s: %s", d->socket_path, uv_strerror(rc));
 	}
 	if (rc == 0)
 		return 0;
-	unlink(d->socket_path); /* ours: bind created it */
-fail:
 	uv_close((uv_handle_t *) &srv->listener, NULL);
+	sockfile_release(&srv->sf);
 	return rc;
 }
 
