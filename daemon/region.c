@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/bytes.h"
@@ -58,6 +59,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 {
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	char human[BYTES_BUF];
+	struct stat st;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -107,6 +109,12 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 					  : " (is /dev/shm full?)");
 		goto fail;
 	}
+	if (fstat(r->fd, &st) < 0) {
+		rc = -errno;
+		errbuf_set(e, rc, "region '%s': fstat: %s", cfg->name, strerror(-rc));
+		goto fail;
+	}
+	r->blocks = (int64_t) st.st_blocks;
 	if (fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
 		errbuf_set(e, rc, "region '%s': cannot seal: %s", cfg->name, strerror(-rc));
@@ -130,6 +138,19 @@ fail:
 	close(r->fd);
 	r->fd = -1;
 	return rc;
+}
+
+int64_t region_repair(struct region *r)
+{
+	struct stat st;
+	int64_t missing;
+
+	if (r->fd < 0 || fstat(r->fd, &st) < 0 || (int64_t) st.st_blocks >= r->blocks)
+		return 0;
+	missing = (r->blocks - (int64_t) st.st_blocks) * 512;
+	if (fallocate(r->fd, 0, 0, (off_t) r->size) < 0)
+		return -errno;
+	return missing;
 }
 
 void region_destroy(struct region *r)

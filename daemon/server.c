@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "daemon/bytes.h"
 #include "daemon/dispatch.h"
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
@@ -26,6 +27,10 @@
 
 /* Bytes asked of the kernel per read when no larger frame is pending. */
 #define READ_CHUNK 16384u
+
+/* How often the regions are checked for holes a member punched (see
+ * region_repair): the bound on how long pages can stay given back. */
+#define REGION_CHECK_MS 250u
 
 /* Supplementary groups read without a heap buffer (most peers have few). */
 #define PEER_GROUPS_INLINE 64u
@@ -38,7 +43,8 @@ struct server {
 	uv_pipe_t listener;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
-	struct sockfile sf; /* the listener's file and lock */
+	uv_timer_t region_check; /* every REGION_CHECK_MS: server_check_regions */
+	struct sockfile sf;      /* the listener's file and lock */
 	bool stopping;
 };
 
@@ -57,6 +63,41 @@ struct conn {
 };
 
 static void conn_process(struct conn *c);
+
+/* Find and fill holes punched in the regions' memory (region_repair), and
+ * say so: the contents there were lost, and until now, on a hugepage region,
+ * a member touching them could have been killed by SIGBUS. */
+static void server_check_regions(struct server *srv)
+{
+	const struct object_table *t = &srv->d->table;
+	char human[BYTES_BUF];
+	int64_t rc;
+
+	for (size_t i = 0; i < t->nregions; i++) {
+		struct region *r = &t->regions[i];
+
+		rc = region_repair(r);
+		if (rc > 0) {
+			bytes_fmt((uint64_t) rc, BYTES_ROUNDED, human);
+			log_warn("region '%s': %s of its memory had been punched out by a member "
+				 "(fallocate PUNCH_HOLE or madvise MADV_REMOVE): reserved again, "
+				 "contents there lost",
+				 r->cfg->name, human);
+		} else if (rc < 0 && !r->repair_failed) {
+			/* Once, not at every check: it is retried every time. */
+			log_error("region '%s': memory punched out by a member cannot be reserved "
+				  "again: %s; members touching it may be killed by SIGBUS until "
+				  "it can",
+				  r->cfg->name, strerror((int) -rc));
+		}
+		r->repair_failed = rc < 0;
+	}
+}
+
+static void server_on_region_check(uv_timer_t *t)
+{
+	server_check_regions(t->data);
+}
 
 /* Close callback for a connection that never became a session. */
 static void conn_free_handle(uv_handle_t *h)
@@ -83,6 +124,8 @@ static void conn_close(struct conn *c)
 	c->srv->conns[c->s->slot] = NULL;
 	ops_end_session(&c->srv->x->ops, c->s);
 	c->s = NULL;
+	/* A member that punched a hole and left is the likeliest case. */
+	server_check_regions(c->srv);
 	uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
 	uv_close((uv_handle_t *) &c->hello_timer, conn_handle_closed);
 }
@@ -387,6 +430,7 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->listener, NULL);
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
+	uv_close((uv_handle_t *) &srv->region_check, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
@@ -491,6 +535,9 @@ int server_run(struct dispatch *x, struct errbuf *e)
 		return rc;
 	}
 
+	uv_timer_init(&srv.loop, &srv.region_check);
+	srv.region_check.data = &srv;
+	uv_timer_start(&srv.region_check, server_on_region_check, REGION_CHECK_MS, REGION_CHECK_MS);
 	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->table.nregions,
 		 d->table.nobjects, d->socket_path, (int) getpid());
 #ifdef HAVE_LIBSYSTEMD

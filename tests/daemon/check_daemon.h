@@ -15,5 +15,6 @@ Suite *startup_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
 Suite *socket_suite(void);
+Suite *holes_suite(void);
 
 #endif
