@@ -39,8 +39,11 @@ static void usage(FILE *out)
 		"  -h, --help            show this help and exit\n"
 		"  -V, --version         show the version and exit\n"
 		"\n"
+		"Under systemd socket activation ($LISTEN_PID, $LISTEN_FDS) it serves the\n"
+		"socket it is passed instead of making one.\n"
 		"Stops cleanly on SIGTERM or SIGINT: clients are disconnected, the socket\n"
-		"file is removed, the allocators are checked whole, exit status 0.\n"
+		"file is removed (if it is its own), the allocators are checked whole,\n"
+		"exit status 0.\n"
 		"Exit status: 1 bad configuration or start-up failure, 2 usage error,\n"
 		"3 an allocator was not whole at the stop (a bug; see the log).\n"
 		"See allocatord(8), allocatord.conf(5).\n",
