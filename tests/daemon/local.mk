@@ -28,7 +28,8 @@ check_LTLIBRARIES += \
 	tests/daemon/plugins/no_symbol.la \
 	tests/daemon/plugins/no_choose.la \
 	tests/daemon/plugins/init_fails.la \
-	tests/daemon/plugins/malloc_count.la
+	tests/daemon/plugins/malloc_count.la \
+	tests/daemon/plugins/swap_after_bind.la
 tests_daemon_plugins_bad_abi_la_SOURCES = tests/daemon/plugins/bad_abi.c
 tests_daemon_plugins_bad_abi_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_TEST_LDFLAGS)
 tests_daemon_plugins_no_symbol_la_SOURCES = tests/daemon/plugins/no_symbol.c
@@ -41,3 +42,8 @@ tests_daemon_plugins_init_fails_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_TEST_LDFLAGS
 tests_daemon_plugins_malloc_count_la_SOURCES = tests/daemon/plugins/malloc_count.c
 tests_daemon_plugins_malloc_count_la_CFLAGS = $(WARN_CFLAGS) -Wno-missing-prototypes
 tests_daemon_plugins_malloc_count_la_LDFLAGS = $(PLUGIN_TEST_LDFLAGS)
+# The same: the attacker who swaps the socket file for a link after bind.
+tests_daemon_plugins_swap_after_bind_la_SOURCES = tests/daemon/plugins/swap_after_bind.c
+tests_daemon_plugins_swap_after_bind_la_CFLAGS = $(WARN_CFLAGS) -Wno-missing-prototypes
+tests_daemon_plugins_swap_after_bind_la_LDFLAGS = $(PLUGIN_TEST_LDFLAGS)
+tests_daemon_plugins_swap_after_bind_la_LIBADD = -ldl

@@ -380,6 +380,56 @@ START_TEST(test_socket_refuses_a_directory_others_can_write)
 }
 END_TEST
 
+/* The socket file swapped for a link right after bind (the shim
+ * swap_after_bind plays the attacker at the worst moment): the daemon must
+ * not change the link's target -- mode and group are not set by a path that
+ * follows links -- and must not serve on a path that is not its socket. */
+START_TEST(test_socket_mode_and_group_never_follow_a_link)
+{
+	static const char cfg[] = "socket = { mode = \"0666\"; group = \"65534\"; };\n"
+				  "regions = ({ name = \"r\"; pools = ({ name = \"p\"; "
+				  "block_size = 64; blocks = 8; }); });\n";
+	struct scratch sc;
+	char target[128], err[128], shim[512];
+	struct stat st;
+	pid_t pid;
+	int status;
+
+#if defined(ALLOCATORD_SANITIZERS)
+	fprintf(stderr, "skipped: an LD_PRELOAD shim cannot come before ASan's runtime\n");
+	return;
+#endif
+	scratch_make(&sc);
+	snprintf(target, sizeof(target), "%s/precious", sc.dir);
+	snprintf(err, sizeof(err), "%s/err", sc.dir);
+	ck_assert_int_eq(close(open(target, O_WRONLY | O_CREAT, 0600)), 0);
+	{
+		FILE *f = fopen(sc.config, "w");
+
+		ck_assert_ptr_nonnull(f);
+		fputs(cfg, f);
+		fclose(f);
+	}
+	setenv("LD_PRELOAD",
+	       test_build_path("tests/daemon/plugins/.libs/swap_after_bind.so", shim, sizeof(shim)),
+	       1);
+	setenv("ALLOCATORD_SWAP_TARGET", target, 1);
+	pid = spawn(&sc, sc.sock, -1, err);
+	unsetenv("LD_PRELOAD");
+	unsetenv("ALLOCATORD_SWAP_TARGET");
+	if (serves(pid, sc.sock, &status)) {
+		term(pid);
+		ck_abort_msg("served on a path that is a link");
+	}
+	ck_assert_int_eq(stat(target, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_uint_eq(st.st_gid, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	ck_assert_msg(file_has(err, "was replaced right after bind"), "wrong error");
+	scratch_remove(&sc);
+}
+END_TEST
+
 /* A listening socket on path, as systemd's allocatord.socket makes it. */
 static int listener_at(const char *path)
 {
@@ -457,6 +507,8 @@ Suite *socket_suite(void)
 		tcase_add_test(tc, test_socket_peer_with_40_groups_keeps_access);
 	if (geteuid() == 0) /* chown to another user */
 		tcase_add_test(tc, test_socket_refuses_a_directory_others_can_write);
+	if (geteuid() == 0) /* a group other than the daemon's own */
+		tcase_add_test(tc, test_socket_mode_and_group_never_follow_a_link);
 	suite_add_tcase(s, tc);
 	return s;
 }
