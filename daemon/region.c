@@ -140,17 +140,27 @@ fail:
 	return rc;
 }
 
-int64_t region_repair(struct region *r)
+int64_t region_holes(const struct region *r)
 {
 	struct stat st;
-	int64_t missing;
 
 	if (r->fd < 0 || fstat(r->fd, &st) < 0 || (int64_t) st.st_blocks >= r->blocks)
 		return 0;
-	missing = (r->blocks - (int64_t) st.st_blocks) * 512;
-	if (fallocate(r->fd, 0, 0, (off_t) r->size) < 0)
+	return (r->blocks - (int64_t) st.st_blocks) * 512;
+}
+
+int region_fill(struct region *r, uint64_t max)
+{
+	uint64_t len = r->size - r->fill_at < max ? r->size - r->fill_at : max;
+
+	if (len > 0 && fallocate(r->fd, 0, (off_t) r->fill_at, (off_t) len) < 0)
 		return -errno;
-	return missing;
+	r->fill_at += len;
+	if (r->fill_at < r->size)
+		return 1;
+	r->filling = false;
+	r->fill_at = 0;
+	return 0;
 }
 
 void region_destroy(struct region *r)

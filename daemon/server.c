@@ -29,8 +29,10 @@
 #define READ_CHUNK 16384u
 
 /* How often the regions are checked for holes a member punched (see
- * region_repair): the bound on how long pages can stay given back. */
-#define REGION_CHECK_MS 250u
+ * region_holes), and how much is reserved again per loop pass meanwhile
+ * (region_fill: about 4 ms of the loop's time). */
+#define REGION_CHECK_MS  250u
+#define REGION_FILL_STEP (UINT64_C(16) << 20)
 
 /* Supplementary groups read without a heap buffer (most peers have few). */
 #define PEER_GROUPS_INLINE 64u
@@ -44,6 +46,7 @@ struct server {
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	uv_timer_t region_check; /* every REGION_CHECK_MS: server_check_regions */
+	uv_idle_t filler;        /* active while a region is being filled */
 	struct sockfile sf;      /* the listener's file and lock */
 	bool stopping;
 };
@@ -63,35 +66,70 @@ struct conn {
 };
 
 static void conn_process(struct conn *c);
+static void server_on_fill(uv_idle_t *h);
 
-/* Find and fill holes punched in the regions' memory (region_repair), and
- * say so: the contents there were lost, and until now, on a hugepage region,
- * a member touching them could have been killed by SIGBUS. */
+/* Look for holes punched in the regions' memory (region_holes) and start
+ * filling them in the background (server_on_fill), saying so: the contents
+ * there are lost and, on a hugepage region, a member touching them may be
+ * killed by SIGBUS if another process takes the pages first. */
 static void server_check_regions(struct server *srv)
 {
 	const struct object_table *t = &srv->d->table;
 	char human[BYTES_BUF];
-	int64_t rc;
+	int64_t missing;
 
 	for (size_t i = 0; i < t->nregions; i++) {
 		struct region *r = &t->regions[i];
 
-		rc = region_repair(r);
-		if (rc > 0) {
-			bytes_fmt((uint64_t) rc, BYTES_ROUNDED, human);
-			log_warn("region '%s': %s of its memory had been punched out by a member "
-				 "(fallocate PUNCH_HOLE or madvise MADV_REMOVE): reserved again, "
-				 "contents there lost",
-				 r->cfg->name, human);
-		} else if (rc < 0 && !r->repair_failed) {
-			/* Once, not at every check: it is retried every time. */
-			log_error("region '%s': memory punched out by a member cannot be reserved "
-				  "again: %s; members touching it may be killed by SIGBUS until "
-				  "it can",
-				  r->cfg->name, strerror((int) -rc));
-		}
-		r->repair_failed = rc < 0;
+		if (r->filling || (missing = region_holes(r)) == 0)
+			continue;
+		bytes_fmt((uint64_t) missing, BYTES_ROUNDED, human);
+		if (!r->fill_failed) /* else a retry, already logged */
+			log_warn(
+			    "region '%s': %s of its memory had been punched out by a member "
+			    "(fallocate PUNCH_HOLE or madvise MADV_REMOVE): reserving it again, "
+			    "contents there lost",
+			    r->cfg->name, human);
+		r->filling = true;
+		r->fill_at = 0;
+		if (!uv_is_active((uv_handle_t *) &srv->filler))
+			uv_idle_start(&srv->filler, server_on_fill);
 	}
+}
+
+/* One step of every region being filled, once per loop pass, so that other
+ * clients are served between steps however large the region. */
+static void server_on_fill(uv_idle_t *h)
+{
+	struct server *srv = h->data;
+	const struct object_table *t = &srv->d->table;
+	bool more = false;
+	int rc;
+
+	for (size_t i = 0; i < t->nregions; i++) {
+		struct region *r = &t->regions[i];
+
+		if (!r->filling)
+			continue;
+		rc = region_fill(r, REGION_FILL_STEP);
+		if (rc < 0) {
+			/* Logged once, not at every retry; the next check retries. */
+			if (!r->fill_failed)
+				log_error(
+				    "region '%s': memory punched out by a member cannot be "
+				    "reserved again: %s; members touching it may be killed by "
+				    "SIGBUS until it can",
+				    r->cfg->name, strerror(-rc));
+			r->fill_failed = true;
+			r->filling = false;
+		} else if (rc == 0 && r->fill_failed) {
+			log_info("region '%s': its memory is reserved again", r->cfg->name);
+			r->fill_failed = false;
+		}
+		more |= r->filling;
+	}
+	if (!more)
+		uv_idle_stop(h);
 }
 
 static void server_on_region_check(uv_timer_t *t)
@@ -431,6 +469,7 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
 	uv_close((uv_handle_t *) &srv->region_check, NULL);
+	uv_close((uv_handle_t *) &srv->filler, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
@@ -536,7 +575,8 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	}
 
 	uv_timer_init(&srv.loop, &srv.region_check);
-	srv.region_check.data = &srv;
+	uv_idle_init(&srv.loop, &srv.filler);
+	srv.region_check.data = srv.filler.data = &srv;
 	uv_timer_start(&srv.region_check, server_on_region_check, REGION_CHECK_MS, REGION_CHECK_MS);
 	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->table.nregions,
 		 d->table.nobjects, d->socket_path, (int) getpid());
