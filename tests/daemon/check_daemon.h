@@ -14,6 +14,7 @@ Suite *dispatch_suite(void);
 Suite *startup_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
+Suite *reload_suite(void);
 Suite *socket_suite(void);
 Suite *holes_suite(void);
 

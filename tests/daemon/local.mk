@@ -15,6 +15,7 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_server.c \
 	tests/daemon/test_lease_server.c \
 	tests/daemon/test_steady.c \
+	tests/daemon/test_reload.c \
 	tests/daemon/test_socket.c \
 	tests/daemon/test_holes.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)
