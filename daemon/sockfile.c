@@ -144,12 +144,14 @@ int sockfile_inherit(struct sockfile *sf, struct errbuf *e)
  * there. Creates a missing directory (one level) as our own, mode 0755. */
 static int sockfile_check_dir(const char *path, struct errbuf *e)
 {
-	char dir[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+	char buf[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+	const char *dir;
 	struct stat st;
 	int rc;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	dirname(dir);
+	/* dirname may return a static "." instead of changing buf */
+	snprintf(buf, sizeof(buf), "%s", path);
+	dir = dirname(buf);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
 		return errbuf_set(e, rc, "cannot create the socket's directory for %s: %s", path,

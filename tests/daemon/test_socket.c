@@ -380,6 +380,39 @@ START_TEST(test_socket_refuses_a_directory_others_can_write)
 }
 END_TEST
 
+/* A relative path (-s s) names a socket in the current directory, whose
+ * trust is checked like any other: served in a safe one, refused in one
+ * everyone can write. */
+START_TEST(test_socket_relative_path)
+{
+	struct scratch sc;
+	char err[128], open_dir[128];
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	scratch_make(&sc);
+	snprintf(err, sizeof(err), "%s/err", sc.dir);
+	ck_assert_int_eq(chdir(sc.dir), 0);
+	pid = spawn(&sc, "s", -1, err);
+	ck_assert(serves(pid, sc.sock, NULL));
+	ck_assert_int_eq(lstat(sc.sock, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(term(pid), 0);
+
+	snprintf(open_dir, sizeof(open_dir), "%s/open", sc.dir);
+	ck_assert_int_eq(mkdir(open_dir, 0), 0);
+	ck_assert_int_eq(chmod(open_dir, 0777), 0);
+	ck_assert_int_eq(chdir(open_dir), 0);
+	pid = spawn(&sc, "s", -1, err);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	ck_assert_msg(file_has(err, "socket directory . is writable by everyone"), "wrong error");
+	ck_assert_int_eq(chdir("/"), 0);
+	scratch_remove(&sc);
+}
+END_TEST
+
 /* The socket file swapped for a link right after bind (the shim
  * swap_after_bind plays the attacker at the worst moment): the daemon must
  * not change the link's target -- mode and group are not set by a path that
@@ -501,6 +534,7 @@ Suite *socket_suite(void)
 	tcase_add_test(tc, test_socket_simultaneous_starts_one_serves);
 	tcase_add_test(tc, test_socket_lock_held_means_busy);
 	tcase_add_test(tc, test_socket_stop_keeps_a_socket_that_is_not_ours);
+	tcase_add_test(tc, test_socket_relative_path);
 	tcase_add_test(tc, test_socket_activation_serves_on_the_passed_socket);
 	tcase_add_test(tc, test_socket_activation_without_a_listener_is_refused);
 	if (geteuid() == 0) /* other uids and groups need root */
