@@ -33,13 +33,15 @@ struct region {
 	int fd;        /* memfd, -1 when not created */
 	uint8_t *base; /* PROT_NONE mapping of [0, size) */
 	uint64_t size;
-	int64_t blocks;   /* st_blocks of fd once reserved: the whole region */
-	uint64_t fill_at; /* region_fill's progress while filling */
-	bool filling;     /* holes found, being filled (region_fill) */
-	bool fill_failed; /* the last region_fill could not reserve */
-	int bits_fd;      /* shared-bits memfd, -1 when not created */
-	uint64_t *bits;   /* RW mapping of its cfg->bits_size bytes, or NULL
-			   * when 0; dry run: private anonymous memory */
+	int64_t blocks;        /* st_blocks of fd once reserved: the whole region */
+	uint64_t fill_at;      /* region_fill's progress while filling */
+	bool filling;          /* holes found, being filled (region_fill) */
+	bool fill_failed;      /* the last region_fill could not reserve */
+	uint64_t punched;      /* holes found since the last line logged */
+	uint64_t punch_log_ms; /* loop time of that line */
+	int bits_fd;           /* shared-bits memfd, -1 when not created */
+	uint64_t *bits;        /* RW mapping of its cfg->bits_size bytes, or NULL
+				* when 0; dry run: private anonymous memory */
 };
 
 /*

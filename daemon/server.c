@@ -34,6 +34,7 @@
  * (region_fill: about 4 ms of the loop's time). */
 #define REGION_CHECK_MS  250u
 #define REGION_FILL_STEP (UINT64_C(16) << 20)
+#define PUNCH_LOG_MS     10000u
 
 /* Supplementary groups read without a heap buffer (most peers have few). */
 #define PEER_GROUPS_INLINE 64u
@@ -85,13 +86,20 @@ static void server_check_regions(struct server *srv)
 
 		if (r->filling || (missing = region_holes(r)) == 0)
 			continue;
-		bytes_fmt((uint64_t) missing, BYTES_ROUNDED, human);
-		if (!r->fill_failed) /* else a retry, already logged */
-			log_warn(
-			    "region '%s': %s of its memory had been punched out by a member "
-			    "(fallocate PUNCH_HOLE or madvise MADV_REMOVE): reserving it again, "
-			    "contents there lost",
-			    r->cfg->name, human);
+		/* One line per PUNCH_LOG_MS at most, counting the others: a
+		 * member punching all the time must not flood the log. */
+		r->punched++;
+		if (!r->fill_failed && (r->punch_log_ms == 0 ||
+					uv_now(&srv->loop) - r->punch_log_ms >= PUNCH_LOG_MS)) {
+			bytes_fmt((uint64_t) missing, BYTES_ROUNDED, human);
+			log_warn("region '%s': %s of its memory had been punched out by a member "
+				 "(fallocate PUNCH_HOLE or madvise MADV_REMOVE): reserving it "
+				 "again, contents there lost (%llu time%s since the last line)",
+				 r->cfg->name, human, (unsigned long long) r->punched,
+				 r->punched == 1 ? "" : "s");
+			r->punched = 0;
+			r->punch_log_ms = uv_now(&srv->loop);
+		}
 		r->filling = true;
 		r->fill_at = 0;
 		if (!uv_is_active((uv_handle_t *) &srv->filler))
