@@ -8,12 +8,14 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_choice.c \
 	tests/daemon/test_ops.c \
 	tests/daemon/test_ops_random.c \
+	tests/daemon/test_limits.c \
 	tests/daemon/test_lease.c \
 	tests/daemon/test_dispatch.c \
 	tests/daemon/test_startup.c \
 	tests/daemon/raw_client.c tests/daemon/raw_client.h \
 	tests/daemon/test_server.c \
 	tests/daemon/test_lease_server.c \
+	tests/daemon/test_limits_server.c \
 	tests/daemon/test_steady.c \
 	tests/daemon/test_reload.c \
 	tests/daemon/test_socket.c \
