@@ -17,3 +17,12 @@ pkgconfig_DATA = client/memclient.pc
 EXTRA_DIST += client/memclient.pc.in
 DISTCLEANFILES += client/memclient.pc
 dist_man_MANS += man/libmemclient.3
+
+# After a real install (no DESTDIR) as root, refresh the linker cache:
+# without it memctl, linked to libmemclient in $(libdir), fails to start
+# until someone runs ldconfig. Staged installs and non-root installs leave
+# the cache alone (README: "Installing" says so).
+install-exec-hook:
+	@if test -z "$(DESTDIR)" && test "$$(id -u)" = 0 && command -v ldconfig >/dev/null; then \
+		echo "ldconfig"; ldconfig || :; \
+	fi

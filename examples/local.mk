@@ -16,7 +16,9 @@ examples_consumer_LDADD = client/libmemclient.la
 examples_consumer_LDFLAGS = $(AM_LDFLAGS) -no-install
 
 # Installed: the examples as documentation, and the systemd unit with the
-# configured paths filled in.
+# configured paths filled in. The placeholders are spelled [@]name[@] in the
+# sed rule: config.status substitutes every @name@ of Makefile.in, and a
+# plain one here would become the path itself, so the rule would never match.
 exampledir = $(docdir)/examples
 dist_example_DATA = examples/allocatord.conf examples/by_uid.conf \
 	examples/producer.c examples/consumer.c examples/plugins/by_uid.c
@@ -24,7 +26,7 @@ dist_example_SCRIPTS = examples/handoff.sh
 systemdsystemunit_DATA = examples/allocatord.service
 examples/allocatord.service: $(top_srcdir)/examples/allocatord.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) examples && \
-		sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		sed -e 's|[@]sbindir[@]|$(sbindir)|g' -e 's|[@]sysconfdir[@]|$(sysconfdir)|g' \
 		$(top_srcdir)/examples/allocatord.service.in > $@.tmp && mv $@.tmp $@
 CLEANFILES += examples/allocatord.service
 EXTRA_DIST += examples/allocatord.service.in
