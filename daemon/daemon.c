@@ -133,8 +133,9 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 {
 	if (d->nsessions != 0 || holds_count(&d->holds) != 0) {
 		return errbuf_set(e, -EUCLEAN,
-				  "%u sessions and %u holds left after every client went",
-				  d->nsessions, holds_count(&d->holds));
+				  "%u session%s and %u hold%s left after every client went",
+				  d->nsessions, log_s(d->nsessions), holds_count(&d->holds),
+				  log_s(holds_count(&d->holds)));
 	}
 	for (size_t i = 0; i < d->table.nobjects; i++) {
 		const struct object *o = &d->table.objects[i];

@@ -49,8 +49,13 @@ START_TEST(test_startup_default_config_serves_and_stops_clean)
 {
 	struct test_daemon td;
 	struct stat st;
+	char log[4096];
 
 	ck_assert_int_eq(test_daemon_start(&td, NULL, NULL), 0);
+	/* counted as memctl status counts, and in good English */
+	test_daemon_log(&td, log, sizeof(log));
+	ck_assert_msg(strstr(log, "serving 1 region (3 pools, 1 heap), 1 group on ") != NULL, "%s",
+		      log);
 	ck_assert_int_eq(stat(td.socket, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 0777, 0660);
@@ -182,6 +187,32 @@ START_TEST(test_startup_refuses_second_daemon_on_same_socket)
 }
 END_TEST
 
+/* Start-up failures go through the logger at level error: "<3>" for the
+ * journal under systemd (JOURNAL_STREAM set), "allocatord: error:" else. */
+START_TEST(test_startup_failures_are_errors_under_journal_stream)
+{
+	const char *bad_config[] = {"-c", "/nonexistent/allocatord.conf", NULL};
+	const char *bad_usage[] = {"--frobnicate", NULL};
+	const char *second[] = {"-s", NULL, NULL};
+	struct test_daemon td;
+
+	ck_assert_int_eq(test_daemon_start(&td, small_config, NULL), 0);
+	second[1] = td.socket;
+	ck_assert_int_eq(run_daemon(second), 1);
+	ck_assert_msg(strncmp(err, "allocatord: error: another allocatord is serving", 48) == 0,
+		      "%s", err);
+	setenv("JOURNAL_STREAM", "8:12345", 1);
+	ck_assert_int_eq(run_daemon(second), 1);
+	ck_assert_msg(strncmp(err, "<3>another allocatord is serving", 32) == 0, "%s", err);
+	ck_assert_int_eq(run_daemon(bad_config), 1);
+	ck_assert_msg(strncmp(err, "<3>/nonexistent/allocatord.conf", 31) == 0, "%s", err);
+	ck_assert_int_eq(run_daemon(bad_usage), 2);
+	ck_assert_msg(strncmp(err, "<3>unknown option", 17) == 0, "%s", err);
+	unsetenv("JOURNAL_STREAM");
+	ck_assert_int_eq(test_daemon_stop(&td), 0);
+}
+END_TEST
+
 START_TEST(test_startup_replaces_stale_socket)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -258,8 +289,13 @@ START_TEST(test_startup_help_and_usage)
 		 "--config\0--socket\0--log-level\0--check-config\0--help\0--version\0";
 	     *opt; opt += strlen(opt) + 1)
 		ck_assert_msg(strstr(out, opt) != NULL, "--help lacks %s", opt);
+	/* A usage error is one line that names the fault and points to --help. */
 	ck_assert_int_eq(run_daemon(bad), 2);
+	ck_assert_str_eq(err, "allocatord: error: unknown option '--frobnicate' (see allocatord "
+			      "--help)\n");
 	ck_assert_int_eq(run_daemon(extra), 2);
+	ck_assert_str_eq(err, "allocatord: error: unexpected argument 'extra' (see allocatord "
+			      "--help)\n");
 	ck_assert_int_eq(run_daemon(version), 0);
 	ck_assert_msg(strncmp(out, "allocatord ", 11) == 0, "%s", out);
 }
@@ -338,6 +374,7 @@ Suite *startup_suite(void)
 	tcase_add_test(tc, test_startup_refuses_plugin_with_wrong_abi);
 	tcase_add_test(tc, test_startup_refuses_missing_plugin);
 	tcase_add_test(tc, test_startup_refuses_second_daemon_on_same_socket);
+	tcase_add_test(tc, test_startup_failures_are_errors_under_journal_stream);
 	tcase_add_test(tc, test_startup_replaces_stale_socket);
 	tcase_add_test(tc, test_startup_refuses_to_replace_a_regular_file);
 	tcase_add_test(tc, test_startup_socket_path_too_long);
