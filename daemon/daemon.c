@@ -11,6 +11,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/lease_page.h"
+#include "daemon/memcheck.h"
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -63,6 +64,11 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	int rc;
 
 	memset(d, 0, sizeof(*d));
+	/* Before any region exists: a configuration bigger than what the
+	 * daemon may use is refused here, never found by the OOM killer. */
+	rc = memcheck_config(cfg, e);
+	if (rc < 0)
+		return rc;
 	rc = object_table_build(&d->table, cfg, dry_run, e);
 	if (rc < 0)
 		return rc;

@@ -23,6 +23,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/daemon.c daemon/daemon.h \
 	daemon/sockfile.c daemon/sockfile.h \
+	daemon/memcheck.c daemon/memcheck.h \
 	daemon/server.c daemon/server.h
 nodist_daemon_libdaemon_la_SOURCES = daemon/default_conf.c
 daemon_libdaemon_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) \

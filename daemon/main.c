@@ -16,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/memcheck.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
 #include "proto/wire.h"
@@ -46,6 +47,19 @@ static void usage(void)
 	       "3 an allocator was not whole at the stop (a bug; see the log).\n"
 	       "See allocatord(8), allocatord.conf(5).\n",
 	       WIRE_SOCKET_SYSTEM, WIRE_SOCKET_NAME);
+}
+
+/* --check-config's report: the layout, then what it needs of memory
+ * against what this process may use here. */
+static void print_check(const struct config *c)
+{
+	struct memcheck_budget b;
+	struct memcheck_need n;
+
+	config_print(c, stdout);
+	memcheck_read(&b);
+	memcheck_need(c, &n);
+	memcheck_print(&n, &b, stdout);
 }
 
 int main(int argc, char **argv)
@@ -139,11 +153,11 @@ int main(int argc, char **argv)
 	rc = sockfile_resolve(socket, &d.cfg, d.socket_path, sizeof(d.socket_path), &e);
 	if (check && rc == -ENOENT) {
 		/* No default socket in this environment: the config is fine. */
-		config_print(&d.cfg, stdout);
+		print_check(&d.cfg);
 		printf("would listen on: no default here (%s)\n", e.msg);
 		rc = 0;
 	} else if (check && rc == 0) {
-		config_print(&d.cfg, stdout);
+		print_check(&d.cfg);
 		printf("would listen on %s\n", d.socket_path);
 	} else if (rc == 0) {
 		rc = server_run(&x, &e);

@@ -325,9 +325,74 @@ START_TEST(test_startup_hugepages_without_reserve_is_clear)
 	}
 	write_file(path, cfg);
 	ck_assert_int_eq(run_daemon(args), 1);
-	ck_assert_msg(strstr(err, "region 'huge'") != NULL, "%s", err);
-	ck_assert_msg(strstr(err, "huge") != NULL, "%s", err);
+	/* refused before the memfd, by the count of free huge pages */
+	ck_assert_msg(strstr(err, "hugepage regions need 2.0 MiB, 1 huge page of 2.0 MiB, and 0 "
+				  "are free") != NULL,
+		      "%s", err);
+	ck_assert_msg(strstr(err, "vm.nr_hugepages") != NULL, "%s", err);
 	unlink(path);
+}
+END_TEST
+
+static uint64_t mem_total(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long kib = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "MemTotal: %llu kB", &kib), 1);
+	fclose(f);
+	return (uint64_t) kib * 1024;
+}
+
+/* A region twice the machine's memory: refused by --check-config and at a
+ * real start, with the sizes named, before anything is reserved (the test
+ * allocates nothing: the refusal comes before the first memfd). */
+START_TEST(test_startup_refuses_region_bigger_than_memory)
+{
+	char path[] = "/tmp/allocatord-big.XXXXXX", cfg[256], sock[64];
+	const char *check[] = {"--check-config", "-c", path, NULL};
+	const char *start[] = {"-c", path, "-s", sock, NULL};
+	uint64_t blocks = 2 * mem_total() / (64 << 20) + 1;
+	int fd = mkstemp(path);
+
+	close(fd);
+	snprintf(sock, sizeof(sock), "/tmp/allocatord-big-%d.sock", (int) getpid());
+	snprintf(cfg, sizeof(cfg),
+		 "regions = ({ name = \"big\"; pools = ({ name = \"p\"; block_size = \"64M\"; "
+		 "blocks = %lluL; }); });\n",
+		 (unsigned long long) blocks);
+	write_file(path, cfg);
+	ck_assert_int_eq(run_daemon(check), 1);
+	ck_assert_msg(strstr(err, "the regions need ") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "of shared memory, more than the ") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "MemAvailable") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, path) != NULL, "%s", err);
+	ck_assert_int_eq(run_daemon(start), 1);
+	ck_assert_msg(strstr(err, "allocatord: error: ") == err, "%s", err);
+	ck_assert_msg(strstr(err, "MemAvailable") != NULL, "%s", err);
+	ck_assert_int_eq(access(sock, F_OK), -1);
+	/* --check-config shows the sizes of one that fits */
+	write_file(path, small_config);
+	ck_assert_int_eq(run_daemon(check), 0);
+	ck_assert_msg(strstr(out, "memory: 4.0 KiB reserved at start") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "may use: ") != NULL, "%s", out);
+	unlink(path);
+}
+END_TEST
+
+/* RLIMIT_FSIZE bounds each memfd (ftruncate past it is SIGXFSZ): the limit
+ * is set in a shell child only, never in the test's own process. */
+START_TEST(test_startup_refuses_region_over_file_size_limit)
+{
+	char bin[512];
+	const char *argv[] = {"/bin/sh", "-c", "ulimit -f 100 && exec \"$0\" --check-config",
+			      test_build_path("daemon/allocatord", bin, sizeof(bin)), NULL};
+
+	ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_msg(strstr(err, "region 'default' is 9.0 MiB, over the file size limit "
+				  "RLIMIT_FSIZE of 50.0 KiB (ulimit -f)") != NULL,
+		      "%s", err);
 }
 END_TEST
 
@@ -382,6 +447,8 @@ Suite *startup_suite(void)
 	tcase_add_test(tc, test_startup_help_and_usage);
 	tcase_add_test(tc, test_startup_hugepages_without_reserve_is_clear);
 	tcase_add_test(tc, test_startup_refuses_objects_beyond_one_frame);
+	tcase_add_test(tc, test_startup_refuses_region_bigger_than_memory);
+	tcase_add_test(tc, test_startup_refuses_region_over_file_size_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
