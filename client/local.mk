@@ -13,7 +13,7 @@ client_libmemclient_la_LIBADD = proto/libproto.la $(PROTOBUF_C_LIBS)
 client_libmemclient_la_LDFLAGS = $(AM_LDFLAGS) -pthread -version-info $(MEMCLIENT_LT_VERSION) \
 	-export-symbols-regex '^mc_'
 include_HEADERS += client/memclient.h
-pkgconfig_DATA = client/memclient.pc
+pkgconfig_DATA += client/memclient.pc
 EXTRA_DIST += client/memclient.pc.in
 DISTCLEANFILES += client/memclient.pc
 dist_man_MANS += man/libmemclient.3

@@ -157,6 +157,23 @@ START_TEST(test_startup_refuses_plugin_with_wrong_abi)
 }
 END_TEST
 
+/* examples/by_uid.conf names its plug-in "by_uid.so": from the build tree
+ * it runs with ALLOCATORD_PLUGIN_DIR pointing at the one make built. */
+START_TEST(test_startup_example_plugin_config_runs_from_build_tree)
+{
+	char conf[512], dir[512];
+	const char *args[] = {"--check-config", "-c",
+			      test_src_path("examples/by_uid.conf", conf, sizeof(conf)), NULL};
+
+	setenv("ALLOCATORD_PLUGIN_DIR", test_build_path("examples/plugins/.libs", dir, sizeof(dir)),
+	       1);
+	ck_assert_int_eq(run_daemon(args), 0);
+	ck_assert_msg(strstr(out, "group per_user: user0, user1, user2 (plugin by_uid.so") != NULL,
+		      "%s", out);
+	unsetenv("ALLOCATORD_PLUGIN_DIR");
+}
+END_TEST
+
 START_TEST(test_startup_refuses_missing_plugin)
 {
 	char cfg[1024], path[] = "/tmp/allocatord-plug.XXXXXX";
@@ -438,6 +455,7 @@ Suite *startup_suite(void)
 	tcase_add_test(tc, test_startup_missing_config_file);
 	tcase_add_test(tc, test_startup_refuses_plugin_with_wrong_abi);
 	tcase_add_test(tc, test_startup_refuses_missing_plugin);
+	tcase_add_test(tc, test_startup_example_plugin_config_runs_from_build_tree);
 	tcase_add_test(tc, test_startup_refuses_second_daemon_on_same_socket);
 	tcase_add_test(tc, test_startup_failures_are_errors_under_journal_stream);
 	tcase_add_test(tc, test_startup_replaces_stale_socket);
