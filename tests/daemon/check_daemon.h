@@ -15,5 +15,6 @@ Suite *startup_suite(void);
 Suite *memcheck_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
+Suite *reload_suite(void);
 
 #endif
