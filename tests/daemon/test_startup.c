@@ -52,8 +52,14 @@ START_TEST(test_startup_default_config_serves_and_stops_clean)
 	char log[4096];
 
 	ck_assert_int_eq(test_daemon_start(&td, NULL, NULL), 0);
-	/* counted as memctl status counts, and in good English */
-	test_daemon_log(&td, log, sizeof(log));
+	/* counted as memctl status counts, and in good English; the line
+	 * comes just after the socket accepts, so wait for it (up to 10 s) */
+	for (int i = 0; i < 1000; i++) {
+		test_daemon_log(&td, log, sizeof(log));
+		if (strstr(log, "serving") != NULL)
+			break;
+		usleep(10000);
+	}
 	ck_assert_msg(strstr(log, "serving 1 region (3 pools, 1 heap), 1 group on ") != NULL, "%s",
 		      log);
 	ck_assert_int_eq(stat(td.socket, &st), 0);
