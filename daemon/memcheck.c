@@ -34,8 +34,8 @@ static FILE *open_below_root(const char *path)
 }
 
 /* The first unsigned number of the file below the root: 0, -ENOENT, or
- * -EINVAL (then *is_max tells "max", cgroup v2's "no limit", when given). */
-static int read_u64(const char *path, uint64_t *out, bool *is_max)
+ * -EINVAL for anything else (cgroup v2 writes "max" for no limit). */
+static int read_u64(const char *path, uint64_t *out)
 {
 	FILE *f = open_below_root(path);
 	char word[32] = "";
@@ -45,8 +45,6 @@ static int read_u64(const char *path, uint64_t *out, bool *is_max)
 		return -ENOENT;
 	if (fscanf(f, "%31s", word) == 1 && sscanf(word, "%" SCNu64, out) == 1)
 		rc = 0;
-	if (is_max != NULL)
-		*is_max = strcmp(word, "max") == 0;
 	fclose(f);
 	return rc;
 }
@@ -138,15 +136,14 @@ static void read_cgroup(struct memcheck_budget *b)
 	for (;;) {
 		uint64_t limit, usage, room;
 		size_t n = strlen(path);
-		bool is_max;
 
 		while (n > 1 && path[n - 1] == '/') /* "/a/b/" is "/a/b" */
 			path[--n] = '\0';
 		snprintf(file, sizeof(file), "%s%s/%s", base, n > 1 ? path : "", limit_file);
-		if (read_u64(file, &limit, &is_max) == 0 && limit < CG_UNLIMITED) {
+		if (read_u64(file, &limit) == 0 && limit < CG_UNLIMITED) {
 			snprintf(file, sizeof(file), "%s%s/%s", base, n > 1 ? path : "",
 				 usage_file);
-			if (read_u64(file, &usage, NULL) < 0)
+			if (read_u64(file, &usage) < 0)
 				usage = 0;
 			room = usage < limit ? limit - usage : 0;
 			if (room < best_room) {
