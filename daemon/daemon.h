@@ -88,7 +88,9 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e);
 
 /* s, a second hello of a connected client's process, sends it the memfds
  * of s->regions: count them as sent to the session numbered id when that
- * one has s's pid and uid (else nothing). O(max_clients). */
+ * one has s's pid and uid (else nothing), and as allowed to it (s saw the
+ * process's supplementary groups now, which a region a reload added may
+ * allow). O(max_clients). */
 void daemon_sent_for(struct daemon *d, const struct session *s, uint64_t id);
 
 /* The hold table's limit for configuration c. Holds are bounded so that no

@@ -339,6 +339,7 @@ void object_table_remove_region(struct region *r)
 {
 	region_destroy(r);
 	r->gone = true;
+	r->filling = false; /* nothing left to fill (server.c) */
 	r->cfg = NULL;
 }
 

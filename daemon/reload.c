@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon/log.h"
+#include "daemon/memcheck.h"
 #include "daemon/reload.h"
 
 /* Append to buf (len bytes, *at used) a "; "-separated item, cut with
@@ -212,6 +213,30 @@ static void check_removals(const struct daemon *d, const struct config *next, st
 	}
 }
 
+/*
+ * The memory check of daemon_init for the regions next adds: what they
+ * will reserve must fit what the daemon may still use (the running regions
+ * are already counted out of it). A -ENOMEM here is a refusal too.
+ */
+static void check_memory(const struct daemon *d, const struct config *next, struct check *k)
+{
+	struct config added = *next; /* shallow: only its new regions */
+	struct errbuf why;
+
+	added.regions = calloc(next->nregions ? next->nregions : 1, sizeof(*added.regions));
+	if (added.regions == NULL) {
+		refuse(k, "%s", strerror(ENOMEM));
+		return;
+	}
+	added.nregions = 0;
+	for (size_t i = 0; i < next->nregions; i++)
+		if (config_find_region(&d->cfg, next->regions[i].name) == NULL)
+			added.regions[added.nregions++] = next->regions[i];
+	if (added.nregions > 0 && memcheck_config(&added, &why) < 0)
+		refuse(k, "%s", why.msg);
+	free(added.regions);
+}
+
 int reload_read(const struct daemon *d, struct config *next, struct errbuf *e)
 {
 	if (strcmp(d->cfg.file, CONFIG_DEFAULT_FILE) == 0)
@@ -231,6 +256,8 @@ int reload_check(const struct daemon *d, struct config *next, struct reload *r, 
 	check_removals(d, next, &k);
 	r->changes = config_diff(&d->cfg, next, on_change, &k);
 	check_max_clients(d, next, &k);
+	if (k.refused == 0)
+		check_memory(d, next, &k);
 	if (k.refused > 0) {
 		r->summary[0] = '\0';
 		return -EBUSY;

@@ -18,8 +18,6 @@
 #include "daemon/tenant.h"
 #include "daemon/wire.h"
 
-#define SESSION_MAX_GROUPS 32
-
 /* What a session holds of one pool or heap. */
 struct session_held {
 	uint64_t amount; /* blocks (pools) or usable bytes (heaps) */
@@ -32,8 +30,6 @@ struct session {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[SESSION_MAX_GROUPS]; /* supplementary (SO_PEERGROUPS) */
-	size_t ngroups;
 	char comm[17];         /* /proc/PID/comm at connect */
 	char client_name[64];  /* from Hello */
 	uint64_t since_ms;     /* wall clock, ms since the epoch */
@@ -60,7 +56,7 @@ struct session_creds {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	const gid_t *groups;
+	const gid_t *groups; /* supplementary (SO_PEERGROUPS), all of them */
 	size_t ngroups;
 };
 
@@ -76,7 +72,9 @@ struct session *session_new(const struct object_table *t, const struct session_c
 /*
  * Make room in s for what a reload stages in add to append to t: nothing
  * held of the new objects, no lease slots for them, and the new regions s
- * may use by their allow-lists (as session_new decides). 0 or -ENOMEM
+ * may use by their allow-lists for its uid and primary gid (its
+ * supplementary groups were seen at connect only: a second hello of the
+ * same process, daemon_sent_for, brings what they allow). 0 or -ENOMEM
  * (what grew stays: it is harmless).
  */
 int session_grow(struct session *s, const struct object_table *t, const struct object_table *add);

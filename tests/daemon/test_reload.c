@@ -14,6 +14,7 @@
 
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
+#include "daemon/memcheck.h"
 #include "daemon/ops.h"
 #include "daemon/stats.h"
 #include "daemon/reload.h"
@@ -102,9 +103,9 @@ static const struct {
     {"align = 512;\n                client_quota = 4; uid_quota = 10; } );",
      "align = 512;\n                client_quota = 4; uid_quota = 10; }, { name = \"n\"; "
      "block_size = 64; "
-     "blocks = 4; } );",
+     "blocks = 1000; } );",
      -EBUSY,
-     "heap 'h' offset in the region 24576 -> 28672: cannot change without a restart "
+     "heap 'h' offset in the region 65536 -> 131072: cannot change without a restart "
      "(pools are laid out before heaps"},
     {"blocks = 8; uid_quota = 8; }",
      "blocks = 8; uid_quota = 8; }, { name = \"n\"; block_size = 64; blocks = 4; }", -EBUSY,
@@ -445,6 +446,36 @@ START_TEST(test_reload_names_do_not_move)
 }
 END_TEST
 
+/* A region a reload adds goes through the memory check of the start: one
+ * larger than the machine (twice MemTotal, never allocated) is refused,
+ * naming the file, and nothing is added. */
+START_TEST(test_reload_new_region_memory_checked)
+{
+	struct daemon d;
+	struct errbuf msg;
+	struct memcheck_budget b;
+	char text[4096];
+	size_t nregions;
+	const char *end;
+
+	ck_assert_int_eq(memcheck_read(&b), 0);
+	fixture_daemon(&d, NULL);
+	nregions = d.table.nregions;
+	end = strstr(fixture_config, ");\ngroups");
+	snprintf(text, sizeof(text),
+		 "%.*s,\n  { name = \"huge\"; size = \"%lluM\";\n"
+		 "    pools = ( { name = \"hp\"; block_size = 4096; blocks = 16; } ); }\n%s",
+		 (int) (end - fixture_config), fixture_config,
+		 (unsigned long long) (b.mem_total / (1u << 20) * 2 + 1024), end);
+	ck_assert_int_eq(reload_text(&d, text, &msg), -EBUSY);
+	ck_assert_msg(strstr(msg.msg, "fixture") != NULL, "%s", msg.msg);
+	ck_assert_uint_eq(d.table.nregions, nregions);
+	ck_assert_ptr_null(object_table_find(&d.table, "hp"));
+	ck_assert_uint_eq(d.generation, 1);
+	daemon_fini(&d);
+}
+END_TEST
+
 /* max_clients shrinks only past the slots in use; it grows the table. */
 START_TEST(test_reload_max_clients_slots)
 {
@@ -533,6 +564,7 @@ Suite *reload_suite(void)
 	tcase_add_test(tc, test_reload_add_failure_changes_nothing);
 	tcase_add_test(tc, test_reload_removes_objects);
 	tcase_add_test(tc, test_reload_names_do_not_move);
+	tcase_add_test(tc, test_reload_new_region_memory_checked);
 	tcase_add_test(tc, test_reload_cache_max_keeps_pages);
 	suite_add_tcase(s, tc);
 	return s;
