@@ -316,7 +316,7 @@ START_TEST(test_reload_add_refused_remove_refused)
 	    "  pools = ( { name = \"p\"; block_size = 64; blocks = 16; client_quota = 2; "
 	    "},\n"
 	    "            { name = \"free\"; block_size = 64; blocks = 64; },\n"
-	    "            { name = \"x\"; block_size = 64; blocks = 64; } );\n"
+	    "            { name = \"x\"; block_size = 64; blocks = 4096; } );\n"
 	    "  heaps = ( { name = \"h\"; size = \"64K\"; client_quota = \"4K\"; } ); },\n"
 	    "  { name = \"side\"; size = \"1M\";\n"
 	    "    pools = ( { name = \"s1\"; block_size = 128; blocks = 8; } ); } );\n"
