@@ -94,6 +94,12 @@ struct config {
 	uint32_t max_output;       /* bytes of unread replies per client before the
 				    * daemon stops reading from it; default 1 MiB,
 				    * at least 2 * max_frame */
+	uint64_t max_output_total; /* bytes of unread replies of all clients together
+				    * before the daemon stops reading from those
+				    * with replies queued; default 64 MiB, at
+				    * least max_output */
+	uint32_t max_bad_frames;   /* malformed frames a client may send before it
+				    * is disconnected; default 16; 0 = no limit */
 	struct cfg_region *regions;
 	size_t nregions;
 	struct cfg_group *groups;

@@ -14,5 +14,6 @@ Suite *dispatch_suite(void);
 Suite *startup_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
+Suite *io_abuse_suite(void);
 
 #endif
