@@ -15,5 +15,6 @@ Suite *startup_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
 Suite *io_abuse_suite(void);
+Suite *hostile_suite(void);
 
 #endif

@@ -14,6 +14,7 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/raw_client.c tests/daemon/raw_client.h \
 	tests/daemon/test_server.c \
 	tests/daemon/test_io_abuse.c \
+	tests/daemon/test_hostile.c \
 	tests/daemon/test_lease_server.c \
 	tests/daemon/test_steady.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)
