@@ -287,6 +287,8 @@ static void memctl_poll(void)
 START_TEST(test_hostile_tenant_all_at_once)
 {
 	const char *longrun = getenv("ALLOCATORD_HOSTILE_LONG");
+	const char *vg = getenv("ALLOCATORD_VALGRIND");
+	bool valgrind = vg != NULL && strcmp(vg, "1") == 0;
 	int handoffs = longrun != NULL && strcmp(longrun, "1") == 0 ? 20000 : 200;
 	int stop[2], p2c[2], c2p[2], status, polls = 0;
 	pid_t attackers[4], producer, consumer;
@@ -331,7 +333,9 @@ START_TEST(test_hostile_tenant_all_at_once)
 	 * of slack for input buffers and malloc. */
 	grown = daemon_rss_kib() - before;
 	bound_kib = 2 * (64 * 1024 + 61 * 64) + 60 * 32 + 8 * 1024;
-	ck_assert_msg(grown <= bound_kib, "daemon grew %ld KiB, bound %ld KiB", grown, bound_kib);
+	/* Under valgrind the process is valgrind, whose memory is its own. */
+	ck_assert_msg(grown <= bound_kib || valgrind, "daemon grew %ld KiB, bound %ld KiB", grown,
+		      bound_kib);
 	close(stop[1]);
 	for (int i = 0; i < 4; i++) {
 		ck_assert_int_eq(waitpid(attackers[i], &status, 0), attackers[i]);
