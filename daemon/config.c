@@ -40,6 +40,7 @@ static const struct cp_field root_fields[] = {
     {"max_output_total", CP_SIZE, false, 0, UINT64_C(1) << 40,
      CP_AT(struct config, max_output_total)},
     {"max_bad_frames", CP_UINT, false, 0, 1u << 20, CP_AT(struct config, max_bad_frames)},
+    {"max_unread_hellos", CP_UINT, false, 1, 65536, CP_AT(struct config, max_unread_hellos)},
     {.key = "regions"},
     {.key = "groups"},
 };
@@ -507,6 +508,7 @@ static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root,
 	c->max_output = 1u << 20;
 	c->max_output_total = UINT64_C(64) << 20;
 	c->max_bad_frames = 16;
+	c->max_unread_hellos = 16;
 	rc = cp_fields(ctx, root, FIELDS(root_fields), c);
 	if (rc == 0)
 		rc = parse_socket(ctx, root, c);

@@ -87,19 +87,22 @@ struct config {
 	mode_t socket_mode; /* default 0660 */
 	bool socket_group_set;
 	gid_t socket_group;
-	enum log_level log_level;  /* default LOG_INFO */
-	uint32_t max_frame;        /* bytes; default 65536; [4096, 16 MiB] */
-	uint32_t max_clients;      /* default 1024; [1, 65536] */
-	uint32_t hello_timeout_ms; /* default 10000; 0 = wait forever */
-	uint32_t max_output;       /* bytes of unread replies per client before the
-				    * daemon stops reading from it; default 1 MiB,
-				    * at least 2 * max_frame */
-	uint64_t max_output_total; /* bytes of unread replies of all clients together
-				    * before the daemon stops reading from those
-				    * with replies queued; default 64 MiB, at
-				    * least max_output */
-	uint32_t max_bad_frames;   /* malformed frames a client may send before it
-				    * is disconnected; default 16; 0 = no limit */
+	enum log_level log_level;   /* default LOG_INFO */
+	uint32_t max_frame;         /* bytes; default 65536; [4096, 16 MiB] */
+	uint32_t max_clients;       /* default 1024; [1, 65536] */
+	uint32_t hello_timeout_ms;  /* default 10000; 0 = wait forever */
+	uint32_t max_output;        /* bytes of unread replies per client before the
+				     * daemon stops reading from it; default 1 MiB,
+				     * at least 2 * max_frame */
+	uint64_t max_output_total;  /* bytes of unread replies of all clients together
+				     * before the daemon stops reading from those
+				     * with replies queued; default 64 MiB, at
+				     * least max_output */
+	uint32_t max_bad_frames;    /* malformed frames a client may send before it
+				     * is disconnected; default 16; 0 = no limit */
+	uint32_t max_unread_hellos; /* connections of one uid whose hello reply
+				     * (with its descriptors) is unread; default
+				     * 16; a further hello gets -EUSERS */
 	struct cfg_region *regions;
 	size_t nregions;
 	struct cfg_group *groups;

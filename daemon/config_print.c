@@ -76,8 +76,11 @@ void config_print(const struct config *c, FILE *out)
 		", max_output %s",
 		log_level_name(c->log_level), bytes_fmt(c->max_frame, BYTES_EXACT, a),
 		c->max_clients, c->hello_timeout_ms, bytes_fmt(c->max_output, BYTES_EXACT, b));
-	fprintf(out, ", max_output_total %s, max_bad_frames %" PRIu32 "\n",
-		bytes_fmt(c->max_output_total, BYTES_EXACT, a), c->max_bad_frames);
+	fprintf(out,
+		", max_output_total %s, max_bad_frames %" PRIu32 ", max_unread_hellos %" PRIu32
+		"\n",
+		bytes_fmt(c->max_output_total, BYTES_EXACT, a), c->max_bad_frames,
+		c->max_unread_hellos);
 	for (i = 0; i < c->nregions; i++)
 		print_region(&c->regions[i], out);
 	for (i = 0; i < c->ngroups; i++) {

@@ -52,6 +52,9 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 
 	if (s->hello_done)
 		return errbuf_set(&oc->err, -EALREADY, "hello was already done on this connection");
+	/* Its descriptors would stay charged to the daemon's user while unread. */
+	if (s->hello_refusal[0] != '\0')
+		return errbuf_set(&oc->err, -EUSERS, "%s", s->hello_refusal);
 	hr = arena_alloc(&d->arena, sizeof(*hr));
 	if (hr == NULL)
 		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 #include <uv.h>
 #ifdef HAVE_LIBSYSTEMD
@@ -45,9 +47,10 @@ struct server {
 	uv_pipe_t listener;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
-	uv_idle_t wake;   /* runs conns starved by max_output_total again */
-	uint64_t output;  /* bytes queued in every conn's out and wbuf */
-	uint32_t starved; /* conns with starved set */
+	uv_idle_t wake;         /* runs conns starved by max_output_total again */
+	struct conn *lingering; /* closed, hello descriptors maybe unread */
+	uint64_t output;        /* bytes queued in every conn's out and wbuf */
+	uint32_t starved;       /* conns with starved set */
 	bool fd_limit_logged;
 	bool stopping;
 };
@@ -65,6 +68,9 @@ struct conn {
 	bool eof;     /* the peer sends no more: answer, then close */
 	bool starved; /* not read for max_output_total: srv->wake resumes it */
 	bool paused_logged;
+	bool unread_hello; /* its hello's descriptors may be in flight still */
+	uid_t uid;
+	struct conn *next_lingering;
 	size_t counted; /* its part of srv->output */
 	int open_handles;
 };
@@ -86,6 +92,86 @@ static void conn_handle_closed(uv_handle_t *h)
 		bytebuf_free(&c->wbuf);
 		free(c);
 	}
+}
+
+/*
+ * Has the peer not yet read everything sent, the hello reply with its
+ * descriptors included? Until it reads them, or closes its socket, the
+ * kernel charges them to the daemon's user (SCM_RIGHTS in flight count
+ * against the sender's RLIMIT_NOFILE). SIOCOUTQ: bytes the peer has not
+ * consumed.
+ */
+static bool conn_hello_unread(struct conn *c)
+{
+	uv_os_fd_t fd;
+	int queued;
+
+	if (c->unread_hello && uv_fileno((uv_handle_t *) &c->pipe, &fd) == 0 &&
+	    ioctl(fd, SIOCOUTQ, &queued) == 0 && queued == 0)
+		c->unread_hello = false;
+	return c->unread_hello;
+}
+
+static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char sink[4096];
+
+	(void) h;
+	(void) suggested;
+	*buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void linger_drop(struct conn *c)
+{
+	struct conn **p = &c->srv->lingering;
+
+	while (*p != c)
+		p = &(*p)->next_lingering;
+	*p = c->next_lingering;
+	uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
+}
+
+/* A lingering peer's bytes are dropped; its hang-up ends the lingering. */
+static void linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	(void) buf;
+	if (nread < 0)
+		linger_drop(st->data);
+}
+
+/* The session is over, but the peer has not read its hello's descriptors:
+ * keep the socket (so that they stay counted against its uid, see
+ * max_unread_hellos) until the peer reads them or hangs up. */
+static void conn_linger(struct conn *c)
+{
+	uv_read_stop((uv_stream_t *) &c->pipe);
+	c->reading = false;
+	if (uv_read_start((uv_stream_t *) &c->pipe, linger_alloc, linger_read) < 0) {
+		uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
+		return;
+	}
+	c->next_lingering = c->srv->lingering;
+	c->srv->lingering = c;
+}
+
+/* Connections of uid, open or lingering, whose hello descriptors are
+ * unread; lingering ones found read are closed on the way. */
+static uint32_t server_unread_hellos(struct server *srv, uid_t uid)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < srv->d->cfg.max_clients; i++)
+		if (srv->conns[i] != NULL && srv->conns[i]->uid == uid &&
+		    conn_hello_unread(srv->conns[i]))
+			n++;
+	for (struct conn *c = srv->lingering, *next; c != NULL; c = next) {
+		next = c->next_lingering;
+		if (!conn_hello_unread(c))
+			linger_drop(c);
+		else if (c->uid == uid)
+			n++;
+	}
+	return n;
 }
 
 /* Keep srv->output the sum of what every open conn has queued, and wake the
@@ -119,8 +205,11 @@ static void conn_close(struct conn *c)
 	c->s = NULL;
 	conn_set_starved(c, false);
 	conn_account(c);
-	uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
 	uv_close((uv_handle_t *) &c->hello_timer, conn_handle_closed);
+	if (conn_hello_unread(c) && !c->srv->stopping)
+		conn_linger(c);
+	else
+		uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
 }
 
 /* Send the front of out with the memfds of every region the client may use,
@@ -167,6 +256,7 @@ static ssize_t conn_send_fds(struct conn *c)
 	if (n < 0)
 		return -errno;
 	lease_page_sent(&c->s->lease); /* the client has it; the mapping stays */
+	c->unread_hello = nfds > 0;
 	return n;
 }
 
@@ -342,6 +432,18 @@ static void conn_process(struct conn *c)
 	int rc;
 
 	for (;;) {
+		/* Before its hello: may its uid have one more unread? */
+		if (!c->s->hello_done) {
+			uint32_t max = c->srv->d->cfg.max_unread_hellos;
+			uint32_t n = server_unread_hellos(c->srv, c->uid);
+
+			c->s->hello_refusal[0] = '\0';
+			if (n >= max)
+				snprintf(
+				    c->s->hello_refusal, sizeof(c->s->hello_refusal),
+				    "uid %u has %u hello replies unread (max_unread_hellos %u)",
+				    (unsigned) c->uid, n, max);
+		}
 		if (!c->closing) {
 			rc = dispatch_input(c->srv->x, c->s, conn_output_limit(c));
 			if (c->s->hello_done)
@@ -481,6 +583,7 @@ static void server_on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	c->srv = srv;
+	c->uid = cr.uid;
 	srv->conns[c->s->slot] = c;
 	c->open_handles = 2;
 	uv_timer_init(&srv->loop, &c->hello_timer);
@@ -509,6 +612,8 @@ static void server_stop(struct server *srv)
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
+	while (srv->lingering != NULL)
+		linger_drop(srv->lingering);
 	unlink(d->socket_path);
 }
 

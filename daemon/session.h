@@ -53,6 +53,8 @@ struct session {
 	uint32_t hold_head;        /* this session's holds */
 	struct session_held *held; /* per object index */
 	struct bytebuf in, out;
+	char hello_refusal[96];  /* set by the server: why its hello must be
+				  * refused now (max_unread_hellos); "" if not */
 	uint32_t bad_frames;     /* malformed frames so far (max_bad_frames) */
 	uint32_t log_lines;      /* lines logged in this window */
 	uint64_t log_window_ms;  /* when it opened (CLOCK_MONOTONIC) */

@@ -114,7 +114,7 @@ START_TEST(test_config_example_loads_and_shows_every_setting)
 	    "max_allocs",     "groups",
 	    "choice",         "plugin",
 	    "plugin_arg",     "max_output_total",
-	    "max_bad_frames",
+	    "max_bad_frames", "max_unread_hellos",
 	};
 	struct config c;
 	char *text, key[64];
@@ -168,6 +168,7 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(c.max_output, 1u << 20);
 	ck_assert_uint_eq(c.max_output_total, 64u << 20);
 	ck_assert_uint_eq(c.max_bad_frames, 16);
+	ck_assert_uint_eq(c.max_unread_hellos, 16);
 	ck_assert_uint_eq(c.ngroups, 0);
 	ck_assert_uint_eq(c.nregions, 1);
 	r = &c.regions[0];
@@ -490,6 +491,8 @@ static const struct broken {
     {REGION_R "max_output = \"128M\";\n",
      "test.conf:2: max_output: ", "max_output_total is the default"},
     {"max_bad_frames = -1;\n" REGION_R, "test.conf:1: max_bad_frames: ", "must be in"},
+    {"max_unread_hellos = 0;\n" REGION_R,
+     "test.conf:1: max_unread_hellos: ", "must be in [1, 65536], got 0"},
     {"max_clients = 0;\n" REGION_R, "test.conf:1: max_clients: ", "must be in [1, 65536], got 0"},
     {"hello_timeout_ms = -1;\n" REGION_R, "test.conf:1: hello_timeout_ms: ", "got -1"},
     {"socket = {\n path = \"/tmp/0123456789012345678901234567890123456789012345678901234567890"

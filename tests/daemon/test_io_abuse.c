@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -341,6 +343,134 @@ START_TEST(test_io_abuse_refused_with_reason_at_file_limit)
 }
 END_TEST
 
+/* Send a hello on fd and read nothing. */
+static int hello_unread(int fd)
+{
+	Allocd__Request req = ALLOCD__REQUEST__INIT;
+	Allocd__Hello h = ALLOCD__HELLO__INIT;
+
+	req.version = 1;
+	req.body_case = ALLOCD__REQUEST__BODY_HELLO;
+	req.hello = &h;
+	h.leases = true;
+	return raw_send(fd, &req);
+}
+
+/* fd's hello reply: its status, with the descriptors it brought closed and
+ * counted in *nfds; -1000 if none came. */
+static int hello_status(int fd, size_t *nfds)
+{
+	int fds[RAW_MAX_FDS], status;
+	Allocd__Reply *r;
+
+	*nfds = RAW_MAX_FDS;
+	r = raw_recv(fd, 5000, fds, nfds);
+	for (size_t i = 0; i < *nfds; i++)
+		close(fds[i]);
+	if (r == NULL)
+		return -1000;
+	status = r->status;
+	if (status == -EUSERS &&
+	    strcmp(r->error, "uid 65534 has 4 hello replies unread (max_unread_hellos 4)") != 0)
+		status = -1001;
+	allocd__reply__free_unpacked(r, NULL);
+	return status;
+}
+
+/* Wait until each of the n connections has a reply waiting, reading none:
+ * then the daemon has answered every hello with nothing read meanwhile. */
+static int replies_waiting(const int *fd, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (poll(&(struct pollfd){.fd = fd[i], .events = POLLIN}, 1, 5000) != 1)
+			return -1;
+	return 0;
+}
+
+/* As uid 65534, against max_unread_hellos 4: exits 0 if every step holds,
+ * else the number of the step that did not. */
+static void unread_hellos_attacker(void)
+{
+	int fd[10], linger[4], again = -1, served = 0;
+	size_t nfds;
+
+	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	    setresuid(65534, 65534, 65534) < 0)
+		_exit(1);
+	/* Ten hellos, none read: four get their descriptors, six are told. */
+	for (int i = 0; i < 10; i++)
+		if ((fd[i] = raw_connect(td.socket)) < 0 || hello_unread(fd[i]) < 0)
+			_exit(2);
+	if (replies_waiting(fd, 10) < 0)
+		_exit(9);
+	for (int i = 0; i < 10; i++) {
+		int st = hello_status(fd[i], &nfds);
+
+		/* Which four is the daemon's order of reading them. */
+		if (st == 0 && nfds > 0)
+			served++;
+		else if (st != -EUSERS || nfds != 0)
+			_exit(3);
+	}
+	if (served != 4)
+		_exit(8);
+	for (int i = 0; i < 10; i++)
+		close(fd[i]);
+	/* Four more, unread, then disconnected for garbage: the daemon has
+	 * closed them, but their descriptors are still in flight. */
+	for (int i = 0; i < 4; i++) {
+		if ((linger[i] = raw_connect(td.socket)) < 0 || hello_unread(linger[i]) < 0)
+			_exit(4);
+	}
+	if (replies_waiting(linger, 4) < 0)
+		_exit(10);
+	for (int i = 0; i < 4; i++)
+		for (int k = 0; k < 16; k++)
+			raw_write(linger[i], bad_frame, sizeof(bad_frame));
+	for (int i = 0; i < 4; i++) {
+		int probe = raw_connect(td.socket);
+
+		if (probe < 0 || hello_unread(probe) < 0 || hello_status(probe, &nfds) != -EUSERS)
+			_exit(5);
+		close(probe);
+	}
+	/* Closing them releases the descriptors: hellos are answered again
+	 * (as soon as the daemon has seen the hang-ups). */
+	for (int i = 0; i < 4; i++)
+		close(linger[i]);
+	for (int tries = 0; tries < 500 && again != 0; tries++) {
+		int probe = raw_connect(td.socket);
+
+		if (probe < 0 || hello_unread(probe) < 0)
+			_exit(6);
+		again = hello_status(probe, &nfds);
+		close(probe);
+		if (again != 0)
+			usleep(10000);
+	}
+	_exit(again == 0 ? 0 : 7);
+}
+
+START_TEST(test_io_abuse_unread_hellos_bounded_per_uid)
+{
+	int status;
+	pid_t pid;
+
+	start("max_unread_hellos = 4;");
+	ck_assert_int_eq(chmod(td.socket, 0666), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		unread_hellos_attacker();
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attacker failed at step %d",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	/* Another uid (root here) was never counted with it. */
+	assert_serving();
+	stop();
+}
+END_TEST
+
 /* The daemon's resident memory in KiB (VmRSS). */
 static long daemon_rss_kib(void)
 {
@@ -426,6 +556,7 @@ Suite *io_abuse_suite(void)
 	tcase_add_test(tc, test_io_abuse_shutdown_wr_answers_everything);
 	tcase_add_test(tc, test_io_abuse_client_strings_sanitized);
 	tcase_add_test(tc, test_io_abuse_refused_with_reason_at_file_limit);
+	tcase_add_test(tc, test_io_abuse_unread_hellos_bounded_per_uid);
 	tcase_add_test(tc, test_io_abuse_output_budget_holds_for_many_stallers);
 	suite_add_tcase(s, tc);
 	return s;
