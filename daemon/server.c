@@ -431,6 +431,10 @@ static void conn_process(struct conn *c)
 {
 	int rc;
 
+	/* Everything sent before this pass may be read by now: once the
+	 * peer's queue is empty, its hello descriptors are received (later,
+	 * the queue holds other replies too and cannot tell). */
+	conn_hello_unread(c);
 	for (;;) {
 		/* Before its hello: may its uid have one more unread? */
 		if (!c->s->hello_done) {

@@ -471,23 +471,6 @@ START_TEST(test_io_abuse_unread_hellos_bounded_per_uid)
 }
 END_TEST
 
-/* The daemon's resident memory in KiB (VmRSS). */
-static long daemon_rss_kib(void)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int) td.pid);
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 START_TEST(test_io_abuse_output_budget_holds_for_many_stallers)
 {
 	enum { N = 48, MAX_FRAME = 4096, MAX_OUTPUT_TOTAL = 1 << 20 };
@@ -496,10 +479,6 @@ START_TEST(test_io_abuse_output_budget_holds_for_many_stallers)
 	size_t one = 0;
 	long before, after, bound_kib;
 
-	if (under_valgrind()) {
-		fprintf(stderr, "skipped under valgrind: its memory is not the daemon's\n");
-		return;
-	}
 	start("max_frame = \"4K\"; max_output = \"256K\"; max_output_total = \"1M\";");
 	for (int i = 0; i < N; i++) {
 		fd[i] = raw_connect(td.socket);
@@ -508,7 +487,7 @@ START_TEST(test_io_abuse_output_budget_holds_for_many_stallers)
 	}
 	while (one < sizeof(burst) - 64)
 		one += list_frame(burst + one, sizeof(burst) - one, 7);
-	before = daemon_rss_kib();
+	before = test_daemon_rss_kib(&td);
 	/* Every staller pipelines requests and reads nothing, until two rounds
 	 * in a row find no socket taking more (a served client between rounds
 	 * lets the daemon catch up). */
@@ -525,7 +504,7 @@ START_TEST(test_io_abuse_output_budget_holds_for_many_stallers)
 		assert_serving(); /* the victim: never refused, never held up */
 		idle_rounds = sent == 0 ? idle_rounds + 1 : 0;
 	}
-	after = daemon_rss_kib();
+	after = test_daemon_rss_kib(&td);
 	/* allocatord(8): replies queued <= max_output_total + (clients + 1) *
 	 * max_frame, buffers at most twice that, and OUT_KEEP (16 KiB) kept by
 	 * each of both buffers of a client -- plus 2 MiB of slack for the
@@ -535,8 +514,9 @@ START_TEST(test_io_abuse_output_budget_holds_for_many_stallers)
 	    (2 * ((long) MAX_OUTPUT_TOTAL + (N + 2) * (long) MAX_FRAME) + (N + 1) * 2 * 16384) /
 		1024 +
 	    2048;
-	ck_assert_msg(after - before <= bound_kib, "daemon grew %ld KiB, bound %ld KiB",
-		      after - before, bound_kib);
+	/* -1: not measurable here (valgrind, ASan); the rest still runs. */
+	ck_assert_msg(before < 0 || after - before <= bound_kib,
+		      "daemon grew %ld KiB, bound %ld KiB", after - before, bound_kib);
 	ck_assert(log_count("replies of all clients over max_output_total") > 0);
 	for (int i = 0; i < N; i++)
 		close(fd[i]);
