@@ -83,12 +83,8 @@ long test_daemon_rss_kib(const struct test_daemon *td)
 	long kib = -1;
 	FILE *f;
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(ALLOCATORD_SANITIZERS)
 	return -1;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return -1;
-#endif
 #endif
 	if (vg != NULL && strcmp(vg, "1") == 0)
 		return -1;
