@@ -23,6 +23,7 @@
 #include "daemon/dispatch.h"
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
+#include "daemon/reload.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
 
@@ -52,6 +53,7 @@ struct server {
 	uint64_t output;        /* bytes queued in every conn's out and wbuf */
 	uint32_t starved;       /* conns with starved set */
 	bool fd_limit_logged;
+	uv_signal_t sighup;
 	bool stopping;
 };
 
@@ -521,16 +523,18 @@ static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t m
 			  : 0;
 }
 
-/* Past a limit: say why (msg), then hang up. Logged when log is true. */
-static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr,
+/* Past a connection limit (rc and the reason msg): say why, then hang up.
+ * Logged when log is true. */
+static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr, int rc,
 			  const char *msg, bool log)
 {
 	struct bytebuf out = {0};
 	uv_buf_t b;
 
 	if (log)
-		log_warn("refusing client pid %d: %s", (int) cr->pid, msg);
-	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, -EUSERS, msg) == 0) {
+		log_warn("refusing client pid %d uid %u: %s", (int) cr->pid, (unsigned) cr->uid,
+			 msg);
+	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, rc, msg) == 0) {
 		b = uv_buf_init((char *) out.data + out.head, (unsigned) bytebuf_len(&out));
 		uv_try_write((uv_stream_t *) p, &b, 1);
 	}
@@ -544,6 +548,7 @@ static void server_on_connection(uv_stream_t *listener, int status)
 	gid_t groups[SESSION_MAX_GROUPS];
 	struct session_creds cr;
 	struct rlimit rl;
+	struct errbuf e;
 	char msg[96];
 	struct conn *c;
 	uv_os_fd_t fd;
@@ -574,16 +579,14 @@ static void server_on_connection(uv_stream_t *listener, int status)
 		snprintf(msg, sizeof(msg), "daemon out of file descriptors (open-file limit %llu)",
 			 (unsigned long long) rl.rlim_cur);
 		/* Once per shortage: a flood of refusals must not flood the log. */
-		server_refuse(srv, &c->pipe, &cr, msg, !srv->fd_limit_logged);
+		server_refuse(srv, &c->pipe, &cr, -EUSERS, msg, !srv->fd_limit_logged);
 		srv->fd_limit_logged = true;
 		return;
 	}
 	srv->fd_limit_logged = false;
-	rc = daemon_session_start(srv->d, &cr, &c->s);
+	rc = daemon_session_start(srv->d, &cr, &c->s, &e);
 	if (rc < 0) {
-		snprintf(msg, sizeof(msg), "too many clients (max_clients %u)",
-			 srv->d->cfg.max_clients);
-		server_refuse(srv, &c->pipe, &cr, msg, true);
+		server_refuse(srv, &c->pipe, &cr, rc, e.msg, true);
 		return;
 	}
 	c->srv = srv;
@@ -613,6 +616,7 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
 	uv_close((uv_handle_t *) &srv->wake, NULL);
+	uv_close((uv_handle_t *) &srv->sighup, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
@@ -681,6 +685,55 @@ static void raise_fd_limit(const struct daemon *d)
 			 (unsigned long long) need);
 }
 
+/* The server's own part of a reload: a connection per session slot, so its
+ * table grows with max_clients before the daemon's does (a larger table
+ * than needed is harmless if the reload then fails). */
+static int server_grow_conns(struct server *srv, uint32_t max, struct errbuf *e)
+{
+	uint32_t was = srv->d->cfg.max_clients;
+	struct conn **v;
+
+	if (max <= was)
+		return 0;
+	v = realloc(srv->conns, max * sizeof(*v));
+	if (v == NULL)
+		return errbuf_set(e, -ENOMEM, "max_clients %u -> %u: %s", was, max,
+				  strerror(ENOMEM));
+	memset(v + was, 0, (max - was) * sizeof(*v));
+	srv->conns = v;
+	return 0;
+}
+
+/* SIGHUP: the configuration file again, applied whole or not at all
+ * (reload.h); either way every client carries on. */
+static void server_on_reload(uv_signal_t *h, int signum)
+{
+	struct server *srv = h->data;
+	struct config next;
+	struct reload r;
+	struct errbuf e;
+	int rc;
+
+	log_info("caught %s: reloading %s", strsignal(signum), srv->d->cfg.file);
+	rc = reload_read(srv->d, &next, &e);
+	if (rc == 0) {
+		rc = reload_check(srv->d, &next, &r, &e);
+		if (rc < 0)
+			config_free(&next);
+	}
+	if (rc == 0) {
+		rc = server_grow_conns(srv, r.next.max_clients, &e);
+		if (rc < 0)
+			reload_cancel(&r);
+	}
+	if (rc == 0)
+		rc = reload_apply(srv->d, &r, &e);
+	if (rc < 0)
+		reload_refused(srv->d, &e);
+	else
+		raise_fd_limit(srv->d);
+}
+
 int server_run(struct dispatch *x, struct errbuf *e)
 {
 	struct daemon *d = x->d;
@@ -703,16 +756,19 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	 * that arrives before uv_run. */
 	uv_signal_init(&srv.loop, &srv.sigterm);
 	uv_signal_init(&srv.loop, &srv.sigint);
-	srv.sigterm.data = srv.sigint.data = &srv;
+	uv_signal_init(&srv.loop, &srv.sighup);
+	srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
 	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
 	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
 	uv_idle_init(&srv.loop, &srv.wake);
 	srv.wake.data = &srv;
+	uv_signal_start(&srv.sighup, server_on_reload, SIGHUP);
 	rc = server_listen(&srv, e);
 	if (rc < 0) {
 		uv_close((uv_handle_t *) &srv.sigterm, NULL);
 		uv_close((uv_handle_t *) &srv.sigint, NULL);
 		uv_close((uv_handle_t *) &srv.wake, NULL);
+		uv_close((uv_handle_t *) &srv.sighup, NULL);
 		uv_run(&srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv.loop);
 		free(srv.conns);

@@ -9,11 +9,14 @@ Suite *choice_suite(void);
 Suite *ops_suite(void);
 Suite *ops_random_suite(void);
 Suite *lease_suite(void);
+Suite *limits_suite(void);
 Suite *lease_server_suite(void);
+Suite *limits_server_suite(void);
 Suite *dispatch_suite(void);
 Suite *startup_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
+Suite *reload_suite(void);
 Suite *io_abuse_suite(void);
 Suite *hostile_suite(void);
 

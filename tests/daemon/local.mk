@@ -8,6 +8,7 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_choice.c \
 	tests/daemon/test_ops.c \
 	tests/daemon/test_ops_random.c \
+	tests/daemon/test_limits.c \
 	tests/daemon/test_lease.c \
 	tests/daemon/test_dispatch.c \
 	tests/daemon/test_startup.c \
@@ -16,7 +17,9 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_io_abuse.c \
 	tests/daemon/test_hostile.c \
 	tests/daemon/test_lease_server.c \
-	tests/daemon/test_steady.c
+	tests/daemon/test_limits_server.c \
+	tests/daemon/test_steady.c \
+	tests/daemon/test_reload.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_daemon_check_daemon_LDADD = daemon/libdaemon.la tests/common/libtestcommon.la $(CHECK_LIBS)
 TESTS += tests/daemon/check_daemon
