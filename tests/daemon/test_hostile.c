@@ -3,15 +3,14 @@
  * against a daemon on the built-in configuration -- clients that pipeline
  * and never read, garbage frames, half-closed connections that never read,
  * hellos whose descriptors are never read, process and object names full
- * of terminal escapes -- while a second uid's producer and consumer hand
+ * of terminal escapes, and a hog taking every connection, block and hold
+ * its per-uid limits allow -- while a second uid's producer and consumer hand
  * blocks over and root's memctl polls. The victim and memctl are never
  * refused, every hand-off arrives intact, the daemon stays under its
  * documented memory bound and stops clean (nothing held, nothing leaked).
  *
  * In make check it runs a short while (200 hand-offs); with
- * ALLOCATORD_HOSTILE_LONG=1, 20000. Attacks that need per-uid limits
- * (taking every slot, every block or the hold table) are not part of it:
- * without those limits one uid can take them by design of the settings.
+ * ALLOCATORD_HOSTILE_LONG=1, 20000.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +42,18 @@ static void become(uid_t uid)
 {
 	if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
 		_exit(90);
+}
+
+/* The attacker's write end of the ready pipe: one byte once its attack is
+ * in full swing, so that the victim starts under all of them at once. */
+static int ready_fd = -1, go_fd = -1;
+
+static void attack_ready(void)
+{
+	if (ready_fd >= 0 && write(ready_fd, "r", 1) == 1 && go_fd < 0) {
+		close(ready_fd);
+		ready_fd = -1;
+	}
 }
 
 /* Has the parent closed the stop pipe? */
@@ -100,6 +111,7 @@ static void attack_stallers(int stop, int n, bool shut)
 		if (shut)
 			shutdown(fd[i], SHUT_WR);
 	}
+	attack_ready();
 	poll(&(struct pollfd){.fd = stop, .events = POLLIN}, 1, -1);
 	_exit(0);
 }
@@ -119,6 +131,7 @@ static void attack_garbage(int stop)
 			;
 		raw_closed(fd, 5000);
 		close(fd);
+		attack_ready();
 	}
 	_exit(0);
 }
@@ -150,13 +163,50 @@ static void attack_names(int stop)
 		if (raw_send(fd, &req) == 0 && (r = raw_recv(fd, 5000, NULL, NULL)) != NULL)
 			allocd__reply__free_unpacked(r, NULL);
 		close(fd);
+		attack_ready();
 	}
 	_exit(0);
 }
 
 /* An attacker that runs until the test closes the stop pipe (whose write
  * end it must not keep open itself). */
-static pid_t spawn_attacker(const int stop_pipe[2], int which)
+/* The per-uid limits (i11-limits). First, on 8 connections, as many
+ * blocks of "small" as uid_quota lets it take, the first one retained
+ * again from the others (uid_holds); ready. Then, when the parent says go
+ * (the other attacks are under way), 400 connections that never say
+ * hello, past max_clients_per_uid; ready again; hold it all until stopped. */
+static void attack_hog(int stop, int go)
+{
+	enum { MAX = 400, HELLOED = 8 };
+	int *fd = calloc(MAX, sizeof(*fd)), n = 0, got = 0;
+	struct pollfd *pfd = calloc(MAX, sizeof(*pfd));
+	uint64_t first = 0, off;
+	char c;
+
+	for (; n < HELLOED; n++)
+		if ((fd[n] = raw_connect(td.socket)) < 0 || raw_hello(fd[n], NULL, NULL) != 0)
+			_exit(40);
+	while (got < 2048 && raw_alloc(fd[0], 5, "small", 1, &off) == 0)
+		if (got++ == 0)
+			first = off;
+	for (int i = 1; i < n && got > 0; i++)
+		raw_retain(fd[i], 6, "small", 1, &first);
+	attack_ready();
+	if (read(go, &c, 1) != 1)
+		_exit(41);
+	/* In one burst (a connection without hello is closed after
+	 * hello_timeout_ms, so they hold their slots that long): the ones past
+	 * max_clients_per_uid are answered EUSERS at once. */
+	for (; n < MAX && (fd[n] = raw_connect(td.socket)) >= 0; n++)
+		pfd[n] = (struct pollfd){.fd = fd[n], .events = POLLIN};
+	if (poll(pfd, (nfds_t) n, 5000) <= 0)
+		_exit(42);
+	attack_ready();
+	poll(&(struct pollfd){.fd = stop, .events = POLLIN}, 1, -1);
+	_exit(0);
+}
+
+static pid_t spawn_attacker(const int stop_pipe[2], const int ready_pipe[3], int which)
 {
 	int stop = stop_pipe[0];
 	pid_t pid = fork();
@@ -165,6 +215,10 @@ static pid_t spawn_attacker(const int stop_pipe[2], int which)
 	if (pid > 0)
 		return pid;
 	close(stop_pipe[1]);
+	close(ready_pipe[0]);
+	ready_fd = ready_pipe[1];
+	if (which != 3)
+		close(ready_pipe[2]);
 	become(ATTACKER_UID);
 	switch (which) {
 	case 0:
@@ -175,6 +229,10 @@ static pid_t spawn_attacker(const int stop_pipe[2], int which)
 		break;
 	case 2:
 		attack_garbage(stop);
+		break;
+	case 3:
+		go_fd = ready_pipe[2];
+		attack_hog(stop, go_fd);
 		break;
 	default:
 		attack_names(stop);
@@ -274,8 +332,9 @@ START_TEST(test_hostile_tenant_all_at_once)
 	const char *vg = getenv("ALLOCATORD_VALGRIND");
 	bool valgrind = vg != NULL && strcmp(vg, "1") == 0;
 	int handoffs = longrun != NULL && strcmp(longrun, "1") == 0 ? 20000 : 200;
-	int stop[2], p2c[2], c2p[2], status, polls = 0;
-	pid_t attackers[4], producer, consumer;
+	int stop[2], ready[3], go[2], p2c[2], c2p[2], status, polls = 0;
+	char c;
+	pid_t attackers[5], producer, consumer;
 	static char log[1 << 20];
 	long before, grown, bound_kib;
 	pid_t victim[2];
@@ -296,8 +355,26 @@ START_TEST(test_hostile_tenant_all_at_once)
 	ck_assert_int_eq(pipe(stop), 0);
 	ck_assert_int_eq(pipe(p2c), 0);
 	ck_assert_int_eq(pipe(c2p), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ready[2] = go[0];
+	/* The hog's blocks and holds first: the others' unread hellos
+	 * (max_unread_hellos is per uid) would stop its hellos. Then the other
+	 * attacks; then the hog takes the uid's remaining slots; then the
+	 * victim starts, under all of them at once. */
+	attackers[3] = spawn_attacker(stop, ready, 3);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	for (int i = 0; i < 5; i++)
+		if (i != 3)
+			attackers[i] = spawn_attacker(stop, ready, i);
+	close(ready[1]);
+	close(go[0]);
 	for (int i = 0; i < 4; i++)
-		attackers[i] = spawn_attacker(stop, i);
+		ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	close(go[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
 	/* Each side keeps only its ends, so that one's death is the other's
 	 * EOF rather than a wait for ever. */
 	producer = fork();
@@ -337,17 +414,17 @@ START_TEST(test_hostile_tenant_all_at_once)
 		}
 	}
 	/* allocatord(8), LIMITS, with the built-in settings (max_output 1 MiB,
-	 * max_output_total 64 MiB, max_frame 64 KiB) and at most 60 clients
-	 * of the attacker and the victim at once: twice min(60 * 2 * (1 MiB +
-	 * 64 KiB), 64 MiB + 61 * 64 KiB), plus 32 KiB a client, plus 8 MiB
-	 * of slack for input buffers and malloc. */
+	 * max_output_total 64 MiB, max_frame 64 KiB) and at most 300 clients
+	 * (the attacker's max_clients_per_uid of 255, the victim, memctl):
+	 * twice (64 MiB + 301 * 64 KiB), plus 32 KiB a client, plus 8 MiB of
+	 * slack for sessions, input buffers and malloc. */
 	grown = test_daemon_rss_kib(&td) - before;
-	bound_kib = 2 * (64 * 1024 + 61 * 64) + 60 * 32 + 8 * 1024;
+	bound_kib = 2 * (64 * 1024 + 301 * 64) + 300 * 32 + 8 * 1024;
 	/* before < 0: not measurable here (valgrind, ASan). */
 	ck_assert_msg(before < 0 || grown <= bound_kib, "daemon grew %ld KiB, bound %ld KiB", grown,
 		      bound_kib);
 	close(stop[1]);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		ck_assert_int_eq(waitpid(attackers[i], &status, 0), attackers[i]);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attacker %d: %d", i,
 			      status);
@@ -355,6 +432,10 @@ START_TEST(test_hostile_tenant_all_at_once)
 	test_daemon_log(&td, log, sizeof(log));
 	ck_assert_msg(strchr(log, 0x1b) == NULL, "an escape reached the log");
 	ck_assert(strstr(log, "log lines suppressed") != NULL);
+	/* The hog met max_clients_per_uid (refusals are logged; refused
+	 * requests such as the stallers' hellos past max_unread_hellos only
+	 * at debug). */
+	ck_assert(strstr(log, "max_clients_per_uid") != NULL);
 	/* A clean stop checks that nothing is held and nothing leaked. */
 	ck_assert_int_eq(test_daemon_stop(&td), 0);
 }
