@@ -18,8 +18,6 @@
 #include "daemon/tenant.h"
 #include "daemon/wire.h"
 
-#define SESSION_MAX_GROUPS 32
-
 /* Log lines one client may cause per window; the rest are counted and
  * reported as one "N log lines suppressed" line when the next window opens
  * or the client goes. 10 a minute keeps a flooding client to a trickle and
@@ -39,8 +37,6 @@ struct session {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[SESSION_MAX_GROUPS]; /* supplementary (SO_PEERGROUPS) */
-	size_t ngroups;
 	char comm[17];         /* /proc/PID/comm at connect */
 	char client_name[64];  /* from Hello */
 	uint64_t since_ms;     /* wall clock, ms since the epoch */
@@ -69,7 +65,7 @@ struct session_creds {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	const gid_t *groups;
+	const gid_t *groups; /* supplementary (SO_PEERGROUPS), all of them */
 	size_t ngroups;
 };
 

@@ -14,9 +14,12 @@ Suite *lease_server_suite(void);
 Suite *limits_server_suite(void);
 Suite *dispatch_suite(void);
 Suite *startup_suite(void);
+Suite *memcheck_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
 Suite *reload_suite(void);
+Suite *socket_suite(void);
+Suite *holes_suite(void);
 Suite *io_abuse_suite(void);
 Suite *hostile_suite(void);
 
