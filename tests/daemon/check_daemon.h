@@ -14,8 +14,11 @@ Suite *lease_server_suite(void);
 Suite *limits_server_suite(void);
 Suite *dispatch_suite(void);
 Suite *startup_suite(void);
+Suite *memcheck_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
 Suite *reload_suite(void);
+Suite *socket_suite(void);
+Suite *holes_suite(void);
 
 #endif
