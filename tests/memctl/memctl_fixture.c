@@ -1,6 +1,7 @@
 /*
  * The memctl suites' fixture: see memctl_fixture.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -213,4 +215,66 @@ json_t *mt_client_with_pid(json_t *clients, pid_t pid)
 	}
 	ck_abort_msg("no client with pid %d", (int) pid);
 	return NULL;
+}
+
+/* Copy file from to to (mode 0755), following symlinks. */
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	ck_assert_msg(in >= 0, "%s: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	ck_assert_msg(out >= 0, "%s: %s", to, strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t) n), n);
+	ck_assert_int_eq(n, 0);
+	close(in);
+	ck_assert_int_eq(close(out), 0);
+}
+
+void mt_private_memctl(char *dir, char *bin, size_t len)
+{
+	char from[512], to[512];
+	struct dirent *e;
+	DIR *libs;
+
+	strcpy(dir, "/tmp/memctl-bin.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	/* With a shared libmemclient, memctl/memctl is libtool's wrapper
+	 * script and the program is in .libs. */
+	test_build_path("memctl/.libs/memctl", from, sizeof(from));
+	if (access(from, X_OK) != 0)
+		test_build_path("memctl/memctl", from, sizeof(from));
+	snprintf(bin, len, "%s/memctl", dir);
+	copy_file(from, bin);
+	libs = opendir(test_build_path("client/.libs", from, sizeof(from)));
+	while (libs != NULL && (e = readdir(libs)) != NULL) {
+		if (strncmp(e->d_name, "libmemclient.so", 15) != 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s",
+			 test_build_path("client/.libs", to, sizeof(to)), e->d_name);
+		snprintf(to, sizeof(to), "%s/%s", dir, e->d_name);
+		copy_file(from, to);
+	}
+	if (libs != NULL)
+		closedir(libs);
+}
+
+void mt_private_memctl_remove(const char *dir)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
 }

@@ -45,4 +45,15 @@ const char *mt_jstr(json_t *o, const char *key);
  * test when there is none. */
 json_t *mt_client_with_pid(json_t *clients, pid_t pid);
 
+/*
+ * A copy of the built memctl that any user may run: its program and the
+ * libmemclient it loads, copied into a fresh mode-0755 directory *dir (at
+ * least 64 bytes) in /tmp, so that a test that drops privileges does not
+ * depend on the modes of the build tree's parents (a clone in /root is
+ * below a 0700 directory). Run *bin (len bytes) with LD_LIBRARY_PATH=dir;
+ * mt_private_memctl_remove(dir) when done.
+ */
+void mt_private_memctl(char *dir, char *bin, size_t len);
+void mt_private_memctl_remove(const char *dir);
+
 #endif
