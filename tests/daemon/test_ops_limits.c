@@ -222,6 +222,48 @@ START_TEST(test_limits_frame_of_max_frame)
 }
 END_TEST
 
+/* max_batch offsets fit a frame in the worst case: every offset a 10-byte
+ * varint, the longest name, the largest ids and counts -- in a request and
+ * in its reply, for the smallest, default and largest max_frame. */
+START_TEST(test_limits_max_batch_fits_a_frame)
+{
+	static const uint32_t frames[] = {WIRE_FRAME_MIN, WIRE_FRAME_DEFAULT, WIRE_FRAME_MAX};
+	static uint64_t offsets[WIRE_FRAME_MAX / 8];
+	char name[WIRE_NAME_MAX + 1];
+
+	memset(name, 'n', WIRE_NAME_MAX);
+	name[WIRE_NAME_MAX] = '\0';
+	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++)
+		offsets[i] = UINT64_MAX;
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		Allocd__Request req = ALLOCD__REQUEST__INIT;
+		Allocd__Free f = ALLOCD__FREE__INIT;
+		Allocd__Reply rep = ALLOCD__REPLY__INIT;
+		Allocd__AllocReply ar = ALLOCD__ALLOC_REPLY__INIT;
+		uint32_t max = wire_max_batch(frames[i]);
+
+		req.version = UINT32_MAX;
+		req.id = UINT64_MAX;
+		req.body_case = ALLOCD__REQUEST__BODY_FREE;
+		req.free = &f;
+		f.name = name;
+		f.n_offsets = max;
+		f.offsets = offsets;
+		f.run = UINT64_MAX;
+		ck_assert_uint_le(protobuf_c_message_get_packed_size(&req.base), frames[i]);
+		rep.id = UINT64_MAX;
+		rep.status = INT32_MIN;
+		rep.body_case = ALLOCD__REPLY__BODY_ALLOC;
+		rep.alloc = &ar;
+		ar.n_offsets = max;
+		ar.offsets = offsets;
+		ar.block_size = UINT64_MAX;
+		ar.pool = name;
+		ck_assert_uint_le(protobuf_c_message_get_packed_size(&rep.base), frames[i]);
+	}
+}
+END_TEST
+
 Suite *ops_limits_suite(void)
 {
 	Suite *s = suite_create("ops_limits");
@@ -235,6 +277,7 @@ Suite *ops_limits_suite(void)
 	tcase_add_test(tc, test_limits_batch_at_max);
 	tcase_add_test(tc, test_limits_run_past_pool_end);
 	tcase_add_test(tc, test_limits_frame_of_max_frame);
+	tcase_add_test(tc, test_limits_max_batch_fits_a_frame);
 	suite_add_tcase(s, tc);
 	return s;
 }
