@@ -110,6 +110,22 @@ START_TEST(test_memctl_heaps_table)
 }
 END_TEST
 
+/* A size that is no whole number of units keeps one decimal: main holds
+ * MAIN_USED = 11008 bytes, 10.75 KiB. */
+START_TEST(test_memctl_sizes_not_whole_units)
+{
+	struct test_daemon td;
+	mc_client_t *c = mt_start_known(&td);
+	struct run r;
+
+	ck_assert_uint_eq(MAIN_USED, 11008);
+	mt_memctl(&r, td.socket, "status", NULL);
+	mt_ok(&r);
+	ck_assert_msg(strstr(r.out, " 10.8 KiB ") != NULL, "%s", r.out);
+	mt_finish(&td, c);
+}
+END_TEST
+
 START_TEST(test_memctl_heaps_json)
 {
 	struct test_daemon td;
@@ -648,6 +664,7 @@ Suite *memctl_suite(void)
 	tcase_add_test(tc, test_memctl_pools_table);
 	tcase_add_test(tc, test_memctl_pools_json);
 	tcase_add_test(tc, test_memctl_heaps_table);
+	tcase_add_test(tc, test_memctl_sizes_not_whole_units);
 	tcase_add_test(tc, test_memctl_heaps_json);
 	tcase_add_test(tc, test_memctl_groups_table);
 	tcase_add_test(tc, test_memctl_groups_json);
