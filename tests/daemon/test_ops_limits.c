@@ -191,6 +191,24 @@ START_TEST(test_limits_run_past_pool_end)
 }
 END_TEST
 
+/* A run names its first block only: with more offsets, or none, -EINVAL. */
+START_TEST(test_limits_run_takes_one_offset)
+{
+	struct session *a = fixture_session(&D, 1000, 1000);
+	struct session *b = fixture_session(&D, 1001, 1001);
+	struct object *p = fixture_object(&D, "p");
+	uint64_t off[2];
+
+	ck_assert_int_eq(ops_pool_alloc(&X.ops, a, p, 2, false, off, &E), 0);
+	ck_assert_int_eq(ops_free(&X.ops, a, p, off, 2, 1, &E), -EINVAL);
+	ck_assert_msg(strstr(E.msg, "exactly one offset, got 2") != NULL, "%s", E.msg);
+	ck_assert_int_eq(ops_retain(&X.ops, b, p, off, 2, 1, &E), -EINVAL);
+	ck_assert_int_eq(ops_retain(&X.ops, b, p, off, 0, 1, &E), -EINVAL);
+	ck_assert_uint_eq(a->held[p->index].amount, 2);
+	ck_assert_uint_eq(b->held[p->index].amount, 0);
+}
+END_TEST
+
 /* A frame of exactly max_frame bytes is read and written; one more is not. */
 START_TEST(test_limits_frame_of_max_frame)
 {
@@ -276,6 +294,7 @@ Suite *ops_limits_suite(void)
 	tcase_add_test(tc, test_limits_access_by_gid);
 	tcase_add_test(tc, test_limits_batch_at_max);
 	tcase_add_test(tc, test_limits_run_past_pool_end);
+	tcase_add_test(tc, test_limits_run_takes_one_offset);
 	tcase_add_test(tc, test_limits_frame_of_max_frame);
 	tcase_add_test(tc, test_limits_max_batch_fits_a_frame);
 	suite_add_tcase(s, tc);
