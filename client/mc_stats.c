@@ -176,6 +176,11 @@ static void fill_status(struct mc_status *st, const Allocd__StatusReply *sr)
 	st->max_clients = sr->max_clients;
 	st->requests = sr->requests;
 	st->reclaimed = sr->reclaimed;
+	snprintf(st->config_file, sizeof(st->config_file), "%s", sr->config_file);
+	st->config_generation = sr->config_generation;
+	st->config_loaded_unix_ms = sr->config_loaded_unix_ms;
+	st->reloads_refused = sr->reloads_refused;
+	snprintf(st->reload_error, sizeof(st->reload_error), "%s", sr->reload_error);
 }
 
 static void fill_region(struct mc_region_status *rs, const Allocd__RegionStats *r)

@@ -259,6 +259,16 @@ struct mc_status {
 	uint32_t max_clients;
 	uint64_t requests;  /* served since start */
 	uint64_t reclaimed; /* holds dropped because their client went away */
+	/* The configuration serving (allocatord reloads it on SIGHUP): the
+	 * file, its generation (1 at start, one more per reload applied; 0
+	 * from a daemon without reloads) and when it was loaded; reloads
+	 * refused since start and why the last one was ("" once one is
+	 * applied). Text cut to fit. */
+	char config_file[256];
+	uint64_t config_generation;
+	uint64_t config_loaded_unix_ms;
+	uint64_t reloads_refused;
+	char reload_error[512];
 };
 
 /* Daemon status and up to max regions this client may use (*n = how many). */

@@ -28,15 +28,20 @@
 _Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
 	       "ids are read as uint32_t");
 
-/* The schema: every setting each group may hold. Defaults are set before
- * cp_fields runs; the checks that involve several settings follow it. */
+/* The schema: every setting each group may hold, and what a reload may do
+ * with it (enum config_reload; allocatord.conf(5) has the same table).
+ * Typed rows must say it (-Wmissing-field-initializers); an unmarked
+ * CP_OTHER row is CONFIG_RESTART. Defaults are set before cp_fields runs;
+ * the checks that involve several settings follow it. */
 static const struct cp_field root_fields[] = {
     {.key = "socket"},
-    {.key = "log_level"},
-    {"max_frame", CP_SIZE, false, WIRE_FRAME_MIN, WIRE_FRAME_MAX, CP_AT(struct config, max_frame)},
-    {"max_clients", CP_UINT, false, 1, 65536, CP_AT(struct config, max_clients)},
-    {"hello_timeout_ms", CP_UINT, false, 0, 3600000, CP_AT(struct config, hello_timeout_ms)},
-    {"max_output", CP_SIZE, false, 0, 1u << 30, CP_AT(struct config, max_output)},
+    {.key = "log_level", .reload = CONFIG_LIVE},
+    {"max_frame", CP_SIZE, false, WIRE_FRAME_MIN, WIRE_FRAME_MAX, CP_AT(struct config, max_frame),
+     CONFIG_RESTART},
+    {"max_clients", CP_UINT, false, 1, 65536, CP_AT(struct config, max_clients), CONFIG_LIVE},
+    {"hello_timeout_ms", CP_UINT, false, 0, 3600000, CP_AT(struct config, hello_timeout_ms),
+     CONFIG_CONNECT},
+    {"max_output", CP_SIZE, false, 0, 1u << 30, CP_AT(struct config, max_output), CONFIG_LIVE},
     {.key = "regions"},
     {.key = "groups"},
 };
@@ -45,30 +50,35 @@ static const struct cp_field socket_fields[] = {{.key = "path"}, {.key = "mode"}
 
 static const struct cp_field region_fields[] = {
     {.key = "name"},
-    {"size", CP_SIZE, false, 0, REGION_SIZE_MAX, CP_AT(struct cfg_region, size)},
-    {"hugepages", CP_BOOL, false, 0, 1, CP_AT(struct cfg_region, hugepages)},
-    {.key = "allow_uids"},
-    {.key = "allow_gids"},
+    {"size", CP_SIZE, false, 0, REGION_SIZE_MAX, CP_AT(struct cfg_region, size), CONFIG_RESTART},
+    {"hugepages", CP_BOOL, false, 0, 1, CP_AT(struct cfg_region, hugepages), CONFIG_RESTART},
+    {.key = "allow_uids", .reload = CONFIG_CONNECT},
+    {.key = "allow_gids", .reload = CONFIG_CONNECT},
     {.key = "pools"},
     {.key = "heaps"},
 };
 
 static const struct cp_field pool_fields[] = {
     {.key = "name"},
-    {"block_size", CP_SIZE, true, 1, REGION_SIZE_MAX, CP_AT(struct cfg_pool, block_size)},
-    {"blocks", CP_UINT, true, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, blocks)},
-    {"align", CP_SIZE, false, 4, UINT64_C(1) << 30, CP_AT(struct cfg_pool, align)},
-    {"client_quota", CP_UINT, false, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, quota)},
-    {"cache_max", CP_UINT, false, 0, CONFIG_CACHE_MAX, CP_AT(struct cfg_pool, cache_max)},
-    {"client_cache", CP_UINT, false, 0, CONFIG_CACHE_MAX, CP_AT(struct cfg_pool, client_cache)},
+    {"block_size", CP_SIZE, true, 1, REGION_SIZE_MAX, CP_AT(struct cfg_pool, block_size),
+     CONFIG_RESTART},
+    {"blocks", CP_UINT, true, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, blocks), CONFIG_RESTART},
+    {"align", CP_SIZE, false, 4, UINT64_C(1) << 30, CP_AT(struct cfg_pool, align), CONFIG_RESTART},
+    {"client_quota", CP_UINT, false, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, quota),
+     CONFIG_LIVE},
+    {"cache_max", CP_UINT, false, 0, CONFIG_CACHE_MAX, CP_AT(struct cfg_pool, cache_max),
+     CONFIG_CONNECT},
+    {"client_cache", CP_UINT, false, 0, CONFIG_CACHE_MAX, CP_AT(struct cfg_pool, client_cache),
+     CONFIG_CONNECT},
 };
 
 static const struct cp_field heap_fields[] = {
     {.key = "name"},
-    {"size", CP_SIZE, true, 1, REGION_SIZE_MAX, CP_AT(struct cfg_heap, size)},
-    {"granule", CP_SIZE, false, 8, 1u << 20, CP_AT(struct cfg_heap, granule)},
-    {"max_allocs", CP_UINT, false, 1, 1u << 30, CP_AT(struct cfg_heap, max_allocs)},
-    {"client_quota", CP_SIZE, false, 1, REGION_SIZE_MAX, CP_AT(struct cfg_heap, quota)},
+    {"size", CP_SIZE, true, 1, REGION_SIZE_MAX, CP_AT(struct cfg_heap, size), CONFIG_RESTART},
+    {"granule", CP_SIZE, false, 8, 1u << 20, CP_AT(struct cfg_heap, granule), CONFIG_RESTART},
+    {"max_allocs", CP_UINT, false, 1, 1u << 30, CP_AT(struct cfg_heap, max_allocs), CONFIG_RESTART},
+    {"client_quota", CP_SIZE, false, 1, REGION_SIZE_MAX, CP_AT(struct cfg_heap, quota),
+     CONFIG_LIVE},
 };
 
 static const struct cp_field group_fields[] = {
@@ -621,4 +631,19 @@ void config_free(struct config *c)
 	free(c->file);
 	free(c->socket_path);
 	memset(c, 0, sizeof(*c));
+}
+
+const struct cp_field *config__fields(enum cp_level level, size_t *n)
+{
+	static const struct {
+		const struct cp_field *v;
+		size_t n;
+	} t[] = {
+	    [CP_ROOT] = {FIELDS(root_fields)},     [CP_SOCKET] = {FIELDS(socket_fields)},
+	    [CP_REGION] = {FIELDS(region_fields)}, [CP_POOL] = {FIELDS(pool_fields)},
+	    [CP_HEAP] = {FIELDS(heap_fields)},     [CP_GROUP] = {FIELDS(group_fields)},
+	};
+
+	*n = t[level].n;
+	return t[level].v;
 }

@@ -100,6 +100,56 @@ struct config {
 	size_t ngroups;
 };
 
+/*
+ * How a setting takes a new value when the daemon reloads its file
+ * (SIGHUP). Each setting's row in the schema (config.c) carries one; a
+ * setting added without one is CONFIG_RESTART, the safe default.
+ */
+enum config_reload {
+	CONFIG_RESTART = 0, /* fixed while the daemon runs: a reload that
+			     * changes it is refused as a whole */
+	CONFIG_LIVE,        /* takes effect at once, for every client */
+	CONFIG_CONNECT,     /* for clients that connect after the reload;
+			     * connected ones keep what they were given */
+};
+
+/* "needs a restart", "live" or "at the next connect", as the log says it. */
+const char *config_reload_name(enum config_reload r);
+
+enum config_change_kind { CONFIG_CHANGED, CONFIG_ADDED, CONFIG_REMOVED };
+
+#define CONFIG_VALUE_MAX 80 /* a value as a change shows it, cut to fit */
+
+/* One difference between a running configuration and a new one. */
+struct config_change {
+	enum config_change_kind kind;
+	enum config_reload reload; /* CONFIG_CHANGED: how its setting reloads */
+	const char *object;        /* "region 'main'", "pool 'p'", ... or "" for
+				    * a top-level setting */
+	const char *setting;       /* "client_quota", "socket.mode"; NULL when
+				    * the object itself was added or removed */
+	char was[CONFIG_VALUE_MAX], now[CONFIG_VALUE_MAX];
+};
+
+typedef void config_change_fn(void *arg, const struct config_change *ch);
+
+/*
+ * Call fn for every difference between the running configuration a and a
+ * new one b: every setting of the schema, top level first, then regions
+ * (matched by name), the pools and heaps of each (by name within their
+ * region; one that moved to another region is removed and added) with
+ * their computed layout, then groups (by name). Returns how many
+ * differences there were. O(objects^2) name matching: reloads are rare.
+ */
+size_t config_diff(const struct config *a, const struct config *b, config_change_fn *fn, void *arg);
+
+/* The region, pool or heap (in region r; r may be NULL), or group called
+ * name, or NULL. O(objects). */
+const struct cfg_region *config_find_region(const struct config *c, const char *name);
+const struct cfg_pool *config_find_pool(const struct cfg_region *r, const char *name);
+const struct cfg_heap *config_find_heap(const struct cfg_region *r, const char *name);
+const struct cfg_group *config_find_group(const struct config *c, const char *name);
+
 /* The embedded default configuration (daemon/default.conf at build time). */
 extern const char config_default_text[];
 

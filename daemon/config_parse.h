@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "daemon/bytes.h"
+#include "daemon/config.h"
 #include "daemon/errbuf.h"
 
 struct cp_ctx {
@@ -77,7 +78,8 @@ struct cp_field {
 	bool required;
 	uint64_t min, max; /* max must fit in the field */
 	size_t offset;
-	size_t width; /* of the field: sizeof(bool), 4 or 8 */
+	size_t width;              /* of the field: sizeof(bool), 4 or 8 */
+	enum config_reload reload; /* what a reload may do with it */
 };
 
 #define CP_AT(type, m) offsetof(type, m), sizeof(((type *) NULL)->m)
@@ -115,5 +117,9 @@ int cp_ids(const struct cp_ctx *ctx, const config_setting_t *parent, const char 
 int cp_id(const struct cp_ctx *ctx, const config_setting_t *s, bool is_group, uint32_t *out);
 int cp_mode(const struct cp_ctx *ctx, const config_setting_t *parent, const char *name,
 	    mode_t *out);
+
+/* The schema's tables, one per level of the file, for config_diff.c. */
+enum cp_level { CP_ROOT, CP_SOCKET, CP_REGION, CP_POOL, CP_HEAP, CP_GROUP };
+const struct cp_field *config__fields(enum cp_level level, size_t *n);
 
 #endif

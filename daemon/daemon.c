@@ -70,6 +70,8 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	d->cfg = *cfg;
 	d->max_batch = wire_max_batch(cfg->max_frame);
 	d->start_ms = daemon_now_ms();
+	d->generation = 1;
+	d->loaded_wall_ms = daemon_wall_ms();
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
 	 * bytes, unknown fields get a record each); past that unpack fails
 	 * cleanly with -EBADMSG. */

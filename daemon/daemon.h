@@ -32,6 +32,15 @@ struct daemon {
 	uint64_t start_ms; /* monotonic clock at start */
 	char socket_path[108];
 	uint32_t max_batch; /* offsets per request */
+	/* The configuration's history (reload.h): generation 1 at start, one
+	 * more per reload applied; when the serving one was loaded; reloads
+	 * refused since start and the reason of the last one ("" once a
+	 * reload is applied). */
+	uint64_t generation;
+	uint64_t loaded_wall_ms;
+	uint64_t reloads_refused;
+	char reload_error[ERRBUF_MAX];
+	bool log_level_pinned; /* -l given: reloads leave the level alone */
 };
 
 /*

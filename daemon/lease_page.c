@@ -19,9 +19,17 @@ int lease_page_layout(const struct object_table *t, uint64_t regions, struct lea
 {
 	uint64_t end = 0;
 
-	p->at = malloc((t->nobjects ? t->nobjects : 1) * sizeof(*p->at));
-	if (p->at == NULL)
+	size_t n = t->nobjects ? t->nobjects : 1;
+
+	p->at = malloc(n * sizeof(*p->at));
+	p->slots = calloc(n, sizeof(*p->slots));
+	if (p->at == NULL || p->slots == NULL) {
+		free(p->at);
+		free(p->slots);
+		p->at = NULL;
+		p->slots = NULL;
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < t->nobjects; i++) {
 		const struct object *o = &t->objects[i];
 		uint64_t slots = o->kind == OBJ_POOL ? o->u.pool.cfg->cache_max : 0;
@@ -30,6 +38,7 @@ int lease_page_layout(const struct object_table *t, uint64_t regions, struct lea
 		if (slots == 0 || !(regions & (UINT64_C(1) << o->region->index)))
 			continue;
 		p->at[i] = end;
+		p->slots[i] = (uint32_t) slots;
 		end += (slots * sizeof(uint32_t) + SLOT_ALIGN - 1) & ~(uint64_t) (SLOT_ALIGN - 1);
 	}
 	p->size = end;
@@ -77,7 +86,9 @@ void lease_page_close(struct lease_page *p)
 		munmap(p->base, p->size);
 	lease_page_sent(p);
 	free(p->at);
+	free(p->slots);
 	p->at = NULL;
+	p->slots = NULL;
 	p->base = NULL;
 	p->size = 0;
 }
@@ -86,7 +97,7 @@ uint32_t lease_page_slots(const struct lease_page *p, const struct object *o)
 {
 	if (p->at == NULL || p->at[o->index] == LEASE_NONE)
 		return 0;
-	return o->u.pool.cfg->cache_max;
+	return p->slots[o->index];
 }
 
 uint32_t *lease_page_array(const struct lease_page *p, const struct object *o)

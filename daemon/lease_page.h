@@ -29,10 +29,13 @@
 #define LEASE_NONE UINT64_MAX
 
 struct lease_page {
-	uint64_t *at;   /* per object index: byte offset of its slots, or LEASE_NONE */
-	uint64_t size;  /* bytes; 0: no pool may be cached, no page */
-	uint32_t *base; /* shared RW mapping of the page, or NULL */
-	int fd;         /* its memfd until sent to the client, else -1 */
+	uint64_t *at;    /* per object index: byte offset of its slots, or LEASE_NONE */
+	uint32_t *slots; /* per object index: its slot count, fixed at layout so
+			  * that a reload changing cache_max leaves this page
+			  * as the client mapped it */
+	uint64_t size;   /* bytes; 0: no pool may be cached, no page */
+	uint32_t *base;  /* shared RW mapping of the page, or NULL */
+	int fd;          /* its memfd until sent to the client, else -1 */
 };
 
 /* The page geometry for a session that may use regions (bit mask): at[]

@@ -2,7 +2,7 @@
 # tests and the fuzz harnesses drive the very code the daemon runs.
 noinst_LTLIBRARIES += daemon/libdaemon.la
 daemon_libdaemon_la_SOURCES = \
-	daemon/config.c daemon/config.h daemon/config_print.c \
+	daemon/config.c daemon/config.h daemon/config_print.c daemon/config_diff.c \
 	daemon/config_parse.c daemon/config_parse.h \
 	daemon/choice.c daemon/choice.h daemon/choice_builtin.c daemon/choice_plugin.h \
 	daemon/errbuf.c daemon/errbuf.h \
@@ -22,6 +22,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/stats.c daemon/stats.h \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/daemon.c daemon/daemon.h \
+	daemon/reload.c daemon/reload.h \
 	daemon/sockfile.c daemon/sockfile.h \
 	daemon/server.c daemon/server.h
 nodist_daemon_libdaemon_la_SOURCES = daemon/default_conf.c

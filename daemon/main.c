@@ -41,6 +41,9 @@ static void usage(FILE *out)
 		"\n"
 		"Stops cleanly on SIGTERM or SIGINT: clients are disconnected, the socket\n"
 		"file is removed, the allocators are checked whole, exit status 0.\n"
+		"SIGHUP reloads the configuration file, all or nothing: quotas, limits,\n"
+		"access lists and log_level change; what needs a restart is refused and\n"
+		"logged, and the running configuration serves on.\n"
 		"Exit status: 1 bad configuration or start-up failure, 2 usage error,\n"
 		"3 an allocator was not whole at the stop (a bug; see the log).\n"
 		"See allocatord(8), allocatord.conf(5).\n",
@@ -123,6 +126,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_CONFIG;
 	}
+	d.log_level_pinned = level_set;
 	rc = dispatch_init(&x, &d, &e);
 	if (rc < 0) {
 		fprintf(stderr, "allocatord: %s\n", e.msg);

@@ -21,6 +21,7 @@
 #include "daemon/dispatch.h"
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
+#include "daemon/reload.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
 
@@ -35,6 +36,7 @@ struct server {
 	uv_pipe_t listener;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
+	uv_signal_t sighup;
 	bool stopping;
 };
 
@@ -363,6 +365,7 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->listener, NULL);
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
+	uv_close((uv_handle_t *) &srv->sighup, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
@@ -429,6 +432,55 @@ static void raise_fd_limit(const struct daemon *d)
 			 (unsigned long long) need);
 }
 
+/* The server's own part of a reload: a connection per session slot, so its
+ * table grows with max_clients before the daemon's does (a larger table
+ * than needed is harmless if the reload then fails). */
+static int server_grow_conns(struct server *srv, uint32_t max, struct errbuf *e)
+{
+	uint32_t was = srv->d->cfg.max_clients;
+	struct conn **v;
+
+	if (max <= was)
+		return 0;
+	v = realloc(srv->conns, max * sizeof(*v));
+	if (v == NULL)
+		return errbuf_set(e, -ENOMEM, "max_clients %u -> %u: %s", was, max,
+				  strerror(ENOMEM));
+	memset(v + was, 0, (max - was) * sizeof(*v));
+	srv->conns = v;
+	return 0;
+}
+
+/* SIGHUP: the configuration file again, applied whole or not at all
+ * (reload.h); either way every client carries on. */
+static void server_on_reload(uv_signal_t *h, int signum)
+{
+	struct server *srv = h->data;
+	struct config next;
+	struct reload r;
+	struct errbuf e;
+	int rc;
+
+	log_info("caught %s: reloading %s", strsignal(signum), srv->d->cfg.file);
+	rc = reload_read(srv->d, &next, &e);
+	if (rc == 0) {
+		rc = reload_check(srv->d, &next, &r, &e);
+		if (rc < 0)
+			config_free(&next);
+	}
+	if (rc == 0) {
+		rc = server_grow_conns(srv, r.next.max_clients, &e);
+		if (rc < 0)
+			reload_cancel(&r);
+	}
+	if (rc == 0)
+		rc = reload_apply(srv->d, &r, &e);
+	if (rc < 0)
+		reload_refused(srv->d, &e);
+	else
+		raise_fd_limit(srv->d);
+}
+
 int server_run(struct dispatch *x, struct errbuf *e)
 {
 	struct daemon *d = x->d;
@@ -451,13 +503,16 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	 * that arrives before uv_run. */
 	uv_signal_init(&srv.loop, &srv.sigterm);
 	uv_signal_init(&srv.loop, &srv.sigint);
-	srv.sigterm.data = srv.sigint.data = &srv;
+	uv_signal_init(&srv.loop, &srv.sighup);
+	srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
 	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
 	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
+	uv_signal_start(&srv.sighup, server_on_reload, SIGHUP);
 	rc = server_listen(&srv, e);
 	if (rc < 0) {
 		uv_close((uv_handle_t *) &srv.sigterm, NULL);
 		uv_close((uv_handle_t *) &srv.sigint, NULL);
+		uv_close((uv_handle_t *) &srv.sighup, NULL);
 		uv_run(&srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv.loop);
 		free(srv.conns);

@@ -115,6 +115,11 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 	out->max_clients = d->cfg.max_clients;
 	out->requests = d->requests;
 	out->reclaimed = d->reclaimed;
+	out->config_file = d->cfg.file;
+	out->config_generation = d->generation;
+	out->config_loaded_unix_ms = d->loaded_wall_ms;
+	out->reloads_refused = d->reloads_refused;
+	out->reload_error = d->reload_error;
 	out->regions = arena_array(&d->arena, l->nregions, sizeof(*out->regions));
 	if (out->regions == NULL)
 		return no_memory(e);

@@ -1,9 +1,10 @@
 /*
  * memctl-status.c -- `memctl status`: the daemon (version, pid, uptime,
- * socket, clients, requests, reclaimed holds) and its regions with their
- * size and use, plus totals.
+ * socket, clients, requests, reclaimed holds, the configuration and its
+ * reloads) and its regions with their size and use, plus totals.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "memctl/memctl.h"
 
@@ -14,11 +15,41 @@ static const struct cmd_option status_options[] = {
 
 json_t *status_json(const struct mc_status *st)
 {
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:s, s:I, s:o, s:s, s:I, s:I, s:o, s:o}", "daemon_version", st->daemon_version, "pid",
 	    (json_int_t) st->pid, "uptime_ms", json_count(st->uptime_ms), "socket", st->socket,
 	    "clients", (json_int_t) st->clients, "max_clients", (json_int_t) st->max_clients,
 	    "requests", json_count(st->requests), "reclaimed", json_count(st->reclaimed));
+	json_t *cfg = json_pack("{s:s, s:o, s:o, s:o, s:s}", "file", st->config_file, "generation",
+				json_count(st->config_generation), "loaded_unix_ms",
+				json_count(st->config_loaded_unix_ms), "reloads_refused",
+				json_count(st->reloads_refused), "reload_error", st->reload_error);
+
+	if (o == NULL || cfg == NULL || json_object_set_new(o, "config", cfg) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "config:  FILE, generation N, loaded WHEN" and, after a refused reload,
+ * why; nothing from a daemon that does not reload (generation 0). */
+static void status_print_config(struct memctl *m, const struct mc_status *st)
+{
+	time_t at = (time_t) (st->config_loaded_unix_ms / 1000);
+	char when[32] = "?";
+	struct tm tm;
+
+	if (st->config_generation == 0)
+		return;
+	if (localtime_r(&at, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(m->out, "config:    %s, generation %llu, loaded %s\n", st->config_file,
+		(unsigned long long) st->config_generation, when);
+	if (st->reloads_refused > 0)
+		fprintf(m->out, "reloads:   %llu refused%s%s\n",
+			(unsigned long long) st->reloads_refused,
+			st->reload_error[0] != '\0' ? "; the last: " : "", st->reload_error);
 }
 
 json_t *regions_json(const struct mc_region_status *r, size_t n)
@@ -67,8 +98,10 @@ static int status_print_text(struct memctl *m, const struct mc_status *st,
 	fprintf(m->out, "clients:   %u of at most %u\n", (unsigned) st->clients,
 		(unsigned) st->max_clients);
 	fprintf(m->out, "requests:  %llu served\n", (unsigned long long) st->requests);
-	fprintf(m->out, "reclaimed: %llu holds of clients that went away\n\n",
+	fprintf(m->out, "reclaimed: %llu holds of clients that went away\n",
 		(unsigned long long) st->reclaimed);
+	status_print_config(m, st);
+	fputc('\n', m->out);
 	for (size_t i = 0; i < n; i++) {
 		table_row(t);
 		table_cell(t, "%s", r[i].name);

@@ -23,6 +23,7 @@ int main(void)
 	srunner_add_suite(sr, server_suite());
 	srunner_add_suite(sr, lease_server_suite());
 	srunner_add_suite(sr, steady_suite());
+	srunner_add_suite(sr, reload_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -17,5 +17,6 @@ Suite *dispatch_suite(void);
 Suite *startup_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
+Suite *reload_suite(void);
 
 #endif

@@ -17,7 +17,8 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/raw_client.c tests/daemon/raw_client.h \
 	tests/daemon/test_server.c \
 	tests/daemon/test_lease_server.c \
-	tests/daemon/test_steady.c
+	tests/daemon/test_steady.c \
+	tests/daemon/test_reload.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_daemon_check_daemon_LDADD = daemon/libdaemon.la tests/common/libtestcommon.la $(CHECK_LIBS)
 TESTS += tests/daemon/check_daemon

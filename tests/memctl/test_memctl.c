@@ -258,6 +258,66 @@ START_TEST(test_memctl_status_json)
 }
 END_TEST
 
+/* Send SIGHUP after appending `tail` to td's file (NULL: after writing
+ * text), and wait for the daemon to apply or refuse it. */
+static void mt_reload(const struct test_daemon *td, mc_client_t *c, const char *text,
+		      const char *tail)
+{
+	struct mc_status a, b;
+	FILE *f = fopen(td->config, tail != NULL ? "a" : "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(tail != NULL ? tail : text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(mc_status(c, &a, NULL, 0, NULL), 0);
+	ck_assert_int_eq(kill(td->pid, SIGHUP), 0);
+	for (int i = 0; i < 20000; i++) {
+		ck_assert_int_eq(mc_status(c, &b, NULL, 0, NULL), 0);
+		if (b.config_generation != a.config_generation ||
+		    b.reloads_refused != a.reloads_refused)
+			return;
+		usleep(1000);
+	}
+	ck_abort_msg("the daemon did not act on SIGHUP");
+}
+
+/* The configuration's file, generation and load time, and why the last
+ * reload was refused, in the table and in JSON. */
+START_TEST(test_memctl_status_config)
+{
+	struct test_daemon td;
+	mc_client_t *c = mt_start_known(&td);
+	char line[512], text[4096] = "";
+	json_t *doc, *cfg;
+	struct run r;
+	FILE *f = fopen(td.config, "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_gt(fread(text, 1, sizeof(text) - 1, f), 0);
+	fclose(f);
+	mt_reload(&td, c, NULL, "this is not libconfig\n");
+	mt_memctl(&r, td.socket, "status", NULL);
+	mt_ok(&r);
+	snprintf(line, sizeof(line), "config:    %s, generation 1, loaded ", td.config);
+	ck_assert_msg(strstr(r.out, line) != NULL, "%s", r.out);
+	snprintf(line, sizeof(line), "reloads:   1 refused; the last: %s:", td.config);
+	ck_assert_msg(strstr(r.out, line) != NULL && strstr(r.out, "syntax error\n") != NULL, "%s",
+		      r.out);
+
+	mt_reload(&td, c, text, NULL);
+	mt_memctl(&r, td.socket, "status", "--json", NULL);
+	doc = mt_parse(&r);
+	cfg = json_object_get(json_object_get(doc, "status"), "config");
+	ck_assert_str_eq(mt_jstr(cfg, "file"), td.config);
+	ck_assert_int_eq(mt_jint(cfg, "generation"), 2);
+	ck_assert_int_gt(mt_jint(cfg, "loaded_unix_ms"), 0);
+	ck_assert_int_eq(mt_jint(cfg, "reloads_refused"), 1);
+	ck_assert_str_eq(mt_jstr(cfg, "reload_error"), "");
+	json_decref(doc);
+	mt_finish(&td, c);
+}
+END_TEST
+
 /*
  * A child that holds 7 blocks of small, 3 of packets and 2048 bytes of
  * heap until told to go; forked before the test connects. Returns its pid
@@ -670,6 +730,7 @@ Suite *memctl_suite(void)
 	tcase_add_test(tc, test_memctl_groups_json);
 	tcase_add_test(tc, test_memctl_status_table);
 	tcase_add_test(tc, test_memctl_status_json);
+	tcase_add_test(tc, test_memctl_status_config);
 	tcase_add_test(tc, test_memctl_clients_json);
 	tcase_add_test(tc, test_memctl_clients_pool_sorted);
 	tcase_add_test(tc, test_memctl_map_one_block_per_cell);
