@@ -23,26 +23,37 @@
 /*
  * Region main: small 256 B x 1024, packets 1536 B x 64 (quota 32), bits
  * 64 B x 64 (for exact maps), wide 64 B x 4096 (for scaled maps), heap
- * 1 MiB; group buffers = small + packets. Region private: root only.
+ * 1 MiB; group buffers = small + packets. Region private: only the user
+ * running the tests (%u), so that every table looks the same for root and
+ * for an ordinary user.
  */
-const char mt_config[] = "log_level = \"warn\";\n"
-			 "socket = { mode = \"0666\"; };\n"
-			 "regions = (\n"
-			 "  { name = \"main\";\n"
-			 "    pools = (\n"
-			 "      { name = \"small\"; block_size = 256; blocks = 1024; },\n"
-			 "      { name = \"packets\"; block_size = 1536; blocks = 64; align = 512;"
-			 " client_quota = 32; },\n"
-			 "      { name = \"bits\"; block_size = 64; blocks = 64; },\n"
-			 "      { name = \"wide\"; block_size = 64; blocks = 4096; }\n"
-			 "    );\n"
-			 "    heaps = ( { name = \"heap\"; size = \"1M\"; granule = 64; } );\n"
-			 "  },\n"
-			 "  { name = \"private\"; allow_uids = ( 0 );\n"
-			 "    pools = ( { name = \"secret\"; block_size = 256; blocks = 4; } ); }\n"
-			 ");\n"
-			 "groups = ( { name = \"buffers\"; pools = [ \"small\", \"packets\" ];"
-			 " choice = \"by_size\"; } );\n";
+static const char config_format[] =
+    "log_level = \"warn\";\n"
+    "socket = { mode = \"0666\"; };\n"
+    "regions = (\n"
+    "  { name = \"main\";\n"
+    "    pools = (\n"
+    "      { name = \"small\"; block_size = 256; blocks = 1024; },\n"
+    "      { name = \"packets\"; block_size = 1536; blocks = 64; align = 512;"
+    " client_quota = 32; },\n"
+    "      { name = \"bits\"; block_size = 64; blocks = 64; },\n"
+    "      { name = \"wide\"; block_size = 64; blocks = 4096; }\n"
+    "    );\n"
+    "    heaps = ( { name = \"heap\"; size = \"1M\"; granule = 64; } );\n"
+    "  },\n"
+    "  { name = \"private\"; allow_uids = ( %u );\n"
+    "    pools = ( { name = \"secret\"; block_size = 256; blocks = 4; } ); }\n"
+    ");\n"
+    "groups = ( { name = \"buffers\"; pools = [ \"small\", \"packets\" ];"
+    " choice = \"by_size\"; } );\n";
+
+const char *mt_config(void)
+{
+	static char text[2048];
+
+	snprintf(text, sizeof(text), config_format, (unsigned) geteuid());
+	return text;
+}
 
 /* Run memctl [-s socket] args... (NULL-terminated); socket NULL: no -s. */
 void mt_memctl(struct run *r, const char *socket, ...)
@@ -88,7 +99,7 @@ mc_client_t *mt_start_known(struct test_daemon *td)
 {
 	mc_client_t *c;
 
-	client_start(td, mt_config);
+	client_start(td, mt_config());
 	c = client_connect(td);
 	mt_known_allocations(c);
 	return c;

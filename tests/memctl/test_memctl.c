@@ -385,7 +385,7 @@ START_TEST(test_memctl_clients_json)
 	pid_t pid;
 	int go;
 
-	client_start(&td, mt_config);
+	client_start(&td, mt_config());
 	pid = holder(&td, &go);
 	c = client_connect(&td);
 	mt_known_allocations(c);
@@ -419,7 +419,7 @@ START_TEST(test_memctl_clients_pool_sorted)
 	pid_t pid;
 	int go;
 
-	client_start(&td, mt_config);
+	client_start(&td, mt_config());
 	pid = holder(&td, &go);
 	c = client_connect(&td);
 	mt_known_allocations(c);
@@ -458,7 +458,7 @@ static mc_client_t *start_bitmap(struct test_daemon *td)
 	mc_client_t *c;
 	uint64_t off[30];
 
-	client_start(td, mt_config);
+	client_start(td, mt_config());
 	c = client_connect(td);
 	ck_assert_int_eq(mc_alloc(c, "bits", 30, off), 0);
 	ck_assert_int_eq(mc_free(c, "bits", 10, off + 10), 0);
@@ -494,7 +494,7 @@ static mc_client_t *start_wide(struct test_daemon *td)
 	mc_client_t *c;
 	uint64_t off[100];
 
-	client_start(td, mt_config);
+	client_start(td, mt_config());
 	c = client_connect(td);
 	ck_assert_int_eq(mc_alloc(c, "wide", 100, off), 0);
 	setenv("COLUMNS", "80", 1);
