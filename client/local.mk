@@ -4,6 +4,7 @@ client_libmemclient_la_SOURCES = \
 	client/memclient.h client/mc_internal.h \
 	client/mc_connect.c \
 	client/mc_call.c \
+	client/mc_timeout.c \
 	client/mc_alloc.c \
 	client/mc_async.c \
 	client/mc_cache.c \

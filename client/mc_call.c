@@ -8,9 +8,13 @@
  * and the daemon owes exactly one reply per pending entry, in order, unless
  * c->broken is set. Any failure that could leave it elsewhere (a short read
  * or write, a frame this library refuses, a reply for another request) sets
- * c->broken and completes every pending entry with the error; from then on
- * every call fails at once with -ECONNRESET: nothing ever waits on a stream
- * that cannot be trusted.
+ * c->broken, hangs up and completes every pending entry with the error;
+ * from then on every call fails at once with -ECONNRESET: nothing ever
+ * waits on a stream that cannot be trusted.
+ *
+ * Timeouts: the socket's SO_RCVTIMEO and SO_SNDTIMEO (mc_timeout.c) make a
+ * send or receive that waits too long fail with EAGAIN, which is
+ * -ETIMEDOUT here and breaks the client like any short read or write.
  *
  * Bound: the daemon stops reading a connection whose unread replies reach
  * its max_output, and a client that keeps sending without reading would then
@@ -95,8 +99,30 @@ void mc__copy_name(char dst[WIRE_NAME_MAX + 1], const char *src)
 
 int mc__set_broken(mc_client_t *c, int rc)
 {
+	/* Hanging up makes the daemon drop every hold of this client when it
+	 * next runs: a broken client cannot know what it holds, so nothing
+	 * may stay held in its name. */
+	if (!c->broken)
+		shutdown(c->fd, SHUT_RDWR);
 	c->broken = true;
 	return rc;
+}
+
+/* A send or receive that failed with errno e: the timeout of the socket
+ * (mc_timeout.c) says EAGAIN. */
+static int io_error(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK ? -ETIMEDOUT : -e;
+}
+
+/* Keep the daemon's text of an error reply (cut to fit). */
+static void keep_why(mc_client_t *c, const Allocd__Reply *r)
+{
+	const char *e = r->error != NULL ? r->error : "";
+	size_t n = strnlen(e, sizeof(c->why) - 1);
+
+	memcpy(c->why, e, n);
+	c->why[n] = '\0';
 }
 
 static int buf_reserve(mc_client_t *c, size_t n)
@@ -176,7 +202,7 @@ static int recv_all(int sock, uint8_t *p, size_t len, int *fds, size_t *nfds, si
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return io_error(errno);
 		rc = take_fds(&msg, fds, nfds, max);
 		if (rc < 0)
 			return rc;
@@ -198,7 +224,7 @@ static int send_all(int sock, const uint8_t *p, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return io_error(errno);
 		sent += (size_t) n;
 	}
 	return 0;
@@ -279,8 +305,10 @@ static int pump_one(mc_client_t *c, uint32_t cap, int *fds, size_t *nfds, Allocd
 		rc = -EPROTO;
 	} else if (c->npending == 0 || r->id != pending_at(c, 0)->id) {
 		/* The daemon's unsolicited errors (id 0) come just before it
-		 * hangs up; their status says why. */
+		 * hangs up; their status and text say why. */
 		rc = r->status < 0 ? r->status : -EPROTO;
+		if (r->status < 0)
+			keep_why(c, r);
 	} else if (r->status > 0) {
 		rc = -EPROTO;
 	} else {
@@ -428,6 +456,8 @@ static int settle(mc_client_t *c, Allocd__Reply *r, Allocd__Reply__BodyCase want
 
 	if (rc == 0 && want != ALLOCD__REPLY__BODY__NOT_SET && r->body_case != want)
 		rc = mc__set_broken(c, -EPROTO);
+	else if (rc < 0)
+		keep_why(c, r);
 	if (rc < 0) {
 		allocd__reply__free_unpacked(r, &c->decoder);
 		return rc;

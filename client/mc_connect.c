@@ -221,17 +221,53 @@ static int hello(mc_client_t *c)
 	return rc;
 }
 
-int mc_connect(const char *socket_path, mc_client_t **out)
+/* The options as this library reads them: opts, or the defaults. */
+static int read_options(const struct mc_connect_options *opts, int *timeout_ms)
+{
+	if (opts == NULL)
+		return mc__timeout_resolve(0, timeout_ms);
+	if (opts->size != sizeof(*opts))
+		return -EINVAL;
+	if (opts->reason != NULL && opts->reason_len > 0)
+		opts->reason[0] = '\0';
+	return mc__timeout_resolve(opts->timeout_ms, timeout_ms);
+}
+
+/* A socket connected to path, with the timeout set before the connect():
+ * a daemon whose listen queue stays full times the connect out. */
+static int open_socket(const struct sockaddr_un *sun, int timeout_ms, int *out)
+{
+	int fd, rc;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = mc__timeout_apply(fd, timeout_ms);
+	if (rc == 0 && connect(fd, (const struct sockaddr *) sun, sizeof(*sun)) < 0)
+		rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+int mc_connect_with(const char *socket_path, const struct mc_connect_options *opts,
+		    mc_client_t **out)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char path[sizeof(sun.sun_path)];
 	mc_client_t *c;
 	size_t len;
-	int fd, rc;
+	int fd = -1, rc, timeout_ms;
 
 	if (out == NULL)
 		return -EINVAL;
 	*out = NULL;
+	rc = read_options(opts, &timeout_ms);
+	if (rc < 0)
+		return rc;
 	if (socket_path == NULL) {
 		rc = mc_default_socket(path, sizeof(path));
 		if (rc < 0)
@@ -246,14 +282,9 @@ int mc_connect(const char *socket_path, mc_client_t **out)
 		return -ENAMETOOLONG;
 	memcpy(sun.sun_path, socket_path, len + 1);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *) &sun, sizeof(sun)) < 0) {
-		rc = -errno;
-		close(fd);
+	rc = open_socket(&sun, timeout_ms, &fd);
+	if (rc < 0)
 		return rc;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		close(fd);
@@ -269,6 +300,8 @@ int mc_connect(const char *socket_path, mc_client_t **out)
 	memcpy(c->socket_path, socket_path, len + 1);
 	rc = hello(c);
 	if (rc < 0) {
+		if (opts != NULL && opts->reason != NULL && opts->reason_len > 0)
+			snprintf(opts->reason, opts->reason_len, "%s", c->why);
 		mc_close(c);
 		return rc;
 	}
@@ -277,6 +310,11 @@ int mc_connect(const char *socket_path, mc_client_t **out)
 	pthread_mutex_unlock(&c->lock);
 	*out = c;
 	return 0;
+}
+
+int mc_connect(const char *socket_path, mc_client_t **out)
+{
+	return mc_connect_with(socket_path, NULL, out);
 }
 
 void mc_close(mc_client_t *c)

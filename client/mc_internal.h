@@ -125,9 +125,13 @@ struct mc_client {
 	int fd;
 	pid_t owner; /* the process that connected (mc_close after fork) */
 	/* Under lock. Set when the stream can no longer be trusted (the daemon
-	 * went away, or sent something this library cannot follow); every call
-	 * then fails at once with -ECONNRESET. */
+	 * went away, did not answer in time, or sent something this library
+	 * cannot follow); the library has then hung up, and every call fails
+	 * at once with -ECONNRESET. */
 	bool broken;
+	/* Under lock: the daemon's text with its last error reply ("" if it
+	 * gave none), for mc_connect_with's reason. */
+	char why[128];
 	uint64_t next_id; /* under lock */
 	uint8_t *buf;     /* under lock: the frame being sent or received */
 	size_t bufcap;
@@ -282,12 +286,24 @@ MC_INTERNAL void mc__cache_forget(struct mc_cache *k, uint64_t offset, size_t co
 /* mc_cache on a pool that can be cached. */
 MC_INTERNAL int mc__cache_set(mc_client_t *c, struct mc_cache *k, size_t blocks);
 
-/* Mark c broken (a reply that contradicts its request: the client no longer
- * knows what it holds) and return rc. Caller holds c->lock. */
+/* Mark c broken (a reply that contradicts its request, or none in time: the
+ * client no longer knows what it holds) and hang up, so that the daemon
+ * drops every hold of c; return rc. Caller holds c->lock. */
 MC_INTERNAL int mc__set_broken(mc_client_t *c, int rc);
 
 /* Set up what mc__call needs (socket, frame limit, decoder) on a zeroed c. */
 MC_INTERNAL void mc__init_transport(mc_client_t *c, int fd);
+
+/* --- timeouts (mc_timeout.c) --- */
+
+/* The timeout ms asks for (see mc_set_timeout: 0 is the default) into
+ * *out: > 0 or MC_TIMEOUT_NONE. -EINVAL for ms < -1 or a bad
+ * $ALLOCATORD_TIMEOUT_MS. */
+MC_INTERNAL int mc__timeout_resolve(int ms, int *out);
+
+/* Make blocking sends, receives and connects on fd give up after ms
+ * (resolved) with EAGAIN. 0 or -errno. */
+MC_INTERNAL int mc__timeout_apply(int fd, int ms);
 
 /* 0 if name can name an object (not NULL, at most WIRE_NAME_MAX bytes), else
  * -EINVAL: the daemon could not know it either. */

@@ -25,6 +25,8 @@
  *   -ENOMEM  not enough free memory in the pool or heap
  *   -ENOSPC  the daemon's hold table is full
  *   -ECONNRESET, -EPIPE  the daemon went away (the mappings stay valid)
+ *   -ETIMEDOUT the daemon did not take or answer a request in time (see
+ *            mc_set_timeout); the client is then broken like after -EPIPE
  *   -EUSERS  the daemon is at its client limit (from mc_connect)
  *
  * Large calls are split into several requests transparently; allocations
@@ -66,9 +68,59 @@ typedef struct mc_client mc_client_t;
  * /run/allocatord/allocatord.sock. Maps every region this process may use.
  * Returns 0 and the client in *out, or a negative errno: -ENOENT /
  * -ECONNREFUSED (no daemon there), -ENAMETOOLONG, -EUSERS, -EPROTO (not an
- * allocatord of this protocol version), -ENOMEM.
+ * allocatord of this protocol version), -ETIMEDOUT (no answer within the
+ * default timeout, see mc_set_timeout), -EINVAL (also: a bad
+ * $ALLOCATORD_TIMEOUT_MS), -ENOMEM.
  */
 int mc_connect(const char *socket_path, mc_client_t **out);
+
+/* The timeout of a client that does not choose one, unless
+ * $ALLOCATORD_TIMEOUT_MS says otherwise (see mc_set_timeout). */
+#define MC_TIMEOUT_DEFAULT_MS 30000
+/* No timeout: wait for the daemon for ever. */
+#define MC_TIMEOUT_NONE (-1)
+
+struct mc_connect_options {
+	/* sizeof(struct mc_connect_options): a library older than this
+	 * header refuses a larger size with -EINVAL. */
+	size_t size;
+	/* As for mc_set_timeout, from the connect() on: 0 is the default. */
+	int timeout_ms;
+	/* When not NULL: on failure, the daemon's reason in reason_len bytes
+	 * (NUL-terminated, cut to fit), e.g. "too many clients (max_clients
+	 * 8)" with -EUSERS; "" when it gave none (no daemon, a timeout). */
+	char *reason;
+	size_t reason_len;
+};
+
+/*
+ * mc_connect with options (opts NULL: as mc_connect). Also fails with
+ * -EINVAL for a bad size or timeout_ms, and -ETIMEDOUT when the daemon does
+ * not take the connection (its listen queue stays full) or answer the
+ * hello within the timeout; nothing is then left open.
+ */
+int mc_connect_with(const char *socket_path, const struct mc_connect_options *opts,
+		    mc_client_t **out);
+
+/*
+ * How long a call on c waits for the daemon: ms > 0, MC_TIMEOUT_NONE, or 0
+ * for the default: $ALLOCATORD_TIMEOUT_MS (a whole number of ms from 1 to
+ * INT_MAX, or -1 for none), else MC_TIMEOUT_DEFAULT_MS. mc_connect starts
+ * with that default. The timeout bounds each wait of the library for the
+ * daemon to take request bytes or to send reply bytes (not the whole call:
+ * a call split into k requests, or a flush of n, may wait k or n times);
+ * it covers every call that talks to the daemon, async requests and refills
+ * of the caches included, and mc_close's flush.
+ *
+ * When it expires the call returns -ETIMEDOUT and the client is broken: the
+ * library hangs up (so the daemon, if it ever runs again, drops every hold
+ * of this client, cached blocks included), async requests in flight fail
+ * with -ETIMEDOUT (mc_flush returns it), every later call fails at once
+ * with -ECONNRESET, and the mappings stay valid until mc_close(), which is
+ * still needed and safe. -EINVAL for ms < -1 or a bad $ALLOCATORD_TIMEOUT_MS
+ * (ms 0); nothing changes then. No round trip.
+ */
+int mc_set_timeout(mc_client_t *c, int ms);
 
 /* Send what mc_free_async / mc_retain_async queued and wait for it (its
  * errors are lost: call mc_flush first to see them), disconnect (the daemon

@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <string.h>
 
-#define ALL_ONES (~(uint64_t) 0)
+#include "core/bitarray_inline.h"
+
+#define ALL_ONES BITARRAY_ALL_ONES
 
 static inline unsigned ctz64(uint64_t w)
 {
@@ -27,11 +29,6 @@ static inline unsigned ctz64(uint64_t w)
 static inline unsigned popcount64(uint64_t w)
 {
 	return (unsigned) __builtin_popcountll(w);
-}
-
-static inline uint64_t *level_base(const struct bitarray *ba, unsigned l)
-{
-	return ba->words + ba->level_off[l];
 }
 
 /* Words per level for nbits (1 <= nbits <= BITARRAY_MAX_BITS), as the
@@ -84,33 +81,6 @@ int bitarray_init(struct bitarray *ba, size_t nbits, uint64_t *words)
 	return 0;
 }
 
-/* Word idx of level l has just become all ones: set its summary bit, and go
- * on up while that fills the summary word too. */
-static void mark_full(struct bitarray *ba, unsigned l, size_t idx)
-{
-	for (; l + 1 < ba->levels; l++, idx /= 64) {
-		uint64_t *w = level_base(ba, l + 1) + idx / 64;
-
-		*w |= (uint64_t) 1 << (idx % 64);
-		if (*w != ALL_ONES)
-			return;
-	}
-}
-
-/* Word idx of level l was all ones and no longer is: clear its summary bit,
- * and go on up while the summary word was full before. */
-static void mark_not_full(struct bitarray *ba, unsigned l, size_t idx)
-{
-	for (; l + 1 < ba->levels; l++, idx /= 64) {
-		uint64_t *w = level_base(ba, l + 1) + idx / 64;
-		bool was_full = *w == ALL_ONES;
-
-		*w &= ~((uint64_t) 1 << (idx % 64));
-		if (!was_full)
-			return;
-	}
-}
-
 /* The bits of leaf word i that lie in [start, end); the word must overlap
  * the range, which keeps both shifts in 1..63. */
 static inline uint64_t range_mask(size_t start, size_t end, size_t i)
@@ -139,13 +109,8 @@ void bitarray_set_used(struct bitarray *ba, size_t start, size_t n)
 	if (!range_ok(ba, start, n))
 		return;
 	if (n == 1) {
-		/* The single-block alloc path: one word, no masks. */
-		uint64_t *w = &ba->words[start / 64];
-
-		*w |= (uint64_t) 1 << (start % 64);
-		if (*w == ALL_ONES)
-			mark_full(ba, 0, start / 64);
-		ba->nfree--;
+		/* The single-block path: one word, no masks. */
+		bitarray_set_used1(ba, start);
 		return;
 	}
 	for (size_t i = start / 64; i <= (end - 1) / 64; i++) {
@@ -154,7 +119,7 @@ void bitarray_set_used(struct bitarray *ba, size_t start, size_t n)
 
 		ba->words[i] = old | m;
 		if (ba->words[i] == ALL_ONES && old != ALL_ONES)
-			mark_full(ba, 0, i);
+			bitarray_mark_full(ba, 0, i);
 	}
 	/* Exact by the precondition (the range was entirely free); counting
 	 * bits instead would cost a popcount per word, a libgcc call on
@@ -169,14 +134,8 @@ void bitarray_set_free(struct bitarray *ba, size_t start, size_t n)
 	if (!range_ok(ba, start, n))
 		return;
 	if (n == 1) {
-		/* The single-block free path: one word, no masks. */
-		uint64_t *w = &ba->words[start / 64];
-		bool was_full = *w == ALL_ONES;
-
-		*w &= ~((uint64_t) 1 << (start % 64));
-		if (was_full)
-			mark_not_full(ba, 0, start / 64);
-		ba->nfree++;
+		/* The single-block path: one word, no masks. */
+		bitarray_set_free1(ba, start);
 		return;
 	}
 	for (size_t i = start / 64; i <= (end - 1) / 64; i++) {
@@ -185,21 +144,20 @@ void bitarray_set_free(struct bitarray *ba, size_t start, size_t n)
 
 		ba->words[i] = old & ~m;
 		if (old == ALL_ONES && ba->words[i] != ALL_ONES)
-			mark_not_full(ba, 0, i);
+			bitarray_mark_not_full(ba, 0, i);
 	}
 	ba->nfree += n; /* exact by the precondition: entirely used */
 }
 
-int bitarray_find_free(const struct bitarray *ba, size_t from, size_t *out)
+/* The lowest free bit >= from, for 0 < from < nbits: climb from from's word
+ * to the lowest non-full word at or after it, then descend. Returns a bit
+ * index, or SIZE_MAX if there is none. */
+static size_t find_free_after(const struct bitarray *ba, size_t from)
 {
-	size_t idx, bit;
-	uint64_t w;
+	size_t idx = from / 64;
+	uint64_t w = ~ba->words[idx] & (ALL_ONES << (from % 64));
 	unsigned l;
 
-	if (from >= ba->nbits || ba->nfree == 0)
-		return -ENOMEM;
-	idx = from / 64;
-	w = ~ba->words[idx] & (ALL_ONES << (from % 64));
 	if (w == 0) {
 		/* Climb: we want the lowest non-full word >= idx of level l.
 		 * Its summary word says which of idx's siblings are not full;
@@ -209,8 +167,8 @@ int bitarray_find_free(const struct bitarray *ba, size_t from, size_t *out)
 		idx++;
 		for (;;) {
 			if (idx >= ba->level_words[l])
-				return -ENOMEM;
-			w = ~level_base(ba, l + 1)[idx / 64] & (ALL_ONES << (idx % 64));
+				return SIZE_MAX;
+			w = ~bitarray_level(ba, l + 1)[idx / 64] & (ALL_ONES << (idx % 64));
 			if (w != 0)
 				break;
 			idx = idx / 64 + 1;
@@ -218,18 +176,28 @@ int bitarray_find_free(const struct bitarray *ba, size_t from, size_t *out)
 		}
 		idx = idx / 64 * 64 + ctz64(w);
 		if (idx >= ba->level_words[l])
-			return -ENOMEM;
+			return SIZE_MAX;
 		/* Descend: word idx of level l is not full, so it has a 0 bit;
 		 * the lowest one names the lowest non-full child. */
 		while (l > 0) {
-			idx = idx * 64 + ctz64(~level_base(ba, l)[idx]);
+			idx = idx * 64 + ctz64(~bitarray_level(ba, l)[idx]);
 			l--;
 			if (idx >= ba->level_words[l])
-				return -ENOMEM;
+				return SIZE_MAX;
 		}
 		w = ~ba->words[idx];
 	}
-	bit = idx * 64 + ctz64(w);
+	return idx * 64 + ctz64(w);
+}
+
+int bitarray_find_free(const struct bitarray *ba, size_t from, size_t *out)
+{
+	size_t bit;
+
+	if (from >= ba->nbits || ba->nfree == 0)
+		return -ENOMEM;
+	/* From 0 (the allocator's case) no climb is needed. */
+	bit = from == 0 ? bitarray_first_free(ba) : find_free_after(ba, from);
 	if (bit >= ba->nbits)
 		return -ENOMEM;
 	*out = bit;
@@ -283,7 +251,7 @@ int bitarray_find_free_run(const struct bitarray *ba, size_t k, size_t *out)
 
 bool bitarray_is_used(const struct bitarray *ba, size_t i)
 {
-	return (ba->words[i / 64] >> (i % 64)) & 1;
+	return bitarray_test(ba, i);
 }
 
 /* true iff every bit of [start, start + n) is `used`; false when the range
@@ -319,8 +287,8 @@ bool bitarray_range_is_used(const struct bitarray *ba, size_t start, size_t n)
  * bits are clear. */
 static int check_summary(const struct bitarray *ba, unsigned l)
 {
-	const uint64_t *child = level_base(ba, l);
-	const uint64_t *sum = level_base(ba, l + 1);
+	const uint64_t *child = bitarray_level(ba, l);
+	const uint64_t *sum = bitarray_level(ba, l + 1);
 	size_t n = ba->level_words[l];
 
 	for (size_t j = 0; j < n; j++) {

@@ -8,6 +8,11 @@
  *
  * max_allocated <= num_blocks always holds, and is >= the blocks in use after
  * every call that can allocate; frees never change it.
+ *
+ * Locking: each public call on a locked pool holds its mutex from the first
+ * read of the bitmap to the last write (mb_lock); argument checks that read
+ * only what init fixed (info, buffer) may come before. The *_unlocked
+ * helpers assume the caller holds it.
  */
 #include "core/mem_blocks.h"
 
@@ -15,31 +20,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bitarray_inline.h"
+#include "core/mem_blocks_lock.h"
+
 /*
  * The index of the block that starts at ptr, into *idx: 0, or -EFAULT if ptr
- * is below the buffer, at or past its end, or not on a block boundary. A
- * power-of-two block size takes a shift (ctz is one instruction, far cheaper
- * than a 64-bit division); other sizes, such as 1536, divide.
+ * is below the buffer, at or past its end, or not on a block boundary.
+ * Called on every free, so no division: a power-of-two size shifts by
+ * info.blk_sz_shift, any other size (1536, say) multiplies by the
+ * precomputed blk_sz_recip = floor((2^64 - 1) / blk_sz). That quotient
+ * estimate is low by at most 2 for any 64-bit offset, and the remainder
+ * corrects it, so the result is exact.
  */
-static int block_index(const sys_mem_blocks_t *mb, const void *ptr, size_t *idx)
+static inline int block_index(const sys_mem_blocks_t *mb, const void *ptr, size_t *idx)
 {
-	uintptr_t p = (uintptr_t) ptr, base = (uintptr_t) mb->buffer;
-	size_t bsz = mb->info.blk_sz, off, i, rem;
+	/* Below the buffer wraps to a huge offset, which the bound rejects; a
+	 * pool zeroed by sys_mem_blocks_deinit has 0 bytes and rejects all. */
+	uint64_t off = (uint64_t) ((uintptr_t) ptr - (uintptr_t) mb->buffer);
+	uint64_t bsz = mb->info.blk_sz, q, rem;
 
-	/* A pool zeroed by sys_mem_blocks_deinit has no blocks (and blk_sz 0). */
-	if (p < base || mb->info.num_blocks == 0)
+	if (off >= (uint64_t) mb->info.num_blocks * bsz)
 		return -EFAULT;
-	off = p - base;
-	if ((bsz & (bsz - 1)) == 0) {
-		i = off >> __builtin_ctzll(bsz);
+	if (mb->info.blk_sz_shift != 0) {
+		q = off >> mb->info.blk_sz_shift;
 		rem = off & (bsz - 1);
 	} else {
-		i = off / bsz;
-		rem = off % bsz;
+		q = (uint64_t) (((unsigned __int128) off * mb->blk_sz_recip) >> 64);
+		rem = off - q * bsz;
+		while (rem >= bsz) {
+			q++;
+			rem -= bsz;
+		}
 	}
-	if (i >= mb->info.num_blocks || rem != 0)
+	if (rem != 0)
 		return -EFAULT;
-	*idx = i;
+	*idx = (size_t) q;
 	return 0;
 }
 
@@ -61,9 +76,10 @@ static inline void update_max(sys_mem_blocks_t *mb)
 		mb->max_allocated = used;
 }
 
-int sys_mem_blocks_init(sys_mem_blocks_t *mb, size_t blk_sz, size_t num_blks, void *buf)
+static int pool_init(sys_mem_blocks_t *mb, size_t blk_sz, size_t num_blks, void *buf, bool locked)
 {
 	uint64_t *words;
+	int rc;
 
 	if (mb == NULL || buf == NULL || blk_sz == 0 || blk_sz % 4 != 0 || num_blks == 0 ||
 	    num_blks > BITARRAY_MAX_BITS || blk_sz > SIZE_MAX / num_blks)
@@ -71,14 +87,35 @@ int sys_mem_blocks_init(sys_mem_blocks_t *mb, size_t blk_sz, size_t num_blks, vo
 	words = malloc(bitarray_words(num_blks) * sizeof(*words));
 	if (words == NULL)
 		return -ENOMEM;
+	if (locked) {
+		rc = pthread_mutex_init(&mb->lock, NULL);
+		if (rc != 0) {
+			free(words);
+			return -rc;
+		}
+	}
 	/* Cannot fail: every argument it checks was checked above. */
 	(void) bitarray_init(&mb->bitmap, num_blks, words);
 	mb->info.num_blocks = num_blks;
 	mb->info.blk_sz = blk_sz;
+	mb->info.blk_sz_shift =
+	    (blk_sz & (blk_sz - 1)) == 0 ? (uint8_t) __builtin_ctzll(blk_sz) : 0;
+	mb->blk_sz_recip = UINT64_MAX / blk_sz;
 	mb->buffer = buf;
 	mb->max_allocated = 0;
 	mb->owned_words = words;
+	mb->locked = locked;
 	return 0;
+}
+
+int sys_mem_blocks_init(sys_mem_blocks_t *mb, size_t blk_sz, size_t num_blks, void *buf)
+{
+	return pool_init(mb, blk_sz, num_blks, buf, false);
+}
+
+int sys_mem_blocks_init_locked(sys_mem_blocks_t *mb, size_t blk_sz, size_t num_blks, void *buf)
+{
+	return pool_init(mb, blk_sz, num_blks, buf, true);
 }
 
 void sys_mem_blocks_deinit(sys_mem_blocks_t *mb)
@@ -86,31 +123,62 @@ void sys_mem_blocks_deinit(sys_mem_blocks_t *mb)
 	if (mb == NULL || mb->owned_words == NULL)
 		return;
 	free(mb->owned_words);
-	/* All zero: a pool of no blocks, on which every call fails cleanly
-	 * instead of touching the freed bitmap. */
+	if (mb->locked)
+		(void) pthread_mutex_destroy(&mb->lock);
+	/* All zero: an unlocked pool of no blocks, on which every call fails
+	 * cleanly instead of touching the freed bitmap. */
 	memset(mb, 0, sizeof(*mb));
+}
+
+/* count >= 1 blocks, lowest free first; the lock is held. Out of line: the
+ * one-block path in sys_mem_blocks_alloc stays small. */
+__attribute__((noinline)) static int alloc_unlocked(sys_mem_blocks_t *mb, size_t count,
+						    void **out_blocks)
+{
+	size_t pos, idx;
+
+	if (count > bitarray_count_free(&mb->bitmap))
+		return -ENOMEM;
+	/* The first block is the lowest free one: no climb. */
+	idx = bitarray_first_free(&mb->bitmap);
+	bitarray_set_used1(&mb->bitmap, idx);
+	for (size_t i = 0;;) {
+		out_blocks[i] = block_ptr(mb, idx);
+		if (++i == count)
+			break;
+		pos = idx + 1;
+		/* Cannot fail: nfree is exact and at least count - i blocks
+		 * at or after pos are free. */
+		(void) bitarray_find_free(&mb->bitmap, pos, &idx);
+		bitarray_set_used1(&mb->bitmap, idx);
+	}
+	update_max(mb);
+	return 0;
 }
 
 int sys_mem_blocks_alloc(sys_mem_blocks_t *mb, size_t count, void **out_blocks)
 {
-	size_t pos = 0, idx = 0;
+	int rc;
 
 	if (mb == NULL || out_blocks == NULL)
 		return -EINVAL;
 	if (count == 0)
 		return 0;
-	if (count > bitarray_count_free(&mb->bitmap))
-		return -ENOMEM;
-	for (size_t i = 0; i < count; i++) {
-		/* Cannot fail: nfree is exact and at least count - i blocks
-		 * at or after pos are free. */
-		(void) bitarray_find_free(&mb->bitmap, pos, &idx);
-		bitarray_set_used(&mb->bitmap, idx, 1);
-		out_blocks[i] = block_ptr(mb, idx);
-		pos = idx + 1;
+	mb_lock(mb);
+	if (count == 1 && bitarray_count_free(&mb->bitmap) != 0) {
+		/* The common case, kept free of calls so that it needs no
+		 * saved registers: one descent, one bit, the high-water mark. */
+		size_t idx = bitarray_first_free(&mb->bitmap);
+
+		bitarray_set_used1(&mb->bitmap, idx);
+		update_max(mb);
+		out_blocks[0] = block_ptr(mb, idx);
+		rc = 0;
+	} else {
+		rc = alloc_unlocked(mb, count, out_blocks);
 	}
-	update_max(mb);
-	return 0;
+	mb_unlock(mb);
+	return rc;
 }
 
 int sys_mem_blocks_alloc_contiguous(sys_mem_blocks_t *mb, size_t count, void **out_block)
@@ -124,24 +192,22 @@ int sys_mem_blocks_alloc_contiguous(sys_mem_blocks_t *mb, size_t count, void **o
 		*out_block = NULL;
 		return 0;
 	}
+	mb_lock(mb);
 	rc = bitarray_find_free_run(&mb->bitmap, count, &idx);
-	if (rc != 0)
-		return -ENOMEM;
-	bitarray_set_used(&mb->bitmap, idx, count);
-	update_max(mb);
-	*out_block = block_ptr(mb, idx);
-	return 0;
+	if (rc == 0) {
+		bitarray_set_used(&mb->bitmap, idx, count);
+		update_max(mb);
+		*out_block = block_ptr(mb, idx);
+	}
+	mb_unlock(mb);
+	return rc == 0 ? 0 : -ENOMEM;
 }
 
-int sys_mem_blocks_get(sys_mem_blocks_t *mb, void *in_block, size_t count)
+int mb_get_unlocked(sys_mem_blocks_t *mb, void *in_block, size_t count)
 {
 	size_t idx;
 	int rc;
 
-	if (mb == NULL)
-		return -EINVAL;
-	if (count == 0)
-		return 0;
 	rc = block_index(mb, in_block, &idx);
 	if (rc != 0)
 		return rc;
@@ -151,6 +217,20 @@ int sys_mem_blocks_get(sys_mem_blocks_t *mb, void *in_block, size_t count)
 	bitarray_set_used(&mb->bitmap, idx, count);
 	update_max(mb);
 	return 0;
+}
+
+int sys_mem_blocks_get(sys_mem_blocks_t *mb, void *in_block, size_t count)
+{
+	int rc;
+
+	if (mb == NULL)
+		return -EINVAL;
+	if (count == 0)
+		return 0;
+	mb_lock(mb);
+	rc = mb_get_unlocked(mb, in_block, count);
+	mb_unlock(mb);
+	return rc;
 }
 
 int sys_mem_blocks_is_region_free(sys_mem_blocks_t *mb, void *in_block, size_t count)
@@ -163,25 +243,53 @@ int sys_mem_blocks_is_region_free(sys_mem_blocks_t *mb, void *in_block, size_t c
 	rc = block_index(mb, in_block, &idx);
 	if (rc != 0)
 		return rc;
-	return bitarray_range_is_free(&mb->bitmap, idx, count) ? 1 : 0;
+	mb_lock(mb);
+	rc = bitarray_range_is_free(&mb->bitmap, idx, count) ? 1 : 0;
+	mb_unlock(mb);
+	return rc;
 }
 
-/* Undo the first n frees of sys_mem_blocks_free: those pointers were valid
+/* Undo the first n frees of mb_free_unlocked: those pointers were valid
  * and allocated, and are free now. */
 static void unfree(sys_mem_blocks_t *mb, size_t n, void **in_blocks)
 {
-	size_t idx;
+	size_t idx = 0; /* set by block_index, which cannot fail here */
 
 	for (size_t i = 0; i < n; i++) {
 		/* Cannot fail: each one was validated before it was freed. */
 		(void) block_index(mb, in_blocks[i], &idx);
-		bitarray_set_used(&mb->bitmap, idx, 1);
+		bitarray_set_used1(&mb->bitmap, idx);
 	}
+}
+
+/* Free one block if ptr is the start of an allocated one: 0 or -EFAULT. */
+static inline int free_one(sys_mem_blocks_t *mb, const void *ptr)
+{
+	size_t idx;
+
+	if (block_index(mb, ptr, &idx) != 0 || !bitarray_test(&mb->bitmap, idx))
+		return -EFAULT;
+	bitarray_set_free1(&mb->bitmap, idx);
+	return 0;
+}
+
+int mb_free_unlocked(sys_mem_blocks_t *mb, size_t count, void **in_blocks)
+{
+	/* Free while validating: a pointer that repeats an earlier one finds
+	 * its block already free, so one pass catches duplicates without any
+	 * extra memory. On the first bad pointer, re-mark what was freed. */
+	for (size_t i = 0; i < count; i++) {
+		if (free_one(mb, in_blocks[i]) != 0) {
+			unfree(mb, i, in_blocks);
+			return -EFAULT;
+		}
+	}
+	return 0;
 }
 
 int sys_mem_blocks_free(sys_mem_blocks_t *mb, size_t count, void **in_blocks)
 {
-	size_t idx;
+	int rc;
 
 	if (mb == NULL || in_blocks == NULL)
 		return -EINVAL;
@@ -189,23 +297,17 @@ int sys_mem_blocks_free(sys_mem_blocks_t *mb, size_t count, void **in_blocks)
 		return 0;
 	if (count > mb->info.num_blocks)
 		return -EINVAL;
-	/* Free while validating: a pointer that repeats an earlier one finds
-	 * its block already free, so one pass catches duplicates without any
-	 * extra memory. On the first bad pointer, re-mark what was freed. */
-	for (size_t i = 0; i < count; i++) {
-		if (block_index(mb, in_blocks[i], &idx) != 0 ||
-		    !bitarray_is_used(&mb->bitmap, idx)) {
-			unfree(mb, i, in_blocks);
-			return -EFAULT;
-		}
-		bitarray_set_free(&mb->bitmap, idx, 1);
-	}
-	return 0;
+	mb_lock(mb);
+	/* One block: no undo list to keep, so no call into the general loop. */
+	rc = count == 1 ? free_one(mb, in_blocks[0]) : mb_free_unlocked(mb, count, in_blocks);
+	mb_unlock(mb);
+	return rc;
 }
 
 int sys_mem_blocks_free_contiguous(sys_mem_blocks_t *mb, void *block, size_t count)
 {
 	size_t idx;
+	int rc = 0;
 
 	if (mb == NULL)
 		return -EINVAL;
@@ -215,23 +317,35 @@ int sys_mem_blocks_free_contiguous(sys_mem_blocks_t *mb, void *block, size_t cou
 		return -EINVAL;
 	if (block_index(mb, block, &idx) != 0)
 		return -EFAULT;
-	/* Also false when the range runs past the end. */
-	if (!bitarray_range_is_used(&mb->bitmap, idx, count))
-		return -EFAULT;
-	bitarray_set_free(&mb->bitmap, idx, count);
-	return 0;
+	mb_lock(mb);
+	if (count == 1) {
+		/* The daemon's path (one unit at a time): one bit test and
+		 * the single-bit free, no range masks. */
+		rc = free_one(mb, block);
+	} else if (bitarray_range_is_used(&mb->bitmap, idx, count)) {
+		/* range_is_used is also false when the range runs past the end. */
+		bitarray_set_free(&mb->bitmap, idx, count);
+	} else {
+		rc = -EFAULT;
+	}
+	mb_unlock(mb);
+	return rc;
 }
 
 int sys_mem_blocks_runtime_stats_get(sys_mem_blocks_t *mb, struct sys_memory_stats *stats)
 {
-	size_t used;
+	size_t used, nfree, max;
 
 	if (mb == NULL || stats == NULL)
 		return -EINVAL;
+	mb_lock(mb);
 	used = blocks_used(mb);
-	stats->free_bytes = bitarray_count_free(&mb->bitmap) * mb->info.blk_sz;
+	nfree = bitarray_count_free(&mb->bitmap);
+	max = mb->max_allocated;
+	mb_unlock(mb);
+	stats->free_bytes = nfree * mb->info.blk_sz;
 	stats->allocated_bytes = used * mb->info.blk_sz;
-	stats->max_allocated_bytes = mb->max_allocated * mb->info.blk_sz;
+	stats->max_allocated_bytes = max * mb->info.blk_sz;
 	return 0;
 }
 
@@ -239,6 +353,8 @@ int sys_mem_blocks_runtime_stats_reset_max(sys_mem_blocks_t *mb)
 {
 	if (mb == NULL)
 		return -EINVAL;
+	mb_lock(mb);
 	mb->max_allocated = blocks_used(mb);
+	mb_unlock(mb);
 	return 0;
 }

@@ -1,9 +1,10 @@
 /*
  * mem_blocks: fixed-size block pools, source-compatible with Zephyr's
- * include/zephyr/sys/mem_blocks.h.
+ * include/zephyr/sys/mem_blocks.h. Installed as <memcore/mem_blocks.h>;
+ * sys_mem_blocks(3) is the manual.
  *
  * A pool is num_blocks blocks of blk_sz bytes in a caller buffer; which blocks
- * are taken is kept in a hierarchical bitmap (core/bitarray.h) *outside* that
+ * are taken is kept in a hierarchical bitmap (bitarray.h) *outside* that
  * buffer, so the allocator never reads or writes the memory it hands out.
  * One allocation may return several non-contiguous blocks (scatter-gather).
  *
@@ -11,6 +12,8 @@
  * code written for Zephyr:
  *   - blk_sz need not be a power of two (1536-byte packet buffers are fine);
  *     it must be a non-zero multiple of 4 (of buf_align for the DEFINE macros);
+ *     info.blk_sz holds it, and info.blk_sz_shift is its log2 as in Zephyr
+ *     when it is a power of two (0 otherwise);
  *   - NULL pool or array returns -EINVAL (Zephyr asserts);
  *   - sys_mem_blocks_free validates every pointer before freeing any: a bad
  *     pointer anywhere (outside, not on a block boundary, not allocated, or
@@ -20,21 +23,34 @@
  *     where Zephyr's returns void, and sys_multi_mem_blocks_deinit releases it;
  *   - sys_multi_mem_blocks_free finds the owning pool of every pointer, not
  *     only of the first, and frees all or nothing;
- *   - stats are size_t bytes, so 64-bit clean for pools over 4 GiB;
- *   - sys_mem_blocks_init / sys_mem_blocks_deinit build pools at run time.
+ *   - stats are size_t bytes, so 64-bit clean for pools over 4 GiB; the
+ *     runtime stats are always there (no CONFIG_SYS_MEM_BLOCKS_RUNTIME_STATS);
+ *   - sys_mem_blocks_init / sys_mem_blocks_init_locked / sys_mem_blocks_deinit
+ *     build pools at run time.
  *
  * Allocation order is deterministic: lowest free block first. Costs are for
  * n = num_blocks: single-block alloc and free O(log64 n).
  *
- * Not thread-safe: no locking inside; the caller serialises.
+ * Threads. As in Zephyr, a pool from the SYS_MEM_BLOCKS_DEFINE macros or from
+ * sys_mem_blocks_init_locked takes its own mutex in every call, so several
+ * threads may share it. A pool from sys_mem_blocks_init takes no lock (the
+ * daemon is single-threaded and pays nothing): its caller serialises. A group
+ * is as safe as its pools once its members are added (adding is not locked:
+ * finish it before the threads start); sys_multi_mem_blocks_free holds the
+ * locks of every member at once, in address order, so it stays all or
+ * nothing under concurrency. init and deinit are never concurrent with use.
  */
 #ifndef ALLOCATORD_CORE_MEM_BLOCKS_H
 #define ALLOCATORD_CORE_MEM_BLOCKS_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/bitarray.h"
+/* Quoted and bare: found next to this header both in the source tree
+ * (core/) and where it is installed (memcore/, allocatord/core/). */
+#include "bitarray.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,9 +73,14 @@ struct sys_memory_stats {
 	size_t max_allocated_bytes;
 };
 
+/* Zephyr's fixed group size. Groups here grow without limit; the name is
+ * kept for code written for Zephyr that sizes its own arrays with it. */
+#define MAX_MULTI_ALLOCATORS 8
+
 struct sys_mem_blocks_info {
 	size_t num_blocks;
 	size_t blk_sz;
+	uint8_t blk_sz_shift; /* log2(blk_sz) if a power of two, else 0 (Zephyr's) */
 };
 
 struct sys_mem_blocks {
@@ -68,6 +89,9 @@ struct sys_mem_blocks {
 	struct bitarray bitmap;
 	size_t max_allocated;  /* blocks; high-water mark for the stats */
 	uint64_t *owned_words; /* bitmap storage from sys_mem_blocks_init, else NULL */
+	uint64_t blk_sz_recip; /* UINT64_MAX / blk_sz: block_index multiplies */
+	bool locked;           /* every call takes `lock` (chosen at definition) */
+	pthread_mutex_t lock;
 };
 
 struct sys_multi_mem_blocks {
@@ -77,18 +101,25 @@ struct sys_multi_mem_blocks {
 	size_t capacity;
 };
 
+/* log2 of a power-of-two block size, else 0; a constant expression. */
+#define Z__MB_SHIFT(bsz) \
+	((uint8_t) ((((bsz) & ((bsz) -1)) == 0) ? __builtin_ctzll((unsigned long long) (bsz)) : 0))
+
 /* Static definition with caller buffer `buf` (uint8_t array of at least
  * blk_sz * num_blks bytes). `mbmod` is the storage class (static or empty). */
 #define Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, bsz, nblk, ebuf, mbmod)                     \
 	BITARRAY_DEFINE_WORDS(z__sys_mem_blocks_bits_##name, nblk);                             \
 	static uint64_t z__sys_mem_blocks_bitmap_##name[z__sys_mem_blocks_bits_##name##_total]; \
 	mbmod sys_mem_blocks_t name = {                                                         \
-	    .info = {.num_blocks = (nblk), .blk_sz = (bsz)},                                    \
+	    .info = {.num_blocks = (nblk), .blk_sz = (bsz), .blk_sz_shift = Z__MB_SHIFT(bsz)},  \
 	    .buffer = (uint8_t *) (ebuf),                                                       \
 	    .bitmap = BITARRAY_INITIALIZER(z__sys_mem_blocks_bits_##name, (nblk),               \
 					   z__sys_mem_blocks_bitmap_##name),                    \
 	    .max_allocated = 0,                                                                 \
 	    .owned_words = NULL,                                                                \
+	    .blk_sz_recip = UINT64_MAX / (uint64_t) (bsz),                                      \
+	    .locked = true,                                                                     \
+	    .lock = PTHREAD_MUTEX_INITIALIZER,                                                  \
 	}
 
 #define Z__SYS_MEM_BLOCKS_DEFINE(name, bsz, nblk, balign, mbmod)           \
@@ -101,7 +132,8 @@ struct sys_multi_mem_blocks {
 	Z__SYS_MEM_BLOCKS_DEFINE_WITH_EXT_BUF(name, bsz, nblk, z__sys_mem_blocks_buf_##name, mbmod)
 
 /* A pool `name` of num_blks blocks of blk_sz bytes with its own buffer,
- * aligned to buf_align (a power of two >= 4 that divides blk_sz). */
+ * aligned to buf_align (a power of two >= 4 that divides blk_sz). These
+ * pools are locked: safe to share between threads, as in Zephyr. */
 #define SYS_MEM_BLOCKS_DEFINE(name, blk_sz, num_blks, buf_align) \
 	Z__SYS_MEM_BLOCKS_DEFINE(name, blk_sz, num_blks, buf_align, )
 #define SYS_MEM_BLOCKS_DEFINE_STATIC(name, blk_sz, num_blks, buf_align) \
@@ -120,6 +152,12 @@ struct sys_multi_mem_blocks {
  * -ENOMEM if the bitmap cannot be allocated. O(num_blks / 64).
  */
 int sys_mem_blocks_init(sys_mem_blocks_t *mb, size_t blk_sz, size_t num_blks, void *buf);
+
+/* The same, for a pool shared between threads: every call on it takes the
+ * pool's mutex (about the cost of an uncontended lock and unlock per call;
+ * `make bench` prints it). Returns as sys_mem_blocks_init, or the error of
+ * pthread_mutex_init, negated. */
+int sys_mem_blocks_init_locked(sys_mem_blocks_t *mb, size_t blk_sz, size_t num_blks, void *buf);
 
 /* Release what sys_mem_blocks_init allocated. NULL or a static pool: no-op. */
 void sys_mem_blocks_deinit(sys_mem_blocks_t *mb);
@@ -182,10 +220,21 @@ int sys_mem_blocks_runtime_stats_get(sys_mem_blocks_t *mb, struct sys_memory_sta
 /* Reset the high-water mark to what is allocated now. 0 or -EINVAL. O(1). */
 int sys_mem_blocks_runtime_stats_reset_max(sys_mem_blocks_t *mb);
 
-/* Free blocks in the pool. O(1). (Not in Zephyr; for choice functions.) */
+/* Free blocks in the pool. O(1). (Not in Zephyr; for choice functions.)
+ * Inline, so that choice plug-ins need no symbol for it; a locked pool is
+ * read under its lock (the lock is the pool's state, not its value, hence
+ * the cast through const). */
 static inline size_t sys_mem_blocks_free_count(const sys_mem_blocks_t *mb)
 {
-	return bitarray_count_free(&mb->bitmap);
+	pthread_mutex_t *lock = (pthread_mutex_t *) &mb->lock;
+	size_t n;
+
+	if (!mb->locked)
+		return bitarray_count_free(&mb->bitmap);
+	(void) pthread_mutex_lock(lock);
+	n = bitarray_count_free(&mb->bitmap);
+	(void) pthread_mutex_unlock(lock);
+	return n;
 }
 
 /* Set up an empty group that chooses with choice_fn. Allocates nothing. */

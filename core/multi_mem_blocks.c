@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "core/mem_blocks_lock.h"
+
 /* The array starts with this many slots and doubles when full. */
 #define GROUP_FIRST_CAPACITY 4
 
@@ -100,34 +102,75 @@ static sys_mem_blocks_t *owner_of(const sys_multi_mem_blocks_t *group, const voi
 }
 
 /* Take back the first n blocks of in_blocks, each freed by
- * sys_multi_mem_blocks_free and so free now in its owner. */
+ * sys_multi_mem_blocks_free and so free now in its owner (locks held). */
 static void unfree(sys_multi_mem_blocks_t *group, size_t n, void **in_blocks)
 {
 	for (size_t i = 0; i < n; i++)
-		(void) sys_mem_blocks_get(owner_of(group, in_blocks[i]), in_blocks[i], 1);
+		(void) mb_get_unlocked(owner_of(group, in_blocks[i]), in_blocks[i], 1);
+}
+
+/* The member with the lowest address above `after` (NULL: any), or NULL.
+ * A pool added twice is one member here. O(num_allocators). */
+static sys_mem_blocks_t *next_member(const sys_multi_mem_blocks_t *group,
+				     const sys_mem_blocks_t *after)
+{
+	sys_mem_blocks_t *best = NULL;
+
+	for (size_t i = 0; i < group->num_allocators; i++) {
+		sys_mem_blocks_t *mb = group->allocators[i];
+
+		if ((after == NULL || (uintptr_t) mb > (uintptr_t) after) &&
+		    (best == NULL || (uintptr_t) mb < (uintptr_t) best))
+			best = mb;
+	}
+	return best;
+}
+
+/*
+ * Lock / unlock every member. A group free may touch any member and must
+ * undo all of it on a refusal, so it holds them all; taking them in address
+ * order, the one global order, means two groups that share pools cannot
+ * deadlock. Unlocked members cost a comparison. O(num_allocators^2), and
+ * groups are a handful of pools.
+ */
+static void lock_members(const sys_multi_mem_blocks_t *group)
+{
+	for (sys_mem_blocks_t *mb = next_member(group, NULL); mb != NULL;
+	     mb = next_member(group, mb))
+		mb_lock(mb);
+}
+
+static void unlock_members(const sys_multi_mem_blocks_t *group)
+{
+	for (sys_mem_blocks_t *mb = next_member(group, NULL); mb != NULL;
+	     mb = next_member(group, mb))
+		mb_unlock(mb);
 }
 
 int sys_multi_mem_blocks_free(sys_multi_mem_blocks_t *group, size_t count, void **in_blocks)
 {
-	int rc;
+	int rc = 0;
 
 	if (group == NULL || in_blocks == NULL)
 		return -EINVAL;
 	if (count == 0)
 		return 0;
-	/* Ownership first, so that -EINVAL leaves every pool untouched. */
+	/* Ownership first, so that -EINVAL leaves every pool untouched (it
+	 * reads only what init fixed: no lock needed). */
 	for (size_t i = 0; i < count; i++) {
 		if (owner_of(group, in_blocks[i]) == NULL)
 			return -EINVAL;
 	}
 	/* Then free one by one; a duplicate finds its block already free.
 	 * On the first refusal, take back what was freed, in every pool. */
+	lock_members(group);
 	for (size_t i = 0; i < count; i++) {
-		rc = sys_mem_blocks_free(owner_of(group, in_blocks[i]), 1, &in_blocks[i]);
+		rc = mb_free_unlocked(owner_of(group, in_blocks[i]), 1, &in_blocks[i]);
 		if (rc != 0) {
 			unfree(group, i, in_blocks);
-			return rc;
+			break;
 		}
 	}
-	return 0;
+	unlock_members(group);
+	return rc;
 }

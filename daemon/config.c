@@ -39,6 +39,10 @@ static const struct cp_field root_fields[] = {
     {"max_frame", CP_SIZE, false, WIRE_FRAME_MIN, WIRE_FRAME_MAX, CP_AT(struct config, max_frame),
      CONFIG_RESTART},
     {"max_clients", CP_UINT, false, 1, 65536, CP_AT(struct config, max_clients), CONFIG_LIVE},
+    {"admin_slots", CP_UINT, false, 0, 65535, CP_AT(struct config, admin_slots), CONFIG_LIVE},
+    {"max_clients_per_uid", CP_UINT, false, 1, 65536, CP_AT(struct config, max_clients_per_uid),
+     CONFIG_LIVE},
+    {.key = "admin_gids", .reload = CONFIG_CONNECT},
     {"hello_timeout_ms", CP_UINT, false, 0, 3600000, CP_AT(struct config, hello_timeout_ms),
      CONFIG_CONNECT},
     {"max_output", CP_SIZE, false, 0, 1u << 30, CP_AT(struct config, max_output), CONFIG_LIVE},
@@ -54,6 +58,10 @@ static const struct cp_field region_fields[] = {
     {"hugepages", CP_BOOL, false, 0, 1, CP_AT(struct cfg_region, hugepages), CONFIG_RESTART},
     {.key = "allow_uids", .reload = CONFIG_CONNECT},
     {.key = "allow_gids", .reload = CONFIG_CONNECT},
+    {"max_holds", CP_UINT, false, 1, CONFIG_HOLDS_MAX, CP_AT(struct cfg_region, max_holds),
+     CONFIG_LIVE},
+    {"uid_holds", CP_UINT, false, 1, CONFIG_HOLDS_MAX, CP_AT(struct cfg_region, uid_holds),
+     CONFIG_LIVE},
     {.key = "pools"},
     {.key = "heaps"},
 };
@@ -65,6 +73,8 @@ static const struct cp_field pool_fields[] = {
     {"blocks", CP_UINT, true, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, blocks), CONFIG_RESTART},
     {"align", CP_SIZE, false, 4, UINT64_C(1) << 30, CP_AT(struct cfg_pool, align), CONFIG_RESTART},
     {"client_quota", CP_UINT, false, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, quota),
+     CONFIG_LIVE},
+    {"uid_quota", CP_UINT, false, 1, UINT64_C(1) << 32, CP_AT(struct cfg_pool, uid_quota),
      CONFIG_LIVE},
     {"cache_max", CP_UINT, false, 0, CONFIG_CACHE_MAX, CP_AT(struct cfg_pool, cache_max),
      CONFIG_CONNECT},
@@ -78,6 +88,8 @@ static const struct cp_field heap_fields[] = {
     {"granule", CP_SIZE, false, 8, 1u << 20, CP_AT(struct cfg_heap, granule), CONFIG_RESTART},
     {"max_allocs", CP_UINT, false, 1, 1u << 30, CP_AT(struct cfg_heap, max_allocs), CONFIG_RESTART},
     {"client_quota", CP_SIZE, false, 1, REGION_SIZE_MAX, CP_AT(struct cfg_heap, quota),
+     CONFIG_LIVE},
+    {"uid_quota", CP_SIZE, false, 1, REGION_SIZE_MAX, CP_AT(struct cfg_heap, uid_quota),
      CONFIG_LIVE},
 };
 
@@ -242,6 +254,14 @@ static int parse_pool(const struct cp_ctx *ctx, const struct config *c, const co
 		return cp_fail(ctx, config_setting_get_member(s, "client_quota"),
 			       "is more than the pool's %" PRIu64 " blocks, got %" PRIu64,
 			       p->blocks, p->quota);
+	/* Half the pool by default: whatever one uid does, other uids find
+	 * at least the other half. */
+	if (p->uid_quota == 0)
+		p->uid_quota = (p->blocks + 1) / 2;
+	else if (p->uid_quota > p->blocks)
+		return cp_fail(ctx, config_setting_get_member(s, "uid_quota"),
+			       "is more than the pool's %" PRIu64 " blocks, got %" PRIu64,
+			       p->blocks, p->uid_quota);
 	/* A cache never holds more than a client may: clamp, do not refuse,
 	 * so that the default fits every pool. */
 	if (p->cache_max > p->blocks)
@@ -295,6 +315,13 @@ static int parse_heap(const struct cp_ctx *ctx, const struct config *c, const co
 			       "is more than the heap's size (%s), got %s",
 			       bytes_fmt(h->size, BYTES_EXACT, a),
 			       bytes_fmt(h->quota, BYTES_EXACT, b));
+	if (h->uid_quota == 0)
+		h->uid_quota = round_up(h->size / 2, h->granule);
+	else if (h->uid_quota > h->size)
+		return cp_fail(ctx, config_setting_get_member(s, "uid_quota"),
+			       "is more than the heap's size (%s), got %s",
+			       bytes_fmt(h->size, BYTES_EXACT, a),
+			       bytes_fmt(h->uid_quota, BYTES_EXACT, b));
 	return 0;
 }
 
@@ -351,6 +378,31 @@ static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, s
 	return 0;
 }
 
+/* The region's share of the hold table and one uid's part of it: by
+ * default room for four holders of every unit, so that hand-offs never run
+ * short, and half of that for one uid, so that no uid can fill it. */
+static int hold_shares(const struct cp_ctx *ctx, const config_setting_t *s, struct cfg_region *r)
+{
+	uint64_t units = 0;
+	size_t i;
+
+	for (i = 0; i < r->npools; i++)
+		units += r->pools[i].blocks;
+	for (i = 0; i < r->nheaps; i++)
+		units += r->heaps[i].max_allocs;
+	if (r->max_holds == 0)
+		r->max_holds = units * 4 + CONFIG_HOLDS_SLACK < CONFIG_HOLDS_MAX
+				   ? (uint32_t) (units * 4 + CONFIG_HOLDS_SLACK)
+				   : CONFIG_HOLDS_MAX;
+	if (r->uid_holds == 0)
+		r->uid_holds = r->max_holds / 2 > 0 ? r->max_holds / 2 : 1;
+	else if (r->uid_holds > r->max_holds)
+		return cp_fail(ctx, config_setting_get_member(s, "uid_holds"),
+			       "is more than max_holds (%" PRIu32 "), got %" PRIu32, r->max_holds,
+			       r->uid_holds);
+	return 0;
+}
+
 /* Length of an optional list; 0 when absent. */
 static size_t length_of(const config_setting_t *list)
 {
@@ -403,7 +455,8 @@ static int parse_region(const struct cp_ctx *ctx, struct config *c, const config
 		if (rc != 0)
 			return rc;
 	}
-	return place_contents(ctx, s, r, config_setting_get_member(s, "size") != NULL);
+	rc = place_contents(ctx, s, r, config_setting_get_member(s, "size") != NULL);
+	return rc == 0 ? hold_shares(ctx, s, r) : rc;
 }
 
 /* One member of a group: an existing pool, not yet listed, in the region of
@@ -500,6 +553,30 @@ static int parse_group(const struct cp_ctx *ctx, struct config *c, const config_
 	return 0;
 }
 
+/* Slots kept for administrators, and the connections of one uid: by
+ * default 4 slots (at most a quarter of them), so that root's memctl always
+ * gets in, and a quarter of the rest per uid, so that no one uid takes
+ * every slot. */
+static int parse_admin(const struct cp_ctx *ctx, const config_setting_t *root, struct config *c)
+{
+	const config_setting_t *slots = config_setting_get_member(root, "admin_slots");
+	int rc = cp_ids(ctx, root, "admin_gids", true, &c->admin_gids, &c->n_admin_gids);
+
+	if (rc < 0)
+		return rc;
+	if (slots == NULL)
+		c->admin_slots = c->max_clients / 4 < 4 ? c->max_clients / 4 : 4;
+	else if (c->admin_slots >= c->max_clients)
+		return cp_fail(ctx, slots,
+			       "must be less than max_clients (%" PRIu32 "), got %" PRIu32,
+			       c->max_clients, c->admin_slots);
+	if (config_setting_get_member(root, "max_clients_per_uid") == NULL)
+		c->max_clients_per_uid = (c->max_clients - c->admin_slots) / 4 > 0
+					     ? (c->max_clients - c->admin_slots) / 4
+					     : 1;
+	return 0;
+}
+
 static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root, struct config *c)
 {
 	const config_setting_t *output = config_setting_get_member(root, "max_output");
@@ -516,6 +593,8 @@ static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root,
 		rc = parse_socket(ctx, root, c);
 	if (rc == 0)
 		rc = parse_log_level(ctx, root, c);
+	if (rc == 0)
+		rc = parse_admin(ctx, root, c);
 	if (rc != 0)
 		return rc;
 	/* A client must be able to have a whole reply queued while the next
@@ -531,6 +610,7 @@ static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root,
 static int parse_root(const struct cp_ctx *ctx, const config_setting_t *root, struct config *c)
 {
 	config_setting_t *regions, *groups = NULL;
+	uint64_t holds = 0;
 	size_t i, n;
 	int rc = parse_globals(ctx, root, c);
 
@@ -550,6 +630,12 @@ static int parse_root(const struct cp_ctx *ctx, const config_setting_t *root, st
 		rc = parse_region(ctx, c, config_setting_get_elem(regions, (unsigned) i), i);
 		if (rc != 0)
 			return rc;
+		holds += c->regions[i].max_holds;
+		if (holds > CONFIG_HOLDS_MAX)
+			return cp_fail(ctx, config_setting_get_elem(regions, (unsigned) i),
+				       "the regions' max_holds add up to more than %" PRIu32
+				       " (the hold table's size): set max_holds lower",
+				       CONFIG_HOLDS_MAX);
 	}
 	rc = cp_list(ctx, root, "groups", false, false, &groups);
 	n = length_of(groups);
@@ -628,6 +714,7 @@ void config_free(struct config *c)
 		free(c->groups[i].plugin_arg);
 	}
 	free(c->groups);
+	free(c->admin_gids);
 	free(c->file);
 	free(c->socket_path);
 	memset(c, 0, sizeof(*c));

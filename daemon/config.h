@@ -25,6 +25,8 @@
 #define CONFIG_ERR_MAX      ERRBUF_MAX /* holds any message whole */
 #define CONFIG_CACHE_MAX    (1u << 20) /* cache_max, client_cache: 4 MiB of slots */
 #define CONFIG_DEFAULT_FILE "<built-in default>"
+#define CONFIG_HOLDS_SLACK  16384u           /* default max_holds beyond 4 per unit */
+#define CONFIG_HOLDS_MAX    (UINT32_MAX - 2) /* the whole hold table */
 
 struct cfg_pool {
 	char name[WIRE_NAME_MAX + 1];
@@ -32,6 +34,9 @@ struct cfg_pool {
 	uint64_t blocks;
 	uint64_t align;        /* power of two >= 4; default 64 */
 	uint64_t quota;        /* blocks one client may hold; 0 = no limit */
+	uint64_t uid_quota;    /* blocks one uid may hold over all its
+				* connections; default ceil(blocks / 2), so
+				* that no one uid can take a whole pool */
 	uint32_t cache_max;    /* lease slots per client: default 1024, at most
 				* blocks and quota (when set); 0 = no caching */
 	uint32_t client_cache; /* cache size clients turn on at connect; default
@@ -48,6 +53,8 @@ struct cfg_heap {
 	uint32_t granule;    /* power of two; default 64 */
 	uint32_t max_allocs; /* live allocations; default size / granule / 4, capped */
 	uint64_t quota;      /* bytes one client may hold; 0 = no limit */
+	uint64_t uid_quota;  /* bytes one uid may hold over all its connections;
+			      * default half the size, rounded up to granule */
 	uint64_t offset;     /* computed */
 	int line;
 };
@@ -66,6 +73,11 @@ struct cfg_region {
 	size_t nheaps;
 	uint64_t bits_size; /* computed: bytes of its shared-bits memfd, for
 			     * each pool round_up(blocks, 64) / 8 */
+	uint32_t max_holds; /* its share of the hold table; default 4 x its
+			     * allocation units (pool blocks + heap
+			     * max_allocs) + CONFIG_HOLDS_SLACK */
+	uint32_t uid_holds; /* holds one uid may have in it; default
+			     * max_holds / 2 */
 	int line;
 };
 
@@ -87,9 +99,17 @@ struct config {
 	mode_t socket_mode; /* default 0660 */
 	bool socket_group_set;
 	gid_t socket_group;
-	enum log_level log_level;  /* default LOG_INFO */
-	uint32_t max_frame;        /* bytes; default 65536; [4096, 16 MiB] */
-	uint32_t max_clients;      /* default 1024; [1, 65536] */
+	enum log_level log_level;     /* default LOG_INFO */
+	uint32_t max_frame;           /* bytes; default 65536; [4096, 16 MiB] */
+	uint32_t max_clients;         /* default 1024; [1, 65536] */
+	uint32_t admin_slots;         /* of max_clients, kept for administrators;
+				       * default min(4, max_clients / 4) */
+	uint32_t max_clients_per_uid; /* connections of one uid (administrators
+				       * excepted); default
+				       * max(1, (max_clients - admin_slots) / 4) */
+	gid_t *admin_gids;            /* members are administrators too (besides uid 0
+				       * and the daemon's own uid) */
+	size_t n_admin_gids;
 	uint32_t hello_timeout_ms; /* default 10000; 0 = wait forever */
 	uint32_t max_output;       /* bytes of unread replies per client before the
 				    * daemon stops reading from it; default 1 MiB,

@@ -137,8 +137,8 @@ static void format_ids(const uint32_t *v, size_t n, char *buf, size_t len)
 		snprintf(buf + at, len - at, ")");
 }
 
-static void diff_ids(struct diff *df, const char *key, const uint32_t *x, size_t nx,
-		     const uint32_t *y, size_t ny)
+static void diff_ids(struct diff *df, enum cp_level level, const char *key, const uint32_t *x,
+		     size_t nx, const uint32_t *y, size_t ny)
 {
 	char was[CONFIG_VALUE_MAX], now[CONFIG_VALUE_MAX];
 
@@ -146,7 +146,7 @@ static void diff_ids(struct diff *df, const char *key, const uint32_t *x, size_t
 		return;
 	format_ids(x, nx, was, sizeof(was));
 	format_ids(y, ny, now, sizeof(now));
-	emit(df, CONFIG_CHANGED, reload_of(CP_REGION, key), key, was, now);
+	emit(df, CONFIG_CHANGED, reload_of(level, key), key, was, now);
 }
 
 static void diff_u64(struct diff *df, enum config_reload reload, const char *setting, uint64_t x,
@@ -170,6 +170,8 @@ static void diff_root(struct diff *df, const struct config *a, const struct conf
 	if (a->log_level != b->log_level)
 		emit(df, CONFIG_CHANGED, reload_of(CP_ROOT, "log_level"), "log_level",
 		     log_level_name(a->log_level), log_level_name(b->log_level));
+	diff_ids(df, CP_ROOT, "admin_gids", a->admin_gids, a->n_admin_gids, b->admin_gids,
+		 b->n_admin_gids);
 	diff_str(df, CP_SOCKET, "path", "socket.path", a->socket_path, b->socket_path);
 	if (a->socket_mode != b->socket_mode) {
 		snprintf(was, sizeof(was), "%04o", (unsigned) a->socket_mode);
@@ -269,9 +271,9 @@ static void diff_regions(struct diff *df, const struct config *a, const struct c
 			continue;
 		set_object(df, "region", x->name);
 		diff_typed(df, CP_REGION, x, y);
-		diff_ids(df, "allow_uids", x->allow_uids, x->n_allow_uids, y->allow_uids,
+		diff_ids(df, CP_REGION, "allow_uids", x->allow_uids, x->n_allow_uids, y->allow_uids,
 			 y->n_allow_uids);
-		diff_ids(df, "allow_gids", x->allow_gids, x->n_allow_gids, y->allow_gids,
+		diff_ids(df, CP_REGION, "allow_gids", x->allow_gids, x->n_allow_gids, y->allow_gids,
 			 y->n_allow_gids);
 		diff_contents(df, x, y);
 	}

@@ -30,7 +30,8 @@ static void print_region(const struct cfg_region *r, FILE *out)
 		r->n_allow_uids + r->n_allow_gids ? "" : " everyone");
 	print_ids(out, " uids ", r->allow_uids, r->n_allow_uids);
 	print_ids(out, r->n_allow_uids > 0 ? "; gids " : " gids ", r->allow_gids, r->n_allow_gids);
-	fputc('\n', out);
+	fprintf(out, "; max_holds %" PRIu32 ", uid_holds %" PRIu32 "\n", r->max_holds,
+		r->uid_holds);
 	for (i = 0; i < r->npools; i++) {
 		const struct cfg_pool *p = &r->pools[i];
 
@@ -40,9 +41,10 @@ static void print_region(const struct cfg_region *r, FILE *out)
 			w, p->name, p->offset, bytes_fmt(p->block_size, BYTES_EXACT, a), p->blocks,
 			p->align, bytes_fmt(p->block_size * p->blocks, BYTES_EXACT, b));
 		if (p->quota == 0)
-			fprintf(out, "none\n");
+			fprintf(out, "none");
 		else
-			fprintf(out, "%" PRIu64 " blocks\n", p->quota);
+			fprintf(out, "%" PRIu64 " blocks", p->quota);
+		fprintf(out, ", uid_quota %" PRIu64 " blocks\n", p->uid_quota);
 		fprintf(out, "        %-*s  cache_max %" PRIu32 ", client_cache %" PRIu32 "\n", w,
 			"", p->cache_max, p->client_cache);
 	}
@@ -51,10 +53,11 @@ static void print_region(const struct cfg_region *r, FILE *out)
 
 		fprintf(out,
 			"  heap  %-*s  offset 0x%-10" PRIx64 " %s (granule %" PRIu32
-			", max %" PRIu32 " allocations), quota %s\n",
+			", max %" PRIu32 " allocations), quota %s",
 			w, h->name, h->offset, bytes_fmt(h->size, BYTES_EXACT, a), h->granule,
 			h->max_allocs,
 			h->quota == 0 ? "none" : bytes_fmt(h->quota, BYTES_EXACT, b));
+		fprintf(out, ", uid_quota %s\n", bytes_fmt(h->uid_quota, BYTES_EXACT, b));
 	}
 }
 
@@ -76,6 +79,12 @@ void config_print(const struct config *c, FILE *out)
 		", max_output %s\n",
 		log_level_name(c->log_level), bytes_fmt(c->max_frame, BYTES_EXACT, a),
 		c->max_clients, c->hello_timeout_ms, bytes_fmt(c->max_output, BYTES_EXACT, b));
+	fprintf(out,
+		"admin_slots %" PRIu32 ", max_clients_per_uid %" PRIu32
+		", administrators: uid 0, the daemon's uid",
+		c->admin_slots, c->max_clients_per_uid);
+	print_ids(out, ", gids ", c->admin_gids, c->n_admin_gids);
+	fputc('\n', out);
 	for (i = 0; i < c->nregions; i++)
 		print_region(&c->regions[i], out);
 	for (i = 0; i < c->ngroups; i++) {

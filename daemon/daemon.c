@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 #include "daemon/lease_page.h"
@@ -30,22 +31,13 @@ uint64_t daemon_wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
-/* Holds are bounded so that no client can make the daemon grow without end:
- * room for every unit held by four clients at once is plenty for hand-offs. */
-static uint32_t hold_limit(const struct object_table *l)
+uint32_t daemon_hold_limit(const struct config *c)
 {
-	uint64_t units = 0;
+	uint64_t holds = 0;
 
-	for (size_t i = 0; i < l->nobjects; i++) {
-		const struct object *o = &l->objects[i];
-
-		if (o->kind == OBJ_POOL)
-			units += pool_blocks(o);
-		else if (o->kind == OBJ_HEAP)
-			units += tlsf_id_limit(o->u.heap.tlsf);
-	}
-	units = units * 4 + 65536;
-	return units > UINT32_MAX - 2 ? UINT32_MAX - 2 : (uint32_t) units;
+	for (size_t i = 0; i < c->nregions; i++)
+		holds += c->regions[i].max_holds;
+	return holds > CONFIG_HOLDS_MAX ? CONFIG_HOLDS_MAX : (uint32_t) holds;
 }
 
 /* Everything but the config and the sessions. */
@@ -53,6 +45,7 @@ static void daemon_release(struct daemon *d)
 {
 	object_table_destroy(&d->table);
 	holds_destroy(&d->holds);
+	tenants_destroy(&d->tenants);
 	arena_destroy(&d->arena);
 	free(d->slots);
 	memset(d, 0, sizeof(*d));
@@ -70,6 +63,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	d->cfg = *cfg;
 	d->max_batch = wire_max_batch(cfg->max_frame);
 	d->start_ms = daemon_now_ms();
+	d->self_uid = geteuid();
 	d->generation = 1;
 	d->loaded_wall_ms = daemon_wall_ms();
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
@@ -77,7 +71,10 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	 * cleanly with -EBADMSG. */
 	rc = arena_init(&d->arena, (size_t) cfg->max_frame * 24 + 65536);
 	if (rc == 0)
-		rc = holds_init(&d->holds, 4096, hold_limit(&d->table));
+		rc = holds_init(&d->holds, 4096, daemon_hold_limit(cfg));
+	if (rc == 0)
+		rc = tenants_init(&d->tenants, cfg->max_clients, d->table.nobjects,
+				  d->table.nregions);
 	if (rc == 0) {
 		d->slots = calloc(cfg->max_clients, sizeof(*d->slots));
 		if (d->slots == NULL)
@@ -91,19 +88,59 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	return 0;
 }
 
-int daemon_session_start(struct daemon *d, const struct session_creds *cr, struct session **out)
+/* Administrators -- uid 0, the daemon's own uid (both could stop or trace
+ * the daemon anyway, so limiting them protects nobody), members of
+ * admin_gids -- get the kept slots and no per-uid limits. */
+static bool is_admin(const struct daemon *d, const struct session_creds *cr)
 {
+	const struct config *c = &d->cfg;
+
+	if (cr->uid == 0 || cr->uid == d->self_uid)
+		return true;
+	for (size_t i = 0; i < c->n_admin_gids; i++) {
+		if (cr->gid == c->admin_gids[i])
+			return true;
+		for (size_t j = 0; j < cr->ngroups; j++)
+			if (cr->groups[j] == c->admin_gids[i])
+				return true;
+	}
+	return false;
+}
+
+int daemon_session_start(struct daemon *d, const struct session_creds *cr, struct session **out,
+			 struct errbuf *e)
+{
+	const struct config *c = &d->cfg;
+	bool admin = is_admin(d, cr);
+	const struct tenant *t = tenants_find(&d->tenants, cr->uid);
+	struct tenant *joined;
 	uint32_t slot = 0;
 	struct session *s;
 
 	*out = NULL;
-	if (d->nsessions >= d->cfg.max_clients)
-		return -EUSERS;
+	if (d->nsessions >= c->max_clients)
+		return errbuf_set(e, -EUSERS, "too many clients (max_clients %u)", c->max_clients);
+	if (!admin && d->nsessions >= c->max_clients - c->admin_slots)
+		return errbuf_set(e, -EUSERS,
+				  "too many clients (max_clients %u, of which admin_slots %u are "
+				  "kept for administrators)",
+				  c->max_clients, c->admin_slots);
+	if (!admin && t != NULL && t->sessions >= c->max_clients_per_uid)
+		return errbuf_set(e, -EUSERS, "uid %u has %u connections (max_clients_per_uid %u)",
+				  (unsigned) cr->uid, t->sessions, c->max_clients_per_uid);
 	while (d->slots[slot] != NULL)
 		slot++;
-	s = session_new(&d->table, cr, d->next_session_id + 1, slot, daemon_wall_ms());
-	if (s == NULL)
-		return -ENOMEM;
+	joined = tenants_join(&d->tenants, cr->uid);
+	s = joined != NULL
+		? session_new(&d->table, cr, d->next_session_id + 1, slot, daemon_wall_ms())
+		: NULL;
+	if (s == NULL) {
+		if (joined != NULL)
+			tenants_leave(&d->tenants, joined);
+		return errbuf_set(e, -ENOMEM, "out of memory for a new client");
+	}
+	s->admin = admin;
+	s->tenant = joined;
 	d->next_session_id++;
 	d->slots[slot] = s;
 	d->nsessions++;
@@ -115,6 +152,7 @@ void daemon_session_release(struct daemon *d, struct session *s)
 {
 	d->slots[s->slot] = NULL;
 	d->nsessions--;
+	tenants_leave(&d->tenants, s->tenant);
 	session_free(s);
 }
 

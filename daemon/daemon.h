@@ -16,6 +16,7 @@
 #include "daemon/holds.h"
 #include "daemon/object_table.h"
 #include "daemon/session.h"
+#include "daemon/tenant.h"
 
 #define WIRE_PROTOCOL_VERSION 1u
 
@@ -25,6 +26,8 @@ struct daemon {
 	struct holds holds;
 	struct arena arena;     /* decode + reply, reset per request */
 	struct session **slots; /* max_clients entries */
+	struct tenants tenants; /* per-uid counters of the sessions */
+	uid_t self_uid;         /* the daemon's own: an administrator */
 	uint32_t nsessions;
 	uint64_t next_session_id;
 	uint64_t requests;
@@ -56,10 +59,16 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 void daemon_fini(struct daemon *d);
 
 /*
- * Register a new client in the first free slot. Returns 0 and the session in
- * *out, -EUSERS when max_clients are connected, or -ENOMEM.
+ * Register a new client in the first free slot, counted to its uid. Returns
+ * 0 and the session in *out, or a negative errno with the reason in e:
+ * -EUSERS when max_clients are connected, when only the admin_slots are
+ * left and the client is not an administrator (uid 0, the daemon's uid, a
+ * member of admin_gids), or when its uid has max_clients_per_uid
+ * connections already (administrators excepted); -ENOMEM. O(uids
+ * connected).
  */
-int daemon_session_start(struct daemon *d, const struct session_creds *cr, struct session **out);
+int daemon_session_start(struct daemon *d, const struct session_creds *cr, struct session **out,
+			 struct errbuf *e);
 
 /* Free s and its slot. Whatever s still holds is not reclaimed: this is for
  * a session whose holds are gone (ops_end_session) or for teardown, where
@@ -75,6 +84,12 @@ void daemon_session_release(struct daemon *d, struct session *s);
  * too. 0, or -EUCLEAN with what is wrong.
  */
 int daemon_verify_idle(struct daemon *d, struct errbuf *e);
+
+/* The hold table's limit for configuration c. Holds are bounded so that no
+ * client can make the daemon grow without end: the table is the regions'
+ * shares (max_holds) side by side, which the config keeps within
+ * CONFIG_HOLDS_MAX; ops keeps each region in its share. */
+uint32_t daemon_hold_limit(const struct config *c);
 
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);

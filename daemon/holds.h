@@ -37,7 +37,8 @@ struct hold {
 struct holds {
 	struct hold *v;
 	uint32_t cap;
-	uint32_t limit; /* cap never grows past this */
+	uint32_t limit; /* cap never grows past this (a reload may set it
+			 * below cap: then the table stops growing) */
 	uint32_t used;
 	uint32_t free_head;
 };

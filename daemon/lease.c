@@ -25,18 +25,30 @@ static uint32_t *slots_of(const struct session *s, const struct object *o)
 	return lease_page_array(&s->lease, o);
 }
 
+/* What is left of limit once used is taken. */
+static uint64_t room(uint64_t used, uint64_t limit)
+{
+	return used < limit ? limit - used : 0;
+}
+
 uint64_t lease_grantable(const struct daemon *d, const struct session *s, const struct object *o,
 			 uint64_t count, uint64_t want)
 {
+	const struct cfg_region *rc = o->region->cfg;
 	uint64_t quota = o->u.pool.cfg->quota, held = s->held[o->index].amount;
 	uint64_t free_now = sys_mem_blocks_free_count(&o->u.pool.mb);
 	uint64_t reserve = (pool_blocks(o) + 7) / 8;
 	uint64_t n = min_u64(want, lease_page_slots(&s->lease, o));
 
-	n = min_u64(n, count < d->max_batch ? d->max_batch - count : 0);
+	n = min_u64(n, room(count, d->max_batch));
 	if (quota > 0)
-		n = min_u64(n, held < quota ? quota - held : 0);
-	return min_u64(n, free_now > reserve ? free_now - reserve : 0);
+		n = min_u64(n, room(held, quota));
+	n = min_u64(n, room(o->region->holds, rc->max_holds));
+	if (!s->admin) {
+		n = min_u64(n, room(s->tenant->held[o->index], o->u.pool.cfg->uid_quota));
+		n = min_u64(n, room(s->tenant->holds[o->region->index], rc->uid_holds));
+	}
+	return min_u64(n, room(reserve, free_now));
 }
 
 static bool marked(const uint64_t *marks, uint64_t b)

@@ -18,8 +18,9 @@
 #include "daemon/daemon.h"
 
 /* How many of want more blocks pool o may lease to s now that it has
- * allocated count in this request: bounded by its slots, its quota, the
- * reserve and what one reply carries. */
+ * allocated count in this request: bounded by its slots, the client quota,
+ * the region's share of the hold table, the reserve and what one reply
+ * carries, and (administrators excepted) by the uid quota and uid_holds. */
 uint64_t lease_grantable(const struct daemon *d, const struct session *s, const struct object *o,
 			 uint64_t count, uint64_t want);
 

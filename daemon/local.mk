@@ -12,6 +12,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/object_table.c daemon/object_table.h \
 	daemon/holds.c daemon/holds.h \
 	daemon/session.c daemon/session.h \
+	daemon/tenant.c daemon/tenant.h \
 	daemon/lease.c daemon/lease.h \
 	daemon/lease_page.c daemon/lease_page.h \
 	daemon/ops.c daemon/ops.h \

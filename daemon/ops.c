@@ -2,9 +2,10 @@
  * ops: allocation, free, retain and reclaim with their ownership rules (see
  * ops.h). Invariant kept by every function here: a unit is allocated in its
  * core allocator iff its holder list is non-empty (UNIT_PENDING only inside
- * ops_free), and each session's held[] sums match its holds. A failing call
- * leaves no trace: checks come first, holds are reserved before allocating,
- * and batches undo what they did.
+ * ops_free), and each session's held[] sums match its holds, as do its
+ * uid's (tenant.h) and each region's hold count. A failing call leaves no
+ * trace: checks come first, the hold table grows only for holds about to be
+ * taken (after the allocation succeeded), and batches undo what they did.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -52,6 +53,9 @@ static void hold_take(struct ops *op, struct session *s, const struct unit_ref *
 	holds_add(&op->d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit);
 	s->held[u->o->index].amount += u->amount;
 	s->held[u->o->index].holds++;
+	s->tenant->held[u->o->index] += u->amount;
+	s->tenant->holds[u->o->region->index]++;
+	u->o->region->holds++;
 	if (u->o->kind == OBJ_POOL)
 		lease_bit_update(&op->d->holds, u->o, u->unit);
 }
@@ -61,6 +65,9 @@ static void hold_drop(struct ops *op, struct session *s, const struct unit_ref *
 	holds_remove(&op->d->holds, idx, u->head, &s->hold_head);
 	s->held[u->o->index].amount -= u->amount;
 	s->held[u->o->index].holds--;
+	s->tenant->held[u->o->index] -= u->amount;
+	s->tenant->holds[u->o->region->index]--;
+	u->o->region->holds--;
 	if (u->o->kind == OBJ_POOL)
 		lease_bit_update(&op->d->holds, u->o, u->unit);
 }
@@ -158,24 +165,62 @@ static int resolve(struct object *named, uint64_t off, struct unit_ref *u, struc
 	return 0;
 }
 
+static bool fits(uint64_t held, uint64_t add, uint64_t limit)
+{
+	return add <= limit && held <= limit - add;
+}
+
+/* The client quota, then (administrators excepted) the uid quota, which
+ * all connections of the uid share. */
 static int check_quota(const struct session *s, const struct object *o, uint64_t add,
 		       struct errbuf *e)
 {
-	uint64_t quota = o->kind == OBJ_POOL ? o->u.pool.cfg->quota : o->u.heap.cfg->quota;
-	uint64_t held = s->held[o->index].amount;
+	bool pool = o->kind == OBJ_POOL;
+	uint64_t quota = pool ? o->u.pool.cfg->quota : o->u.heap.cfg->quota;
+	uint64_t uid_quota = pool ? o->u.pool.cfg->uid_quota : o->u.heap.cfg->uid_quota;
+	uint64_t held = s->held[o->index].amount, uid_held = s->tenant->held[o->index];
 
-	if (quota == 0 || (add <= quota && held <= quota - add))
+	if (quota != 0 && !fits(held, add, quota))
+		return errbuf_set(e, -EDQUOT,
+				  "%s '%s': client quota is %llu %s; holding %llu, asked %llu",
+				  object_kind_name(o->kind), o->name, ull(quota),
+				  pool ? "blocks" : "bytes", ull(held), ull(add));
+	if (s->admin || fits(uid_held, add, uid_quota))
 		return 0;
-	return errbuf_set(e, -EDQUOT, "%s '%s': client quota is %llu %s; holding %llu, asked %llu",
-			  object_kind_name(o->kind), o->name, ull(quota),
-			  o->kind == OBJ_POOL ? "blocks" : "bytes", ull(held), ull(add));
+	return errbuf_set(e, -EDQUOT,
+			  "%s '%s': uid_quota is %llu %s; uid %u holds %llu over all its "
+			  "connections, asked %llu",
+			  object_kind_name(o->kind), o->name, ull(uid_quota),
+			  pool ? "blocks" : "bytes", (unsigned) s->uid, ull(uid_held), ull(add));
 }
 
+/* May s take n more holds on objects of o's region: within the region's
+ * share of the hold table (max_holds), and, administrators excepted, its
+ * uid's part of it (uid_holds)? Counters only: nothing grows. O(1). */
+static int hold_room(const struct session *s, const struct object *o, uint64_t n, struct errbuf *e)
+{
+	const struct region *r = o->region;
+
+	if (!fits(r->holds, n, r->cfg->max_holds))
+		return errbuf_set(e, -ENOSPC,
+				  "region '%s': its share of the hold table is full (max_holds "
+				  "%u; %u in use, %llu more asked)",
+				  r->cfg->name, r->cfg->max_holds, r->holds, ull(n));
+	if (s->admin || fits(s->tenant->holds[r->index], n, r->cfg->uid_holds))
+		return 0;
+	return errbuf_set(
+	    e, -EDQUOT, "region '%s': uid %u has %u holds of its uid_holds %u, %llu more asked",
+	    r->cfg->name, (unsigned) s->uid, s->tenant->holds[r->index], r->cfg->uid_holds, ull(n));
+}
+
+/* Grow the table for n holds that hold_room allowed, so that hold_take
+ * cannot fail. Only memory can be short here: the shares are within the
+ * table's limit. */
 static int reserve_holds(struct ops *op, uint64_t n, struct errbuf *e)
 {
 	if (n <= UINT32_MAX && holds_reserve(&op->d->holds, (uint32_t) n) == 0)
 		return 0;
-	return errbuf_set(e, -ENOSPC, "the daemon's hold table is full (%u holds)",
+	return errbuf_set(e, -ENOSPC, "the daemon's hold table cannot grow (%u holds)",
 			  op->d->holds.used);
 }
 
@@ -204,9 +249,24 @@ static void hold_blocks(struct ops *op, struct session *s, struct object *o, uin
 	}
 }
 
+/* Give back the count blocks just allocated into op->ptrs (a run: from
+ * op->ptrs[0]) when their holds cannot be recorded. */
+static void pool_untake(struct ops *op, struct object *o, uint64_t count, bool contiguous)
+{
+	sys_mem_blocks_t *mb = &o->u.pool.mb;
+	int rc = contiguous ? sys_mem_blocks_free_contiguous(mb, op->ptrs[0], count)
+			    : sys_mem_blocks_free(mb, count, op->ptrs);
+
+	if (rc < 0)
+		log_error("BUG: pool '%s': giving back %llu blocks: %s", o->name, ull(count),
+			  strerror(-rc));
+}
+
 /* count blocks, all or nothing. Blocks idle in clients' caches are taken
  * back before the pool is found short: -ENOMEM only when free plus cached
- * blocks are too few (for a run: when no run is free even then). */
+ * blocks are too few (for a run: when no run is free even then). Every
+ * check comes before anything changes, and the hold table grows only once
+ * the blocks are allocated: a request that cannot succeed costs nothing. */
 static int pool_take(struct ops *op, struct session *s, struct object *o, uint64_t count,
 		     bool contiguous, uint64_t *offsets, struct errbuf *e)
 {
@@ -217,11 +277,16 @@ static int pool_take(struct ops *op, struct session *s, struct object *o, uint64
 	if (count == 0)
 		return 0;
 	rc = contiguous ? 0 : check_batch(op, o, count, e);
-	if (rc == 0)
-		rc = check_quota(s, o, count, e);
 	if (rc < 0)
 		return rc;
-	rc = reserve_holds(op, count, e);
+	if (count > pool_blocks(o)) {
+		p->failed++;
+		return errbuf_set(e, -ENOMEM, "pool '%s' has %llu blocks, %llu asked", o->name,
+				  ull(pool_blocks(o)), ull(count));
+	}
+	rc = check_quota(s, o, count, e);
+	if (rc == 0)
+		rc = hold_room(s, o, count, e);
 	if (rc < 0)
 		return rc;
 	if (!contiguous && sys_mem_blocks_free_count(&p->mb) < count)
@@ -243,6 +308,11 @@ static int pool_take(struct ops *op, struct session *s, struct object *o, uint64
 	}
 	if (rc < 0)
 		return errbuf_set(e, rc, "pool '%s': %s", o->name, strerror(-rc));
+	rc = reserve_holds(op, count, e);
+	if (rc < 0) {
+		pool_untake(op, o, count, contiguous);
+		return rc;
+	}
 
 	if (contiguous) {
 		uint64_t first = (uint64_t) ((uint8_t *) op->ptrs[0] - p->mb.buffer) / bs;
@@ -385,10 +455,14 @@ int ops_heap_alloc(struct ops *op, struct session *s, struct object *o, uint64_t
 		if (rc < 0)
 			return rc;
 	}
-	rc = reserve_holds(op, 1, e);
+	rc = hold_room(s, o, 1, e);
 	if (rc < 0)
 		return rc;
 	rc = tlsf_alloc(h->tlsf, size, align, &rel);
+	if (rc == 0 && (rc = reserve_holds(op, 1, e)) < 0) {
+		tlsf_free(h->tlsf, rel);
+		return rc;
+	}
 	if (rc < 0) {
 		tlsf_get_stats(h->tlsf, &st);
 		if (rc == -ENOMEM)
@@ -568,6 +642,8 @@ static int retain_run(struct ops *op, struct session *s, struct object *named, u
 	}
 	rc = check_quota(s, first.o, run, e);
 	if (rc == 0)
+		rc = hold_room(s, first.o, run, e);
+	if (rc == 0)
 		rc = reserve_holds(op, run, e);
 	if (rc < 0)
 		return rc;
@@ -593,10 +669,9 @@ int ops_retain(struct ops *op, struct session *s, struct object *o, const uint64
 	rc = check_batch(op, o, n, e);
 	if (rc < 0)
 		return rc;
-	rc = reserve_holds(op, n, e);
-	if (rc < 0)
-		return rc;
-	/* Take holds one by one; a repeated offset finds the hold just taken. */
+	/* Take holds one by one, each checked before the table grows for it
+	 * (so that offsets that fail cost no memory); a repeated offset finds
+	 * the hold just taken. */
 	for (i = 0; i < n; i++) {
 		u = &op->undo[i];
 		rc = resolve(o, offsets[i], u, e);
@@ -605,6 +680,10 @@ int ops_retain(struct ops *op, struct session *s, struct object *o, const uint64
 		rc = can_retain(op, s, u, offsets[i], e);
 		if (rc == 0)
 			rc = check_quota(s, u->o, u->amount, e);
+		if (rc == 0)
+			rc = hold_room(s, u->o, 1, e);
+		if (rc == 0)
+			rc = reserve_holds(op, 1, e);
 		if (rc < 0)
 			goto undo;
 		hold_take(op, s, u);
@@ -642,12 +721,18 @@ static uint64_t reclaim(struct ops *op, struct session *s)
 			head = &o->u.heap.holders[id];
 		}
 		holds_remove(&d->holds, s->hold_head, head, &s->hold_head);
+		s->tenant->holds[o->region->index]--;
+		o->region->holds--;
 		if (o->kind == OBJ_POOL)
 			lease_bit_update(&d->holds, o, unit);
 		if (*head == HOLD_NIL)
 			unit_release(o, unit);
 		n++;
 	}
+	/* Amounts by object at once: a heap unit's usable size is gone with
+	 * its release. */
+	for (size_t i = 0; i < d->table.nobjects; i++)
+		s->tenant->held[i] -= s->held[i].amount;
 	memset(s->held, 0, d->table.nobjects * sizeof(*s->held));
 	d->reclaimed += n;
 	return n;

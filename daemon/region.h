@@ -36,6 +36,8 @@ struct region {
 	int bits_fd;    /* shared-bits memfd, -1 when not created */
 	uint64_t *bits; /* RW mapping of its cfg->bits_size bytes, or NULL
 			 * when 0; dry run: private anonymous memory */
+	uint32_t holds; /* hold-table entries on its objects, at most
+			 * cfg->max_holds (ops keeps the count) */
 };
 
 /*

@@ -169,13 +169,17 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 	if (now > was) {
 		struct session **v = realloc(d->slots, now * sizeof(*v));
 
-		if (v == NULL) {
+		if (v != NULL) {
+			memset(v + was, 0, (now - was) * sizeof(*v));
+			d->slots = v;
+		}
+		/* A larger session table left behind by a failure here is
+		 * harmless: max_clients says how much of it is used. */
+		if (v == NULL || tenants_grow(&d->tenants, now) < 0) {
 			reload_cancel(r);
 			return errbuf_set(e, -ENOMEM, "max_clients %u -> %u: %s", was, now,
 					  strerror(ENOMEM));
 		}
-		memset(v + was, 0, (now - was) * sizeof(*v));
-		d->slots = v;
 	}
 	repoint(d, &r->next);
 	/* The summary is logged under the more verbose of the two levels, so
@@ -186,6 +190,9 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 	d->cfg = r->next;
 	memset(&r->next, 0, sizeof(r->next));
 	config_free(&old);
+	/* The table's entries stay; the limit follows the regions' shares,
+	 * which ops checks before every new hold. */
+	d->holds.limit = daemon_hold_limit(&d->cfg);
 	d->generation++;
 	d->loaded_wall_ms = daemon_wall_ms();
 	d->reload_error[0] = '\0';

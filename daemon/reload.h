@@ -3,9 +3,12 @@
  * nothing. The file the daemon started with is read again and compared
  * with the running configuration setting by setting (config_diff); each
  * setting's row in the schema says how it reloads (enum config_reload):
- *   CONFIG_LIVE     quotas, log_level, max_clients, max_output: at once;
- *   CONFIG_CONNECT  allow_uids / allow_gids, cache_max, client_cache,
- *                   hello_timeout_ms: for clients that connect afterwards;
+ *   CONFIG_LIVE     quotas (client_quota, uid_quota), log_level,
+ *                   max_clients, admin_slots, max_clients_per_uid,
+ *                   max_output, max_holds, uid_holds: at once;
+ *   CONFIG_CONNECT  allow_uids / allow_gids, admin_gids, cache_max,
+ *                   client_cache, hello_timeout_ms: for clients that
+ *                   connect afterwards;
  *   CONFIG_RESTART  everything that shapes memory a client has mapped or
  *                   the socket it connected to (sizes, layout, the socket,
  *                   max_frame, groups' members and choice), and regions,
@@ -50,8 +53,9 @@ int reload_read(const struct daemon *d, struct config *next, struct errbuf *e);
 int reload_check(const struct daemon *d, struct config *next, struct reload *r, struct errbuf *e);
 
 /*
- * Apply a checked reload: grow the session table when max_clients grew
- * (-ENOMEM, and nothing changed, if it cannot), point every object at its
+ * Apply a checked reload: grow the session and per-uid tables when
+ * max_clients grew (-ENOMEM, and nothing changed, if it cannot), set the
+ * hold table's limit to the new shares, point every object at its
  * new settings, set the log level (unless pinned by -l), free the old
  * configuration, count the generation and log the summary. r is empty
  * afterwards, whatever the result.

@@ -292,16 +292,16 @@ static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t m
 			  : 0;
 }
 
-/* Past max_clients: say why, then hang up. */
-static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr)
+/* Past a connection limit (daemon_session_start's rc and reason): say why,
+ * then hang up. */
+static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr, int rc,
+			  const char *msg)
 {
 	struct bytebuf out = {0};
-	char msg[96];
 	uv_buf_t b;
 
-	snprintf(msg, sizeof(msg), "too many clients (max_clients %u)", srv->d->cfg.max_clients);
-	log_warn("refusing client pid %d: %s", (int) cr->pid, msg);
-	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, -EUSERS, msg) == 0) {
+	log_warn("refusing client pid %d uid %u: %s", (int) cr->pid, (unsigned) cr->uid, msg);
+	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, rc, msg) == 0) {
 		b = uv_buf_init((char *) out.data + out.head, (unsigned) bytebuf_len(&out));
 		uv_try_write((uv_stream_t *) p, &b, 1);
 	}
@@ -314,6 +314,7 @@ static void server_on_connection(uv_stream_t *listener, int status)
 	struct server *srv = listener->data;
 	gid_t groups[SESSION_MAX_GROUPS];
 	struct session_creds cr;
+	struct errbuf e;
 	struct conn *c;
 	uv_os_fd_t fd;
 	int rc;
@@ -335,9 +336,9 @@ static void server_on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	peer_creds(fd, &cr, groups, SESSION_MAX_GROUPS);
-	rc = daemon_session_start(srv->d, &cr, &c->s);
+	rc = daemon_session_start(srv->d, &cr, &c->s, &e);
 	if (rc < 0) {
-		server_refuse(srv, &c->pipe, &cr);
+		server_refuse(srv, &c->pipe, &cr, rc, e.msg);
 		return;
 	}
 	c->srv = srv;

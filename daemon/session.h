@@ -15,6 +15,7 @@
 #include "daemon/errbuf.h"
 #include "daemon/lease_page.h"
 #include "daemon/object_table.h"
+#include "daemon/tenant.h"
 #include "daemon/wire.h"
 
 #define SESSION_MAX_GROUPS 32
@@ -33,10 +34,13 @@ struct session {
 	gid_t gid;
 	gid_t groups[SESSION_MAX_GROUPS]; /* supplementary (SO_PEERGROUPS) */
 	size_t ngroups;
-	char comm[17];        /* /proc/PID/comm at connect */
-	char client_name[64]; /* from Hello */
-	uint64_t since_ms;    /* wall clock, ms since the epoch */
-	uint64_t regions;     /* bit i set: region i allowed */
+	char comm[17];         /* /proc/PID/comm at connect */
+	char client_name[64];  /* from Hello */
+	uint64_t since_ms;     /* wall clock, ms since the epoch */
+	uint64_t regions;      /* bit i set: region i allowed */
+	bool admin;            /* uid 0, the daemon's uid or in admin_gids:
+				* kept slots, no per-uid limits */
+	struct tenant *tenant; /* its uid's entry: per-uid counters */
 	bool hello_done;
 	bool fds_pending;          /* the front of out is the hello reply and
 				    * must go with the region memfds */

@@ -68,11 +68,11 @@ struct object_metric {
 	const char *help;
 };
 
-/* Names carry the unit; gauges of totals keep the _total names memctl(1)
- * documents. */
+/* Names carry the unit; only counters end in _total (Prometheus naming;
+ * earlier builds named three sizes *_total: see memctl(1)). */
 static const struct object_metric object_metrics[] = {
     {MC_POOL, "allocatord_pool_block_size_bytes", "gauge", F_BLOCK_SIZE, "Bytes per block."},
-    {MC_POOL, "allocatord_pool_blocks_total", "gauge", F_TOTAL, "Blocks in the pool."},
+    {MC_POOL, "allocatord_pool_blocks", "gauge", F_TOTAL, "Blocks in the pool."},
     {MC_POOL, "allocatord_pool_blocks_used", "gauge", F_USED, "Blocks allocated now."},
     {MC_POOL, "allocatord_pool_blocks_cached", "gauge", F_CACHED,
      "Of the blocks allocated, those sitting in clients' leased caches (as the clients"
@@ -84,7 +84,7 @@ static const struct object_metric object_metrics[] = {
      "Blocks one client may hold (0: no limit)."},
     {MC_POOL, "allocatord_pool_alloc_failures_total", "counter", F_FAILED,
      "Allocations refused for lack of free blocks."},
-    {MC_HEAP, "allocatord_heap_bytes_total", "gauge", F_TOTAL, "Bytes in the heap."},
+    {MC_HEAP, "allocatord_heap_size_bytes", "gauge", F_TOTAL, "Bytes in the heap."},
     {MC_HEAP, "allocatord_heap_used_bytes", "gauge", F_USED, "Bytes allocated now."},
     {MC_HEAP, "allocatord_heap_free_bytes", "gauge", F_FREE, "Bytes free now."},
     {MC_HEAP, "allocatord_heap_largest_free_bytes", "gauge", F_LARGEST,
@@ -98,8 +98,7 @@ static const struct object_metric object_metrics[] = {
      "Bytes one client may hold (0: no limit)."},
     {MC_HEAP, "allocatord_heap_alloc_failures_total", "counter", F_FAILED,
      "Allocations refused for lack of free memory."},
-    {MC_GROUP, "allocatord_group_blocks_total", "gauge", F_TOTAL,
-     "Blocks in the group's member pools."},
+    {MC_GROUP, "allocatord_group_blocks", "gauge", F_TOTAL, "Blocks in the group's member pools."},
     {MC_GROUP, "allocatord_group_blocks_used", "gauge", F_USED,
      "Blocks allocated now in the member pools."},
     {MC_GROUP, "allocatord_group_blocks_cached", "gauge", F_CACHED,
@@ -128,11 +127,18 @@ static void put_family(FILE *f, const char *name, const char *type, const char *
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* allocatord_up, the one metric written whether or not the daemon could be
+ * read: a scrape of a file left from the last good run must not say 1. */
+static void prom_up(FILE *f, bool up)
+{
+	put_family(f, "allocatord_up", "gauge", "1 when memctl could read the daemon's state.");
+	fprintf(f, "allocatord_up %d\n", up ? 1 : 0);
+}
+
 static void prom_daemon(FILE *f, const struct mc_status *st, const struct mc_region_status *r,
 			size_t nr)
 {
-	put_family(f, "allocatord_up", "gauge", "1 when memctl could read the daemon's state.");
-	fputs("allocatord_up 1\n", f);
+	prom_up(f, true);
 	put_family(f, "allocatord_info", "gauge", "The daemon's version, as a label.");
 	fputs("allocatord_info{", f);
 	put_label(f, "version", st->daemon_version, true);
@@ -279,10 +285,15 @@ static int stats_exec(struct memctl *m, const struct cmd_args *a)
 
 	if (m->json && args_has(a, "prometheus"))
 		return memctl_usage(m, a->entry, "--json and --prometheus exclude each other");
-	rc = memctl_fetch_status(m, &st, &r, &nr);
+	rc = memctl_connect(m);
+	if (rc == 0)
+		rc = memctl_fetch_status(m, &st, &r, &nr);
 	if (rc == 0)
 		rc = memctl_fetch_stats(m, &s, &n);
-	if (rc == 0 && m->json) {
+	/* Whatever failed has been said on stderr; the exit status is 1. */
+	if (rc < 0 && args_has(a, "prometheus")) {
+		prom_up(m->out, false);
+	} else if (rc == 0 && m->json) {
 		rc = print_json(m, &st, r, nr, s, n);
 	} else if (rc == 0 && args_has(a, "prometheus")) {
 		prom_daemon(m->out, &st, r, nr);
@@ -302,15 +313,19 @@ const struct cmd_entry cmd_stats_entry = {
     .usage = "",
     .args_min = 0,
     .args_max = 0,
-    .flags = CMD_LISTING,
+    /* Connects by itself: --prometheus writes allocatord_up 0 when it
+     * cannot. */
+    .flags = CMD_LISTING | CMD_NO_CONNECT,
     .summary = "every number at once: key=value, Prometheus or JSON",
     .description = "Print the daemon's, the regions' and every pool's, heap's and group's\n"
 		   "numbers. Plain: one line per thing, its kind then key=value pairs, exact\n"
 		   "integers (sizes in bytes, pools and groups in blocks). With --prometheus:\n"
 		   "the Prometheus text format with HELP and TYPE lines, for node_exporter's\n"
 		   "textfile collector (write to a temporary file, then rename it into the\n"
-		   "collector's directory). With --json: one document holding the status,\n"
-		   "regions, pools, heaps and groups listings. See memctl(1) for the names.",
+		   "collector's directory, whatever the exit status: with no daemon to read,\n"
+		   "it writes allocatord_up 0 and exits 1). With --json: one document holding\n"
+		   "the status, regions, pools, heaps and groups listings. See memctl(1) for\n"
+		   "the names.",
     .options = stats_options,
     .exec = stats_exec,
 };

@@ -60,6 +60,11 @@ int memctl_fail(struct memctl *m, int rc, const char *what, const char *name)
 	if (rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN)
 		fprintf(stderr, "memctl: lost the connection to allocatord at %s: %s\n",
 			path ? path : "its socket", strerror(-rc));
+	else if (rc == -ETIMEDOUT)
+		fprintf(stderr,
+			"memctl: allocatord at %s did not answer within %g s\n"
+			"  is it stopped or hung? --timeout SECONDS waits longer\n",
+			path ? path : "its socket", m->timeout_ms / 1000.0);
 	else if (rc == -ENOENT && name != NULL)
 		fprintf(stderr, "memctl: no %s named '%s'\n", what, name);
 	else if (rc == -EACCES && name != NULL)
@@ -455,7 +460,9 @@ int memctl_json_print(struct memctl *m, json_t *doc)
 
 	if (doc == NULL)
 		return memctl_fail(m, -ENOMEM, "building the JSON output", NULL);
-	rc = json_dumpf(doc, m->out, JSON_INDENT(2)) < 0 ? -ENOMEM : 0;
+	/* Compact output has no newline: strings escape theirs. */
+	rc = json_dumpf(doc, m->out, m->json_lines ? JSON_COMPACT : JSON_INDENT(2)) < 0 ? -ENOMEM
+											: 0;
 	json_decref(doc);
 	if (rc < 0)
 		return memctl_fail(m, rc, "writing the JSON output", NULL);

@@ -136,7 +136,10 @@ static int watch_exec(struct memctl *m, const struct cmd_args *a)
 	rc = memctl_connect(m);
 	if (rc < 0)
 		return rc;
-	w.tty = isatty(STDOUT_FILENO);
+	/* With --json: JSON Lines, one document per line and nothing else,
+	 * for line tools (jq, grep, tail); never terminal codes. */
+	m->json_lines = m->json;
+	w.tty = !m->json && isatty(STDOUT_FILENO);
 	/* SA_RESTART: a signal during a request must not fail the request. */
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
@@ -174,9 +177,10 @@ const struct cmd_entry cmd_watch_entry = {
     .description = "Run COMMAND (status, pools, heaps, groups, clients, map or stats, with its\n"
 		   "options; default status) every --interval seconds until Ctrl-C or SIGTERM,\n"
 		   "then restore the terminal and exit 0. On a terminal each refresh clears\n"
-		   "the screen; otherwise refreshes follow each other, each under a header line\n"
-		   "(none with --json: then the output is a stream of JSON documents). If the\n"
-		   "daemon goes away, say so and exit 1. A second Ctrl-C ends at once.",
+		   "the screen; otherwise refreshes follow each other, each under a header line.\n"
+		   "With --json: JSON Lines, each refresh one document on one line, nothing\n"
+		   "else (no header, no screen clearing). If the daemon goes away, say so and\n"
+		   "exit 1. A second Ctrl-C ends at once.",
     .options = watch_options,
     .exec = watch_exec,
 };

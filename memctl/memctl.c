@@ -25,9 +25,15 @@ static const struct cmd_entry *const cmd_table[] = {
 
 /* Options every command takes besides its own; their getopt values are
  * above any short letter. */
-enum { OPT_JSON = 256, OPT_HELP, OPT_OWN };
+enum { OPT_JSON = 256, OPT_HELP, OPT_TIMEOUT, OPT_OWN };
 
-static const char global_usage[] = "usage: memctl [-s PATH] [--json] COMMAND [OPTIONS] [ARGS]\n";
+static const char global_usage[] =
+    "usage: memctl [-s PATH] [-t SECONDS] [--json] COMMAND [OPTIONS] [ARGS]\n";
+
+/* The most --timeout takes, in seconds. */
+#define TIMEOUT_MAX_S 86400
+
+#define TIMEOUT_WANT "--timeout: want seconds over 0, at most 86400, not '%s'"
 
 static void print_main_help(FILE *f)
 {
@@ -47,6 +53,9 @@ static void print_main_help(FILE *f)
 	      "  -s, --socket PATH  the daemon's socket (default: $ALLOCATORD_SOCKET, else\n"
 	      "                     $XDG_RUNTIME_DIR/allocatord.sock if it exists, else\n"
 	      "                     /run/allocatord/allocatord.sock)\n"
+	      "  -t, --timeout SECONDS\n"
+	      "                     give up on a daemon that does not answer for that long\n"
+	      "                     (default 5; fractions allowed; also after COMMAND)\n"
 	      "      --json         print listings as JSON (also accepted after COMMAND)\n"
 	      "  -h, --help         show this help; `memctl COMMAND --help` describes one\n"
 	      "  -V, --version      show the version\n"
@@ -63,6 +72,8 @@ static void print_cmd_help(FILE *f, const struct cmd_entry *e)
 {
 	static const struct cmd_option common[] = {
 	    {"json", 0, OPT_FLAG, NULL, 0, 0, "print JSON instead of text (see memctl(1))"},
+	    {"timeout", 0, OPT_SECONDS, "SECONDS", 0, TIMEOUT_MAX_S,
+	     "wait at most that long for the daemon (default 5)"},
 	    {"help", 'h', OPT_FLAG, NULL, 0, 0, "show this help"},
 	};
 
@@ -187,7 +198,7 @@ static int parse_value(struct memctl *m, const struct cmd_entry *e, const struct
 int cmd_parse(struct memctl *m, const struct cmd_entry *e, int argc, char **argv,
 	      struct cmd_args *a)
 {
-	struct option longopts[CMD_MAX_OPTIONS + 3];
+	struct option longopts[CMD_MAX_OPTIONS + 4];
 	char shortopts[3 + 2 * CMD_MAX_OPTIONS + 2];
 	size_t nopts = 0, s = 0;
 	int c, rc;
@@ -219,7 +230,8 @@ int cmd_parse(struct memctl *m, const struct cmd_entry *e, int argc, char **argv
 	shortopts[s] = '\0';
 	longopts[nopts] = (struct option){"json", no_argument, NULL, OPT_JSON};
 	longopts[nopts + 1] = (struct option){"help", no_argument, NULL, OPT_HELP};
-	longopts[nopts + 2] = (struct option){NULL, 0, NULL, 0};
+	longopts[nopts + 2] = (struct option){"timeout", required_argument, NULL, OPT_TIMEOUT};
+	longopts[nopts + 3] = (struct option){NULL, 0, NULL, 0};
 
 	optind = 0; /* glibc: start afresh (watch parses a second command) */
 	opterr = 0;
@@ -232,6 +244,11 @@ int cmd_parse(struct memctl *m, const struct cmd_entry *e, int argc, char **argv
 		}
 		if (c == OPT_JSON) {
 			m->json = true;
+			continue;
+		}
+		if (c == OPT_TIMEOUT) {
+			if (!memctl_parse_timeout(optarg, &m->timeout_ms))
+				return memctl_usage(m, e, TIMEOUT_WANT, optarg);
 			continue;
 		}
 		if (c == '?' && optopt != 0)
@@ -258,9 +275,29 @@ int cmd_parse(struct memctl *m, const struct cmd_entry *e, int argc, char **argv
 	return 0;
 }
 
+bool memctl_parse_timeout(const char *arg, int *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !(v > 0) || v > TIMEOUT_MAX_S)
+		return false;
+	/* Round up: 0.0001 s must not become 0 ms, the library's default. */
+	*ms = (int) (v * 1000.0);
+	if (*ms < v * 1000.0)
+		(*ms)++;
+	return true;
+}
+
 int memctl_connect(struct memctl *m)
 {
-	char path[128];
+	char path[128], why[256];
+	struct mc_connect_options o = {.size = sizeof(o),
+				       .timeout_ms = m->timeout_ms,
+				       .reason = why,
+				       .reason_len = sizeof(why)};
 	int rc;
 
 	if (m->client != NULL)
@@ -270,13 +307,26 @@ int memctl_connect(struct memctl *m)
 	 * the environment would turn on at connect. */
 	if (setenv("ALLOCATORD_CLIENT_CACHE", "0", 1) < 0)
 		return memctl_fail(m, -errno, "turning off the client caches", NULL);
-	rc = mc_connect(m->socket, &m->client);
+	rc = mc_connect_with(m->socket, &o, &m->client);
 	if (rc == 0)
 		return 0;
 	if (m->socket != NULL)
 		snprintf(path, sizeof(path), "%s", m->socket);
 	else if (mc_default_socket(path, sizeof(path)) < 0)
 		snprintf(path, sizeof(path), "the default socket");
+	/* The daemon's own words say more than an errno (which limit, which
+	 * number). */
+	if (why[0] != '\0') {
+		fprintf(stderr, "memctl: allocatord at %s refused the connection: %s\n", path, why);
+		return rc;
+	}
+	if (rc == -ETIMEDOUT) {
+		fprintf(stderr,
+			"memctl: cannot connect to %s: no answer within %g s\n"
+			"  is allocatord stopped or hung? --timeout SECONDS waits longer\n",
+			path, m->timeout_ms / 1000.0);
+		return rc;
+	}
 	fprintf(stderr, "memctl: cannot connect to %s: %s\n", path, strerror(-rc));
 	if (rc == -ENOENT || rc == -ECONNREFUSED)
 		fputs("  is allocatord running? use -s PATH or set ALLOCATORD_SOCKET\n", stderr);
@@ -290,22 +340,28 @@ int memctl_connect(struct memctl *m)
 static int run(struct memctl *m, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'}, {"timeout", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, OPT_JSON},    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	const struct cmd_entry *e;
 	struct cmd_args a;
 	int c, rc;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:s:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:s:t:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			m->socket = optarg;
 			break;
+		case 't':
+			if (memctl_parse_timeout(optarg, &m->timeout_ms))
+				break;
+			m->usage_error = true;
+			fputs("memctl: ", stderr);
+			fprintf(stderr, TIMEOUT_WANT, optarg);
+			fprintf(stderr, "\n%srun 'memctl --help' for more\n", global_usage);
+			return -EINVAL;
 		case OPT_JSON:
 			m->json = true;
 			break;
@@ -352,7 +408,7 @@ static int run(struct memctl *m, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct memctl m = {.out = stdout};
+	struct memctl m = {.out = stdout, .timeout_ms = MEMCTL_TIMEOUT_MS};
 	int rc = run(&m, argc, argv);
 
 	mc_close(m.client);

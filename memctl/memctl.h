@@ -74,12 +74,18 @@ struct cmd_args {
 	char **argv;
 };
 
+/* memctl's own timeout when --timeout is not given: short, since a person
+ * (or a monitoring job) is waiting. */
+#define MEMCTL_TIMEOUT_MS 5000
+
 /* One run of memctl. */
 struct memctl {
 	const char *socket; /* -s PATH, or NULL for the library's default */
 	mc_client_t *client;
 	FILE *out; /* where listings go (watch renders into memory) */
 	bool json;
+	bool json_lines;  /* JSON documents on one line each (watch) */
+	int timeout_ms;   /* --timeout, for mc_connect_with and messages */
 	bool usage_error; /* the failure was a usage error: exit status 2 */
 };
 
@@ -104,9 +110,14 @@ const struct cmd_entry *cmd_find(const char *name);
 int cmd_parse(struct memctl *m, const struct cmd_entry *e, int argc, char **argv,
 	      struct cmd_args *a);
 
-/* Connect to m->socket (or the default) if not connected yet. On failure,
- * says which socket was tried and how to point elsewhere. */
+/* Connect to m->socket (or the default) if not connected yet, with
+ * m->timeout_ms. On failure, says which socket was tried and why: the
+ * daemon's reason when it refused, else how to point elsewhere. */
 int memctl_connect(struct memctl *m);
+
+/* --timeout's argument: seconds over 0, at most a day, into *ms (rounded
+ * up to a whole ms). false if it is not that. */
+bool memctl_parse_timeout(const char *arg, int *ms);
 
 /* --- memctl-util.c: arguments --- */
 
@@ -221,8 +232,8 @@ json_t *json_count(uint64_t v);
 /* {"version": 1, key: data} (data: a new reference, stolen). */
 json_t *memctl_json_doc(const char *key, json_t *data);
 
-/* Print doc (stolen) to m->out, indented; -ENOMEM if doc is NULL or it
- * cannot be dumped. */
+/* Print doc (stolen) to m->out, indented, or on one line when
+ * m->json_lines; -ENOMEM if doc is NULL or it cannot be dumped. */
 int memctl_json_print(struct memctl *m, json_t *doc);
 
 /* --- the listings' JSON, shared by their commands and `stats --json` --- */

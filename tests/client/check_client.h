@@ -19,6 +19,7 @@ Suite *cache_suite(void);
 Suite *cache_model_suite(void);
 Suite *cache_misuse_suite(void);
 Suite *examples_suite(void);
+Suite *timeout_suite(void);
 Suite *reload_suite(void);
 
 #endif

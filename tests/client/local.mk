@@ -19,6 +19,7 @@ tests_client_check_client_SOURCES = \
 	tests/client/test_cache_model.c \
 	tests/client/test_cache_misuse.c \
 	tests/client/test_examples.c \
+	tests/client/test_timeout.c \
 	tests/client/test_reload.c
 tests_client_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS) -pthread
 tests_client_check_client_LDFLAGS = $(AM_LDFLAGS) -no-install -pthread

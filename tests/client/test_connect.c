@@ -190,6 +190,8 @@ END_TEST
 
 START_TEST(test_mc_connect_too_many_clients)
 {
+	char reason[128];
+	struct mc_connect_options o = {.size = sizeof(o), .reason = reason};
 	struct test_daemon td;
 	mc_client_t *a, *b, *c = NULL;
 
@@ -200,6 +202,13 @@ START_TEST(test_mc_connect_too_many_clients)
 	b = client_connect(&td);
 	ck_assert_int_eq(mc_connect(td.socket, &c), -EUSERS);
 	ck_assert_ptr_null(c);
+	/* The daemon's reason reaches the caller, cut to fit. */
+	o.reason_len = 12;
+	ck_assert_int_eq(mc_connect_with(td.socket, &o, &c), -EUSERS);
+	ck_assert_str_eq(reason, "too many cl");
+	o.reason_len = sizeof(reason);
+	ck_assert_int_eq(mc_connect_with(td.socket, &o, &c), -EUSERS);
+	ck_assert_str_eq(reason, "too many clients (max_clients 2)");
 	mc_close(b);
 	ck_assert_uint_eq(wait_clients(a, 1), 1);
 	ck_assert_int_eq(mc_connect(td.socket, &c), 0);

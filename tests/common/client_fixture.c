@@ -4,9 +4,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,6 +129,44 @@ uint64_t client_wait_used(mc_client_t *c, const char *name, uint64_t want, int m
 		used = client_used(c, name);
 	}
 	return used;
+}
+
+void client_silent_start(struct silent_listener *s)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int l;
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/mc-silent-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(s->dir));
+	snprintf(s->socket, sizeof(s->socket), "%s/silent.sock", s->dir);
+	memcpy(sun.sun_path, s->socket, strlen(s->socket) + 1);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(l, 0);
+	/* Bound and listening before the fork: connects queue from now on. */
+	ck_assert_int_eq(bind(l, (struct sockaddr *) &sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(l, 16), 0);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		/* Accept and keep every connection open, say nothing. */
+		for (;;)
+			if (accept(l, NULL, NULL) < 0 && errno != EINTR)
+				_exit(1);
+	}
+	close(l);
+}
+
+void client_silent_stop(struct silent_listener *s)
+{
+	kill(s->pid, SIGKILL);
+	client_wait_child(s->pid);
+	unlink(s->socket);
+	rmdir(s->dir);
+}
+
+void client_pause(const struct test_daemon *td, bool stop)
+{
+	ck_assert_int_eq(kill(td->pid, stop ? SIGSTOP : SIGCONT), 0);
 }
 
 int client_wait_child(pid_t pid)

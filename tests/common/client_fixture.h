@@ -66,6 +66,23 @@ uint64_t client_used(mc_client_t *c, const char *name);
  * seen (the daemon handles a disconnect in its next loop pass). */
 uint64_t client_wait_used(mc_client_t *c, const char *name, uint64_t want, int ms);
 
+/* A process that listens on a socket, accepts every connection and never
+ * writes a byte: a daemon that hangs, for the timeout tests. */
+struct silent_listener {
+	pid_t pid;
+	char dir[64];
+	char socket[100];
+};
+
+/* Start one in a fresh temporary directory; it listens once this returns. */
+void client_silent_start(struct silent_listener *s);
+
+/* Kill it (by its pid) and remove its directory. */
+void client_silent_stop(struct silent_listener *s);
+
+/* Stop (SIGSTOP) or resume (SIGCONT) the test's own daemon, by its pid. */
+void client_pause(const struct test_daemon *td, bool stop);
+
 /* Wait for a forked child: its exit status, or 128 + the signal. */
 int client_wait_child(pid_t pid);
 

@@ -18,10 +18,12 @@ int main(void)
 	srunner_add_suite(sr, holds_suite());
 	srunner_add_suite(sr, peer_groups_suite());
 	srunner_add_suite(sr, lease_suite());
+	srunner_add_suite(sr, limits_suite());
 	srunner_add_suite(sr, dispatch_suite());
 	srunner_add_suite(sr, startup_suite());
 	srunner_add_suite(sr, server_suite());
 	srunner_add_suite(sr, lease_server_suite());
+	srunner_add_suite(sr, limits_server_suite());
 	srunner_add_suite(sr, steady_suite());
 	srunner_add_suite(sr, reload_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -8,13 +8,13 @@ const char fixture_config[] =
     "log_level = \"error\";\n"
     "regions = (\n"
     "  { name = \"r\";\n"
-    "    pools = ( { name = \"p\"; block_size = 64; blocks = 100; },\n"
+    "    pools = ( { name = \"p\"; block_size = 64; blocks = 100; uid_quota = 100; },\n"
     "              { name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
-    "                client_quota = 4; } );\n"
+    "                client_quota = 4; uid_quota = 10; } );\n"
     "    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 64;\n"
-    "                client_quota = \"8K\"; } ); },\n"
+    "                client_quota = \"8K\"; uid_quota = \"64K\"; } ); },\n"
     "  { name = \"secret\"; allow_uids = [ 12345 ];\n"
-    "    pools = ( { name = \"s\"; block_size = 64; blocks = 8; } ); }\n"
+    "    pools = ( { name = \"s\"; block_size = 64; blocks = 8; uid_quota = 8; } ); }\n"
     ");\n"
     "groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; },\n"
     "           { name = \"gi\"; pools = [ \"p\", \"q\" ]; choice = \"index\"; } );\n";
@@ -52,8 +52,10 @@ struct session *fixture_session_groups(struct daemon *d, uid_t uid, gid_t gid, c
 	struct session_creds cr = {
 	    .pid = getpid(), .uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups};
 	struct session *s;
+	struct errbuf e;
+	int rc = daemon_session_start(d, &cr, &s, &e);
 
-	ck_assert_int_eq(daemon_session_start(d, &cr, &s), 0);
+	ck_assert_msg(rc == 0, "daemon_session_start: %s", e.msg);
 	s->hello_done = true;
 	return s;
 }

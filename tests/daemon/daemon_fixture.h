@@ -13,7 +13,8 @@
 /* Pools p (64 B x 100), q (1536 B x 10, quota 4), heap h (64 KiB, granule
  * 64, 64 allocations, quota 8 KiB) in region "r"; pool s (64 B x 8) in
  * region "secret" that only uid 12345 may use; group g = p, q by_size;
- * group gi = p, q by index. */
+ * group gi = p, q by index. Each uid_quota is the whole object, so that
+ * one uid may use everything: the per-uid limits have tests of their own. */
 extern const char fixture_config[];
 
 /* Build d from text (fixture_config when NULL); fails the test on error. */

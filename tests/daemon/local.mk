@@ -11,12 +11,14 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_ops_limits.c \
 	tests/daemon/test_holds.c \
 	tests/daemon/test_peer_groups.c \
+	tests/daemon/test_limits.c \
 	tests/daemon/test_lease.c \
 	tests/daemon/test_dispatch.c \
 	tests/daemon/test_startup.c \
 	tests/daemon/raw_client.c tests/daemon/raw_client.h \
 	tests/daemon/test_server.c \
 	tests/daemon/test_lease_server.c \
+	tests/daemon/test_limits_server.c \
 	tests/daemon/test_steady.c \
 	tests/daemon/test_reload.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)

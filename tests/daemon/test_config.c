@@ -99,14 +99,41 @@ END_TEST
 START_TEST(test_config_example_loads_and_shows_every_setting)
 {
 	static const char *const keys[] = {
-	    "socket",     "path",         "mode",        "group",
-	    "log_level",  "max_frame",    "max_clients", "hello_timeout_ms",
-	    "max_output", "regions",      "name",        "size",
-	    "hugepages",  "allow_uids",   "allow_gids",  "pools",
-	    "block_size", "blocks",       "align",       "client_quota",
-	    "cache_max",  "client_cache", "heaps",       "granule",
-	    "max_allocs", "groups",       "choice",      "plugin",
+	    "socket",
+	    "path",
+	    "mode",
+	    "group",
+	    "log_level",
+	    "max_frame",
+	    "max_clients",
+	    "hello_timeout_ms",
+	    "max_output",
+	    "regions",
+	    "name",
+	    "size",
+	    "hugepages",
+	    "allow_uids",
+	    "allow_gids",
+	    "pools",
+	    "block_size",
+	    "blocks",
+	    "align",
+	    "client_quota",
+	    "cache_max",
+	    "client_cache",
+	    "heaps",
+	    "granule",
+	    "max_allocs",
+	    "groups",
+	    "choice",
+	    "plugin",
 	    "plugin_arg",
+	    "admin_slots",
+	    "max_clients_per_uid",
+	    "admin_gids",
+	    "max_holds",
+	    "uid_holds",
+	    "uid_quota",
 	};
 	struct config c;
 	char *text, key[64];
@@ -862,12 +889,13 @@ START_TEST(test_config_print_socket_and_allow_lists)
 	config_print(&c, out);
 	fclose(out);
 	assert_contains(buf, "socket /tmp/x.sock (mode 0600, group 7)\n");
-	assert_contains(buf, "region r: 2 MiB (hugepages: yes), allowed: uids 0, 1000; gids 44\n");
+	assert_contains(buf, "region r: 2 MiB (hugepages: yes), allowed: uids 0, 1000; gids 44; "
+			     "max_holds 32776, uid_holds 16388\n");
 	assert_contains(buf,
 			"  pool  p     offset 0x0          1536 B x 2 blocks (align 512) = 3 KiB, "
-			"quota 1 blocks\n");
+			"quota 1 blocks, uid_quota 1 blocks\n");
 	assert_contains(buf, "  heap  h     offset 0x1000       1 MiB (granule 64, max 4096 "
-			     "allocations), quota 4 KiB\n");
+			     "allocations), quota 4 KiB, uid_quota 512 KiB\n");
 	assert_contains(buf, "group g: p (plugin /x.so, arg \"y\")\n");
 	free(buf);
 	config_free(&c);

@@ -15,14 +15,16 @@
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
 
-/* p: cacheable, 64 slots; q: 6 slots within a quota of 8; n: not cacheable. */
+/* p: cacheable, 64 slots; q: 6 slots within a quota of 8; n: not cacheable.
+ * Each uid may hold whole pools: the uid limits on leases are tested apart. */
 static const char config[] =
     "log_level = \"error\";\n"
     "regions = ( { name = \"r\";\n"
-    "  pools = ( { name = \"p\"; block_size = 64; blocks = 64; },\n"
+    "  pools = ( { name = \"p\"; block_size = 64; blocks = 64; uid_quota = 64; },\n"
     "            { name = \"q\"; block_size = 64; blocks = 64; client_quota = 8;\n"
-    "              cache_max = 6; },\n"
-    "            { name = \"n\"; block_size = 64; blocks = 8; cache_max = 0; } );\n"
+    "              cache_max = 6; uid_quota = 64; },\n"
+    "            { name = \"n\"; block_size = 64; blocks = 8; cache_max = 0;\n"
+    "              uid_quota = 8; } );\n"
     "  heaps = ( { name = \"h\"; size = \"64K\"; } ); } );\n";
 
 static struct daemon D;

@@ -64,10 +64,20 @@ static const struct {
      "hello_timeout_ms 10000 -> 5 (at the next connect)"},
     {"allow_uids = [ 12345 ];", "allow_uids = [ 12345, 7 ];", 0,
      "region 'secret' allow_uids (12345) -> (12345, 7) (at the next connect)"},
-    {"blocks = 100; }", "blocks = 100; cache_max = 10; }", 0,
+    {"uid_quota = 100; }", "uid_quota = 100; cache_max = 10; }", 0,
      "pool 'p' cache_max 100 -> 10 (at the next connect)"},
-    {"blocks = 100; }", "blocks = 100; client_cache = 3; }", 0,
+    {"uid_quota = 100; }", "uid_quota = 100; client_cache = 3; }", 0,
      "pool 'p' client_cache 0 -> 3 (at the next connect)"},
+    {"uid_quota = 100; }", "uid_quota = 60; }", 0, "pool 'p' uid_quota 100 -> 60 (live)"},
+    {"uid_quota = \"64K\";", "uid_quota = \"32K\";", 0, "heap 'h' uid_quota 65536 -> 32768 (live)"},
+    {"{ name = \"secret\";", "{ name = \"secret\"; max_holds = 99; uid_holds = 9;", 0,
+     "region 'secret' max_holds 16416 -> 99 (live); region 'secret' uid_holds 8208 -> 9 (live)"},
+    {"log_level = \"error\";", "log_level = \"error\"; admin_slots = 9;", 0,
+     "admin_slots 4 -> 9 (live)"},
+    {"log_level = \"error\";", "log_level = \"error\"; max_clients_per_uid = 3;", 0,
+     "max_clients_per_uid 255 -> 3 (live)"},
+    {"log_level = \"error\";", "log_level = \"error\"; admin_gids = [ 44 ];", 0,
+     "admin_gids () -> (44) (at the next connect)"},
     {"log_level = \"error\";", "log_level = \"error\"; max_frame = 8192;", -EBUSY,
      "max_frame 65536 -> 8192: cannot change without a restart"},
     {"log_level = \"error\";", "log_level = \"error\"; socket = { mode = \"0600\"; };", -EBUSY,
@@ -86,11 +96,12 @@ static const struct {
     {"name = \"s\";", "name = \"t\";", -EBUSY, "pool 't' added"},
     {"{ name = \"gi\";", "{ name = \"gj\";", -EBUSY, "group 'gi' removed"},
     /* Pools keep their places: swapping two moves both. */
-    {"{ name = \"p\"; block_size = 64; blocks = 100; },\n"
+    {"{ name = \"p\"; block_size = 64; blocks = 100; uid_quota = 100; },\n"
      "              { name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
-     "                client_quota = 4; } );",
+     "                client_quota = 4; uid_quota = 10; } );",
      "{ name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
-     "                client_quota = 4; }, { name = \"p\"; block_size = 64; blocks = 100; } );",
+     "                client_quota = 4; uid_quota = 10; }, { name = \"p\"; block_size = 64; "
+     "blocks = 100; uid_quota = 100; } );",
      -EBUSY, "pool 'p' offset in the region 0 -> "},
 };
 
@@ -191,7 +202,8 @@ START_TEST(test_reload_cache_max_keeps_pages)
 	ck_assert_int_eq(lease_page_open(&d.table, before->regions, &before->lease), 0);
 	ck_assert_uint_eq(lease_page_slots(&before->lease, p), 100);
 	ck_assert_int_eq(
-	    reload_text(&d, fixture_with("blocks = 100; }", "blocks = 100; cache_max = 1000; }"),
+	    reload_text(&d,
+			fixture_with("uid_quota = 100; }", "uid_quota = 100; cache_max = 1000; }"),
 			&msg),
 	    0);
 	ck_assert_uint_eq(lease_page_slots(&before->lease, p), 100);
@@ -199,8 +211,8 @@ START_TEST(test_reload_cache_max_keeps_pages)
 	ck_assert_int_eq(lease_page_open(&d.table, after->regions, &after->lease), 0);
 	ck_assert_uint_eq(lease_page_slots(&after->lease, p), 100);
 	ck_assert_int_eq(
-	    reload_text(&d, fixture_with("blocks = 100; }", "blocks = 100; cache_max = 10; }"),
-			&msg),
+	    reload_text(
+		&d, fixture_with("uid_quota = 100; }", "uid_quota = 100; cache_max = 10; }"), &msg),
 	    0);
 	ck_assert_uint_eq(lease_page_slots(&before->lease, p), 100);
 	ck_assert_uint_eq(lease_page_slots(&after->lease, p), 100);

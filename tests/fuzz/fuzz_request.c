@@ -38,8 +38,9 @@ static const char fuzz_config[] =
     "max_frame = \"4K\";\n"
     "max_output = \"16K\";\n"
     "max_clients = 4;\n"
+    "max_clients_per_uid = 2;\n"
     "regions = (\n"
-    "  { name = \"r\";\n"
+    "  { name = \"r\"; max_holds = 150; uid_holds = 100;\n"
     "    pools = ( { name = \"p\"; block_size = 64; blocks = 64; },\n"
     "              { name = \"q\"; block_size = 1536; blocks = 16; align = 512;\n"
     "                client_quota = 4; } );\n"
@@ -90,6 +91,54 @@ static unsigned holders_upto2(uint32_t head)
 	return n;
 }
 
+/* What sessions of uid (any uid when all) hold of object i, and their
+ * holds in region r. */
+static void sessions_sum(uid_t uid, bool all, size_t i, uint32_t r, uint64_t *amount,
+			 uint64_t *holds)
+{
+	*amount = *holds = 0;
+	for (uint32_t k = 0; k < D.cfg.max_clients; k++) {
+		const struct session *s = D.slots[k];
+
+		if (s == NULL || (!all && s->uid != uid))
+			continue;
+		*amount += s->held[i].amount;
+		for (size_t j = 0; j < D.table.nobjects; j++)
+			if (D.table.objects[j].kind != OBJ_GROUP &&
+			    D.table.objects[j].region->index == r)
+				*holds += s->held[j].holds;
+	}
+}
+
+/* The per-uid table and each region's hold count agree with the sessions'
+ * own books (tenant.h, region.h). */
+static void check_counters(void)
+{
+	uint64_t amount, holds;
+
+	for (uint32_t r = 0; r < D.table.nregions; r++) {
+		sessions_sum(0, true, 0, r, &amount, &holds);
+		if (holds != D.table.regions[r].holds)
+			die("a region's hold count is its sessions' holds there");
+		if (holds > D.table.regions[r].cfg->max_holds)
+			die("a region within its max_holds");
+	}
+	for (uint32_t t = 0; t < D.tenants.used; t++) {
+		const struct tenant *x = D.tenants.v[t];
+
+		for (size_t i = 0; x != NULL && i < D.table.nobjects; i++) {
+			sessions_sum(x->uid, false, i, 0, &amount, &holds);
+			if (amount != x->held[i])
+				die("a uid's holding is its sessions' holdings");
+		}
+		for (uint32_t r = 0; x != NULL && r < D.table.nregions; r++) {
+			sessions_sum(x->uid, false, 0, r, &amount, &holds);
+			if (holds != x->holds[r])
+				die("a uid's holds in a region are its sessions'");
+		}
+	}
+}
+
 static void check_invariants(void)
 {
 	uint64_t holds = 0;
@@ -130,6 +179,7 @@ static void check_invariants(void)
 				holds += D.slots[s]->held[i].holds;
 	if (holds != holds_count(&D.holds))
 		die("session hold counts match the hold table");
+	check_counters();
 }
 
 /* Every reply is a frame of a decodable Reply of version 1. */
@@ -221,8 +271,9 @@ static struct session *open_session(uid_t uid, bool skip_hello, bool page)
 {
 	struct session_creds cr = {.pid = getpid(), .uid = uid, .gid = 100};
 	struct session *s;
+	struct errbuf e;
 
-	if (daemon_session_start(&D, &cr, &s) < 0)
+	if (daemon_session_start(&D, &cr, &s, &e) < 0)
 		abort();
 	s->hello_done = skip_hello;
 	if (skip_hello && page) {
@@ -263,9 +314,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a = open_session(1000, mode & 2, page);
 	if ((mode & 1) && size >= 2) {
 		split = ((size_t) data[0] | (size_t) data[1] << 8) % (size - 1);
+		/* The second connection is the first's uid now and then, so
+		 * that a uid's limits span connections. */
+		b = open_session(data[1] & 0x80 ? 1000 : 12345, mode & 2, page);
 		data += 2;
 		size -= 2;
-		b = open_session(12345, mode & 2, page);
 	}
 	if (feed(a, data, split < size ? split : size, chunk, page) && b != NULL && split < size)
 		feed(b, data + split, size - split, chunk, page);

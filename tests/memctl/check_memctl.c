@@ -5,5 +5,6 @@
 
 int main(void)
 {
-	return client_run_suites(memctl_suite(), memctl_cli_suite(), memctl_cache_suite(), NULL);
+	return client_run_suites(memctl_suite(), memctl_cli_suite(), memctl_cache_suite(),
+				 memctl_ops_suite(), NULL);
 }

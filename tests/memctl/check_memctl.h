@@ -10,5 +10,6 @@
 Suite *memctl_suite(void);
 Suite *memctl_cli_suite(void);
 Suite *memctl_cache_suite(void);
+Suite *memctl_ops_suite(void);
 
 #endif

@@ -8,7 +8,8 @@ tests_memctl_check_memctl_SOURCES = \
 	tests/memctl/memctl_fixture.c tests/memctl/memctl_fixture.h \
 	tests/memctl/test_memctl.c \
 	tests/memctl/test_memctl_cli.c \
-	tests/memctl/test_memctl_cache.c
+	tests/memctl/test_memctl_cache.c \
+	tests/memctl/test_memctl_ops.c
 tests_memctl_check_memctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS)
 tests_memctl_check_memctl_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_memctl_check_memctl_LDADD = tests/common/libtestclient.la client/libmemclient.la \

@@ -614,11 +614,11 @@ START_TEST(test_memctl_stats_prometheus)
 			ck_assert_msg(strcmp(name, helped) == 0, "TYPE before HELP: %s", line);
 			ck_assert_msg(strcmp(type, "gauge") == 0 || strcmp(type, "counter") == 0,
 				      "%s", line);
-			/* Counters end in _total (some gauges too: capacities). */
-			if (strcmp(type, "counter") == 0)
-				ck_assert_msg(strlen(name) > 6 &&
-						  strcmp(name + strlen(name) - 6, "_total") == 0,
-					      "counter %s", name);
+			/* Counters end in _total, and only counters. */
+			ck_assert_msg((strcmp(type, "counter") == 0) ==
+					  (strlen(name) > 6 &&
+					   strcmp(name + strlen(name) - 6, "_total") == 0),
+				      "%s %s", type, name);
 			snprintf(typed, sizeof(typed), "%s", name);
 		} else {
 			ck_assert_msg(parse_sample(line, &s), "not a sample: '%s'", line);
@@ -640,17 +640,17 @@ START_TEST(test_memctl_stats_prometheus_values)
 	    "allocatord_up 1\n",
 	    "allocatord_clients 2\n",
 	    "allocatord_reclaimed_holds_total 0\n",
-	    "allocatord_pool_blocks_total{pool=\"small\",region=\"main\"} 1024\n",
+	    "allocatord_pool_blocks{pool=\"small\",region=\"main\"} 1024\n",
 	    "allocatord_pool_blocks_used{pool=\"small\",region=\"main\"} 5\n",
 	    "allocatord_pool_blocks_used{pool=\"packets\",region=\"main\"} 3\n",
 	    "allocatord_pool_blocks_peak{pool=\"small\",region=\"main\"} 5\n",
 	    "allocatord_pool_block_size_bytes{pool=\"packets\",region=\"main\"} 1536\n",
 	    "allocatord_pool_alloc_failures_total{pool=\"small\",region=\"main\"} 0\n",
-	    "allocatord_heap_bytes_total{heap=\"heap\",region=\"main\"} 1048576\n",
+	    "allocatord_heap_size_bytes{heap=\"heap\",region=\"main\"} 1048576\n",
 	    "allocatord_heap_used_bytes{heap=\"heap\",region=\"main\"} 5120\n",
 	    "allocatord_heap_free_bytes{heap=\"heap\",region=\"main\"} 1043456\n",
 	    "allocatord_heap_live_allocations{heap=\"heap\",region=\"main\"} 2\n",
-	    "allocatord_group_blocks_total{group=\"buffers\",region=\"main\"} 1088\n",
+	    "allocatord_group_blocks{group=\"buffers\",region=\"main\"} 1088\n",
 	    "allocatord_group_blocks_used{group=\"buffers\",region=\"main\"} 8\n",
 	    "allocatord_region_used_bytes{region=\"main\"} 11008\n",
 	    "allocatord_region_used_bytes{region=\"private\"} 0\n",

@@ -342,8 +342,9 @@ static const struct {
 
 START_TEST(test_memctl_help)
 {
-	static const char *const global[] = {"--socket PATH", "--json", "--help", "--version",
-					     "ALLOCATORD_SOCKET"};
+	static const char *const global[] = {"--socket PATH", "--timeout SECONDS",
+					     "--json",        "--help",
+					     "--version",     "ALLOCATORD_SOCKET"};
 	struct run r;
 
 	/* No daemon needed: help never connects. */
@@ -376,6 +377,7 @@ START_TEST(test_memctl_command_help)
 			ck_assert_msg(strstr(r.out, command_options[i].options[j]) != NULL,
 				      "%s --help lacks %s:\n%s", command_options[i].cmd,
 				      command_options[i].options[j], r.out);
+		ck_assert_msg(strstr(r.out, "--timeout SECONDS") != NULL, "%s", r.out);
 		/* -h too. */
 		mt_memctl(&r, NULL, command_options[i].cmd, "-h", NULL);
 		mt_ok(&r);
@@ -396,6 +398,9 @@ START_TEST(test_memctl_usage_errors)
 	    {"watch", "watch", NULL},                  /* not a listing */
 	    {"stats", "--prometheus", "--json", NULL}, /* exclusive */
 	    {"--socket", NULL},                        /* missing PATH */
+	    {"--timeout", "0", "status", NULL},        /* not over 0 */
+	    {"-t", "1e9", "status", NULL},             /* over a day */
+	    {"status", "--timeout", "soon", NULL},     /* not a number */
 	};
 	struct test_daemon td;
 	mc_client_t *c = mt_start_known(&td);
