@@ -145,8 +145,8 @@ START_TEST(test_limits_batch_at_max)
 	ck_assert_uint_lt(max, WIRE_FRAME_MIN);
 	snprintf(cfg, sizeof(cfg),
 		 "max_frame = %u; regions = ({ name = \"r\"; pools = ({ name = \"p\";"
-		 " block_size = 64; blocks = %u; }); });\n",
-		 WIRE_FRAME_MIN, max + 1);
+		 " block_size = 64; blocks = %u; uid_quota = %u; }); });\n",
+		 WIRE_FRAME_MIN, max + 1, max + 1);
 	setup_with(cfg);
 	ck_assert_uint_eq(D.max_batch, max);
 	a = fixture_session(&D, 1000, 1000);

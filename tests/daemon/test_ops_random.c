@@ -7,7 +7,8 @@
  * its uid, 1 by its primary gid, 2 by a supplementary group, 3 not at all.
  * Quotas: q 4 blocks, s 6 blocks, heap h 8100 bytes (no multiple of its
  * granule, so a quota that counts requested rather than rounded bytes
- * shows). Every step checks:
+ * shows); each session is a uid of its own, and p's uid_quota is all of it,
+ * so the per-uid limits (test_limits.c) never decide here. Every step checks:
  *   - every return code is the one the model predicts (heap -ENOMEM aside,
  *     which depends on fragmentation; then nothing may change);
  *   - a unit is allocated in its core allocator iff somebody holds it, so
@@ -33,7 +34,7 @@ static const char config[] =
     "log_level = \"error\";\n"
     "regions = (\n"
     "  { name = \"r\";\n"
-    "    pools = ( { name = \"p\"; block_size = 64; blocks = 100; },\n"
+    "    pools = ( { name = \"p\"; block_size = 64; blocks = 100; uid_quota = 100; },\n"
     "              { name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
     "                client_quota = 4; } );\n"
     "    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 64;\n"
