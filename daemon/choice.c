@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -49,8 +50,6 @@ static int choice__dlopen_errno(const char *path)
 {
 	struct stat st;
 
-	if (strchr(path, '/') == NULL)
-		return -ENOENT;
 	if (stat(path, &st) != 0)
 		return -errno;
 	return -ELIBBAD;
@@ -74,9 +73,25 @@ static int choice__check_desc(const struct allocatord_choice *d, const char *pat
 
 /* Load the plug-in at path into c->dl and c->desc. On error c->dl may be set
  * (the caller closes it). */
-static int choice__load(struct choice *c, const char *path, struct errbuf *e)
+/* A plug-in named without a slash ("by_uid.so") is an installed one: it is
+ * looked for in $ALLOCATORD_PLUGIN_DIR when that is set (the build tree's
+ * examples/plugins/.libs, say), else in PKGLIBDIR, where `make install`
+ * puts plug-ins -- never in dlopen's library path, which could pick up any
+ * library of that name. A path with a slash is taken as it is. */
+static const char *choice__resolve(const char *plugin, char *buf, size_t len)
 {
-	const char *why;
+	const char *dir = getenv("ALLOCATORD_PLUGIN_DIR");
+
+	if (strchr(plugin, '/') != NULL)
+		return plugin;
+	snprintf(buf, len, "%s/%s", dir != NULL && dir[0] != '\0' ? dir : PKGLIBDIR, plugin);
+	return buf;
+}
+
+static int choice__load(struct choice *c, const char *plugin, struct errbuf *e)
+{
+	char buf[4096];
+	const char *why, *path = choice__resolve(plugin, buf, sizeof(buf));
 
 	dlerror(); /* clear a stale message */
 	c->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);

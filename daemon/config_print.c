@@ -1,7 +1,9 @@
 /*
  * config_print: the layout of a loaded configuration, for --check-config.
  */
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,26 +12,67 @@
 
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
-static void print_ids(FILE *out, const char *what, const uint32_t *ids, size_t n)
+#define SIZE_BUF (2 * BYTES_BUF + 4)
+
+/* A size as exact as the config wrote it, and readable: "9 MiB" when that
+ * is exact, else "33.0 TiB (35433480196 KiB)" rather than a bare count of
+ * KiB nobody can read at a glance. */
+static const char *size_fmt(uint64_t v, char buf[SIZE_BUF])
 {
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%s%" PRIu32, i == 0 ? what : ", ", ids[i]);
+	char exact[BYTES_BUF], rounded[BYTES_BUF];
+
+	bytes_fmt(v, BYTES_EXACT, exact);
+	bytes_fmt(v, BYTES_ROUNDED, rounded);
+	if (strcmp(strrchr(exact, ' '), strrchr(rounded, ' ')) == 0)
+		snprintf(buf, SIZE_BUF, "%s", exact);
+	else
+		snprintf(buf, SIZE_BUF, "%s (%s)", rounded, exact);
+	return buf;
+}
+
+/* "uids 0 (root), 1000": each id once (a list may name one user by number
+ * and by name), with its name where the system knows one. */
+static void print_ids(FILE *out, const char *what, const uint32_t *ids, size_t n, bool users)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *name = NULL;
+		size_t j;
+
+		for (j = 0; j < i && ids[j] != ids[i]; j++)
+			;
+		if (j < i)
+			continue;
+		if (users) {
+			struct passwd *pw = getpwuid(ids[i]);
+
+			name = pw ? pw->pw_name : NULL;
+		} else {
+			struct group *gr = getgrgid(ids[i]);
+
+			name = gr ? gr->gr_name : NULL;
+		}
+		fprintf(out, "%s%" PRIu32, shown++ == 0 ? what : ", ", ids[i]);
+		if (name != NULL)
+			fprintf(out, " (%s)", name);
+	}
 }
 
 static void print_region(const struct cfg_region *r, FILE *out)
 {
-	char a[BYTES_BUF], b[BYTES_BUF];
+	char a[BYTES_BUF], s[SIZE_BUF];
 	int w = 4; /* the name column */
 	size_t i;
 
 	for (i = 0; i < r->npools + r->nheaps; i++)
 		w = MAX(w, (int) strlen(i < r->npools ? r->pools[i].name
 						      : r->heaps[i - r->npools].name));
-	fprintf(out, "region %s: %s (hugepages: %s), allowed:%s", r->name,
-		bytes_fmt(r->size, BYTES_EXACT, a), r->hugepages ? "yes" : "no",
-		r->n_allow_uids + r->n_allow_gids ? "" : " everyone");
-	print_ids(out, " uids ", r->allow_uids, r->n_allow_uids);
-	print_ids(out, r->n_allow_uids > 0 ? "; gids " : " gids ", r->allow_gids, r->n_allow_gids);
+	fprintf(out, "region %s: %s (hugepages: %s), allowed:%s", r->name, size_fmt(r->size, s),
+		r->hugepages ? "yes" : "no", r->n_allow_uids + r->n_allow_gids ? "" : " everyone");
+	print_ids(out, " uids ", r->allow_uids, r->n_allow_uids, true);
+	print_ids(out, r->n_allow_uids > 0 ? "; gids " : " gids ", r->allow_gids, r->n_allow_gids,
+		  false);
 	fprintf(out, "; max_holds %" PRIu32 ", uid_holds %" PRIu32 "\n", r->max_holds,
 		r->uid_holds);
 	for (i = 0; i < r->npools; i++) {
@@ -39,7 +82,7 @@ static void print_region(const struct cfg_region *r, FILE *out)
 			"  pool  %-*s  offset 0x%-10" PRIx64 " %s x %" PRIu64
 			" blocks (align %" PRIu64 ") = %s, quota ",
 			w, p->name, p->offset, bytes_fmt(p->block_size, BYTES_EXACT, a), p->blocks,
-			p->align, bytes_fmt(p->block_size * p->blocks, BYTES_EXACT, b));
+			p->align, size_fmt(p->block_size * p->blocks, s));
 		if (p->quota == 0)
 			fprintf(out, "none");
 		else
@@ -54,10 +97,9 @@ static void print_region(const struct cfg_region *r, FILE *out)
 		fprintf(out,
 			"  heap  %-*s  offset 0x%-10" PRIx64 " %s (granule %" PRIu32
 			", max %" PRIu32 " allocations), quota %s",
-			w, h->name, h->offset, bytes_fmt(h->size, BYTES_EXACT, a), h->granule,
-			h->max_allocs,
-			h->quota == 0 ? "none" : bytes_fmt(h->quota, BYTES_EXACT, b));
-		fprintf(out, ", uid_quota %s\n", bytes_fmt(h->uid_quota, BYTES_EXACT, b));
+			w, h->name, h->offset, size_fmt(h->size, s), h->granule, h->max_allocs,
+			h->quota == 0 ? "none" : bytes_fmt(h->quota, BYTES_EXACT, a));
+		fprintf(out, ", uid_quota %s\n", bytes_fmt(h->uid_quota, BYTES_EXACT, a));
 	}
 }
 
@@ -83,7 +125,7 @@ void config_print(const struct config *c, FILE *out)
 		"admin_slots %" PRIu32 ", max_clients_per_uid %" PRIu32
 		", administrators: uid 0, the daemon's uid",
 		c->admin_slots, c->max_clients_per_uid);
-	print_ids(out, ", gids ", c->admin_gids, c->n_admin_gids);
+	print_ids(out, ", gids ", c->admin_gids, c->n_admin_gids, false);
 	fputc('\n', out);
 	for (i = 0; i < c->nregions; i++)
 		print_region(&c->regions[i], out);

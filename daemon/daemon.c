@@ -12,6 +12,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/lease_page.h"
+#include "daemon/memcheck.h"
 
 static uint64_t clock_ms(clockid_t id)
 {
@@ -56,6 +57,11 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	int rc;
 
 	memset(d, 0, sizeof(*d));
+	/* Before any region exists: a configuration bigger than what the
+	 * daemon may use is refused here, never found by the OOM killer. */
+	rc = memcheck_config(cfg, e);
+	if (rc < 0)
+		return rc;
 	rc = object_table_build(&d->table, cfg, dry_run, e);
 	if (rc < 0)
 		return rc;
@@ -173,8 +179,9 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 {
 	if (d->nsessions != 0 || holds_count(&d->holds) != 0) {
 		return errbuf_set(e, -EUCLEAN,
-				  "%u sessions and %u holds left after every client went",
-				  d->nsessions, holds_count(&d->holds));
+				  "%u session%s and %u hold%s left after every client went",
+				  d->nsessions, log_s(d->nsessions), holds_count(&d->holds),
+				  log_s(holds_count(&d->holds)));
 	}
 	for (size_t i = 0; i < d->table.nobjects; i++) {
 		const struct object *o = &d->table.objects[i];

@@ -25,10 +25,11 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/daemon.c daemon/daemon.h \
 	daemon/reload.c daemon/reload.h \
 	daemon/sockfile.c daemon/sockfile.h \
+	daemon/memcheck.c daemon/memcheck.h \
 	daemon/server.c daemon/server.h
 nodist_daemon_libdaemon_la_SOURCES = daemon/default_conf.c
 daemon_libdaemon_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) \
-	$(PROTOBUF_C_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+	$(PROTOBUF_C_CFLAGS) $(LIBSYSTEMD_CFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
 daemon_libdaemon_la_LIBADD = core/libmemcore.la proto/libproto.la \
 	$(LIBCONFIG_LIBS) $(LIBUV_LIBS) $(PROTOBUF_C_LIBS) $(LIBSYSTEMD_LIBS) $(LIBS)
 
@@ -48,10 +49,14 @@ CLEANFILES += daemon/default_conf.c
 EXTRA_DIST += daemon/default.conf daemon/embed.sh
 
 # For choice plug-ins built outside this tree: <allocatord/choice_plugin.h>,
-# which includes "core/mem_blocks.h" (cc -I$(includedir)/allocatord).
+# which includes "core/mem_blocks.h" (cc -I$(includedir)/allocatord), and
+# allocatord-plugin.pc, which says so (and where plug-ins go) to pkg-config.
 allocatordincludedir = $(includedir)/allocatord
 allocatordinclude_HEADERS = daemon/choice_plugin.h
 allocatordcoredir = $(includedir)/allocatord/core
 allocatordcore_HEADERS = core/bitarray.h core/mem_blocks.h
+pkgconfig_DATA += daemon/allocatord-plugin.pc
+EXTRA_DIST += daemon/allocatord-plugin.pc.in
+DISTCLEANFILES += daemon/allocatord-plugin.pc
 
 dist_man_MANS += man/allocatord.8 man/allocatord.conf.5

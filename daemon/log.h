@@ -21,6 +21,12 @@ enum log_level log_get_level(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "" or "s": log lines say "1 client", "2 clients". */
+static inline const char *log_s(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

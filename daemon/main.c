@@ -1,8 +1,10 @@
 /*
  * main: the allocatord program -- options, configuration, then the daemon
  * assembled bottom-up (daemon_init, dispatch_init) and served by the server,
- * or only printed with --check-config. Every start-up failure is one line
- * "allocatord: ..." on stderr and exit status 1.
+ * or only printed with --check-config. Every message, start-up failures and
+ * usage errors included, goes through the logger (log.h): one line
+ * "allocatord: error: ..." on stderr, or "<3>..." under systemd, so that the
+ * journal records a failed start as an error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/memcheck.h"
 #include "daemon/server.h"
 #include "daemon/sockfile.h"
 #include "proto/wire.h"
@@ -22,32 +25,46 @@
  * 3 the allocators were not whole at the stop (a bug: see the log). */
 enum { EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_INCONSISTENT = 3 };
 
-static void usage(FILE *out)
+static void usage(void)
 {
-	fprintf(out,
-		"Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--check-config]\n"
-		"Serve shared-memory block pools and TLSF heaps to local processes.\n"
-		"\n"
-		"  -c, --config FILE     configuration file (libconfig syntax); without it the\n"
-		"                        built-in default configuration serves\n"
-		"  -s, --socket PATH     listen on PATH; default: $ALLOCATORD_SOCKET, else the\n"
-		"                        config's socket.path, else %s as root,\n"
-		"                        else $XDG_RUNTIME_DIR/%s\n"
-		"  -l, --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
-		"      --check-config    validate the configuration, plug-ins included, print\n"
-		"                        the layout and exit (0 if valid, 1 if not)\n"
-		"  -h, --help            show this help and exit\n"
-		"  -V, --version         show the version and exit\n"
-		"\n"
-		"Stops cleanly on SIGTERM or SIGINT: clients are disconnected, the socket\n"
-		"file is removed, the allocators are checked whole, exit status 0.\n"
-		"SIGHUP reloads the configuration file, all or nothing: quotas, limits,\n"
-		"access lists and log_level change; what needs a restart is refused and\n"
-		"logged, and the running configuration serves on.\n"
-		"Exit status: 1 bad configuration or start-up failure, 2 usage error,\n"
-		"3 an allocator was not whole at the stop (a bug; see the log).\n"
-		"See allocatord(8), allocatord.conf(5).\n",
-		WIRE_SOCKET_SYSTEM, WIRE_SOCKET_NAME);
+	printf("Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--check-config]\n"
+	       "Serve shared-memory block pools and TLSF heaps to local processes.\n"
+	       "\n"
+	       "  -c, --config FILE     configuration file (libconfig syntax); without it the\n"
+	       "                        built-in default configuration serves\n"
+	       "  -s, --socket PATH     listen on PATH; default: $ALLOCATORD_SOCKET, else the\n"
+	       "                        config's socket.path, else %s as root,\n"
+	       "                        else $XDG_RUNTIME_DIR/%s\n"
+	       "  -l, --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
+	       "      --check-config    validate the configuration, plug-ins included, check\n"
+	       "                        that its memory fits here (MemAvailable, cgroup,\n"
+	       "                        huge pages, rlimits), print the layout and the sizes\n"
+	       "                        and exit (0 if valid, 1 if not)\n"
+	       "  -h, --help            show this help and exit\n"
+	       "  -V, --version         show the version and exit\n"
+	       "\n"
+	       "Stops cleanly on SIGTERM or SIGINT: clients are disconnected, the socket\n"
+	       "file is removed, the allocators are checked whole, exit status 0.\n"
+	       "SIGHUP reloads the configuration file, all or nothing: quotas, limits,\n"
+	       "access lists and log_level change; what needs a restart is refused and\n"
+	       "logged, and the running configuration serves on.\n"
+	       "Exit status: 1 bad configuration or start-up failure, 2 usage error,\n"
+	       "3 an allocator was not whole at the stop (a bug; see the log).\n"
+	       "See allocatord(8), allocatord.conf(5).\n",
+	       WIRE_SOCKET_SYSTEM, WIRE_SOCKET_NAME);
+}
+
+/* --check-config's report: the layout, then what it needs of memory
+ * against what this process may use here. */
+static void print_check(const struct config *c)
+{
+	struct memcheck_budget b;
+	struct memcheck_need n;
+
+	config_print(c, stdout);
+	memcheck_read(&b);
+	memcheck_need(c, &n);
+	memcheck_print(&n, &b, stdout);
 }
 
 int main(int argc, char **argv)
@@ -71,7 +88,10 @@ int main(int argc, char **argv)
 	struct daemon d;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "c:s:l:hV", opts, NULL)) != -1) {
+	/* Usage errors are one line and a pointer to --help: the whole help
+	 * would bury the line that says what was wrong. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:s:l:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			file = optarg;
@@ -81,10 +101,8 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level) < 0) {
-				fprintf(stderr,
-					"allocatord: unknown log level '%s' (error, warn, info, "
-					"debug)\n",
-					optarg);
+				log_error("unknown log level '%s' (error, warn, info, debug)",
+					  optarg);
 				return EXIT_USAGE;
 			}
 			level_set = true;
@@ -93,19 +111,26 @@ int main(int argc, char **argv)
 			check = true;
 			break;
 		case 'h':
-			usage(stdout);
+			usage();
 			return 0;
 		case 'V':
 			printf("allocatord %s\n", PACKAGE_VERSION);
 			return 0;
+		case ':':
+			log_error("option '%s' needs an argument (see allocatord --help)",
+				  argv[optind - 1]);
+			return EXIT_USAGE;
 		default:
-			usage(stderr);
+			if (optopt != 0) /* a short one, maybe among others: -Vx */
+				log_error("unknown option '-%c' (see allocatord --help)", optopt);
+			else
+				log_error("unknown option '%s' (see allocatord --help)",
+					  argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "allocatord: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		log_error("unexpected argument '%s' (see allocatord --help)", argv[optind]);
 		return EXIT_USAGE;
 	}
 
@@ -113,34 +138,32 @@ int main(int argc, char **argv)
 		  : config_load_string(config_default_text, CONFIG_DEFAULT_FILE, &cfg, e.msg,
 				       sizeof(e.msg));
 	if (rc < 0) {
-		fprintf(stderr, "allocatord: %s\n", e.msg);
+		log_error("%s", e.msg);
 		return EXIT_CONFIG;
 	}
 	log_set_level(level_set ? level : cfg.log_level);
 
-	/* Start-up failures all read "allocatord: what went wrong"; once
-	 * serving, problems go to the log with their level. */
 	rc = daemon_init(&d, &cfg, check, &e);
 	if (rc < 0) {
-		fprintf(stderr, "allocatord: %s\n", e.msg);
+		log_error("%s", e.msg);
 		config_free(&cfg);
 		return EXIT_CONFIG;
 	}
 	d.log_level_pinned = level_set;
 	rc = dispatch_init(&x, &d, &e);
 	if (rc < 0) {
-		fprintf(stderr, "allocatord: %s\n", e.msg);
+		log_error("%s", e.msg);
 		daemon_fini(&d);
 		return EXIT_CONFIG;
 	}
 	rc = sockfile_resolve(socket, &d.cfg, d.socket_path, sizeof(d.socket_path), &e);
 	if (check && rc == -ENOENT) {
 		/* No default socket in this environment: the config is fine. */
-		config_print(&d.cfg, stdout);
+		print_check(&d.cfg);
 		printf("would listen on: no default here (%s)\n", e.msg);
 		rc = 0;
 	} else if (check && rc == 0) {
-		config_print(&d.cfg, stdout);
+		print_check(&d.cfg);
 		printf("would listen on %s\n", d.socket_path);
 	} else if (rc == 0) {
 		rc = server_run(&x, &e);
@@ -152,7 +175,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rc < 0)
-		fprintf(stderr, "allocatord: %s\n", e.msg);
+		log_error("%s", e.msg);
 	dispatch_fini(&x);
 	daemon_fini(&d);
 	return rc < 0 ? EXIT_CONFIG : 0;

@@ -743,8 +743,9 @@ void ops_end_session(struct ops *op, struct session *s)
 	uint64_t n = reclaim(op, s);
 
 	if (n > 0)
-		log_info("client %llu (pid %d, %s) gone: reclaimed %llu holds",
-			 (unsigned long long) s->id, (int) s->pid, s->comm, (unsigned long long) n);
+		log_info("client %llu (pid %d, %s) gone: reclaimed %llu hold%s",
+			 (unsigned long long) s->id, (int) s->pid, s->comm, (unsigned long long) n,
+			 log_s(n));
 	else
 		log_debug("client %llu (pid %d, %s) gone", (unsigned long long) s->id, (int) s->pid,
 			  s->comm);

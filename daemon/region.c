@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/bytes.h"
+#include "daemon/memcheck.h"
 #include "daemon/region.h"
 
 /* The shared bits: zeroed (a new memfd or anonymous memory), mapped RW,
@@ -50,6 +51,42 @@ static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_
 				  "region '%s': cannot set up its %zu bytes of shared bits: %s",
 				  cfg->name, size, strerror(-rc));
 	r->bits = p;
+	return 0;
+}
+
+/* Reserve the memfd in MEMCHECK_STEP steps, looking before each at what may
+ * still be reserved: memory taken by others since the start-up check stops
+ * the start here, with what was reserved so far, before the machine runs
+ * short. A full reservation also means no SIGBUS in a client on first
+ * touch. */
+static int region_reserve(struct region *r, const struct cfg_region *cfg, struct errbuf *e)
+{
+	char s1[BYTES_BUF], s2[BYTES_BUF], s3[BYTES_BUF];
+	struct memcheck_budget b;
+	uint64_t done, step, room;
+	int rc;
+
+	for (done = 0; done < cfg->size; done += step) {
+		step = cfg->size - done < MEMCHECK_STEP ? cfg->size - done : MEMCHECK_STEP;
+		memcheck_read(&b);
+		room = memcheck_room(&b, cfg->hugepages);
+		if (room < cfg->size - done)
+			return errbuf_set(e, -ENOMEM,
+					  "region '%s': stopped reserving at %s of %s: only %s %s "
+					  "left for the remaining %s",
+					  cfg->name, bytes_fmt(done, BYTES_ROUNDED, s1),
+					  bytes_fmt(cfg->size, BYTES_ROUNDED, s2),
+					  bytes_fmt(room, BYTES_ROUNDED, s3),
+					  cfg->hugepages ? "of huge pages" : "of memory",
+					  bytes_fmt(cfg->size - done, BYTES_ROUNDED, s1));
+		rc = posix_fallocate(r->fd, (off_t) done, (off_t) step);
+		if (rc != 0)
+			return errbuf_set(e, -rc, "region '%s': cannot reserve %s: %s%s", cfg->name,
+					  bytes_fmt(cfg->size, BYTES_ROUNDED, s1), strerror(rc),
+					  cfg->hugepages
+					      ? " (reserve huge pages: sysctl vm.nr_hugepages=N)"
+					      : "");
+	}
 	return 0;
 }
 
@@ -96,17 +133,9 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 		    cfg->hugepages ? " (size must be a multiple of the huge page size)" : "");
 		goto fail;
 	}
-	/* Reserve now: a full /dev/shm or missing huge pages must stop the start,
-	 * not SIGBUS a client on first touch. */
-	rc = posix_fallocate(r->fd, 0, (off_t) cfg->size);
-	if (rc != 0) {
-		rc = -rc;
-		errbuf_set(e, rc, "region '%s': cannot reserve %s: %s%s", cfg->name, human,
-			   strerror(-rc),
-			   cfg->hugepages ? " (reserve huge pages: sysctl vm.nr_hugepages=N)"
-					  : " (is /dev/shm full?)");
+	rc = region_reserve(r, cfg, e);
+	if (rc < 0)
 		goto fail;
-	}
 	if (fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
 		errbuf_set(e, rc, "region '%s': cannot seal: %s", cfg->name, strerror(-rc));

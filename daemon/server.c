@@ -162,7 +162,14 @@ static int conn_flush(struct conn *c)
 		 * refusal here is a dead peer, not back-pressure. */
 		n = conn_send_fds(c);
 		if (n <= 0) {
-			session_log(c->s, LOG_WARN, "cannot send the region memfds: disconnecting");
+			/* A client that went before reading its hello reply is no
+			 * fault of anyone's; anything else is worth a warning. */
+			if (n == -EPIPE || n == -ECONNRESET)
+				session_log(c->s, LOG_DEBUG, "gone during its hello");
+			else
+				session_log(c->s, LOG_WARN,
+					    "cannot send the region memfds: %s: disconnecting",
+					    strerror(n < 0 ? (int) -n : EIO));
 			conn_close(c);
 			return -1;
 		}
@@ -292,6 +299,24 @@ static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t m
 			  : 0;
 }
 
+/* The start line, counted as memctl status counts: pools and heaps are a
+ * region's objects, groups stand beside them. */
+static void log_serving(const struct daemon *d)
+{
+	size_t pools = 0, heaps = 0, groups = 0;
+
+	for (size_t i = 0; i < d->table.nobjects; i++) {
+		enum obj_kind k = d->table.objects[i].kind;
+
+		pools += k == OBJ_POOL;
+		heaps += k == OBJ_HEAP;
+		groups += k == OBJ_GROUP;
+	}
+	log_info("serving %zu region%s (%zu pool%s, %zu heap%s), %zu group%s on %s (pid %d)",
+		 d->table.nregions, log_s(d->table.nregions), pools, log_s(pools), heaps,
+		 log_s(heaps), groups, log_s(groups), d->socket_path, (int) getpid());
+}
+
 /* Past a connection limit (daemon_session_start's rc and reason): say why,
  * then hang up. */
 static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr, int rc,
@@ -362,7 +387,7 @@ static void server_stop(struct server *srv)
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
-	log_info("stopping: closing %u clients", d->nsessions);
+	log_info("stopping: closing %u client%s", d->nsessions, log_s(d->nsessions));
 	uv_close((uv_handle_t *) &srv->listener, NULL);
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
@@ -520,8 +545,7 @@ int server_run(struct dispatch *x, struct errbuf *e)
 		return rc;
 	}
 
-	log_info("serving %zu regions, %zu objects on %s (pid %d)", d->table.nregions,
-		 d->table.nobjects, d->socket_path, (int) getpid());
+	log_serving(d);
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "READY=1");
 #endif

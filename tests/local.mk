@@ -9,6 +9,10 @@ AM_TESTS_ENVIRONMENT = \
 	top_srcdir='$(abs_top_srcdir)'; export top_srcdir;
 EXTRA_DIST += tests/run-test
 
+# The README's tour, run as written (it needs the programs `make` builds).
+TESTS += tests/doc/readme-tour
+EXTRA_DIST += tests/doc/readme-tour
+
 # Built by plain make too: the benchmarks use it.
 noinst_LTLIBRARIES += tests/common/libtestcommon.la
 tests_common_libtestcommon_la_SOURCES = tests/common/seed.c tests/common/seed.h \

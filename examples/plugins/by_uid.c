@@ -13,17 +13,17 @@
  * in-tree include below with
  *         #include <allocatord/choice_plugin.h>
  * and run
- *         cc -std=c11 -O2 -Wall -shared -fPIC -I/usr/local/include/allocatord \
+ *         cc -std=c11 -O2 -Wall -shared -fPIC $(pkg-config --cflags allocatord-plugin) \
  *                 -o by_uid.so by_uid.c
- * (-I/usr/local/include/allocatord finds "core/mem_blocks.h", which
- * choice_plugin.h includes). `make` builds this one into
- * examples/plugins/.libs/by_uid.so and `make install` puts it in
- * $(pkglibdir), /usr/local/lib/allocatord by default.
+ *         cp by_uid.so "$(pkg-config --variable=plugindir allocatord-plugin)"
+ * (.ci/check-install does exactly that against a staged install). `make`
+ * builds this one into examples/plugins/.libs/by_uid.so and `make install`
+ * puts it in $(pkglibdir), /usr/local/lib/allocatord by default.
  *
- * Name it in the config, with an absolute path:
+ * Name it in the config; a name without a slash is looked for in
+ * $ALLOCATORD_PLUGIN_DIR, else in that directory:
  *         groups = ({ name = "per_user"; pools = ["a", "b", "c"];
- *                     plugin = "/usr/local/lib/allocatord/by_uid.so";
- *                     plugin_arg = "fallback=no"; });
+ *                     plugin = "by_uid.so"; plugin_arg = "fallback=no"; });
  *
  * The daemon loads the object once even if several groups name it, so
  * anything per group lives in the state init returns, never in a global.

@@ -20,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, lease_suite());
 	srunner_add_suite(sr, limits_suite());
 	srunner_add_suite(sr, dispatch_suite());
+	srunner_add_suite(sr, memcheck_suite());
 	srunner_add_suite(sr, startup_suite());
 	srunner_add_suite(sr, server_suite());
 	srunner_add_suite(sr, lease_server_suite());

@@ -17,6 +17,7 @@ Suite *lease_server_suite(void);
 Suite *limits_server_suite(void);
 Suite *dispatch_suite(void);
 Suite *startup_suite(void);
+Suite *memcheck_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
 Suite *reload_suite(void);

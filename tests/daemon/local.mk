@@ -14,6 +14,7 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_limits.c \
 	tests/daemon/test_lease.c \
 	tests/daemon/test_dispatch.c \
+	tests/daemon/test_memcheck.c \
 	tests/daemon/test_startup.c \
 	tests/daemon/raw_client.c tests/daemon/raw_client.h \
 	tests/daemon/test_server.c \

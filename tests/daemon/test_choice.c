@@ -751,6 +751,31 @@ START_TEST(test_choice_plugin_init_fails)
 }
 END_TEST
 
+/* A name without a slash is an installed plug-in: looked for in
+ * $ALLOCATORD_PLUGIN_DIR, else in the package's plug-in directory, and the
+ * messages name the file tried. */
+START_TEST(test_choice_plugin_bare_name_searched_in_plugin_dir)
+{
+	char dir[PATHLEN], want[PATHLEN + 64], err[ERRLEN] = "";
+	static const struct pool_spec spec[] = {{64, 4}};
+	struct fixture f;
+
+	built_path(dir, sizeof(dir), PLUGIN_DIR);
+	setenv("ALLOCATORD_PLUGIN_DIR", dir, 1);
+	fixture_setup(&f, spec, 1);
+	ck_assert_int_eq(choice_open(&f.choice, &f.group, NULL, "bad_abi.so", NULL, err, ERRLEN),
+			 -ELIBBAD);
+	snprintf(want, sizeof(want), "%s/bad_abi.so: ABI version 999", dir);
+	assert_mentions(err, want);
+	unsetenv("ALLOCATORD_PLUGIN_DIR");
+	ck_assert_int_eq(
+	    choice_open(&f.choice, &f.group, NULL, "no_such_plugin.so", NULL, err, ERRLEN),
+	    -ENOENT);
+	assert_mentions(err, "/allocatord/no_such_plugin.so");
+	fixture_teardown(&f);
+}
+END_TEST
+
 /* A scratch directory for files that are not plug-ins. */
 static void make_tmpdir(char *dir, size_t len)
 {
@@ -838,6 +863,7 @@ Suite *choice_suite(void)
 
 	tc = tcase_create("plugin");
 	tcase_add_test(tc, test_choice_plugin_by_uid);
+	tcase_add_test(tc, test_choice_plugin_bare_name_searched_in_plugin_dir);
 	tcase_add_test(tc, test_choice_plugin_by_uid_no_fallback);
 	tcase_add_test(tc, test_choice_plugin_state_per_group);
 	tcase_add_test(tc, test_choice_plugin_bad_arg);

@@ -159,7 +159,8 @@ START_TEST(test_config_by_uid_example_names_the_plugin)
 	ck_assert_msg(load_src_file("examples/by_uid.conf", &c, NULL) == 0, "%s", err);
 	ck_assert_uint_eq(c.ngroups, 1);
 	ck_assert_ptr_null(c.groups[0].choice);
-	ck_assert_str_eq(c.groups[0].plugin, "/usr/local/lib/allocatord/by_uid.so");
+	/* a bare name: the installed plug-in, or $ALLOCATORD_PLUGIN_DIR's */
+	ck_assert_str_eq(c.groups[0].plugin, "by_uid.so");
 	ck_assert_str_eq(c.groups[0].plugin_arg, "fallback=no");
 	config_free(&c);
 }
@@ -875,8 +876,9 @@ START_TEST(test_config_print_socket_and_allow_lists)
 
 	ck_assert_msg(
 	    load("socket = { path = \"/tmp/x.sock\"; mode = \"0600\"; group = 7; };\n"
-		 "regions = ( { name = \"r\"; hugepages = true; allow_uids = [ 0, 1000 ];\n"
-		 "  allow_gids = [ 44 ];\n"
+		 "regions = ( { name = \"r\"; hugepages = true; allow_uids = ( 0, 4000000, "
+		 "\"root\" );\n"
+		 "  allow_gids = [ 4000000 ];\n"
 		 "  pools = ( { name = \"p\"; block_size = 1536; blocks = 2; align = 512;"
 		 " client_quota = 1; } );\n"
 		 "  heaps = ( { name = \"h\"; size = \"1M\"; client_quota = \"4K\"; } ); } );\n"
@@ -889,14 +891,37 @@ START_TEST(test_config_print_socket_and_allow_lists)
 	config_print(&c, out);
 	fclose(out);
 	assert_contains(buf, "socket /tmp/x.sock (mode 0600, group 7)\n");
-	assert_contains(buf, "region r: 2 MiB (hugepages: yes), allowed: uids 0, 1000; gids 44; "
-			     "max_holds 32776, uid_holds 16388\n");
+	assert_contains(buf, "region r: 2 MiB (hugepages: yes), allowed: uids 0 (root), 4000000; "
+			     "gids 4000000; max_holds 32776, uid_holds 16388\n");
 	assert_contains(buf,
 			"  pool  p     offset 0x0          1536 B x 2 blocks (align 512) = 3 KiB, "
 			"quota 1 blocks, uid_quota 1 blocks\n");
 	assert_contains(buf, "  heap  h     offset 0x1000       1 MiB (granule 64, max 4096 "
 			     "allocations), quota 4 KiB, uid_quota 512 KiB\n");
 	assert_contains(buf, "group g: p (plugin /x.so, arg \"y\")\n");
+	free(buf);
+	config_free(&c);
+}
+END_TEST
+
+/* Sizes that are no whole number of a large unit read rounded first, the
+ * exact count after: not "35433480196 KiB" alone. */
+START_TEST(test_config_print_sizes_readable)
+{
+	struct config c;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	ck_assert_msg(load("regions = ( { name = \"r\"; heaps = ( { name = \"h\"; size = 1048640; "
+			   "} ); } );\n",
+			   &c) == 0,
+		      "%s", err);
+	out = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(out);
+	config_print(&c, out);
+	fclose(out);
+	assert_contains(buf, "  heap  h     offset 0x0          1.0 MiB (1048640 B) (granule 64");
 	free(buf);
 	config_free(&c);
 }
@@ -988,6 +1013,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_config_free_is_safe);
 	tcase_add_test(tc, test_config_print_shows_every_object);
 	tcase_add_test(tc, test_config_print_socket_and_allow_lists);
+	tcase_add_test(tc, test_config_print_sizes_readable);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -72,6 +72,42 @@ START_TEST(test_server_hello_timeout_disconnects)
 }
 END_TEST
 
+/* Waits (up to 10 s) for the log to hold what: 1 if it came, 0 if not. */
+static int log_waits_for(const char *what)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (log_has(what))
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* A client that sends its hello and goes before the reply: the daemon
+ * cannot send the memfds, which is the client's business, not a warning. */
+START_TEST(test_server_client_gone_during_hello_is_not_a_warning)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Hello h = ALLOCD__HELLO__INIT;
+	int fd;
+
+	start("log_level = \"debug\";");
+	fd = raw_connect(td.socket);
+	ck_assert_int_ge(fd, 0);
+	r.version = 1;
+	r.id = 1;
+	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
+	r.hello = &h;
+	ck_assert_int_eq(raw_send(fd, &r), 0);
+	close(fd);
+	ck_assert(log_waits_for("client 1 (pid"));
+	ck_assert(log_waits_for(") gone"));
+	ck_assert_msg(!log_has("warn:"), "a client gone during its hello made a warning");
+	assert_serving();
+	stop();
+}
+END_TEST
+
 START_TEST(test_server_oversized_frame_refused_and_closed)
 {
 	static const uint8_t huge[4] = {0x00, 0x00, 0x10, 0x00}; /* 1 MiB */
@@ -335,6 +371,7 @@ Suite *server_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_server_hello_timeout_disconnects);
+	tcase_add_test(tc, test_server_client_gone_during_hello_is_not_a_warning);
 	tcase_add_test(tc, test_server_oversized_frame_refused_and_closed);
 	tcase_add_test(tc, test_server_garbage_then_close);
 	tcase_add_test(tc, test_server_protocol_violations_close);

@@ -49,8 +49,19 @@ START_TEST(test_startup_default_config_serves_and_stops_clean)
 {
 	struct test_daemon td;
 	struct stat st;
+	char log[4096];
 
 	ck_assert_int_eq(test_daemon_start(&td, NULL, NULL), 0);
+	/* counted as memctl status counts, and in good English; the line
+	 * comes just after the socket accepts, so wait for it (up to 10 s) */
+	for (int i = 0; i < 1000; i++) {
+		test_daemon_log(&td, log, sizeof(log));
+		if (strstr(log, "serving") != NULL)
+			break;
+		usleep(10000);
+	}
+	ck_assert_msg(strstr(log, "serving 1 region (3 pools, 1 heap), 1 group on ") != NULL, "%s",
+		      log);
 	ck_assert_int_eq(stat(td.socket, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 0777, 0660);
@@ -152,6 +163,23 @@ START_TEST(test_startup_refuses_plugin_with_wrong_abi)
 }
 END_TEST
 
+/* examples/by_uid.conf names its plug-in "by_uid.so": from the build tree
+ * it runs with ALLOCATORD_PLUGIN_DIR pointing at the one make built. */
+START_TEST(test_startup_example_plugin_config_runs_from_build_tree)
+{
+	char conf[512], dir[512];
+	const char *args[] = {"--check-config", "-c",
+			      test_src_path("examples/by_uid.conf", conf, sizeof(conf)), NULL};
+
+	setenv("ALLOCATORD_PLUGIN_DIR", test_build_path("examples/plugins/.libs", dir, sizeof(dir)),
+	       1);
+	ck_assert_int_eq(run_daemon(args), 0);
+	ck_assert_msg(strstr(out, "group per_user: user0, user1, user2 (plugin by_uid.so") != NULL,
+		      "%s", out);
+	unsetenv("ALLOCATORD_PLUGIN_DIR");
+}
+END_TEST
+
 START_TEST(test_startup_refuses_missing_plugin)
 {
 	char cfg[1024], path[] = "/tmp/allocatord-plug.XXXXXX";
@@ -178,6 +206,32 @@ START_TEST(test_startup_refuses_second_daemon_on_same_socket)
 	ck_assert_msg(strstr(err, "another allocatord is serving") != NULL, "%s", err);
 	/* the first one is unharmed */
 	ck_assert_int_eq(access(td.socket, F_OK), 0);
+	ck_assert_int_eq(test_daemon_stop(&td), 0);
+}
+END_TEST
+
+/* Start-up failures go through the logger at level error: "<3>" for the
+ * journal under systemd (JOURNAL_STREAM set), "allocatord: error:" else. */
+START_TEST(test_startup_failures_are_errors_under_journal_stream)
+{
+	const char *bad_config[] = {"-c", "/nonexistent/allocatord.conf", NULL};
+	const char *bad_usage[] = {"--frobnicate", NULL};
+	const char *second[] = {"-s", NULL, NULL};
+	struct test_daemon td;
+
+	ck_assert_int_eq(test_daemon_start(&td, small_config, NULL), 0);
+	second[1] = td.socket;
+	ck_assert_int_eq(run_daemon(second), 1);
+	ck_assert_msg(strncmp(err, "allocatord: error: another allocatord is serving", 48) == 0,
+		      "%s", err);
+	setenv("JOURNAL_STREAM", "8:12345", 1);
+	ck_assert_int_eq(run_daemon(second), 1);
+	ck_assert_msg(strncmp(err, "<3>another allocatord is serving", 32) == 0, "%s", err);
+	ck_assert_int_eq(run_daemon(bad_config), 1);
+	ck_assert_msg(strncmp(err, "<3>/nonexistent/allocatord.conf", 31) == 0, "%s", err);
+	ck_assert_int_eq(run_daemon(bad_usage), 2);
+	ck_assert_msg(strncmp(err, "<3>unknown option", 17) == 0, "%s", err);
+	unsetenv("JOURNAL_STREAM");
 	ck_assert_int_eq(test_daemon_stop(&td), 0);
 }
 END_TEST
@@ -258,8 +312,13 @@ START_TEST(test_startup_help_and_usage)
 		 "--config\0--socket\0--log-level\0--check-config\0--help\0--version\0";
 	     *opt; opt += strlen(opt) + 1)
 		ck_assert_msg(strstr(out, opt) != NULL, "--help lacks %s", opt);
+	/* A usage error is one line that names the fault and points to --help. */
 	ck_assert_int_eq(run_daemon(bad), 2);
+	ck_assert_str_eq(err, "allocatord: error: unknown option '--frobnicate' (see allocatord "
+			      "--help)\n");
 	ck_assert_int_eq(run_daemon(extra), 2);
+	ck_assert_str_eq(err, "allocatord: error: unexpected argument 'extra' (see allocatord "
+			      "--help)\n");
 	ck_assert_int_eq(run_daemon(version), 0);
 	ck_assert_msg(strncmp(out, "allocatord ", 11) == 0, "%s", out);
 }
@@ -289,9 +348,74 @@ START_TEST(test_startup_hugepages_without_reserve_is_clear)
 	}
 	write_file(path, cfg);
 	ck_assert_int_eq(run_daemon(args), 1);
-	ck_assert_msg(strstr(err, "region 'huge'") != NULL, "%s", err);
-	ck_assert_msg(strstr(err, "huge") != NULL, "%s", err);
+	/* refused before the memfd, by the count of free huge pages */
+	ck_assert_msg(strstr(err, "hugepage regions need 2.0 MiB, 1 huge page of 2.0 MiB, and 0 "
+				  "are free") != NULL,
+		      "%s", err);
+	ck_assert_msg(strstr(err, "vm.nr_hugepages") != NULL, "%s", err);
 	unlink(path);
+}
+END_TEST
+
+static uint64_t mem_total(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	unsigned long long kib = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "MemTotal: %llu kB", &kib), 1);
+	fclose(f);
+	return (uint64_t) kib * 1024;
+}
+
+/* A region twice the machine's memory: refused by --check-config and at a
+ * real start, with the sizes named, before anything is reserved (the test
+ * allocates nothing: the refusal comes before the first memfd). */
+START_TEST(test_startup_refuses_region_bigger_than_memory)
+{
+	char path[] = "/tmp/allocatord-big.XXXXXX", cfg[256], sock[64];
+	const char *check[] = {"--check-config", "-c", path, NULL};
+	const char *start[] = {"-c", path, "-s", sock, NULL};
+	uint64_t blocks = 2 * mem_total() / (64 << 20) + 1;
+	int fd = mkstemp(path);
+
+	close(fd);
+	snprintf(sock, sizeof(sock), "/tmp/allocatord-big-%d.sock", (int) getpid());
+	snprintf(cfg, sizeof(cfg),
+		 "regions = ({ name = \"big\"; pools = ({ name = \"p\"; block_size = \"64M\"; "
+		 "blocks = %lluL; }); });\n",
+		 (unsigned long long) blocks);
+	write_file(path, cfg);
+	ck_assert_int_eq(run_daemon(check), 1);
+	ck_assert_msg(strstr(err, "the regions need ") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "of shared memory, more than the ") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "MemAvailable") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, path) != NULL, "%s", err);
+	ck_assert_int_eq(run_daemon(start), 1);
+	ck_assert_msg(strstr(err, "allocatord: error: ") == err, "%s", err);
+	ck_assert_msg(strstr(err, "MemAvailable") != NULL, "%s", err);
+	ck_assert_int_eq(access(sock, F_OK), -1);
+	/* --check-config shows the sizes of one that fits */
+	write_file(path, small_config);
+	ck_assert_int_eq(run_daemon(check), 0);
+	ck_assert_msg(strstr(out, "memory: 4.0 KiB reserved at start") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "may use: ") != NULL, "%s", out);
+	unlink(path);
+}
+END_TEST
+
+/* RLIMIT_FSIZE bounds each memfd (ftruncate past it is SIGXFSZ): the limit
+ * is set in a shell child only, never in the test's own process. */
+START_TEST(test_startup_refuses_region_over_file_size_limit)
+{
+	char bin[512];
+	const char *argv[] = {"/bin/sh", "-c", "ulimit -f 100 && exec \"$0\" --check-config",
+			      test_build_path("daemon/allocatord", bin, sizeof(bin)), NULL};
+
+	ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_msg(strstr(err, "region 'default' is 9.0 MiB, over the file size limit "
+				  "RLIMIT_FSIZE of 50.0 KiB (ulimit -f)") != NULL,
+		      "%s", err);
 }
 END_TEST
 
@@ -337,7 +461,9 @@ Suite *startup_suite(void)
 	tcase_add_test(tc, test_startup_missing_config_file);
 	tcase_add_test(tc, test_startup_refuses_plugin_with_wrong_abi);
 	tcase_add_test(tc, test_startup_refuses_missing_plugin);
+	tcase_add_test(tc, test_startup_example_plugin_config_runs_from_build_tree);
 	tcase_add_test(tc, test_startup_refuses_second_daemon_on_same_socket);
+	tcase_add_test(tc, test_startup_failures_are_errors_under_journal_stream);
 	tcase_add_test(tc, test_startup_replaces_stale_socket);
 	tcase_add_test(tc, test_startup_refuses_to_replace_a_regular_file);
 	tcase_add_test(tc, test_startup_socket_path_too_long);
@@ -345,6 +471,8 @@ Suite *startup_suite(void)
 	tcase_add_test(tc, test_startup_help_and_usage);
 	tcase_add_test(tc, test_startup_hugepages_without_reserve_is_clear);
 	tcase_add_test(tc, test_startup_refuses_objects_beyond_one_frame);
+	tcase_add_test(tc, test_startup_refuses_region_bigger_than_memory);
+	tcase_add_test(tc, test_startup_refuses_region_over_file_size_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

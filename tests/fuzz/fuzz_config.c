@@ -87,7 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < cfg.ngroups; i++)
 		plugins |= cfg.groups[i].plugin != NULL;
 	/* Build what fits in a fuzzer's memory; plug-in paths are not dlopen()ed
-	 * from fuzzed text. */
+	 * from fuzzed text. Warnings (memcheck's about lease pages) would only
+	 * flood the fuzzer's output. */
+	log_set_level(LOG_ERROR);
 	if (!plugins && blocks <= (1u << 20) && bytes <= (UINT64_C(1) << 34) &&
 	    cfg.max_frame <= (1u << 20) && daemon_init(&d, &cfg, true, &e) == 0) {
 		if (dispatch_init(&x, &d, &e) == 0)
