@@ -55,6 +55,37 @@ static int key_by_name(const void *key, const void *elem)
 	return strcmp(key, ((const struct mc_object *) elem)->name);
 }
 
+/* Map fd's size bytes shared and writable at an address that is a multiple
+ * of wire_map_align(size), so that an offset aligned to a power of two up to
+ * that is a pointer as aligned: reserve address space with room to slide,
+ * map over its aligned part, give back the rest. Where the reservation is
+ * refused (an address-space limit), a plain page-aligned mapping. */
+static void *map_aligned(int fd, size_t size)
+{
+	size_t align = (size_t) wire_map_align(size), page = (size_t) sysconf(_SC_PAGESIZE);
+	size_t len = size + (align > page ? align - page : 0);
+	uintptr_t start, at;
+	void *r, *p;
+
+	if (len < size)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	r = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	start = (uintptr_t) r;
+	at = (start + align - 1) & ~(uintptr_t) (align - 1);
+	p = mmap((void *) at, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		munmap(r, len);
+		return MAP_FAILED;
+	}
+	if (at > start)
+		munmap(r, at - start);
+	if (start + len > at + size)
+		munmap((void *) (at + size), start + len - (at + size));
+	return p;
+}
+
 /* Map every region of the hello reply, from fds[i] for regions[i]. The
  * region must be as large as announced: mapping past the end of the memfd
  * would turn into SIGBUS at the first touch. */
@@ -71,7 +102,7 @@ static int map_regions(mc_client_t *c, const Allocd__HelloReply *hr, const int *
 		if (size == 0 || size > SIZE_MAX || fstat(fds[i], &st) < 0 ||
 		    (uint64_t) st.st_size < size)
 			return -EPROTO;
-		p = mmap(NULL, (size_t) size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+		p = map_aligned(fds[i], (size_t) size);
 		if (p == MAP_FAILED)
 			return -errno;
 		c->regions[i].base = p;

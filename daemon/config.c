@@ -357,8 +357,16 @@ static int place_contents(const struct cp_ctx *ctx, const config_setting_t *s, s
 		r->pools[i].bits_offset = r->bits_size;
 		r->bits_size += round_up(r->pools[i].blocks, 64) / 8;
 	}
-	for (i = 0; i < r->nheaps && end <= REGION_SIZE_MAX; i++)
-		r->heaps[i].offset = place(&end, r->heaps[i].granule, r->heaps[i].size);
+	/* Heaps at offsets aligned beyond their granule: TLSF aligns offsets
+	 * within the heap, which are region offsets as aligned only up to what
+	 * the heap's own offset is a multiple of. */
+	for (i = 0; i < r->nheaps && end <= REGION_SIZE_MAX; i++) {
+		uint64_t at = wire_heap_align(r->heaps[i].size);
+
+		if (at < r->heaps[i].granule)
+			at = r->heaps[i].granule;
+		r->heaps[i].offset = place(&end, at, r->heaps[i].size);
+	}
 	if (end > REGION_SIZE_MAX)
 		return cp_fail(ctx, s, "its pools and heaps need more than %s",
 			       bytes_fmt(REGION_SIZE_MAX, BYTES_EXACT, a));

@@ -449,6 +449,14 @@ int ops_heap_alloc(struct ops *op, struct session *s, struct object *o, uint64_t
 	if ((align & (align - 1)) != 0)
 		return errbuf_set(e, -EINVAL, "heap '%s': align %llu is not a power of two",
 				  o->name, ull(align));
+	/* TLSF aligns within the heap: that is alignment in the region only
+	 * up to what the heap's offset is a multiple of (see wire_heap_align). */
+	if (o->offset % align != 0)
+		return errbuf_set(
+		    e, -EINVAL,
+		    "heap '%s': align %llu is more than its offsets can be aligned to "
+		    "(%llu)",
+		    o->name, ull(align), ull(o->offset & -o->offset));
 	/* Sizes over the heap cannot fit; tlsf_alloc says so without overflow. */
 	if (size <= o->size) {
 		rc = check_quota(s, o, (size + granule - 1) & ~(granule - 1), e);

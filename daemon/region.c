@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/bytes.h"
@@ -95,6 +96,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 {
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	char human[BYTES_BUF];
+	struct stat st;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -136,6 +138,12 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 	rc = region_reserve(r, cfg, e);
 	if (rc < 0)
 		goto fail;
+	if (fstat(r->fd, &st) < 0) {
+		rc = -errno;
+		errbuf_set(e, rc, "region '%s': fstat: %s", cfg->name, strerror(-rc));
+		goto fail;
+	}
+	r->blocks = (int64_t) st.st_blocks;
 	if (fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
 		errbuf_set(e, rc, "region '%s': cannot seal: %s", cfg->name, strerror(-rc));
@@ -159,6 +167,29 @@ fail:
 	close(r->fd);
 	r->fd = -1;
 	return rc;
+}
+
+int64_t region_holes(const struct region *r)
+{
+	struct stat st;
+
+	if (r->fd < 0 || fstat(r->fd, &st) < 0 || (int64_t) st.st_blocks >= r->blocks)
+		return 0;
+	return (r->blocks - (int64_t) st.st_blocks) * 512;
+}
+
+int region_fill(struct region *r, uint64_t max)
+{
+	uint64_t len = r->size - r->fill_at < max ? r->size - r->fill_at : max;
+
+	if (len > 0 && fallocate(r->fd, 0, (off_t) r->fill_at, (off_t) len) < 0)
+		return -errno;
+	r->fill_at += len;
+	if (r->fill_at < r->size)
+		return 1;
+	r->filling = false;
+	r->fill_at = 0;
+	return 0;
 }
 
 void region_destroy(struct region *r)

@@ -33,11 +33,17 @@ struct region {
 	int fd;        /* memfd, -1 when not created */
 	uint8_t *base; /* PROT_NONE mapping of [0, size) */
 	uint64_t size;
-	int bits_fd;    /* shared-bits memfd, -1 when not created */
-	uint64_t *bits; /* RW mapping of its cfg->bits_size bytes, or NULL
-			 * when 0; dry run: private anonymous memory */
-	uint32_t holds; /* hold-table entries on its objects, at most
-			 * cfg->max_holds (ops keeps the count) */
+	int64_t blocks;        /* st_blocks of fd once reserved: the whole region */
+	uint64_t fill_at;      /* region_fill's progress while filling */
+	bool filling;          /* holes found, being filled (region_fill) */
+	bool fill_failed;      /* the last region_fill could not reserve */
+	uint64_t punched;      /* holes found since the last line logged */
+	uint64_t punch_log_ms; /* loop time of that line */
+	int bits_fd;           /* shared-bits memfd, -1 when not created */
+	uint64_t *bits;        /* RW mapping of its cfg->bits_size bytes, or NULL
+				* when 0; dry run: private anonymous memory */
+	uint32_t holds;        /* hold-table entries on its objects, at most
+				* cfg->max_holds (ops keeps the count) */
 };
 
 /*
@@ -51,6 +57,27 @@ struct region {
  */
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
 		  struct errbuf *e);
+
+/*
+ * Holes. No seal stops a member that maps the region writable from punching
+ * holes in it (fallocate FALLOC_FL_PUNCH_HOLE, or madvise MADV_REMOVE):
+ * F_SEAL_WRITE and F_SEAL_FUTURE_WRITE would, but also forbid the writable
+ * mappings clients need, and fallocate needs only the write access every
+ * such mapping has. A hole gives its pages back (on a hugepage region, to
+ * the pool where anyone may take them) and reads as zeros.
+ *
+ * region_holes finds them in O(1): the bytes the region's memfd has fewer
+ * than reserved (fstat), 0 when whole (always for a dry-run region). Where
+ * they are cannot be told cheaply (SEEK_HOLE and mincore count reserved but
+ * never written pages as holes), so region_fill reserves the whole region
+ * again, max bytes per call (fallocate mode 0 fills holes and leaves the
+ * rest; it still walks every page, ~4 ms per 16 MiB, hence the steps):
+ * from fill_at, which it advances. Returns 1 while there is more to do, 0
+ * once it has reached the end (filling is then false), or a negative errno
+ * if reserving failed (the holes are still there).
+ */
+int64_t region_holes(const struct region *r);
+int region_fill(struct region *r, uint64_t max);
 
 /* Unmap and close. Safe on a zeroed struct with fd = bits_fd = -1. */
 void region_destroy(struct region *r);

@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "daemon/bytes.h"
 #include "daemon/dispatch.h"
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
@@ -28,6 +29,16 @@
 /* Bytes asked of the kernel per read when no larger frame is pending. */
 #define READ_CHUNK 16384u
 
+/* How often the regions are checked for holes a member punched (see
+ * region_holes), and how much is reserved again per loop pass meanwhile
+ * (region_fill: about 4 ms of the loop's time). */
+#define REGION_CHECK_MS  250u
+#define REGION_FILL_STEP (UINT64_C(16) << 20)
+#define PUNCH_LOG_MS     10000u
+
+/* Supplementary groups read without a heap buffer (most peers have few). */
+#define PEER_GROUPS_INLINE 64u
+
 struct server {
 	struct dispatch *x;
 	struct daemon *d;    /* x->d */
@@ -37,6 +48,9 @@ struct server {
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	uv_signal_t sighup;
+	uv_timer_t region_check; /* every REGION_CHECK_MS: server_check_regions */
+	uv_idle_t filler;        /* active while a region is being filled */
+	struct sockfile sf;      /* the listener's file and lock */
 	bool stopping;
 };
 
@@ -55,6 +69,83 @@ struct conn {
 };
 
 static void conn_process(struct conn *c);
+static void server_on_fill(uv_idle_t *h);
+
+/* Look for holes punched in the regions' memory (region_holes) and start
+ * filling them in the background (server_on_fill), saying so: the contents
+ * there are lost and, on a hugepage region, a member touching them may be
+ * killed by SIGBUS if another process takes the pages first. */
+static void server_check_regions(struct server *srv)
+{
+	const struct object_table *t = &srv->d->table;
+	char human[BYTES_BUF];
+	int64_t missing;
+
+	for (size_t i = 0; i < t->nregions; i++) {
+		struct region *r = &t->regions[i];
+
+		if (r->filling || (missing = region_holes(r)) == 0)
+			continue;
+		/* One line per PUNCH_LOG_MS at most, counting the others: a
+		 * member punching all the time must not flood the log. */
+		r->punched++;
+		if (!r->fill_failed && (r->punch_log_ms == 0 ||
+					uv_now(&srv->loop) - r->punch_log_ms >= PUNCH_LOG_MS)) {
+			bytes_fmt((uint64_t) missing, BYTES_ROUNDED, human);
+			log_warn("region '%s': %s of its memory had been punched out by a member "
+				 "(fallocate PUNCH_HOLE or madvise MADV_REMOVE): reserving it "
+				 "again, contents there lost (%llu time%s since the last line)",
+				 r->cfg->name, human, (unsigned long long) r->punched,
+				 r->punched == 1 ? "" : "s");
+			r->punched = 0;
+			r->punch_log_ms = uv_now(&srv->loop);
+		}
+		r->filling = true;
+		r->fill_at = 0;
+		if (!uv_is_active((uv_handle_t *) &srv->filler))
+			uv_idle_start(&srv->filler, server_on_fill);
+	}
+}
+
+/* One step of every region being filled, once per loop pass, so that other
+ * clients are served between steps however large the region. */
+static void server_on_fill(uv_idle_t *h)
+{
+	struct server *srv = h->data;
+	const struct object_table *t = &srv->d->table;
+	bool more = false;
+	int rc;
+
+	for (size_t i = 0; i < t->nregions; i++) {
+		struct region *r = &t->regions[i];
+
+		if (!r->filling)
+			continue;
+		rc = region_fill(r, REGION_FILL_STEP);
+		if (rc < 0) {
+			/* Logged once, not at every retry; the next check retries. */
+			if (!r->fill_failed)
+				log_error(
+				    "region '%s': memory punched out by a member cannot be "
+				    "reserved again: %s; members touching it may be killed by "
+				    "SIGBUS until it can",
+				    r->cfg->name, strerror(-rc));
+			r->fill_failed = true;
+			r->filling = false;
+		} else if (rc == 0 && r->fill_failed) {
+			log_info("region '%s': its memory is reserved again", r->cfg->name);
+			r->fill_failed = false;
+		}
+		more |= r->filling;
+	}
+	if (!more)
+		uv_idle_stop(h);
+}
+
+static void server_on_region_check(uv_timer_t *t)
+{
+	server_check_regions(t->data);
+}
 
 /* Close callback for a connection that never became a session. */
 static void conn_free_handle(uv_handle_t *h)
@@ -81,6 +172,8 @@ static void conn_close(struct conn *c)
 	c->srv->conns[c->s->slot] = NULL;
 	ops_end_session(&c->srv->x->ops, c->s);
 	c->s = NULL;
+	/* A member that punched a hole and left is the likeliest case. */
+	server_check_regions(c->srv);
 	uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
 	uv_close((uv_handle_t *) &c->hello_timer, conn_handle_closed);
 }
@@ -283,20 +376,39 @@ static void conn_on_hello_timeout(uv_timer_t *t)
 	conn_close(c);
 }
 
-static void peer_creds(int fd, struct session_creds *cr, gid_t *groups, size_t max)
+/* Peer credentials from the kernel. Supplementary groups: first into
+ * stack[max]; a peer with more (SO_PEERGROUPS fails with ERANGE and says how
+ * many bytes it needs) gets a heap buffer, *heap, that the caller frees. If
+ * they cannot be read the peer is judged on its uid and gid alone -- fewer
+ * rights, never more -- and the log says so. */
+static void peer_creds(int fd, struct session_creds *cr, gid_t *stack, size_t max, gid_t **heap)
 {
 	struct ucred uc = {.pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1};
 	socklen_t len = sizeof(uc);
+	gid_t *groups = stack;
+	int rc;
 
 	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
 	cr->pid = uc.pid;
 	cr->uid = uc.uid;
 	cr->gid = uc.gid;
-	cr->groups = groups;
+	*heap = NULL;
 	len = (socklen_t) (max * sizeof(*groups));
-	cr->ngroups = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0
-			  ? len / sizeof(*groups)
-			  : 0;
+	rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+	if (rc < 0 && errno == ERANGE) {
+		*heap = malloc(len);
+		groups = *heap;
+		rc = groups == NULL ? -1 : getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+		if (groups == NULL)
+			errno = ENOMEM;
+	}
+	cr->groups = groups;
+	cr->ngroups = rc == 0 ? len / sizeof(*groups) : 0;
+	if (rc < 0)
+		log_warn("client pid %d uid %u: cannot read its supplementary groups (%s): "
+			 "judging it by uid %u and gid %u only",
+			 (int) uc.pid, (unsigned) uc.uid, strerror(errno), (unsigned) uc.uid,
+			 (unsigned) uc.gid);
 }
 
 /* The start line, counted as memctl status counts: pools and heaps are a
@@ -337,7 +449,7 @@ static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session
 static void server_on_connection(uv_stream_t *listener, int status)
 {
 	struct server *srv = listener->data;
-	gid_t groups[SESSION_MAX_GROUPS];
+	gid_t groups[PEER_GROUPS_INLINE], *more_groups;
 	struct session_creds cr;
 	struct errbuf e;
 	struct conn *c;
@@ -360,8 +472,9 @@ static void server_on_connection(uv_stream_t *listener, int status)
 		uv_close((uv_handle_t *) &c->pipe, conn_free_handle);
 		return;
 	}
-	peer_creds(fd, &cr, groups, SESSION_MAX_GROUPS);
+	peer_creds(fd, &cr, groups, PEER_GROUPS_INLINE, &more_groups);
 	rc = daemon_session_start(srv->d, &cr, &c->s, &e);
+	free(more_groups); /* the session keeps only what the groups allow */
 	if (rc < 0) {
 		server_refuse(srv, &c->pipe, &cr, rc, e.msg);
 		return;
@@ -392,10 +505,12 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
 	uv_close((uv_handle_t *) &srv->sighup, NULL);
+	uv_close((uv_handle_t *) &srv->region_check, NULL);
+	uv_close((uv_handle_t *) &srv->filler, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
-	unlink(d->socket_path);
+	sockfile_release(&srv->sf);
 }
 
 static void server_on_signal(uv_signal_t *h, int signum)
@@ -404,36 +519,39 @@ static void server_on_signal(uv_signal_t *h, int signum)
 	server_stop(h->data);
 }
 
+/* Listen on the socket systemd passed, else on a file of our own at
+ * d->socket_path (sockfile_bind: the lock, the stale file, mode and group). */
 static int server_listen(struct server *srv, struct errbuf *e)
 {
 	struct daemon *d = srv->d;
-	mode_t old;
 	int rc;
 
-	rc = sockfile_prepare(d->socket_path, e);
+	rc = sockfile_inherit(&srv->sf, e);
+	if (rc == 0)
+		rc = sockfile_bind(&srv->sf, d->socket_path, &d->cfg, e);
 	if (rc < 0)
 		return rc;
+	if (srv->sf.activated) {
+		snprintf(d->socket_path, sizeof(d->socket_path), "%s", srv->sf.path);
+		log_info("listening on %s, passed by systemd: its SocketMode= and SocketGroup= "
+			 "apply, not socket.mode and socket.group",
+			 d->socket_path);
+	}
 	uv_pipe_init(&srv->loop, &srv->listener, 0);
 	srv->listener.data = srv;
-	/* Born private; sockfile_set_access opens it up as configured. */
-	old = umask(0177);
-	rc = uv_pipe_bind(&srv->listener, d->socket_path);
-	umask(old);
+	rc = uv_pipe_open(&srv->listener, srv->sf.fd);
 	if (rc < 0) {
-		errbuf_set(e, rc, "bind %s: %s", d->socket_path, uv_strerror(rc));
-		goto fail;
-	}
-	rc = sockfile_set_access(d->socket_path, &d->cfg, e);
-	if (rc == 0) {
+		close(srv->sf.fd);
+		errbuf_set(e, rc, "listen %s: %s", d->socket_path, uv_strerror(rc));
+	} else {
 		rc = uv_listen((uv_stream_t *) &srv->listener, 1024, server_on_connection);
 		if (rc < 0)
 			errbuf_set(e, rc, "listen %s: %s", d->socket_path, uv_strerror(rc));
 	}
 	if (rc == 0)
 		return 0;
-	unlink(d->socket_path); /* ours: bind created it */
-fail:
 	uv_close((uv_handle_t *) &srv->listener, NULL);
+	sockfile_release(&srv->sf);
 	return rc;
 }
 
@@ -545,6 +663,10 @@ int server_run(struct dispatch *x, struct errbuf *e)
 		return rc;
 	}
 
+	uv_timer_init(&srv.loop, &srv.region_check);
+	uv_idle_init(&srv.loop, &srv.filler);
+	srv.region_check.data = srv.filler.data = &srv;
+	uv_timer_start(&srv.region_check, server_on_region_check, REGION_CHECK_MS, REGION_CHECK_MS);
 	log_serving(d);
 #ifdef HAVE_LIBSYSTEMD
 	sd_notify(0, "READY=1");

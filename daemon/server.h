@@ -23,10 +23,13 @@
 #include "daemon/errbuf.h"
 
 /*
- * Listen on x->d->socket_path (replacing a stale socket file, refusing a
- * live daemon or a non-socket file there), serve until SIGTERM or SIGINT,
- * then close every client (ending its session), remove the socket file and
- * return 0. On a start-up error returns a negative errno with a message in e.
+ * Listen on the socket systemd passed (LISTEN_FDS; x->d->socket_path is
+ * then set to its path), else on x->d->socket_path (sockfile_bind: its lock,
+ * a stale file replaced, a live daemon, a non-socket file or an unsafe
+ * directory refused), serve until SIGTERM or SIGINT, then close every client
+ * (ending its session), remove the socket file if it is still ours (never
+ * systemd's) and return 0. On a start-up error returns a negative errno with
+ * a message in e.
  */
 int server_run(struct dispatch *x, struct errbuf *e);
 

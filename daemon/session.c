@@ -68,15 +68,12 @@ struct session *session_new(const struct object_table *t, const struct session_c
 	s->pid = cr->pid;
 	s->uid = cr->uid;
 	s->gid = cr->gid;
-	s->ngroups = cr->ngroups < SESSION_MAX_GROUPS ? cr->ngroups : SESSION_MAX_GROUPS;
-	if (s->ngroups > 0)
-		memcpy(s->groups, cr->groups, s->ngroups * sizeof(*s->groups));
 	s->since_ms = since_ms;
 	s->hold_head = HOLD_NIL;
 	s->lease.fd = -1;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
 	for (size_t i = 0; i < t->nregions; i++)
-		if (region_allows(&t->regions[i], s->uid, s->gid, s->groups, s->ngroups))
+		if (region_allows(&t->regions[i], s->uid, s->gid, cr->groups, cr->ngroups))
 			s->regions |= UINT64_C(1) << i;
 	log_debug("client %llu connected: pid %d uid %u gid %u (%s)", (unsigned long long) s->id,
 		  (int) s->pid, (unsigned) s->uid, (unsigned) s->gid, s->comm);

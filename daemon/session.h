@@ -18,8 +18,6 @@
 #include "daemon/tenant.h"
 #include "daemon/wire.h"
 
-#define SESSION_MAX_GROUPS 32
-
 /* What a session holds of one pool or heap. */
 struct session_held {
 	uint64_t amount; /* blocks (pools) or usable bytes (heaps) */
@@ -32,8 +30,6 @@ struct session {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[SESSION_MAX_GROUPS]; /* supplementary (SO_PEERGROUPS) */
-	size_t ngroups;
 	char comm[17];         /* /proc/PID/comm at connect */
 	char client_name[64];  /* from Hello */
 	uint64_t since_ms;     /* wall clock, ms since the epoch */
@@ -56,7 +52,7 @@ struct session_creds {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	const gid_t *groups;
+	const gid_t *groups; /* supplementary (SO_PEERGROUPS), all of them */
 	size_t ngroups;
 };
 

@@ -1,14 +1,43 @@
 /*
- * sockfile: the listening socket's path and file -- which path, whether a
- * file already there may be replaced, and its mode and group.
+ * sockfile: the listening socket's path and file -- which path, who owns it
+ * (a lock beside it), whether a file already there may be replaced, the
+ * file's mode and group, and its removal at the stop; or the socket systemd
+ * passes (socket activation), whose file is systemd's.
+ *
+ * Ownership of a path: "PATH.lock" beside the socket is held with flock for
+ * the daemon's life. Only the holder judges whether a socket file at PATH is
+ * stale, so two daemons starting together cannot both decide to serve; and
+ * at the stop the holder removes PATH only if it is still the file it bound
+ * (same device and inode), so a daemon never removes another's socket.
+ *
+ * Trust in the directory: the socket file is made and changed by path, so
+ * whoever can write its directory could swap it for a symlink between two
+ * calls. The directory must therefore be owned by the daemon's user or root
+ * and writable by nobody else, except a root-owned sticky directory such as
+ * /tmp (there nobody can remove or rename another's file). The mode comes
+ * from the umask at bind, the group from fchownat(AT_SYMLINK_NOFOLLOW):
+ * nothing follows a link.
  */
 #ifndef ALLOCATORD_DAEMON_SOCKFILE_H
 #define ALLOCATORD_DAEMON_SOCKFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
+
+struct sockfile {
+	char path[108];      /* fits a sockaddr_un */
+	char lock_path[113]; /* path + ".lock" */
+	int lock_fd;         /* flock held while serving, -1 when none */
+	int fd;              /* the listening socket, -1 when none */
+	dev_t dev;           /* the file bind made, to remove only it */
+	ino_t ino;
+	bool bound;     /* we made the file at path: remove it at the stop */
+	bool activated; /* fd came from systemd, whose file it is */
+};
 
 /*
  * The path to listen on, first found of: cli (-s), $ALLOCATORD_SOCKET, the
@@ -21,14 +50,36 @@ int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t 
 		     struct errbuf *e);
 
 /*
- * Make path ready for bind: create its directory if missing (one level,
- * mode 0755), remove a stale socket left by a dead daemon (nothing accepts
- * on it), refuse a live one (-EADDRINUSE) or a file that is not a socket
- * (-EEXIST). Returns 0 or a negative errno with a message.
+ * The listening socket systemd passed, with sd_listen_fds(3) semantics and
+ * no libsystemd: used only when $LISTEN_PID is this process; the descriptors
+ * from 3 to 3 + $LISTEN_FDS - 1 must hold exactly one listening Unix stream
+ * socket on a path (others, e.g. from an fd store, are left alone, marked
+ * close-on-exec). LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset so that
+ * children do not take them. Returns 1 with sf ready (sf->fd, sf->path,
+ * sf->activated), 0 when nothing was passed (sf untouched but initialised),
+ * or a negative errno with a message (-EINVAL: malformed variables, none or
+ * several listening sockets, an abstract socket).
  */
-int sockfile_prepare(const char *path, struct errbuf *e);
+int sockfile_inherit(struct sockfile *sf, struct errbuf *e);
 
-/* After bind: set the configured mode and group. 0 or -errno + message. */
-int sockfile_set_access(const char *path, const struct config *c, struct errbuf *e);
+/*
+ * Take the path: check (or create, one level, mode 0755) its directory and
+ * refuse one others can write (-EPERM: owned by another user, or writable by
+ * group or others without being root-owned and sticky); take PATH.lock
+ * (-EADDRINUSE "another allocatord is serving PATH" when held); replace a
+ * stale socket file, refuse a live one (-EADDRINUSE) or a file that is not a
+ * socket (-EEXIST); then bind a new socket there with c's mode, set c's
+ * group without following links, and check that the file is still the one
+ * bound. On success sf->fd is bound (not listening yet). On error nothing is
+ * left behind (lock released, file removed if we made it), message in e.
+ */
+int sockfile_bind(struct sockfile *sf, const char *path, const struct config *c, struct errbuf *e);
+
+/*
+ * At the stop, after the listener is closed: remove the socket file if it
+ * is still the one we bound, then the lock file, and release the lock.
+ * Nothing for an activated socket. Idempotent.
+ */
+void sockfile_release(struct sockfile *sf);
 
 #endif

@@ -28,6 +28,7 @@ dist_example_DATA = examples/allocatord.conf examples/by_uid.conf \
 	examples/producer.c examples/consumer.c examples/hold.c examples/plugins/by_uid.c
 dist_example_SCRIPTS = examples/handoff.sh
 systemdsystemunit_DATA = examples/allocatord.service
+dist_systemdsystemunit_DATA = examples/allocatord.socket
 examples/allocatord.service: $(top_srcdir)/examples/allocatord.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) examples && \
 		sed -e 's|[@]sbindir[@]|$(sbindir)|g' -e 's|[@]sysconfdir[@]|$(sysconfdir)|g' \

@@ -45,6 +45,37 @@
 #define WIRE_SOCKET_SYSTEM "/run/allocatord/allocatord.sock"
 #define WIRE_SOCKET_NAME   "allocatord.sock"
 
+/*
+ * Alignment, so that an offset aligned to a power of two is an address as
+ * aligned in every process. A client maps a region of size bytes at an
+ * address that is a multiple of wire_map_align(size): the smallest power of
+ * two >= size, at most WIRE_MAP_ALIGN_MAX (the largest pool align a config
+ * may set). The daemon places each heap at a region offset that is a
+ * multiple of wire_heap_align(heap size): the largest power of two <= that
+ * size, at most WIRE_HEAP_ALIGN_MAX, so that its padding stays small; a heap
+ * serves any align its offset is a multiple of.
+ */
+#define WIRE_MAP_ALIGN_MAX  (UINT64_C(1) << 30)
+#define WIRE_HEAP_ALIGN_MAX (UINT64_C(2) << 20)
+
+static inline uint64_t wire_map_align(uint64_t size)
+{
+	uint64_t a = 1;
+
+	while (a < size && a < WIRE_MAP_ALIGN_MAX)
+		a <<= 1;
+	return a;
+}
+
+static inline uint64_t wire_heap_align(uint64_t size)
+{
+	uint64_t a = 1;
+
+	while (a <= size / 2 && a < WIRE_HEAP_ALIGN_MAX)
+		a <<= 1;
+	return a;
+}
+
 /* The kinds of named objects, as Kind numbers them on the wire. */
 enum wire_kind { WIRE_KIND_POOL = 1, WIRE_KIND_HEAP = 2, WIRE_KIND_GROUP = 3 };
 

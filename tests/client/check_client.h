@@ -21,5 +21,6 @@ Suite *cache_misuse_suite(void);
 Suite *examples_suite(void);
 Suite *timeout_suite(void);
 Suite *reload_suite(void);
+Suite *align_suite(void);
 
 #endif

@@ -173,7 +173,7 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
 static void remove_dir(struct test_daemon *td)
 {
 	char path[192];
-	const char *files[] = {"sock", "log", "allocatord.conf", "valgrind.log"};
+	const char *files[] = {"sock", "sock.lock", "log", "allocatord.conf", "valgrind.log"};
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", td->dir, files[i]);

@@ -21,5 +21,7 @@ Suite *memcheck_suite(void);
 Suite *server_suite(void);
 Suite *steady_suite(void);
 Suite *reload_suite(void);
+Suite *socket_suite(void);
+Suite *holes_suite(void);
 
 #endif

@@ -21,7 +21,9 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_lease_server.c \
 	tests/daemon/test_limits_server.c \
 	tests/daemon/test_steady.c \
-	tests/daemon/test_reload.c
+	tests/daemon/test_reload.c \
+	tests/daemon/test_socket.c \
+	tests/daemon/test_holes.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_daemon_check_daemon_LDADD = daemon/libdaemon.la tests/common/libtestcommon.la $(CHECK_LIBS)
 TESTS += tests/daemon/check_daemon
@@ -33,7 +35,8 @@ check_LTLIBRARIES += \
 	tests/daemon/plugins/no_symbol.la \
 	tests/daemon/plugins/no_choose.la \
 	tests/daemon/plugins/init_fails.la \
-	tests/daemon/plugins/malloc_count.la
+	tests/daemon/plugins/malloc_count.la \
+	tests/daemon/plugins/swap_after_bind.la
 tests_daemon_plugins_bad_abi_la_SOURCES = tests/daemon/plugins/bad_abi.c
 tests_daemon_plugins_bad_abi_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_TEST_LDFLAGS)
 tests_daemon_plugins_no_symbol_la_SOURCES = tests/daemon/plugins/no_symbol.c
@@ -46,3 +49,8 @@ tests_daemon_plugins_init_fails_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_TEST_LDFLAGS
 tests_daemon_plugins_malloc_count_la_SOURCES = tests/daemon/plugins/malloc_count.c
 tests_daemon_plugins_malloc_count_la_CFLAGS = $(WARN_CFLAGS) -Wno-missing-prototypes
 tests_daemon_plugins_malloc_count_la_LDFLAGS = $(PLUGIN_TEST_LDFLAGS)
+# The same: the attacker who swaps the socket file for a link after bind.
+tests_daemon_plugins_swap_after_bind_la_SOURCES = tests/daemon/plugins/swap_after_bind.c
+tests_daemon_plugins_swap_after_bind_la_CFLAGS = $(WARN_CFLAGS) -Wno-missing-prototypes
+tests_daemon_plugins_swap_after_bind_la_LDFLAGS = $(PLUGIN_TEST_LDFLAGS)
+tests_daemon_plugins_swap_after_bind_la_LIBADD = -ldl

@@ -397,6 +397,8 @@ static void check_layout(const struct cfg_region *r)
 			off = r->heaps[i - r->npools].offset;
 			size = r->heaps[i - r->npools].size;
 			align = r->heaps[i - r->npools].granule;
+			if (align < wire_heap_align(size))
+				align = wire_heap_align(size);
 		}
 		ck_assert_uint_eq(off % 4096, 0);
 		ck_assert_uint_eq(off % align, 0);
@@ -428,9 +430,10 @@ START_TEST(test_config_layout)
 	/* b ends at 0x41200; c wants 64 KiB alignment. */
 	ck_assert_uint_eq(r->pools[2].offset, 0x50000);
 	ck_assert_uint_eq(r->heaps[0].offset, 0x70000);
-	/* h ends at 0x70400: the next page, 8 KiB aligned. */
-	ck_assert_uint_eq(r->heaps[1].offset, 0x72000);
-	ck_assert_uint_eq(r->size, 0x172000);
+	/* h ends at 0x70400; i, of 1 MiB, starts at a multiple of 1 MiB so
+	 * that it can give 1 MiB alignment in region terms. */
+	ck_assert_uint_eq(r->heaps[1].offset, 0x100000);
+	ck_assert_uint_eq(r->size, 0x200000);
 	config_free(&c);
 }
 END_TEST
@@ -896,7 +899,7 @@ START_TEST(test_config_print_socket_and_allow_lists)
 	assert_contains(buf,
 			"  pool  p     offset 0x0          1536 B x 2 blocks (align 512) = 3 KiB, "
 			"quota 1 blocks, uid_quota 1 blocks\n");
-	assert_contains(buf, "  heap  h     offset 0x1000       1 MiB (granule 64, max 4096 "
+	assert_contains(buf, "  heap  h     offset 0x100000     1 MiB (granule 64, max 4096 "
 			     "allocations), quota 4 KiB, uid_quota 512 KiB\n");
 	assert_contains(buf, "group g: p (plugin /x.so, arg \"y\")\n");
 	free(buf);

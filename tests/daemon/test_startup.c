@@ -413,7 +413,7 @@ START_TEST(test_startup_refuses_region_over_file_size_limit)
 			      test_build_path("daemon/allocatord", bin, sizeof(bin)), NULL};
 
 	ck_assert_int_eq(test_run(argv, out, sizeof(out), err, sizeof(err)), 1);
-	ck_assert_msg(strstr(err, "region 'default' is 9.0 MiB, over the file size limit "
+	ck_assert_msg(strstr(err, "region 'default' is 10.0 MiB, over the file size limit "
 				  "RLIMIT_FSIZE of 50.0 KiB (ulimit -f)") != NULL,
 		      "%s", err);
 }

@@ -1,8 +1,9 @@
 /*
  * libFuzzer harness for the configuration loader: any text goes through
  * config_load_string(); what loads must satisfy the invariants config.h
- * promises (unique names, objects aligned, inside their region, not
- * overlapping, groups of pools of one region), print without trouble, and
+ * promises (unique names, objects aligned -- heaps to their size's power of
+ * two, up to 2 MiB -- inside their region, not overlapping, groups of pools of one region), print
+ * without trouble, and
  * -- when small enough to build here and free of plug-ins -- build a dry-run
  * daemon and tear it down. What does not load must leave the config empty
  * and say why.
@@ -45,6 +46,9 @@ static void check_layout(const struct config *c, uint64_t *blocks, uint64_t *byt
 
 			if (h->offset < end || h->offset % h->granule != 0 || h->size % h->granule)
 				die("heap placement");
+			/* what makes TLSF's in-heap alignment a region alignment */
+			if (h->offset % wire_heap_align(h->size) != 0)
+				die("heap offset aligned to its size's power of two");
 			end = h->offset + h->size;
 			if (end > r->size)
 				die("heap inside its region");
