@@ -148,9 +148,9 @@ static void close_fds(const int *fds, size_t n)
 /*
  * The descriptors that came with msg: into fds (up to max, counted in
  * *nfds), or closed when fds is NULL -- a descriptor nobody asked for must
- * not leak into the process. When fds were wanted, a truncated control
- * message or more than max descriptors is -EPROTO (the extra ones are
- * closed; the kernel already closed what did not fit).
+ * not leak into the process. When fds were wanted, more than max
+ * descriptors is -EPROTO (the extra ones are closed) and a truncated
+ * control message -EMFILE (the kernel already closed what did not fit).
  */
 static int take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max)
 {
@@ -175,8 +175,11 @@ static int take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max)
 			}
 		}
 	}
+	/* ctl has room for the most descriptors a hello may bring, so a cut
+	 * means the kernel could not install them all: this process has no
+	 * free descriptor left (RLIMIT_NOFILE), not a daemon gone wrong. */
 	if (fds != NULL && (msg->msg_flags & MSG_CTRUNC))
-		rc = -EPROTO;
+		rc = -EMFILE;
 	return rc;
 }
 

@@ -46,6 +46,12 @@ static const struct cp_field root_fields[] = {
     {"hello_timeout_ms", CP_UINT, false, 0, 3600000, CP_AT(struct config, hello_timeout_ms),
      CONFIG_CONNECT},
     {"max_output", CP_SIZE, false, 0, 1u << 30, CP_AT(struct config, max_output), CONFIG_LIVE},
+    {"max_output_total", CP_SIZE, false, 0, UINT64_C(1) << 40,
+     CP_AT(struct config, max_output_total), CONFIG_LIVE},
+    {"max_bad_frames", CP_UINT, false, 0, 1u << 20, CP_AT(struct config, max_bad_frames),
+     CONFIG_LIVE},
+    {"max_unread_hellos", CP_UINT, false, 1, 65536, CP_AT(struct config, max_unread_hellos),
+     CONFIG_LIVE},
     {.key = "regions"},
     {.key = "groups"},
 };
@@ -588,6 +594,7 @@ static int parse_admin(const struct cp_ctx *ctx, const config_setting_t *root, s
 static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root, struct config *c)
 {
 	const config_setting_t *output = config_setting_get_member(root, "max_output");
+	const config_setting_t *total = config_setting_get_member(root, "max_output_total");
 	int rc;
 
 	c->socket_mode = 0660;
@@ -596,6 +603,9 @@ static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root,
 	c->max_clients = 1024;
 	c->hello_timeout_ms = 10000;
 	c->max_output = 1u << 20;
+	c->max_output_total = UINT64_C(64) << 20;
+	c->max_bad_frames = 16;
+	c->max_unread_hellos = 16;
 	rc = cp_fields(ctx, root, FIELDS(root_fields), c);
 	if (rc == 0)
 		rc = parse_socket(ctx, root, c);
@@ -607,12 +617,20 @@ static int parse_globals(const struct cp_ctx *ctx, const config_setting_t *root,
 		return rc;
 	/* A client must be able to have a whole reply queued while the next
 	 * one is being written. */
-	if ((uint64_t) c->max_output >= 2 * (uint64_t) c->max_frame)
-		return 0;
-	return cp_fail(ctx, output != NULL ? output : config_setting_get_member(root, "max_frame"),
-		       "max_output (%" PRIu32 ") must be at least 2 * max_frame = %" PRIu64 "%s",
-		       c->max_output, 2 * (uint64_t) c->max_frame,
-		       output != NULL ? "" : "; max_output is the default");
+	if ((uint64_t) c->max_output < 2 * (uint64_t) c->max_frame)
+		return cp_fail(
+		    ctx, output != NULL ? output : config_setting_get_member(root, "max_frame"),
+		    "max_output (%" PRIu32 ") must be at least 2 * max_frame = %" PRIu64 "%s",
+		    c->max_output, 2 * (uint64_t) c->max_frame,
+		    output != NULL ? "" : "; max_output is the default");
+	/* One client alone may fill its own budget. */
+	if (c->max_output_total < c->max_output)
+		return cp_fail(ctx, total != NULL ? total : output,
+			       "max_output_total (%" PRIu64
+			       ") must be at least max_output (%" PRIu32 ")%s",
+			       c->max_output_total, c->max_output,
+			       total != NULL ? "" : "; max_output_total is the default");
+	return 0;
 }
 
 static int parse_root(const struct cp_ctx *ctx, const config_setting_t *root, struct config *c)

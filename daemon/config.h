@@ -110,10 +110,19 @@ struct config {
 	gid_t *admin_gids;            /* members are administrators too (besides uid 0
 				       * and the daemon's own uid) */
 	size_t n_admin_gids;
-	uint32_t hello_timeout_ms; /* default 10000; 0 = wait forever */
-	uint32_t max_output;       /* bytes of unread replies per client before the
-				    * daemon stops reading from it; default 1 MiB,
-				    * at least 2 * max_frame */
+	uint32_t hello_timeout_ms;  /* default 10000; 0 = wait forever */
+	uint32_t max_output;        /* bytes of unread replies per client before the
+				     * daemon stops reading from it; default 1 MiB,
+				     * at least 2 * max_frame */
+	uint64_t max_output_total;  /* bytes of unread replies of all clients together
+				     * before the daemon stops reading from those
+				     * with replies queued; default 64 MiB, at
+				     * least max_output */
+	uint32_t max_bad_frames;    /* malformed frames a client may send before it
+				     * is disconnected; default 16; 0 = no limit */
+	uint32_t max_unread_hellos; /* connections of one uid whose hello reply
+				     * (with its descriptors) is unread; default
+				     * 16; a further hello gets -EUSERS */
 	struct cfg_region *regions;
 	size_t nregions;
 	struct cfg_group *groups;

@@ -118,9 +118,14 @@ void config_print(const struct config *c, FILE *out)
 	fprintf(out, ")\n");
 	fprintf(out,
 		"log_level %s, max_frame %s, max_clients %" PRIu32 ", hello_timeout_ms %" PRIu32
-		", max_output %s\n",
+		", max_output %s",
 		log_level_name(c->log_level), bytes_fmt(c->max_frame, BYTES_EXACT, a),
 		c->max_clients, c->hello_timeout_ms, bytes_fmt(c->max_output, BYTES_EXACT, b));
+	fprintf(out,
+		", max_output_total %s, max_bad_frames %" PRIu32 ", max_unread_hellos %" PRIu32
+		"\n",
+		bytes_fmt(c->max_output_total, BYTES_EXACT, a), c->max_bad_frames,
+		c->max_unread_hellos);
 	fprintf(out,
 		"admin_slots %" PRIu32 ", max_clients_per_uid %" PRIu32
 		", administrators: uid 0, the daemon's uid",

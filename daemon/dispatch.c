@@ -6,7 +6,6 @@
  * State changed here is only the session's hello and the request counter;
  * allocations are ops' work, listings stats' and hello's.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,10 +30,13 @@ static int find_object(struct daemon *d, const char *name, enum obj_kind want, s
 		       struct outcome *oc)
 {
 	struct object *o = object_table_find(&d->table, name);
+	char shown[WIRE_NAME_MAX + 1];
 
+	/* The client's own string goes back to it and into the log. */
+	log_sanitize(shown, sizeof(shown), name);
 	if (o == NULL)
 		return errbuf_set(&oc->err, -ENOENT, "no %s named '%s'",
-				  want != 0 ? object_kind_name(want) : "object", name);
+				  want != 0 ? object_kind_name(want) : "object", shown);
 	if (want != 0 && o->kind != want)
 		return errbuf_set(&oc->err, -EINVAL, "'%s' is a %s, not a %s", name,
 				  object_kind_name(o->kind), object_kind_name(want));
@@ -50,6 +52,9 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 
 	if (s->hello_done)
 		return errbuf_set(&oc->err, -EALREADY, "hello was already done on this connection");
+	/* Its descriptors would stay charged to the daemon's user while unread. */
+	if (s->hello_refusal[0] != '\0')
+		return errbuf_set(&oc->err, -EUSERS, "%s", s->hello_refusal);
 	hr = arena_alloc(&d->arena, sizeof(*hr));
 	if (hr == NULL)
 		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
@@ -60,11 +65,8 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 	rc = hello_reply_build(d, s, hr, &oc->err);
 	if (rc < 0)
 		return rc;
-	/* Keep the client's name printable: it ends up in memctl tables. */
-	snprintf(s->client_name, sizeof(s->client_name), "%s", req->client_name);
-	for (char *p = s->client_name; *p; p++)
-		if (!isprint((unsigned char) *p))
-			*p = '?';
+	/* It ends up in memctl tables and log lines. */
+	log_sanitize(s->client_name, sizeof(s->client_name), req->client_name);
 	s->hello_done = true;
 	s->fds_pending = hr->n_regions > 0;
 	oc->reply.body_case = ALLOCD__REPLY__BODY_HELLO;
@@ -282,6 +284,14 @@ static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *
 	if (req == NULL) {
 		oc.status = errbuf_set(&oc.err, -EBADMSG, "malformed request of %u bytes", len);
 		session_log(s, LOG_WARN, "%s", oc.err.msg);
+		/* A client that keeps sending garbage is broken or probing:
+		 * answer this one, then hang up. */
+		if (d->cfg.max_bad_frames > 0 && ++s->bad_frames >= d->cfg.max_bad_frames) {
+			session_log_final(s, LOG_WARN,
+					  "%u malformed frames (max_bad_frames %u): disconnecting",
+					  s->bad_frames, d->cfg.max_bad_frames);
+			close_rc = -EBADMSG;
+		}
 	} else {
 		oc.reply.id = req->id;
 		if (req->version != WIRE_PROTOCOL_VERSION) {
@@ -298,7 +308,7 @@ static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *
 			session_log(s, close_rc < 0 ? LOG_WARN : LOG_DEBUG, "%s", oc.err.msg);
 	}
 	if (put_reply(d, s, &oc) < 0) {
-		session_log(s, LOG_ERROR, "out of memory for its replies: disconnecting");
+		session_log_final(s, LOG_ERROR, "out of memory for its replies: disconnecting");
 		return -ENOMEM;
 	}
 	return close_rc;
@@ -322,14 +332,24 @@ void dispatch_fini(struct dispatch *x)
 	ops_fini(&x->ops);
 }
 
-int dispatch_input(struct dispatch *x, struct session *s)
+bool dispatch_has_frame(const struct dispatch *x, const struct session *s)
+{
+	const uint8_t *payload;
+	uint32_t len;
+
+	return wire_frame_peek(&s->in, x->d->cfg.max_frame, &payload, &len) != 0;
+}
+
+int dispatch_input(struct dispatch *x, struct session *s, size_t limit)
 {
 	struct daemon *d = x->d;
 	const uint8_t *payload;
 	uint32_t len;
 	int rc;
 
-	while (bytebuf_len(&s->out) < d->cfg.max_output) {
+	if (limit > d->cfg.max_output)
+		limit = d->cfg.max_output;
+	while (bytebuf_len(&s->out) < limit) {
 		rc = wire_frame_peek(&s->in, d->cfg.max_frame, &payload, &len);
 		if (rc == 0)
 			return 0;

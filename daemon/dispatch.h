@@ -6,6 +6,8 @@
 #ifndef ALLOCATORD_DAEMON_DISPATCH_H
 #define ALLOCATORD_DAEMON_DISPATCH_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "daemon/daemon.h"
@@ -29,16 +31,23 @@ void dispatch_fini(struct dispatch *x);
 
 /*
  * Handle the complete frames at the front of s->in, appending replies to
- * s->out, until no complete frame is left or s->out holds max_output bytes
- * or more (the server then stops reading until it drains: a client that
- * never reads cannot make the daemon buffer without bound).
+ * s->out, until no complete frame is left or s->out holds limit or
+ * max_output bytes or more (the server then stops reading until it drains:
+ * a client that never reads cannot make the daemon buffer without bound;
+ * the server's limit is how it keeps all clients together under
+ * max_output_total). A reply may take s->out past the limit by at most
+ * max_frame bytes. Pass SIZE_MAX for no limit but max_output.
  *
  * Returns 0, or a negative errno when the connection must be closed once
  * s->out is flushed: -EMSGSIZE (frame over max_frame), -EPROTONOSUPPORT
- * (wrong protocol version), -EPROTO (first request not a hello), -ENOMEM.
- * Each case has already appended an error reply and logged a line.
+ * (wrong protocol version), -EPROTO (first request not a hello), -EBADMSG
+ * (max_bad_frames malformed frames), -ENOMEM. Each case has already
+ * appended an error reply and logged a line.
  */
-int dispatch_input(struct dispatch *x, struct session *s);
+int dispatch_input(struct dispatch *x, struct session *s, size_t limit);
+
+/* Is a whole frame (or one announced over max_frame) waiting in s->in? */
+bool dispatch_has_frame(const struct dispatch *x, const struct session *s);
 
 /* Append an error reply (request id 0) to out, e.g. to refuse a connection
  * beyond max_clients. 0 or -ENOMEM. */

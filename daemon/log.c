@@ -40,6 +40,17 @@ enum log_level log_get_level(void)
 	return log_level;
 }
 
+void log_sanitize(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	for (i = 0; i + 1 < len && src[i] != '\0'; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	/* syslog priorities for the journal: err, warning, info, debug. */

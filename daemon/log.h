@@ -7,6 +7,8 @@
 #ifndef ALLOCATORD_DAEMON_LOG_H
 #define ALLOCATORD_DAEMON_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 /* "error", "warn", "info" or "debug": the names the config file and -l use. */
@@ -18,6 +20,16 @@ int log_level_parse(const char *s, enum log_level *out);
 /* Lines above this level are dropped. Process-wide: there is one stderr. */
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+
+/*
+ * Copy src into dst (len bytes, always NUL-terminated, cut to fit) with
+ * every byte that is not printable ASCII -- control characters, escape
+ * sequences, bytes >= 0x7f -- replaced by '?'. The one sanitizer for every
+ * string a client chooses (its process name, its hello's client name, an
+ * object name it asks for) before the daemon logs, lists or quotes it, so
+ * that no client can write terminal escapes into a log or a memctl table.
+ */
+void log_sanitize(char *dst, size_t len, const char *src);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

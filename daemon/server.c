@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 #include <uv.h>
 #ifdef HAVE_LIBSYSTEMD
@@ -28,6 +30,16 @@
 
 /* Bytes asked of the kernel per read when no larger frame is pending. */
 #define READ_CHUNK 16384u
+
+/* An output buffer bigger than this is freed once it is empty, so that a
+ * client's one burst does not keep its memory for the connection's life;
+ * below it, steady traffic reuses the buffer without allocating. */
+#define OUT_KEEP 16384u
+
+/* Descriptors kept free for the daemon's own use (a lease page memfd, the
+ * client's /proc/PID/comm, libuv): a connection whose socket lands among
+ * the last FD_SPARE of the open-file limit is refused with a reason. */
+#define FD_SPARE 8u
 
 /* How often the regions are checked for holes a member punched (see
  * region_holes), and how much is reserved again per loop pass meanwhile
@@ -47,6 +59,11 @@ struct server {
 	uv_pipe_t listener;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
+	uv_idle_t wake;         /* runs conns starved by max_output_total again */
+	struct conn *lingering; /* closed, hello descriptors maybe unread */
+	uint64_t output;        /* bytes queued in every conn's out and wbuf */
+	uint32_t starved;       /* conns with starved set */
+	bool fd_limit_logged;
 	uv_signal_t sighup;
 	uv_timer_t region_check; /* every REGION_CHECK_MS: server_check_regions */
 	uv_idle_t filler;        /* active while a region is being filled */
@@ -64,11 +81,18 @@ struct conn {
 	bool writing;
 	bool reading;
 	bool closing; /* close once everything queued is written */
+	bool eof;     /* the peer sends no more: answer, then close */
+	bool starved; /* not read for max_output_total: srv->wake resumes it */
 	bool paused_logged;
+	bool unread_hello; /* its hello's descriptors may be in flight still */
+	uid_t uid;
+	struct conn *next_lingering;
+	size_t counted; /* its part of srv->output */
 	int open_handles;
 };
 
 static void conn_process(struct conn *c);
+static void server_on_wake(uv_idle_t *h);
 static void server_on_fill(uv_idle_t *h);
 
 /* Look for holes punched in the regions' memory (region_holes) and start
@@ -163,6 +187,106 @@ static void conn_handle_closed(uv_handle_t *h)
 	}
 }
 
+/*
+ * Has the peer not yet read everything sent, the hello reply with its
+ * descriptors included? Until it reads them, or closes its socket, the
+ * kernel charges them to the daemon's user (SCM_RIGHTS in flight count
+ * against the sender's RLIMIT_NOFILE). SIOCOUTQ: bytes the peer has not
+ * consumed.
+ */
+static bool conn_hello_unread(struct conn *c)
+{
+	uv_os_fd_t fd;
+	int queued;
+
+	if (c->unread_hello && uv_fileno((uv_handle_t *) &c->pipe, &fd) == 0 &&
+	    ioctl(fd, SIOCOUTQ, &queued) == 0 && queued == 0)
+		c->unread_hello = false;
+	return c->unread_hello;
+}
+
+static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char sink[4096];
+
+	(void) h;
+	(void) suggested;
+	*buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void linger_drop(struct conn *c)
+{
+	struct conn **p = &c->srv->lingering;
+
+	while (*p != c)
+		p = &(*p)->next_lingering;
+	*p = c->next_lingering;
+	uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
+}
+
+/* A lingering peer's bytes are dropped; its hang-up ends the lingering. */
+static void linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	(void) buf;
+	if (nread < 0)
+		linger_drop(st->data);
+}
+
+/* The session is over, but the peer has not read its hello's descriptors:
+ * keep the socket (so that they stay counted against its uid, see
+ * max_unread_hellos) until the peer reads them or hangs up. */
+static void conn_linger(struct conn *c)
+{
+	uv_read_stop((uv_stream_t *) &c->pipe);
+	c->reading = false;
+	if (uv_read_start((uv_stream_t *) &c->pipe, linger_alloc, linger_read) < 0) {
+		uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
+		return;
+	}
+	c->next_lingering = c->srv->lingering;
+	c->srv->lingering = c;
+}
+
+/* Connections of uid, open or lingering, whose hello descriptors are
+ * unread; lingering ones found read are closed on the way. */
+static uint32_t server_unread_hellos(struct server *srv, uid_t uid)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < srv->d->cfg.max_clients; i++)
+		if (srv->conns[i] != NULL && srv->conns[i]->uid == uid &&
+		    conn_hello_unread(srv->conns[i]))
+			n++;
+	for (struct conn *c = srv->lingering, *next; c != NULL; c = next) {
+		next = c->next_lingering;
+		if (!conn_hello_unread(c))
+			linger_drop(c);
+		else if (c->uid == uid)
+			n++;
+	}
+	return n;
+}
+
+/* Keep srv->output the sum of what every open conn has queued, and wake the
+ * starved ones once it is back under max_output_total. */
+static void conn_account(struct conn *c)
+{
+	struct server *srv = c->srv;
+	size_t now = c->s != NULL ? bytebuf_len(&c->s->out) + bytebuf_len(&c->wbuf) : 0;
+
+	srv->output = srv->output - c->counted + now;
+	c->counted = now;
+	if (srv->starved > 0 && srv->output < srv->d->cfg.max_output_total)
+		uv_idle_start(&srv->wake, server_on_wake);
+}
+
+static void conn_set_starved(struct conn *c, bool starved)
+{
+	if (c->starved != starved)
+		c->srv->starved += starved ? 1 : (uint32_t) -1;
+	c->starved = starved;
+}
+
 /* End the session now -- every hold is dropped in this loop pass -- and let
  * libuv release the handles. Idempotent. */
 static void conn_close(struct conn *c)
@@ -172,10 +296,15 @@ static void conn_close(struct conn *c)
 	c->srv->conns[c->s->slot] = NULL;
 	ops_end_session(&c->srv->x->ops, c->s);
 	c->s = NULL;
+	conn_set_starved(c, false);
+	conn_account(c);
 	/* A member that punched a hole and left is the likeliest case. */
 	server_check_regions(c->srv);
-	uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
 	uv_close((uv_handle_t *) &c->hello_timer, conn_handle_closed);
+	if (conn_hello_unread(c) && !c->srv->stopping)
+		conn_linger(c);
+	else
+		uv_close((uv_handle_t *) &c->pipe, conn_handle_closed);
 }
 
 /* Send the front of out with the memfds of every region the client may use,
@@ -222,6 +351,7 @@ static ssize_t conn_send_fds(struct conn *c)
 	if (n < 0)
 		return -errno;
 	lease_page_sent(&c->s->lease); /* the client has it; the mapping stays */
+	c->unread_hello = nfds > 0;
 	return n;
 }
 
@@ -231,8 +361,11 @@ static void conn_on_write(uv_write_t *req, int status)
 
 	c->writing = false;
 	c->wbuf.head = c->wbuf.tail = 0;
+	if (c->wbuf.cap > OUT_KEEP)
+		bytebuf_free(&c->wbuf);
 	if (c->s == NULL)
 		return; /* closed meanwhile: libuv cancelled the write */
+	conn_account(c);
 	if (status < 0) {
 		conn_close(c);
 		return;
@@ -260,9 +393,10 @@ static int conn_flush(struct conn *c)
 			if (n == -EPIPE || n == -ECONNRESET)
 				session_log(c->s, LOG_DEBUG, "gone during its hello");
 			else
-				session_log(c->s, LOG_WARN,
-					    "cannot send the region memfds: %s: disconnecting",
-					    strerror(n < 0 ? (int) -n : EIO));
+				session_log_final(
+				    c->s, LOG_WARN,
+				    "cannot send the region memfds: %s: disconnecting",
+				    strerror(n < 0 ? (int) -n : EIO));
 			conn_close(c);
 			return -1;
 		}
@@ -291,6 +425,8 @@ static int conn_flush(struct conn *c)
 		}
 		c->writing = true;
 	}
+	if (bytebuf_len(out) == 0 && out->cap > OUT_KEEP)
+		bytebuf_free(out);
 	if (c->closing && !c->writing) {
 		conn_close(c);
 		return -1;
@@ -321,9 +457,17 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	(void) buf;
 	if (c->s == NULL)
 		return;
+	if (nread == UV_EOF) {
+		/* Maybe only shutdown(SHUT_WR): what it sent is still owed an
+		 * answer. */
+		c->eof = true;
+		uv_read_stop(st);
+		c->reading = false;
+		conn_process(c);
+		return;
+	}
 	if (nread < 0) {
-		if (nread != UV_EOF)
-			session_log(c->s, LOG_DEBUG, "%s", uv_strerror((int) nread));
+		session_log(c->s, LOG_DEBUG, "%s", uv_strerror((int) nread));
 		conn_close(c);
 		return;
 	}
@@ -331,11 +475,41 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	conn_process(c);
 }
 
-/* Read only while the client keeps up with its replies. */
+/*
+ * How far c's out may fill in this pass: up to max_output; and while the
+ * replies of all clients together are under max_output_total, or else only
+ * for a client with nothing queued at all, by one reply. So a client that
+ * reads its replies is always served, and clients that do not read cannot
+ * make the daemon hold more than the bound in allocatord(8).
+ */
+static size_t conn_output_limit(const struct conn *c)
+{
+	const struct config *cfg = &c->srv->d->cfg;
+	size_t out = bytebuf_len(&c->s->out);
+	uint64_t total = c->srv->output;
+
+	if (out >= cfg->max_output)
+		return out;
+	if (total < cfg->max_output_total) {
+		uint64_t room = cfg->max_output_total - total;
+
+		return room < cfg->max_output - out ? out + (size_t) room : cfg->max_output;
+	}
+	return out + bytebuf_len(&c->wbuf) == 0 ? 1 : out;
+}
+
+/* Read only while the client keeps up with its replies, the daemon's
+ * output budget has room for its next ones, and no request read is still
+ * waiting for that room (else c->in would grow by a read each time). */
 static void conn_update_reading(struct conn *c)
 {
-	bool want = !c->closing && bytebuf_len(&c->s->out) < c->srv->d->cfg.max_output;
+	size_t out = bytebuf_len(&c->s->out);
+	size_t limit = conn_output_limit(c);
+	bool want = !c->closing && !c->eof && limit > out && !dispatch_has_frame(c->srv->x, c->s);
 
+	/* Held up by the others' replies, not by its own max_output. */
+	conn_set_starved(c,
+			 !c->closing && !c->eof && limit <= out && out < c->srv->d->cfg.max_output);
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *) &c->pipe, conn_on_alloc, conn_on_read) == 0)
 			c->reading = true;
@@ -345,34 +519,91 @@ static void conn_update_reading(struct conn *c)
 		c->reading = false;
 		if (!c->closing && !c->paused_logged) {
 			session_log(c->s, LOG_WARN,
-				    "not reading its replies: stopped reading from it");
+				    c->starved
+					? "replies of all clients over max_output_total, its own "
+					  "unread: stopped reading from it"
+					: "not reading its replies: stopped reading from it");
 			c->paused_logged = true;
 		}
 	}
 }
 
+/* Answer what is in, write what is out, then read on or close. */
 static void conn_process(struct conn *c)
 {
 	int rc;
 
-	if (c->closing)
+	/* Everything sent before this pass may be read by now: once the
+	 * peer's queue is empty, its hello descriptors are received (later,
+	 * the queue holds other replies too and cannot tell). */
+	conn_hello_unread(c);
+	for (;;) {
+		/* Before its hello: may its uid have one more unread? */
+		if (!c->s->hello_done) {
+			uint32_t max = c->srv->d->cfg.max_unread_hellos;
+			uint32_t n = server_unread_hellos(c->srv, c->uid);
+
+			c->s->hello_refusal[0] = '\0';
+			if (n >= max)
+				snprintf(
+				    c->s->hello_refusal, sizeof(c->s->hello_refusal),
+				    "uid %u has %u hello replies unread (max_unread_hellos %u)",
+				    (unsigned) c->uid, n, max);
+		}
+		if (!c->closing) {
+			rc = dispatch_input(c->srv->x, c->s, conn_output_limit(c));
+			if (c->s->hello_done)
+				uv_timer_stop(&c->hello_timer);
+			if (rc < 0)
+				c->closing = true;
+		}
+		if (conn_flush(c) < 0)
+			return; /* closed */
+		conn_account(c);
+		if (c->closing)
+			return; /* conn_flush closes it once written */
+		/* The flush made room for requests already read. */
+		if (dispatch_has_frame(c->srv->x, c->s) &&
+		    conn_output_limit(c) > bytebuf_len(&c->s->out))
+			continue;
+		if (!c->eof) {
+			conn_update_reading(c);
+			return;
+		}
+		/* The peer has shut down its side: answer every whole request
+		 * it sent, then close. With replies still queued, conn_on_write
+		 * comes back here. */
+		if (!c->writing && bytebuf_len(&c->s->out) == 0 &&
+		    !dispatch_has_frame(c->srv->x, c->s))
+			conn_close(c);
 		return;
-	rc = dispatch_input(c->srv->x, c->s);
-	if (c->s->hello_done)
-		uv_timer_stop(&c->hello_timer);
-	if (rc < 0)
-		c->closing = true;
-	if (conn_flush(c) < 0)
-		return;
-	conn_update_reading(c);
+	}
+}
+
+/* The output budget has room again: go on with the clients it held up. */
+static void server_on_wake(uv_idle_t *h)
+{
+	struct server *srv = h->data;
+
+	uv_idle_stop(h);
+	for (uint32_t i = 0; i < srv->d->cfg.max_clients; i++) {
+		struct conn *c = srv->conns[i];
+
+		if (srv->output >= srv->d->cfg.max_output_total)
+			break; /* conn_account starts the idle again */
+		if (c != NULL && c->starved) {
+			conn_set_starved(c, false);
+			conn_process(c);
+		}
+	}
 }
 
 static void conn_on_hello_timeout(uv_timer_t *t)
 {
 	struct conn *c = t->data;
 
-	session_log(c->s, LOG_WARN, "no hello within %u ms: disconnecting",
-		    c->srv->d->cfg.hello_timeout_ms);
+	session_log_final(c->s, LOG_WARN, "no hello within %u ms: disconnecting",
+			  c->srv->d->cfg.hello_timeout_ms);
 	conn_close(c);
 }
 
@@ -429,15 +660,17 @@ static void log_serving(const struct daemon *d)
 		 log_s(heaps), groups, log_s(groups), d->socket_path, (int) getpid());
 }
 
-/* Past a connection limit (daemon_session_start's rc and reason): say why,
- * then hang up. */
+/* Past a connection limit (rc and the reason msg): say why, then hang up.
+ * Logged when log is true. */
 static void server_refuse(struct server *srv, uv_pipe_t *p, const struct session_creds *cr, int rc,
-			  const char *msg)
+			  const char *msg, bool log)
 {
 	struct bytebuf out = {0};
 	uv_buf_t b;
 
-	log_warn("refusing client pid %d uid %u: %s", (int) cr->pid, (unsigned) cr->uid, msg);
+	if (log)
+		log_warn("refusing client pid %d uid %u: %s", (int) cr->pid, (unsigned) cr->uid,
+			 msg);
 	if (dispatch_error_frame(&out, srv->d->cfg.max_frame, rc, msg) == 0) {
 		b = uv_buf_init((char *) out.data + out.head, (unsigned) bytebuf_len(&out));
 		uv_try_write((uv_stream_t *) p, &b, 1);
@@ -451,7 +684,9 @@ static void server_on_connection(uv_stream_t *listener, int status)
 	struct server *srv = listener->data;
 	gid_t groups[PEER_GROUPS_INLINE], *more_groups;
 	struct session_creds cr;
+	struct rlimit rl;
 	struct errbuf e;
+	char msg[96];
 	struct conn *c;
 	uv_os_fd_t fd;
 	int rc;
@@ -473,13 +708,28 @@ static void server_on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	peer_creds(fd, &cr, groups, PEER_GROUPS_INLINE, &more_groups);
+	/* Descriptors are allocated lowest first: a socket this high means
+	 * the table is full up to it. Answering beats what libuv does at the
+	 * very end (accept and close without a word). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t) fd + FD_SPARE >= rl.rlim_cur) {
+		snprintf(msg, sizeof(msg), "daemon out of file descriptors (open-file limit %llu)",
+			 (unsigned long long) rl.rlim_cur);
+		/* Once per shortage: a flood of refusals must not flood the log. */
+		server_refuse(srv, &c->pipe, &cr, -EUSERS, msg, !srv->fd_limit_logged);
+		srv->fd_limit_logged = true;
+		free(more_groups);
+		return;
+	}
+	srv->fd_limit_logged = false;
 	rc = daemon_session_start(srv->d, &cr, &c->s, &e);
 	free(more_groups); /* the session keeps only what the groups allow */
 	if (rc < 0) {
-		server_refuse(srv, &c->pipe, &cr, rc, e.msg);
+		server_refuse(srv, &c->pipe, &cr, rc, e.msg, true);
 		return;
 	}
 	c->srv = srv;
+	c->uid = cr.uid;
 	srv->conns[c->s->slot] = c;
 	c->open_handles = 2;
 	uv_timer_init(&srv->loop, &c->hello_timer);
@@ -504,12 +754,15 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->listener, NULL);
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
+	uv_close((uv_handle_t *) &srv->wake, NULL);
 	uv_close((uv_handle_t *) &srv->sighup, NULL);
 	uv_close((uv_handle_t *) &srv->region_check, NULL);
 	uv_close((uv_handle_t *) &srv->filler, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
+	while (srv->lingering != NULL)
+		linger_drop(srv->lingering);
 	sockfile_release(&srv->sf);
 }
 
@@ -651,11 +904,14 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
 	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
 	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
+	uv_idle_init(&srv.loop, &srv.wake);
+	srv.wake.data = &srv;
 	uv_signal_start(&srv.sighup, server_on_reload, SIGHUP);
 	rc = server_listen(&srv, e);
 	if (rc < 0) {
 		uv_close((uv_handle_t *) &srv.sigterm, NULL);
 		uv_close((uv_handle_t *) &srv.sigint, NULL);
+		uv_close((uv_handle_t *) &srv.wake, NULL);
 		uv_close((uv_handle_t *) &srv.sighup, NULL);
 		uv_run(&srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv.loop);

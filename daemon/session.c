@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/holds.h"
@@ -19,6 +20,7 @@
 static void read_comm(pid_t pid, char *comm, size_t len)
 {
 	char path[64];
+	char raw[64];
 	ssize_t n;
 	int fd;
 
@@ -27,28 +29,73 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	n = read(fd, comm, len - 1);
+	n = read(fd, raw, sizeof(raw) - 1);
 	close(fd);
-	if (n <= 0) {
-		snprintf(comm, len, "?");
+	if (n <= 0)
 		return;
-	}
-	comm[n] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
+	raw[n] = '\0';
+	raw[strcspn(raw, "\n")] = '\0';
+	/* Any process may name itself anything: escapes included. */
+	log_sanitize(comm, len, raw);
 }
 
-void session_log(const struct session *s, enum log_level level, const char *fmt, ...)
+static uint64_t monotonic_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void session_log_suppressed(struct session *s)
+{
+	if (s->log_suppressed == 0)
+		return;
+	log_warn("client %llu (pid %d, %s): %llu log lines suppressed", (unsigned long long) s->id,
+		 (int) s->pid, s->comm, (unsigned long long) s->log_suppressed);
+	s->log_suppressed = 0;
+}
+
+static void session_vlog(struct session *s, enum log_level level, bool limited, const char *fmt,
+			 va_list ap)
+{
+	uint64_t now = monotonic_ms();
 	char what[512];
-	va_list ap;
 
 	if (level > log_get_level())
 		return;
-	va_start(ap, fmt);
+	if (now - s->log_window_ms >= SESSION_LOG_WINDOW_MS) {
+		session_log_suppressed(s);
+		s->log_window_ms = now;
+		s->log_lines = 0;
+	}
+	if (limited && s->log_lines >= SESSION_LOG_BURST) {
+		s->log_suppressed++;
+		return;
+	}
+	s->log_lines++;
 	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
 	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long) s->id, (int) s->pid,
 		s->comm, what);
+}
+
+void session_log(struct session *s, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vlog(s, level, true, fmt, ap);
+	va_end(ap);
+}
+
+void session_log_final(struct session *s, enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	session_log_suppressed(s); /* what was dropped, before why it ends */
+	va_start(ap, fmt);
+	session_vlog(s, level, false, fmt, ap);
+	va_end(ap);
 }
 
 struct session *session_new(const struct object_table *t, const struct session_creds *cr,
@@ -69,6 +116,7 @@ struct session *session_new(const struct object_table *t, const struct session_c
 	s->uid = cr->uid;
 	s->gid = cr->gid;
 	s->since_ms = since_ms;
+	s->log_window_ms = monotonic_ms();
 	s->hold_head = HOLD_NIL;
 	s->lease.fd = -1;
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
@@ -82,6 +130,7 @@ struct session *session_new(const struct object_table *t, const struct session_c
 
 void session_free(struct session *s)
 {
+	session_log_suppressed(s);
 	bytebuf_free(&s->in);
 	bytebuf_free(&s->out);
 	lease_page_close(&s->lease);
@@ -93,7 +142,7 @@ int session_check_access(const struct session *s, const struct object *o, struct
 {
 	if (session_may_use(s, o->region))
 		return 0;
-	return errbuf_set(e, -EACCES, "%s '%s': region '%s' does not allow uid %u",
-			  object_kind_name(o->kind), o->name, o->region->cfg->name,
-			  (unsigned) s->uid);
+	/* The client named o; its region it may not even know of. */
+	return errbuf_set(e, -EACCES, "%s '%s': not allowed for uid %u", object_kind_name(o->kind),
+			  o->name, (unsigned) s->uid);
 }

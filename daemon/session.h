@@ -18,6 +18,13 @@
 #include "daemon/tenant.h"
 #include "daemon/wire.h"
 
+/* Log lines one client may cause per window; the rest are counted and
+ * reported as one "N log lines suppressed" line when the next window opens
+ * or the client goes. 10 a minute keeps a flooding client to a trickle and
+ * a few misbehaving ones readable. */
+#define SESSION_LOG_BURST     10u
+#define SESSION_LOG_WINDOW_MS 60000u
+
 /* What a session holds of one pool or heap. */
 struct session_held {
 	uint64_t amount; /* blocks (pools) or usable bytes (heaps) */
@@ -46,6 +53,12 @@ struct session {
 	uint32_t hold_head;        /* this session's holds */
 	struct session_held *held; /* per object index */
 	struct bytebuf in, out;
+	char hello_refusal[96];  /* set by the server: why its hello must be
+				  * refused now (max_unread_hellos); "" if not */
+	uint32_t bad_frames;     /* malformed frames so far (max_bad_frames) */
+	uint32_t log_lines;      /* lines logged in this window */
+	uint64_t log_window_ms;  /* when it opened (CLOCK_MONOTONIC) */
+	uint64_t log_suppressed; /* lines dropped in this window */
 };
 
 struct session_creds {
@@ -65,12 +78,20 @@ struct session_creds {
 struct session *session_new(const struct object_table *t, const struct session_creds *cr,
 			    uint64_t id, uint32_t slot, uint64_t since_ms);
 
-/* Log a line about client s at level, prefixed "client ID (pid PID, COMM): ". */
-void session_log(const struct session *s, enum log_level level, const char *fmt, ...)
+/* Log a line about client s at level, prefixed "client ID (pid PID, COMM): ",
+ * at most SESSION_LOG_BURST lines per SESSION_LOG_WINDOW_MS (see above):
+ * what a client makes the daemon say must not flood the log. */
+void session_log(struct session *s, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Free s. Whatever it still holds is not reclaimed (see
- * daemon_session_release). */
+/* The same for the line that says why the daemon ends s's connection: never
+ * suppressed (there is one per session), after the count of those that
+ * were. */
+void session_log_final(struct session *s, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Free s, first logging how many of its lines were suppressed, if any.
+ * Whatever it still holds is not reclaimed (see daemon_session_release). */
 void session_free(struct session *s);
 
 /* May s use the objects of region r? Decided at connect from the region's
@@ -80,8 +101,8 @@ static inline bool session_may_use(const struct session *s, const struct region 
 	return (s->regions & (UINT64_C(1) << r->index)) != 0;
 }
 
-/* 0 if s may use object o, else -EACCES with a message naming o, its region
- * and the peer's uid. */
+/* 0 if s may use object o, else -EACCES with a message naming o and the
+ * peer's uid -- not o's region, which a peer outside it is not told of. */
 int session_check_access(const struct session *s, const struct object *o, struct errbuf *e);
 
 #endif

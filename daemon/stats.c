@@ -12,6 +12,7 @@
 #include "daemon/hello.h"
 #include "daemon/lease.h"
 #include "daemon/lease_page.h"
+#include "daemon/log.h"
 #include "daemon/stats.h"
 
 /* Room kept in a frame for the reply envelope around a listing. */
@@ -95,8 +96,12 @@ int stats_list(struct daemon *d, const struct session *s, const char *name, Allo
 			return no_memory(e);
 		out->objects[out->n_objects++] = os;
 	}
-	if (name[0] != '\0' && out->n_objects == 0)
-		return errbuf_set(e, -ENOENT, "no object named '%s'", name);
+	if (name[0] != '\0' && out->n_objects == 0) {
+		char shown[WIRE_NAME_MAX + 1];
+
+		log_sanitize(shown, sizeof(shown), name); /* the client's string */
+		return errbuf_set(e, -ENOENT, "no object named '%s'", shown);
+	}
 	return 0;
 }
 

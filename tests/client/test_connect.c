@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -329,12 +332,57 @@ START_TEST(test_mc_connect_forbidden_region_hidden)
 }
 END_TEST
 
+/* In a child with a low open-file limit (its own, never the test's): fill
+ * its descriptor table but for free slots, connect, and exit with what
+ * mc_connect returned, negated. */
+static int connect_with_free_fds(const struct test_daemon *td, int free_fds)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = {.rlim_cur = 64, .rlim_max = 64};
+		mc_client_t *c = NULL;
+		int fds[64], n = 0, rc;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(100);
+		while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+			n++;
+		if (n < free_fds || errno != EMFILE)
+			_exit(101);
+		while (free_fds-- > 0)
+			close(fds[--n]);
+		rc = mc_connect(td->socket, &c);
+		_exit(rc <= 0 && rc > -100 ? -rc : 102);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "child status %d", status);
+	return -WEXITSTATUS(status);
+}
+
+/* No descriptor for the socket, or none for the region memfds that come
+ * with the hello reply: EMFILE either way, not a protocol error. */
+START_TEST(test_mc_connect_out_of_descriptors)
+{
+	struct test_daemon td;
+
+	client_start(&td, NULL);
+	ck_assert_int_eq(connect_with_free_fds(&td, 0), -EMFILE);
+	ck_assert_int_eq(connect_with_free_fds(&td, 1), -EMFILE);
+	ck_assert_int_eq(connect_with_free_fds(&td, 2), -EMFILE);
+	client_stop(&td);
+}
+END_TEST
+
 Suite *connect_suite(void)
 {
 	Suite *s = suite_create("connect");
 	TCase *tc = client_tcase("connect");
 
 	tcase_add_test(tc, test_mc_connect_and_close);
+	tcase_add_test(tc, test_mc_connect_out_of_descriptors);
 	tcase_add_test(tc, test_mc_connect_missing_socket);
 	tcase_add_test(tc, test_mc_connect_refused);
 	tcase_add_test(tc, test_mc_connect_path_too_long);

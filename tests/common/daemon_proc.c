@@ -76,6 +76,29 @@ void test_daemon_log(const struct test_daemon *td, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+long test_daemon_rss_kib(const struct test_daemon *td)
+{
+	const char *vg = getenv("ALLOCATORD_VALGRIND");
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+#if defined(ALLOCATORD_SANITIZERS)
+	return -1;
+#endif
+	if (vg != NULL && strcmp(vg, "1") == 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) td->pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 static void dump_log(const struct test_daemon *td)
 {
 	char buf[8192];

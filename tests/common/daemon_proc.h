@@ -39,6 +39,11 @@ int test_daemon_stop(struct test_daemon *td);
 /* SIGKILL and wait, for tests of a daemon that disappears. */
 void test_daemon_kill(struct test_daemon *td);
 
+/* The daemon's resident memory (VmRSS) in KiB, or -1 when that is not the
+ * daemon's own measure: under valgrind (the process is valgrind) or ASan
+ * (its quarantine keeps freed memory resident). */
+long test_daemon_rss_kib(const struct test_daemon *td);
+
 /* The daemon's log so far, NUL-terminated, into buf. */
 void test_daemon_log(const struct test_daemon *td, char *buf, size_t len);
 

@@ -18,6 +18,8 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_startup.c \
 	tests/daemon/raw_client.c tests/daemon/raw_client.h \
 	tests/daemon/test_server.c \
+	tests/daemon/test_io_abuse.c \
+	tests/daemon/test_hostile.c \
 	tests/daemon/test_lease_server.c \
 	tests/daemon/test_limits_server.c \
 	tests/daemon/test_steady.c \

@@ -134,6 +134,9 @@ START_TEST(test_config_example_loads_and_shows_every_setting)
 	    "max_holds",
 	    "uid_holds",
 	    "uid_quota",
+	    "max_output_total",
+	    "max_bad_frames",
+	    "max_unread_hellos",
 	};
 	struct config c;
 	char *text, key[64];
@@ -186,6 +189,9 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(c.max_clients, 1024);
 	ck_assert_uint_eq(c.hello_timeout_ms, 10000);
 	ck_assert_uint_eq(c.max_output, 1u << 20);
+	ck_assert_uint_eq(c.max_output_total, 64u << 20);
+	ck_assert_uint_eq(c.max_bad_frames, 16);
+	ck_assert_uint_eq(c.max_unread_hellos, 16);
 	ck_assert_uint_eq(c.ngroups, 0);
 	ck_assert_uint_eq(c.nregions, 1);
 	r = &c.regions[0];
@@ -506,6 +512,13 @@ static const struct broken {
     {REGION_R "max_frame = \"64K\";\nmax_output = \"100K\";\n",
      "test.conf:3: max_output: ", "must be at least 2 * max_frame = 131072"},
     {REGION_R "\nmax_frame = \"16M\";\n", "test.conf:3: max_frame: ", "max_output is the default"},
+    {REGION_R "max_output_total = \"512K\";\n",
+     "test.conf:2: max_output_total: ", "must be at least max_output (1048576)"},
+    {REGION_R "max_output = \"128M\";\n",
+     "test.conf:2: max_output: ", "max_output_total is the default"},
+    {"max_bad_frames = -1;\n" REGION_R, "test.conf:1: max_bad_frames: ", "must be in"},
+    {"max_unread_hellos = 0;\n" REGION_R,
+     "test.conf:1: max_unread_hellos: ", "must be in [1, 65536], got 0"},
     {"max_clients = 0;\n" REGION_R, "test.conf:1: max_clients: ", "must be in [1, 65536], got 0"},
     {"hello_timeout_ms = -1;\n" REGION_R, "test.conf:1: hello_timeout_ms: ", "got -1"},
     {"socket = {\n path = \"/tmp/0123456789012345678901234567890123456789012345678901234567890"

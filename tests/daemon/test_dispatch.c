@@ -111,7 +111,7 @@ START_TEST(test_dispatch_pipelined_replies_in_order)
 	put_alloc(S, 8, "p", 2);
 	put_alloc(S, 9, "nope", 1);
 	put_alloc(S, 10, "p", 1);
-	ck_assert_int_eq(dispatch_input(&X, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	ck_assert_uint_eq(bytebuf_len(&S->in), 0);
 
 	r = take_reply(S);
@@ -146,7 +146,7 @@ END_TEST
 START_TEST(test_dispatch_first_request_must_be_hello)
 {
 	put_alloc(S, 1, "p", 1);
-	ck_assert_int_eq(dispatch_input(&X, S), -EPROTO);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), -EPROTO);
 	expect_status(take_reply(S), 1, -EPROTO);
 	ck_assert_uint_eq(sys_mem_blocks_free_count(&fixture_object(&D, "p")->u.pool.mb), 100);
 }
@@ -156,7 +156,7 @@ START_TEST(test_dispatch_second_hello_refused)
 {
 	put_hello(S, 1);
 	put_hello(S, 2);
-	ck_assert_int_eq(dispatch_input(&X, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 2, -EALREADY);
 }
@@ -170,7 +170,7 @@ START_TEST(test_dispatch_wrong_version_closes)
 	r.id = 5;
 	put_req(S, &r);
 	put_hello(S, 6);
-	ck_assert_int_eq(dispatch_input(&X, S), -EPROTONOSUPPORT);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), -EPROTONOSUPPORT);
 	expect_status(take_reply(S), 5, -EPROTONOSUPPORT);
 	ck_assert_ptr_null(take_reply(S)); /* nothing after the error */
 }
@@ -184,7 +184,7 @@ START_TEST(test_dispatch_oversized_frame_closes)
 	ck_assert_int_eq(bytebuf_reserve(&S->in, 4), 0);
 	memcpy(S->in.data + S->in.tail, hdr, 4);
 	S->in.tail += 4;
-	ck_assert_int_eq(dispatch_input(&X, S), -EMSGSIZE);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), -EMSGSIZE);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 0, -EMSGSIZE);
 }
@@ -197,7 +197,7 @@ START_TEST(test_dispatch_malformed_frame_answered_and_survived)
 	put_hello(S, 1);
 	put_raw(S, garbage, sizeof(garbage));
 	put_alloc(S, 3, "p", 1);
-	ck_assert_int_eq(dispatch_input(&X, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 0, -EBADMSG);
 	expect_status(take_reply(S), 3, 0);
@@ -212,7 +212,7 @@ START_TEST(test_dispatch_unknown_request_kind)
 	r.version = 1;
 	r.id = 2;
 	put_req(S, &r);
-	ck_assert_int_eq(dispatch_input(&X, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 2, -EINVAL);
 }
@@ -235,7 +235,7 @@ START_TEST(test_dispatch_absurd_counts)
 	f.n_offsets = D.max_batch + 1;
 	f.offsets = many;
 	put_req(S, &r);
-	ck_assert_int_eq(dispatch_input(&X, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	allocd__reply__free_unpacked(take_reply(S), NULL);
 	expect_status(take_reply(S), 2, -E2BIG);
 	expect_status(take_reply(S), 3, -E2BIG);
@@ -259,7 +259,7 @@ START_TEST(test_dispatch_stops_at_max_output)
 		r.id = 100 + (uint64_t) i;
 		put_req(S, &r);
 	}
-	ck_assert_int_eq(dispatch_input(&X, S), 0);
+	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	/* stopped with requests left unread, not far past max_output */
 	ck_assert_uint_gt(bytebuf_len(&S->in), 0);
 	ck_assert_uint_ge(bytebuf_len(&S->out), D.cfg.max_output);
@@ -273,7 +273,7 @@ START_TEST(test_dispatch_stops_at_max_output)
 		}
 		if (bytebuf_len(&S->in) == 0)
 			break;
-		ck_assert_int_eq(dispatch_input(&X, S), 0);
+		ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	}
 	ck_assert_int_eq(answered, 40000);
 }

@@ -255,7 +255,7 @@ static bool feed(struct session *s, const uint8_t *data, size_t len, size_t chun
 		memcpy(s->in.data + s->in.tail, data + off, n);
 		s->in.tail += n;
 		do {
-			rc = dispatch_input(&X, s);
+			rc = dispatch_input(&X, s, SIZE_MAX);
 			drain_replies(s); /* the client reads: back-pressure lifts */
 			if (page)
 				fill_page(s);
