@@ -127,6 +127,20 @@ void bitarray_set_used(struct bitarray *ba, size_t start, size_t n)
 	ba->nfree -= n;
 }
 
+/* Word idx of level l was all ones and no longer is: clear its summary bit,
+ * and go on up while the summary word was full before. */
+static void bitarray_mark_not_full(struct bitarray *ba, unsigned l, size_t idx)
+{
+	for (; l + 1 < ba->levels; l++, idx /= 64) {
+		uint64_t *w = bitarray_level(ba, l + 1) + idx / 64;
+		bool was_full = *w == ALL_ONES;
+
+		*w &= ~((uint64_t) 1 << (idx % 64));
+		if (!was_full)
+			return;
+	}
+}
+
 void bitarray_set_free(struct bitarray *ba, size_t start, size_t n)
 {
 	size_t end = start + n;

@@ -595,6 +595,46 @@ START_TEST(test_mem_blocks_stats_64bit_clean)
 }
 END_TEST
 
+/* The one-block alloc and free are specialised per level count (1 to 5
+ * here; 6 would need a 128 MiB bitmap). For each: with every block but the
+ * last taken, one alloc must descend to the last; freeing a block inside
+ * full words must clear every summary level on the way up, so that the next
+ * alloc finds it again, and a free of the last block likewise. */
+START_TEST(test_mem_blocks_one_block_every_level_count)
+{
+	static const size_t sizes[] = {64, 4096, 4097, 262145, 262144 * 64 + 1};
+	static const unsigned levels[] = {1, 2, 3, 4, 5};
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		const size_t n = sizes[k], mid = n / 2 + 1;
+		uint8_t *buf = reserve(n * 4);
+		sys_mem_blocks_t mb;
+		void *one, *p;
+
+		ck_assert_int_eq(sys_mem_blocks_init(&mb, 4, n, buf), 0);
+		ck_assert_uint_eq(mb.bitmap.levels, levels[k]);
+		ck_assert_int_eq(sys_mem_blocks_get(&mb, buf, n - 1), 0);
+		ck_assert_int_eq(sys_mem_blocks_alloc(&mb, 1, &one), 0);
+		ck_assert_ptr_eq(one, buf + (n - 1) * 4);
+		ck_assert_int_eq(sys_mem_blocks_alloc(&mb, 1, &p), -ENOMEM);
+		ck_assert_int_eq(bitarray_check(&mb.bitmap), 0);
+		p = buf + mid * 4;
+		ck_assert_int_eq(sys_mem_blocks_free(&mb, 1, &p), 0);
+		ck_assert_int_eq(sys_mem_blocks_free(&mb, 1, &p), -EFAULT);
+		ck_assert_int_eq(bitarray_check(&mb.bitmap), 0);
+		ck_assert_int_eq(sys_mem_blocks_alloc(&mb, 1, &p), 0);
+		ck_assert_ptr_eq(p, buf + mid * 4);
+		ck_assert_int_eq(sys_mem_blocks_free(&mb, 1, &one), 0);
+		ck_assert_int_eq(bitarray_check(&mb.bitmap), 0);
+		ck_assert_int_eq(sys_mem_blocks_alloc(&mb, 1, &p), 0);
+		ck_assert_ptr_eq(p, one);
+		ck_assert_int_eq(bitarray_check(&mb.bitmap), 0);
+		sys_mem_blocks_deinit(&mb);
+		munmap(buf, n * 4);
+	}
+}
+END_TEST
+
 /* 2^24 blocks of 4 bytes over reserved, never-touched address space: fill
  * it one block at a time (in batches), and empty it again: one batch through
  * sys_mem_blocks_free, the rest in large contiguous ranges (which keeps the
@@ -691,6 +731,7 @@ Suite *mem_blocks_suite(void)
 
 	tcase_add_test(edge, test_mem_blocks_stats_64bit_clean);
 	tcase_add_test(edge, test_mem_blocks_huge_pool);
+	tcase_add_test(edge, test_mem_blocks_one_block_every_level_count);
 	tcase_set_timeout(edge, 60);
 	suite_add_tcase(s, edge);
 	return s;
