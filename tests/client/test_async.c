@@ -139,6 +139,31 @@ START_TEST(test_mc_async_long_pipeline_drains)
 }
 END_TEST
 
+/* One more async free than a request may carry: two requests, both
+ * accepted (the queue goes out when it holds exactly max_batch). */
+START_TEST(test_mc_async_batch_of_max_batch)
+{
+	struct test_daemon td;
+	mc_client_t *c;
+	uint64_t *a;
+	size_t n;
+
+	client_start(&td, NULL);
+	c = client_connect(&td);
+	n = mc_max_batch(c) + 1;
+	a = malloc(n * sizeof(*a));
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(mc_alloc(c, "big", n, a), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(mc_free_async(c, "big", 1, &a[i]), 0);
+	ck_assert_int_eq(mc_flush(c), 0);
+	ck_assert_uint_eq(client_used(c, "big"), 0);
+	mc_close(c);
+	client_stop(&td);
+	free(a);
+}
+END_TEST
+
 struct worker {
 	mc_client_t *c;
 	int failed; /* the step that went wrong, 0 if none */
@@ -284,6 +309,7 @@ Suite *async_suite(void)
 	tcase_add_test(tc, test_mc_async_retain_then_free_in_order);
 	tcase_add_test(tc, test_mc_async_errors_surface_at_flush);
 	tcase_add_test(tc, test_mc_async_long_pipeline_drains);
+	tcase_add_test(tc, test_mc_async_batch_of_max_batch);
 	tcase_add_test(tc, test_mc_async_eight_threads_one_client);
 	tcase_add_test(tc, test_mc_async_daemon_killed_mid_pipeline);
 	tcase_add_test(tc, test_mc_async_daemon_gone_before_flush);

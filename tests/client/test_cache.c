@@ -256,6 +256,10 @@ START_TEST(test_mc_cache_free_checked_before_recycling)
 	bad[2] = theirs;
 	ck_assert_int_eq(mc_free(c, "small", 3, bad), -EPERM);
 	ck_assert_uint_eq(cache_stats(c, "small").cached, cached);
+	/* Inside a held block, not its start: no block of the cache. */
+	bad[1] = mine[0] + 1;
+	ck_assert_int_eq(mc_free(c, "small", 2, bad), -EFAULT);
+	ck_assert_uint_eq(cache_stats(c, "small").cached, cached);
 	/* Still the user's: freed once each, now into the cache. */
 	ck_assert_int_eq(mc_free(c, "small", 2, mine), 0);
 	ck_assert_uint_eq(cache_stats(c, "small").cached, cached + 2);

@@ -43,7 +43,14 @@ void fixture_dispatch(struct dispatch *x, struct daemon *d)
 
 struct session *fixture_session(struct daemon *d, uid_t uid, gid_t gid)
 {
-	struct session_creds cr = {.pid = getpid(), .uid = uid, .gid = gid};
+	return fixture_session_groups(d, uid, gid, NULL, 0);
+}
+
+struct session *fixture_session_groups(struct daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
+				       size_t ngroups)
+{
+	struct session_creds cr = {
+	    .pid = getpid(), .uid = uid, .gid = gid, .groups = groups, .ngroups = ngroups};
 	struct session *s;
 	struct errbuf e;
 	int rc = daemon_session_start(d, &cr, &s, &e);

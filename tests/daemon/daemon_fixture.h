@@ -27,6 +27,10 @@ void fixture_dispatch(struct dispatch *x, struct daemon *d);
 /* A session of uid/gid with the test's pid. */
 struct session *fixture_session(struct daemon *d, uid_t uid, gid_t gid);
 
+/* The same with supplementary groups (as SO_PEERGROUPS gives them). */
+struct session *fixture_session_groups(struct daemon *d, uid_t uid, gid_t gid, const gid_t *groups,
+				       size_t ngroups);
+
 /* The object called name; fails the test if absent. */
 struct object *fixture_object(struct daemon *d, const char *name);
 

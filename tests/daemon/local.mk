@@ -8,6 +8,9 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_choice.c \
 	tests/daemon/test_ops.c \
 	tests/daemon/test_ops_random.c \
+	tests/daemon/test_ops_limits.c \
+	tests/daemon/test_holds.c \
+	tests/daemon/test_peer_groups.c \
 	tests/daemon/test_limits.c \
 	tests/daemon/test_lease.c \
 	tests/daemon/test_dispatch.c \

@@ -1,7 +1,14 @@
 /*
- * Random alloc / group alloc / heap alloc / free / retain / reclaim traffic
- * from four sessions, checked after every step against a model that keeps,
- * for every live allocation unit, the set of sessions holding it:
+ * Random alloc (single blocks and contiguous runs) / group alloc / heap
+ * alloc / free and retain (lists and runs) / reclaim traffic from four
+ * sessions of different users, checked after every step against a model
+ * that keeps, for every live allocation unit, the set of sessions holding
+ * it. Pool s is in a region that admits uid 1000 and gid 4242: session 0 by
+ * its uid, 1 by its primary gid, 2 by a supplementary group, 3 not at all.
+ * Quotas: q 4 blocks, s 6 blocks, heap h 8100 bytes (no multiple of its
+ * granule, so a quota that counts requested rather than rounded bytes
+ * shows); each session is a uid of its own, and p's uid_quota is all of it,
+ * so the per-uid limits (test_limits.c) never decide here. Every step checks:
  *   - every return code is the one the model predicts (heap -ENOMEM aside,
  *     which depends on fragmentation; then nothing may change);
  *   - a unit is allocated in its core allocator iff somebody holds it, so
@@ -21,7 +28,36 @@
 #define MUNITS 256
 #define STEPS  20000
 
-enum { OBJ_P, OBJ_Q, OBJ_H, NOBJ };
+enum { OBJ_P, OBJ_Q, OBJ_S, OBJ_H, NOBJ };
+
+static const char config[] =
+    "log_level = \"error\";\n"
+    "regions = (\n"
+    "  { name = \"r\";\n"
+    "    pools = ( { name = \"p\"; block_size = 64; blocks = 100; uid_quota = 100; },\n"
+    "              { name = \"q\"; block_size = 1536; blocks = 10; align = 512;\n"
+    "                client_quota = 4; } );\n"
+    "    heaps = ( { name = \"h\"; size = \"64K\"; granule = 64; max_allocs = 64;\n"
+    "                client_quota = 8100; } ); },\n"
+    "  { name = \"staff\"; allow_uids = [ 1000 ]; allow_gids = [ 4242 ];\n"
+    "    pools = ( { name = \"s\"; block_size = 64; blocks = 16; client_quota = 6; } ); }\n"
+    ");\n"
+    "groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; } );\n";
+
+/* The sessions' credentials (see the top), and who may use pool s. */
+static const gid_t staff[] = {7, 4242}, others[] = {7, 8};
+static const struct {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t ngroups;
+	bool staff;
+} creds[NSESS] = {
+    {1000, 1000, NULL, 0, true},
+    {1001, 4242, NULL, 0, true},
+    {1002, 1002, staff, 2, true},
+    {1003, 1003, others, 2, false},
+};
 
 struct munit {
 	int obj;
@@ -70,14 +106,35 @@ static uint64_t held_by(int sess, int obj)
 
 static uint64_t quota_of(int obj)
 {
-	return obj == OBJ_Q ? 4 : obj == OBJ_H ? 8192 : 0;
+	return obj == OBJ_Q ? 4 : obj == OBJ_S ? 6 : obj == OBJ_H ? 8100 : 0;
+}
+
+static bool may_use(int sess, int obj)
+{
+	return obj != OBJ_S || creds[sess].staff;
+}
+
+static bool is_free(int obj, uint64_t b)
+{
+	return lookup(obj, O[obj]->offset + b * pool_block_size(O[obj])) == NULL;
+}
+
+/* The first block of the lowest run of count free blocks, or -1. */
+static int64_t lowest_run(int obj, uint64_t count)
+{
+	for (uint64_t b = 0, len = 0; b < pool_blocks(O[obj]); b++) {
+		len = is_free(obj, b) ? len + 1 : 0;
+		if (len == count)
+			return (int64_t) (b + 1 - count);
+	}
+	return -1;
 }
 
 static void check_model(void)
 {
 	uint32_t holds = 0;
 
-	for (int obj = OBJ_P; obj <= OBJ_Q; obj++) {
+	for (int obj = OBJ_P; obj <= OBJ_S; obj++) {
 		const struct object *o = O[obj];
 
 		for (uint64_t b = 0; b < pool_blocks(o); b++) {
@@ -129,21 +186,35 @@ static void expect(int got, int want, const char *what)
 
 /* The model's answer to a pool allocation; on success the offsets must be
  * exactly the lowest free blocks. */
-static void pool_alloc_step(int s, int obj, uint64_t count, int rc, const uint64_t *off)
+static void pool_alloc_step(int s, int obj, uint64_t count, bool contiguous, int rc,
+			    const uint64_t *off)
 {
 	const struct object *o = O[obj];
 	uint64_t free_blocks = 0;
 	int want = 0;
 
 	for (uint64_t b = 0; b < pool_blocks(o); b++)
-		free_blocks += lookup(obj, o->offset + b * pool_block_size(o)) == NULL;
-	if (quota_of(obj) && held_by(s, obj) + count > quota_of(obj))
+		free_blocks += is_free(obj, b);
+	if (!may_use(s, obj))
+		want = -EACCES;
+	else if (quota_of(obj) && held_by(s, obj) + count > quota_of(obj))
 		want = -EDQUOT;
-	else if (free_blocks < count)
+	else if (contiguous ? lowest_run(obj, count) < 0 : free_blocks < count)
 		want = -ENOMEM;
-	expect(rc, want, "pool alloc");
+	expect(rc, want, contiguous ? "contiguous alloc" : "pool alloc");
 	if (rc < 0)
 		return;
+	if (contiguous) {
+		uint64_t first = (uint64_t) lowest_run(obj, count);
+
+		ck_assert_msg(off[0] == o->offset + first * pool_block_size(o),
+			      "seed %llu step %d: run at %llu is not the lowest free run",
+			      (unsigned long long) seed, step, (unsigned long long) off[0]);
+		for (uint64_t b = first; b < first + count; b++)
+			M.u[M.n++] = (struct munit){obj, o->offset + b * pool_block_size(o), 1,
+						    (uint8_t) (1u << s)};
+		return;
+	}
 	for (uint64_t i = 0, b = 0; i < count; i++, b++) {
 		while (lookup(obj, o->offset + b * pool_block_size(o)) != NULL)
 			b++;
@@ -156,13 +227,14 @@ static void pool_alloc_step(int s, int obj, uint64_t count, int rc, const uint64
 
 static void do_pool_alloc(int s)
 {
-	int obj = (int) test_rng_below(&R, 2);
-	uint64_t count = 1 + test_rng_below(&R, 5), off[8];
+	int obj = (int) test_rng_below(&R, 3); /* p, q or s */
+	uint64_t count = 1 + test_rng_below(&R, 7), off[8];
+	bool contiguous = test_rng_below(&R, 3) == 0;
 
 	if (M.n + (int) count > MUNITS)
 		return;
-	pool_alloc_step(s, obj, count, ops_pool_alloc(&X.ops, S[s], O[obj], count, false, off, &E),
-			off);
+	pool_alloc_step(s, obj, count, contiguous,
+			ops_pool_alloc(&X.ops, S[s], O[obj], count, contiguous, off, &E), off);
 }
 
 /* by_size over p (64 B) and q (1536 B): the smallest fitting pool with room,
@@ -196,20 +268,30 @@ static void do_group_alloc(int s)
 	}
 	if (rc == 0)
 		ck_assert_str_eq(chosen->name, O[obj]->name);
-	pool_alloc_step(s, obj, count, rc, off);
+	pool_alloc_step(s, obj, count, false, rc, off);
 }
 
 static void do_heap_alloc(int s)
 {
 	static const uint64_t aligns[] = {0, 64, 256, 4096};
-	uint64_t size = 1 + test_rng_below(&R, 2048);
-	uint64_t align = aligns[test_rng_below(&R, 4)];
-	uint64_t usable = (size + 63) & ~(uint64_t) 63, off, got;
+	uint64_t size = 1 + test_rng_below(&R, 2048), room = quota_of(OBJ_H) - held_by(s, OBJ_H);
+	uint64_t align = aligns[test_rng_below(&R, 4)], usable, off, got;
 	int rc;
+
+	/* Often just what is left of the quota, give or take a granule: where
+	 * rounding decides. */
+	if (test_rng_below(&R, 3) == 0 && room > 64)
+		size = room - 32 + test_rng_below(&R, 64);
+	usable = (size + 63) & ~(uint64_t) 63;
 
 	if (M.n >= MUNITS)
 		return;
 	rc = ops_heap_alloc(&X.ops, S[s], O[OBJ_H], size, align, &off, &got, &E);
+	/* What counts is the rounded size: never more than the quota held. */
+	ck_assert_msg(S[s]->held[O[OBJ_H]->index].amount <= quota_of(OBJ_H),
+		      "seed %llu step %d: session %d holds %llu bytes of h, over its quota",
+		      (unsigned long long) seed, step, s,
+		      (unsigned long long) S[s]->held[O[OBJ_H]->index].amount);
 	if (held_by(s, OBJ_H) + usable > quota_of(OBJ_H)) {
 		expect(rc, -EDQUOT, "heap alloc");
 		return;
@@ -260,6 +342,8 @@ static int model_free_or_retain(int s, int obj, const uint64_t *off, int n, bool
 	struct model save = M;
 	bool pending[MUNITS] = {false};
 
+	if (!may_use(s, obj))
+		return -EACCES;
 	for (int i = 0; i < n; i++) {
 		struct munit *u = lookup(obj, off[i]);
 		int idx = u ? (int) (u - M.u) : -1;
@@ -308,6 +392,79 @@ static void do_free_or_retain(int s, bool retain)
 	expect(rc, want, retain ? "retain" : "free");
 }
 
+/* The model's answer to a free or retain of the run blocks from off. */
+static int model_run(int s, int obj, uint64_t off, uint64_t run, bool retain)
+{
+	const struct object *o = O[obj];
+	uint64_t bs, first;
+
+	if (!may_use(s, obj))
+		return -EACCES;
+	if (obj == OBJ_H)
+		return -EINVAL;
+	bs = pool_block_size(o);
+	if (off < o->offset || off - o->offset >= o->size || (off - o->offset) % bs != 0)
+		return -EFAULT;
+	first = (off - o->offset) / bs;
+	if (run > pool_blocks(o) - first)
+		return -EFAULT;
+	for (uint64_t b = first; b < first + run; b++) {
+		struct munit *u = lookup(obj, o->offset + b * bs);
+
+		if (u == NULL)
+			return -EFAULT;
+		if (retain && (u->holders & (1u << s)))
+			return -EALREADY;
+		if (!retain && !(u->holders & (1u << s)))
+			return -EPERM;
+	}
+	if (retain && quota_of(obj) && held_by(s, obj) + run > quota_of(obj))
+		return -EDQUOT;
+	for (uint64_t b = first; b < first + run; b++) {
+		struct munit *u = lookup(obj, o->offset + b * bs);
+
+		if (retain)
+			u->holders |= (uint8_t) (1u << s);
+		else if ((u->holders &= (uint8_t) ~(1u << s)) == 0)
+			drop_unit(u);
+	}
+	return 0;
+}
+
+/* A run from a live unit (sometimes one past it, or from near a pool's end),
+ * 1 to 4 blocks, freed or retained. */
+static void do_run(int s, bool retain)
+{
+	int obj = (int) test_rng_below(&R, NOBJ);
+	uint64_t run = 1 + test_rng_below(&R, 4), off, r = test_rng_below(&R, 8);
+	struct munit *u = NULL;
+	int want, rc;
+
+	for (int tries = 0; tries < 8 && u == NULL && M.n > 0; tries++) {
+		struct munit *c = &M.u[test_rng_below(&R, (uint64_t) M.n)];
+
+		if (c->obj == obj)
+			u = c;
+	}
+	if (obj != OBJ_H && (r == 0 || u == NULL))
+		off = O[obj]->offset +
+		      (pool_blocks(O[obj]) - 1 - test_rng_below(&R, 3)) * pool_block_size(O[obj]);
+	else if (u != NULL)
+		off = u->off + (r == 1 && obj != OBJ_H ? pool_block_size(O[obj]) : 0);
+	else
+		off = O[obj]->offset;
+	want = model_run(s, obj, off, run, retain);
+	rc = retain ? ops_retain(&X.ops, S[s], O[obj], &off, 1, run, &E)
+		    : ops_free(&X.ops, S[s], O[obj], &off, 1, run, &E);
+	expect(rc, want, retain ? "retain run" : "free run");
+}
+
+static struct session *new_session(int s)
+{
+	return fixture_session_groups(&D, creds[s].uid, creds[s].gid, creds[s].groups,
+				      creds[s].ngroups);
+}
+
 static void do_reclaim(int s)
 {
 	for (int i = M.n - 1; i >= 0; i--) {
@@ -316,21 +473,22 @@ static void do_reclaim(int s)
 			drop_unit(&M.u[i]);
 	}
 	ops_end_session(&X.ops, S[s]);
-	S[s] = fixture_session(&D, 1000 + (uid_t) s, 1000);
+	S[s] = new_session(s);
 }
 
 START_TEST(test_ops_random_against_model)
 {
-	fixture_daemon(&D, NULL);
+	fixture_daemon(&D, config);
 	fixture_dispatch(&X, &D);
 	seed = test_seed("ops_random");
 	test_rng_init(&R, seed);
 	memset(&M, 0, sizeof(M));
 	O[OBJ_P] = object_table_find(&D.table, "p");
 	O[OBJ_Q] = object_table_find(&D.table, "q");
+	O[OBJ_S] = object_table_find(&D.table, "s");
 	O[OBJ_H] = object_table_find(&D.table, "h");
 	for (int s = 0; s < NSESS; s++)
-		S[s] = fixture_session(&D, 1000 + (uid_t) s, 1000);
+		S[s] = new_session(s);
 
 	for (step = 0; step < STEPS; step++) {
 		int s = (int) test_rng_below(&R, NSESS);
@@ -338,14 +496,18 @@ START_TEST(test_ops_random_against_model)
 
 		if (r < 25)
 			do_pool_alloc(s);
-		else if (r < 35)
+		else if (r < 32)
 			do_group_alloc(s);
-		else if (r < 50)
+		else if (r < 45)
 			do_heap_alloc(s);
-		else if (r < 80)
+		else if (r < 68)
 			do_free_or_retain(s, false);
-		else if (r < 98)
+		else if (r < 83)
 			do_free_or_retain(s, true);
+		else if (r < 90)
+			do_run(s, false);
+		else if (r < 98)
+			do_run(s, true);
 		else
 			do_reclaim(s);
 		check_model();

@@ -1,6 +1,7 @@
 /*
  * The memctl suites' fixture: see memctl_fixture.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,26 +23,37 @@
 /*
  * Region main: small 256 B x 1024, packets 1536 B x 64 (quota 32), bits
  * 64 B x 64 (for exact maps), wide 64 B x 4096 (for scaled maps), heap
- * 1 MiB; group buffers = small + packets. Region private: root only.
+ * 1 MiB; group buffers = small + packets. Region private: only the user
+ * running the tests (%u), so that every table looks the same for root and
+ * for an ordinary user.
  */
-const char mt_config[] = "log_level = \"warn\";\n"
-			 "socket = { mode = \"0666\"; };\n"
-			 "regions = (\n"
-			 "  { name = \"main\";\n"
-			 "    pools = (\n"
-			 "      { name = \"small\"; block_size = 256; blocks = 1024; },\n"
-			 "      { name = \"packets\"; block_size = 1536; blocks = 64; align = 512;"
-			 " client_quota = 32; },\n"
-			 "      { name = \"bits\"; block_size = 64; blocks = 64; },\n"
-			 "      { name = \"wide\"; block_size = 64; blocks = 4096; }\n"
-			 "    );\n"
-			 "    heaps = ( { name = \"heap\"; size = \"1M\"; granule = 64; } );\n"
-			 "  },\n"
-			 "  { name = \"private\"; allow_uids = ( 0 );\n"
-			 "    pools = ( { name = \"secret\"; block_size = 256; blocks = 4; } ); }\n"
-			 ");\n"
-			 "groups = ( { name = \"buffers\"; pools = [ \"small\", \"packets\" ];"
-			 " choice = \"by_size\"; } );\n";
+static const char config_format[] =
+    "log_level = \"warn\";\n"
+    "socket = { mode = \"0666\"; };\n"
+    "regions = (\n"
+    "  { name = \"main\";\n"
+    "    pools = (\n"
+    "      { name = \"small\"; block_size = 256; blocks = 1024; },\n"
+    "      { name = \"packets\"; block_size = 1536; blocks = 64; align = 512;"
+    " client_quota = 32; },\n"
+    "      { name = \"bits\"; block_size = 64; blocks = 64; },\n"
+    "      { name = \"wide\"; block_size = 64; blocks = 4096; }\n"
+    "    );\n"
+    "    heaps = ( { name = \"heap\"; size = \"1M\"; granule = 64; } );\n"
+    "  },\n"
+    "  { name = \"private\"; allow_uids = ( %u );\n"
+    "    pools = ( { name = \"secret\"; block_size = 256; blocks = 4; } ); }\n"
+    ");\n"
+    "groups = ( { name = \"buffers\"; pools = [ \"small\", \"packets\" ];"
+    " choice = \"by_size\"; } );\n";
+
+const char *mt_config(void)
+{
+	static char text[2048];
+
+	snprintf(text, sizeof(text), config_format, (unsigned) geteuid());
+	return text;
+}
 
 /* Run memctl [-s socket] args... (NULL-terminated); socket NULL: no -s. */
 void mt_memctl(struct run *r, const char *socket, ...)
@@ -86,7 +99,7 @@ mc_client_t *mt_start_known(struct test_daemon *td)
 {
 	mc_client_t *c;
 
-	client_start(td, mt_config);
+	client_start(td, mt_config());
 	c = client_connect(td);
 	mt_known_allocations(c);
 	return c;
@@ -213,4 +226,66 @@ json_t *mt_client_with_pid(json_t *clients, pid_t pid)
 	}
 	ck_abort_msg("no client with pid %d", (int) pid);
 	return NULL;
+}
+
+/* Copy file from to to (mode 0755), following symlinks. */
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	ck_assert_msg(in >= 0, "%s: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	ck_assert_msg(out >= 0, "%s: %s", to, strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t) n), n);
+	ck_assert_int_eq(n, 0);
+	close(in);
+	ck_assert_int_eq(close(out), 0);
+}
+
+void mt_private_memctl(char *dir, char *bin, size_t len)
+{
+	char from[512], to[512];
+	struct dirent *e;
+	DIR *libs;
+
+	strcpy(dir, "/tmp/memctl-bin.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	/* With a shared libmemclient, memctl/memctl is libtool's wrapper
+	 * script and the program is in .libs. */
+	test_build_path("memctl/.libs/memctl", from, sizeof(from));
+	if (access(from, X_OK) != 0)
+		test_build_path("memctl/memctl", from, sizeof(from));
+	snprintf(bin, len, "%s/memctl", dir);
+	copy_file(from, bin);
+	libs = opendir(test_build_path("client/.libs", from, sizeof(from)));
+	while (libs != NULL && (e = readdir(libs)) != NULL) {
+		if (strncmp(e->d_name, "libmemclient.so", 15) != 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s",
+			 test_build_path("client/.libs", to, sizeof(to)), e->d_name);
+		snprintf(to, sizeof(to), "%s/%s", dir, e->d_name);
+		copy_file(from, to);
+	}
+	if (libs != NULL)
+		closedir(libs);
+}
+
+void mt_private_memctl_remove(const char *dir)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
 }

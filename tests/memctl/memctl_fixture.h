@@ -11,8 +11,10 @@
 
 #include "tests/memctl/check_memctl.h"
 
-/* The config of every memctl test (see memctl_fixture.c). */
-extern const char mt_config[];
+/* The config of every memctl test (see memctl_fixture.c); its region
+ * private admits only the user running the tests (root, or that user: the
+ * suite passes as either). */
+const char *mt_config(void);
 
 /* What mt_known_allocations() leaves in use. */
 #define HEAP_USED (4096 + 1024) /* 4096 and 1000 rounded up to 64 */
@@ -44,5 +46,16 @@ const char *mt_jstr(json_t *o, const char *key);
 /* The client object of pid in a `memctl clients --json` array; fails the
  * test when there is none. */
 json_t *mt_client_with_pid(json_t *clients, pid_t pid);
+
+/*
+ * A copy of the built memctl that any user may run: its program and the
+ * libmemclient it loads, copied into a fresh mode-0755 directory *dir (at
+ * least 64 bytes) in /tmp, so that a test that drops privileges does not
+ * depend on the modes of the build tree's parents (a clone in /root is
+ * below a 0700 directory). Run *bin (len bytes) with LD_LIBRARY_PATH=dir;
+ * mt_private_memctl_remove(dir) when done.
+ */
+void mt_private_memctl(char *dir, char *bin, size_t len);
+void mt_private_memctl_remove(const char *dir);
 
 #endif

@@ -110,6 +110,22 @@ START_TEST(test_memctl_heaps_table)
 }
 END_TEST
 
+/* A size that is no whole number of units keeps one decimal: main holds
+ * MAIN_USED = 11008 bytes, 10.75 KiB. */
+START_TEST(test_memctl_sizes_not_whole_units)
+{
+	struct test_daemon td;
+	mc_client_t *c = mt_start_known(&td);
+	struct run r;
+
+	ck_assert_uint_eq(MAIN_USED, 11008);
+	mt_memctl(&r, td.socket, "status", NULL);
+	mt_ok(&r);
+	ck_assert_msg(strstr(r.out, " 10.8 KiB ") != NULL, "%s", r.out);
+	mt_finish(&td, c);
+}
+END_TEST
+
 START_TEST(test_memctl_heaps_json)
 {
 	struct test_daemon td;
@@ -406,7 +422,7 @@ START_TEST(test_memctl_clients_json)
 	pid_t pid;
 	int go;
 
-	client_start(&td, mt_config);
+	client_start(&td, mt_config());
 	pid = holder(&td, &go);
 	c = client_connect(&td);
 	mt_known_allocations(c);
@@ -440,7 +456,7 @@ START_TEST(test_memctl_clients_pool_sorted)
 	pid_t pid;
 	int go;
 
-	client_start(&td, mt_config);
+	client_start(&td, mt_config());
 	pid = holder(&td, &go);
 	c = client_connect(&td);
 	mt_known_allocations(c);
@@ -479,7 +495,7 @@ static mc_client_t *start_bitmap(struct test_daemon *td)
 	mc_client_t *c;
 	uint64_t off[30];
 
-	client_start(td, mt_config);
+	client_start(td, mt_config());
 	c = client_connect(td);
 	ck_assert_int_eq(mc_alloc(c, "bits", 30, off), 0);
 	ck_assert_int_eq(mc_free(c, "bits", 10, off + 10), 0);
@@ -515,7 +531,7 @@ static mc_client_t *start_wide(struct test_daemon *td)
 	mc_client_t *c;
 	uint64_t off[100];
 
-	client_start(td, mt_config);
+	client_start(td, mt_config());
 	c = client_connect(td);
 	ck_assert_int_eq(mc_alloc(c, "wide", 100, off), 0);
 	setenv("COLUMNS", "80", 1);
@@ -745,6 +761,7 @@ Suite *memctl_suite(void)
 	tcase_add_test(tc, test_memctl_pools_table);
 	tcase_add_test(tc, test_memctl_pools_json);
 	tcase_add_test(tc, test_memctl_heaps_table);
+	tcase_add_test(tc, test_memctl_sizes_not_whole_units);
 	tcase_add_test(tc, test_memctl_heaps_json);
 	tcase_add_test(tc, test_memctl_groups_table);
 	tcase_add_test(tc, test_memctl_groups_json);

@@ -222,7 +222,7 @@ static mc_client_t *start_bits(struct test_daemon *td, uint8_t used[8], uint8_t 
 	mc_client_t *c;
 	uint64_t off[4];
 
-	client_start(td, mt_config);
+	client_start(td, mt_config());
 	c = client_connect(td);
 	ck_assert_int_eq(mc_alloc(c, "bits", 4, off), 0);
 	ck_assert_int_eq(mc_cache(c, "bits", 16), 0);
@@ -306,7 +306,7 @@ START_TEST(test_memctl_cache_map_scaled)
 	mc_client_t *c;
 	struct run r;
 
-	client_start(&td, mt_config);
+	client_start(&td, mt_config());
 	c = client_connect(&td);
 	ck_assert_int_eq(mc_cache(c, "wide", 256), 0);
 	ck_assert_uint_eq(cached_here(c, "wide"), 128);

@@ -44,23 +44,30 @@ START_TEST(test_memctl_watch_count)
 }
 END_TEST
 
-/* Start memctl args... with stdout on out_fd and stderr on err_fd, as uid
- * (and gid) 65534 when nobody is true. */
-static pid_t spawn_memctl(int out_fd, int err_fd, bool nobody, const char *const *args)
+/* Start memctl args... with stdout on out_fd and stderr on err_fd: the
+ * build tree's, or with nobody_dir the private copy there
+ * (mt_private_memctl) as uid (and gid) 65534. */
+static pid_t spawn_memctl(int out_fd, int err_fd, const char *nobody_dir, const char *const *args)
 {
 	const char *argv[16];
 	char bin[512];
 	size_t argc = 0;
 	pid_t pid;
 
-	argv[argc++] = test_build_path("memctl/memctl", bin, sizeof(bin));
+	if (nobody_dir != NULL)
+		snprintf(bin, sizeof(bin), "%s/memctl", nobody_dir);
+	else
+		test_build_path("memctl/memctl", bin, sizeof(bin));
+	argv[argc++] = bin;
 	for (size_t i = 0; args[i] != NULL && argc < 15; i++)
 		argv[argc++] = args[i];
 	argv[argc] = NULL;
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if (nobody && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+		if (nobody_dir != NULL &&
+		    (setenv("LD_LIBRARY_PATH", nobody_dir, 1) < 0 || setgroups(0, NULL) < 0 ||
+		     setgid(65534) < 0 || setuid(65534) < 0))
 			_exit(126);
 		dup2(out_fd, STDOUT_FILENO);
 		dup2(err_fd, STDERR_FILENO);
@@ -114,7 +121,7 @@ START_TEST(test_memctl_watch_terminal_restored_on_sigterm)
 	ck_assert_int_ge(slave, 0);
 	fcntl(master, F_SETFL, O_NONBLOCK);
 	out[0] = '\0';
-	pid = spawn_memctl(slave, slave, false, args);
+	pid = spawn_memctl(slave, slave, NULL, args);
 	close(slave);
 	/* Two refreshes drawn, then SIGTERM. */
 	for (int i = 0; i < 500 && mt_count_of(out, "\033[H\033[2J") < 2; i++) {
@@ -150,7 +157,7 @@ START_TEST(test_memctl_watch_daemon_gone)
 	unlink(efile);
 	ck_assert_int_eq(pipe(po), 0);
 	fcntl(po[0], F_SETFL, O_NONBLOCK);
-	pid = spawn_memctl(po[1], efd, false, args);
+	pid = spawn_memctl(po[1], efd, NULL, args);
 	close(po[1]);
 	for (int i = 0; i < 500 && mt_count_of(out, "Every ") < 1; i++) {
 		usleep(10000);
@@ -240,21 +247,30 @@ START_TEST(test_memctl_unknown_pool)
 }
 END_TEST
 
-/* As uid 65534, which region private does not admit. */
+/* As uid 65534, which region private does not admit, from a private copy
+ * of memctl: the build tree may be below a directory only root can enter.
+ * Becoming another user needs root; otherwise this test returns at once. */
 START_TEST(test_memctl_permission_denied)
 {
 	struct test_daemon td;
-	mc_client_t *c = mt_start_known(&td);
-	char efile[] = "/tmp/memctl-test-err.XXXXXX", err[4096];
-	const char *args[] = {"-s", td.socket, "map", "secret", NULL};
-	int efd = mkstemp(efile), status;
+	mc_client_t *c;
+	char efile[] = "/tmp/memctl-test-err.XXXXXX", err[4096], dir[64], bin[128];
+	const char *args[] = {"-s", NULL, "map", "secret", NULL};
+	int efd, status;
 	ssize_t n;
 	pid_t pid;
 
+	if (geteuid() != 0)
+		return;
+	c = mt_start_known(&td);
+	args[1] = td.socket;
+	efd = mkstemp(efile);
 	ck_assert_int_ge(efd, 0);
 	unlink(efile);
-	pid = spawn_memctl(efd, efd, true, args);
+	mt_private_memctl(dir, bin, sizeof(bin));
+	pid = spawn_memctl(efd, efd, dir, args);
 	status = wait_exit(pid, 5000);
+	mt_private_memctl_remove(dir);
 	lseek(efd, 0, SEEK_SET);
 	n = read(efd, err, sizeof(err) - 1);
 	err[n > 0 ? n : 0] = '\0';
