@@ -70,13 +70,6 @@ void *cproc_shared(size_t size)
 	return p;
 }
 
-bool cproc_valgrind(void)
-{
-	const char *vg = getenv("ALLOCATORD_VALGRIND");
-
-	return vg != NULL && strcmp(vg, "1") == 0;
-}
-
 int64_t cproc_now_ms(void)
 {
 	struct timespec ts;

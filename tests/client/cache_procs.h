@@ -40,9 +40,6 @@ void cproc_bases(mc_client_t *c, uint64_t *base);
 /* size zeroed bytes, MAP_SHARED: inherited by the processes forked later. */
 void *cproc_shared(size_t size);
 
-/* Runs under valgrind (ALLOCATORD_VALGRIND=1, see tests/run-test). */
-bool cproc_valgrind(void);
-
 int64_t cproc_now_ms(void);
 void cproc_sleep_us(long us);
 

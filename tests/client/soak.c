@@ -568,8 +568,7 @@ int main(int argc, char **argv)
 	    {"cache", required_argument, NULL, 'c'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *vg = getenv("ALLOCATORD_VALGRIND");
-	bool valgrind = vg != NULL && strcmp(vg, "1") == 0;
+	bool valgrind = test_under_valgrind();
 	int kills = valgrind ? 4 : 40, done = 0, round = 0, opt;
 	struct soak s = {.nworkers = valgrind ? 3 : 6, .cache = -1};
 	struct mc_info info[4];

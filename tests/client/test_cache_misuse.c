@@ -18,6 +18,7 @@
 
 #include "tests/client/cache_procs.h"
 #include "tests/client/check_client.h"
+#include "tests/common/daemon_proc.h"
 #include "tests/common/seed.h"
 
 #define STALE_RING     64
@@ -222,7 +223,7 @@ START_TEST(test_cache_misuse_stale_retain)
 {
 	uint64_t seed = test_seed("cache_misuse stale retain"), base[CPROC_NPOOLS];
 	struct stale_shm *shm = cproc_shared(sizeof(*shm));
-	int64_t end = cproc_now_ms() + (cproc_valgrind() ? 20000 : 2000);
+	int64_t end = cproc_now_ms() + (test_under_valgrind() ? 20000 : 2000);
 	struct test_daemon td;
 	mc_client_t *c;
 	pid_t prod, cons;

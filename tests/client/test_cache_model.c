@@ -46,6 +46,7 @@
 
 #include "tests/client/cache_procs.h"
 #include "tests/client/check_client.h"
+#include "tests/common/daemon_proc.h"
 #include "tests/common/seed.h"
 
 #define NWORKERS     4
@@ -716,7 +717,7 @@ static void check_pools(struct model *m, int round, const struct union_view *u)
 /* Wait until every worker's *field (an offset into struct wstate) is round. */
 static void wait_workers(struct model *m, size_t field, uint32_t round, const char *what)
 {
-	int64_t deadline = cproc_now_ms() + (cproc_valgrind() ? 60000 : 20000);
+	int64_t deadline = cproc_now_ms() + (test_under_valgrind() ? 60000 : 20000);
 
 	for (int w = 0; w < NWORKERS; w++) {
 		const uint32_t *at = (const uint32_t *) ((const char *) &m->shm->w[w] + field);
@@ -747,7 +748,7 @@ static void checkpoint_all(struct model *m, uint32_t round, const uint64_t *base
 
 START_TEST(test_cache_model_random)
 {
-	bool vg = cproc_valgrind();
+	bool vg = test_under_valgrind();
 	int rounds = vg ? 3 : 10, run_ms = vg ? 1500 : 150;
 	struct model m = {.seed = test_seed("cache_model")};
 	struct counts sum = {0};

@@ -36,7 +36,7 @@ const char *test_src_path(const char *rel, char *buf, size_t len)
 	return buf;
 }
 
-static int under_valgrind(void)
+bool test_under_valgrind(void)
 {
 	const char *v = getenv("ALLOCATORD_VALGRIND");
 
@@ -78,7 +78,6 @@ void test_daemon_log(const struct test_daemon *td, char *buf, size_t len)
 
 long test_daemon_rss_kib(const struct test_daemon *td)
 {
-	const char *vg = getenv("ALLOCATORD_VALGRIND");
 	char path[64], line[256];
 	long kib = -1;
 	FILE *f;
@@ -86,7 +85,7 @@ long test_daemon_rss_kib(const struct test_daemon *td)
 #if defined(ALLOCATORD_SANITIZERS)
 	return -1;
 #endif
-	if (vg != NULL && strcmp(vg, "1") == 0)
+	if (test_under_valgrind())
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int) td->pid);
 	f = fopen(path, "r");
@@ -110,6 +109,18 @@ static void dump_log(const struct test_daemon *td)
 int test_daemon_start(struct test_daemon *td, const char *config_text, const char *const *args)
 {
 	return test_daemon_start_at(td, NULL, config_text, args);
+}
+
+int test_daemon_start_small(struct test_daemon *td, const char *settings)
+{
+	char cfg[1024];
+
+	snprintf(cfg, sizeof(cfg),
+		 "%s\n"
+		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = "
+		 "64; }); });\n",
+		 settings);
+	return test_daemon_start(td, cfg, NULL);
 }
 
 int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
@@ -136,7 +147,7 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
 	snprintf(td->config, sizeof(td->config), "%s/allocatord.conf", td->dir);
 	snprintf(vglog, sizeof(vglog), "--log-file=%s/valgrind.log", td->dir);
 
-	if (under_valgrind()) {
+	if (test_under_valgrind()) {
 		argv[argc++] = "valgrind";
 		argv[argc++] = "--quiet";
 		argv[argc++] = "--error-exitcode=99";
@@ -174,7 +185,7 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
 		_exit(127);
 	}
 	/* Up to 10 s (60 under valgrind) for the socket to accept. */
-	for (int i = 0; i < (under_valgrind() ? 6000 : 1000); i++) {
+	for (int i = 0; i < (test_under_valgrind() ? 6000 : 1000); i++) {
 		int status;
 
 		if (accepts(td->socket))

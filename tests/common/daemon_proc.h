@@ -7,6 +7,7 @@
 #ifndef ALLOCATORD_TESTS_DAEMON_PROC_H
 #define ALLOCATORD_TESTS_DAEMON_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,6 +27,11 @@ struct test_daemon {
  */
 int test_daemon_start(struct test_daemon *td, const char *config_text, const char *const *args);
 
+/* test_daemon_start on the smallest useful configuration: the top-level
+ * `settings` (a config fragment, may be "") and one region "r" holding
+ * pool "p" of 64 blocks of 64 B. */
+int test_daemon_start_small(struct test_daemon *td, const char *settings);
+
 /* The same on socket path `socket` (at most 99 bytes) instead of one in the
  * temporary directory. */
 int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
@@ -42,6 +48,10 @@ void test_daemon_kill(struct test_daemon *td);
 /* The daemon's resident memory (VmRSS) in KiB, or -1 when that is not the
  * daemon's own measure: under valgrind (the process is valgrind) or ASan
  * (its quarantine keeps freed memory resident). */
+/* true when the suite runs under valgrind (ALLOCATORD_VALGRIND=1, see
+ * tests/run-test): the daemons it starts run under valgrind too. */
+bool test_under_valgrind(void);
+
 long test_daemon_rss_kib(const struct test_daemon *td);
 
 /* The daemon's log so far, NUL-terminated, into buf. */

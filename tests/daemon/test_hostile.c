@@ -329,8 +329,7 @@ static void memctl_poll(void)
 START_TEST(test_hostile_tenant_all_at_once)
 {
 	const char *longrun = getenv("ALLOCATORD_HOSTILE_LONG");
-	const char *vg = getenv("ALLOCATORD_VALGRIND");
-	bool valgrind = vg != NULL && strcmp(vg, "1") == 0;
+	bool valgrind = test_under_valgrind();
 	int handoffs = longrun != NULL && strcmp(longrun, "1") == 0 ? 20000 : 200;
 	int stop[2], ready[3], go[2], p2c[2], c2p[2], status, polls = 0;
 	char c;

@@ -30,26 +30,12 @@ static const uint8_t bad_frame[7] = {0x03, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff};
 
 static void start(const char *extra_settings)
 {
-	char cfg[1024];
-
-	snprintf(cfg, sizeof(cfg),
-		 "%s\n"
-		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = "
-		 "64; }); });\n",
-		 extra_settings);
-	ck_assert_int_eq(test_daemon_start(&td, cfg, NULL), 0);
+	ck_assert_int_eq(test_daemon_start_small(&td, extra_settings), 0);
 }
 
 static void stop(void)
 {
 	ck_assert_int_eq(test_daemon_stop(&td), 0);
-}
-
-static bool under_valgrind(void)
-{
-	const char *v = getenv("ALLOCATORD_VALGRIND");
-
-	return v != NULL && strcmp(v, "1") == 0;
 }
 
 /* How many times what occurs in the daemon's log so far. */
@@ -301,7 +287,7 @@ START_TEST(test_io_abuse_refused_with_reason_at_file_limit)
 	int fd[MAX], n = 0, refused = 0;
 	Allocd__Reply *r;
 
-	if (under_valgrind()) {
+	if (test_under_valgrind()) {
 		fprintf(stderr, "skipped under valgrind: it keeps descriptors of its own\n");
 		return;
 	}

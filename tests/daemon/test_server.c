@@ -23,14 +23,7 @@ static struct test_daemon td;
 
 static void start(const char *extra_settings)
 {
-	char cfg[1024];
-
-	snprintf(cfg, sizeof(cfg),
-		 "%s\n"
-		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = "
-		 "64; }); });\n",
-		 extra_settings);
-	ck_assert_int_eq(test_daemon_start(&td, cfg, NULL), 0);
+	ck_assert_int_eq(test_daemon_start_small(&td, extra_settings), 0);
 }
 
 static void stop(void)

@@ -65,8 +65,7 @@ static bool start_counted(struct test_daemon *td, const char *config_text, char 
 	fprintf(stderr, "skipped: the sanitizers own malloc in this build\n");
 	return false;
 #endif
-	if (getenv("ALLOCATORD_VALGRIND") != NULL &&
-	    strcmp(getenv("ALLOCATORD_VALGRIND"), "1") == 0) {
+	if (test_under_valgrind()) {
 		fprintf(stderr, "skipped: valgrind owns malloc\n");
 		return false;
 	}
