@@ -137,7 +137,7 @@ int raw_closed(int fd, int timeout_ms)
 	}
 }
 
-Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds)
+int raw_send_hello(int fd, bool leases)
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
 	Allocd__Hello h = ALLOCD__HELLO__INIT;
@@ -147,9 +147,14 @@ Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds)
 	r.id = 1;
 	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
 	r.hello = &h;
+	return raw_send(fd, &r);
+}
+
+Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds)
+{
 	/* A refused connection may be closed before the hello is sent: its
 	 * reason is waiting to be read all the same. */
-	(void) raw_send(fd, &r);
+	(void) raw_send_hello(fd, leases);
 	return raw_recv(fd, 5000, fds, nfds);
 }
 

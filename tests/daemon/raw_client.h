@@ -42,6 +42,9 @@ int raw_hello_leases(int fd, bool leases, int *fds, size_t *nfds);
 
 /* Hello; the whole reply (free it) with its descriptors as in raw_recv, or
  * NULL. */
+/* Send a hello (id 1) asking for leases or not, and read nothing. 0 or -1. */
+int raw_send_hello(int fd, bool leases);
+
 Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds);
 
 /* Alloc with the cache fields; the reply's status, or -1. Up to max offsets

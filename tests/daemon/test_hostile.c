@@ -92,19 +92,13 @@ static void attack_stallers(int stop, int n, bool shut)
 	static uint8_t burst[1 << 16];
 	size_t len = list_frames(burst, sizeof(burst));
 	int *fd = calloc((size_t) n, sizeof(*fd));
-	Allocd__Request req = ALLOCD__REQUEST__INIT;
-	Allocd__Hello h = ALLOCD__HELLO__INIT;
 
-	req.version = 1;
-	req.body_case = ALLOCD__REQUEST__BODY_HELLO;
-	req.hello = &h;
-	h.leases = true;
 	for (int i = 0; i < n && !stopped(stop); i++) {
 		fd[i] = raw_connect(td.socket);
 		if (fd[i] < 0)
 			continue;
 		/* The hello reply (and its descriptors) is never read. */
-		raw_send(fd[i], &req);
+		raw_send_hello(fd[i], true);
 		fcntl(fd[i], F_SETFL, fcntl(fd[i], F_GETFL) | O_NONBLOCK);
 		for (int k = 0; k < 64 && send(fd[i], burst, len, MSG_NOSIGNAL) > 0; k++)
 			;

@@ -329,19 +329,6 @@ START_TEST(test_io_abuse_refused_with_reason_at_file_limit)
 }
 END_TEST
 
-/* Send a hello on fd and read nothing. */
-static int hello_unread(int fd)
-{
-	Allocd__Request req = ALLOCD__REQUEST__INIT;
-	Allocd__Hello h = ALLOCD__HELLO__INIT;
-
-	req.version = 1;
-	req.body_case = ALLOCD__REQUEST__BODY_HELLO;
-	req.hello = &h;
-	h.leases = true;
-	return raw_send(fd, &req);
-}
-
 /* fd's hello reply: its status, with the descriptors it brought closed and
  * counted in *nfds; -1000 if none came. */
 static int hello_status(int fd, size_t *nfds)
@@ -385,7 +372,7 @@ static void unread_hellos_attacker(void)
 		_exit(1);
 	/* Ten hellos, none read: four get their descriptors, six are told. */
 	for (int i = 0; i < 10; i++)
-		if ((fd[i] = raw_connect(td.socket)) < 0 || hello_unread(fd[i]) < 0)
+		if ((fd[i] = raw_connect(td.socket)) < 0 || raw_send_hello(fd[i], true) < 0)
 			_exit(2);
 	if (replies_waiting(fd, 10) < 0)
 		_exit(9);
@@ -405,7 +392,7 @@ static void unread_hellos_attacker(void)
 	/* Four more, unread, then disconnected for garbage: the daemon has
 	 * closed them, but their descriptors are still in flight. */
 	for (int i = 0; i < 4; i++) {
-		if ((linger[i] = raw_connect(td.socket)) < 0 || hello_unread(linger[i]) < 0)
+		if ((linger[i] = raw_connect(td.socket)) < 0 || raw_send_hello(linger[i], true) < 0)
 			_exit(4);
 	}
 	if (replies_waiting(linger, 4) < 0)
@@ -416,7 +403,8 @@ static void unread_hellos_attacker(void)
 	for (int i = 0; i < 4; i++) {
 		int probe = raw_connect(td.socket);
 
-		if (probe < 0 || hello_unread(probe) < 0 || hello_status(probe, &nfds) != -EUSERS)
+		if (probe < 0 || raw_send_hello(probe, true) < 0 ||
+		    hello_status(probe, &nfds) != -EUSERS)
 			_exit(5);
 		close(probe);
 	}
@@ -427,7 +415,7 @@ static void unread_hellos_attacker(void)
 	for (int tries = 0; tries < 500 && again != 0; tries++) {
 		int probe = raw_connect(td.socket);
 
-		if (probe < 0 || hello_unread(probe) < 0)
+		if (probe < 0 || raw_send_hello(probe, true) < 0)
 			_exit(6);
 		again = hello_status(probe, &nfds);
 		close(probe);
