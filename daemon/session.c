@@ -47,12 +47,25 @@ static uint64_t monotonic_ms(void)
 	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/* May s's uid log n more lines (see tenant_log_take)? A session not yet
+ * joined to its uid's entry (only while it starts) is not limited by it. */
+static bool session_uid_may_log(struct session *s, uint64_t n)
+{
+	return s->tenant == NULL || tenant_log_take(s->tenant, monotonic_ms(), n);
+}
+
+/* The count of s's suppressed lines is itself a line of its uid's: over
+ * the uid's budget, the count joins the uid's own. */
 static void session_log_suppressed(struct session *s)
 {
 	if (s->log_suppressed == 0)
 		return;
-	log_warn("client %llu (pid %d, %s): %llu log lines suppressed", (unsigned long long) s->id,
-		 (int) s->pid, s->comm, (unsigned long long) s->log_suppressed);
+	if (session_uid_may_log(s, 1))
+		log_warn("client %llu (pid %d, %s): %llu log lines suppressed",
+			 (unsigned long long) s->id, (int) s->pid, s->comm,
+			 (unsigned long long) s->log_suppressed);
+	else
+		s->tenant->log_suppressed += s->log_suppressed - 1;
 	s->log_suppressed = 0;
 }
 
@@ -73,6 +86,10 @@ static void session_vlog(struct session *s, enum log_level level, bool limited, 
 		s->log_suppressed++;
 		return;
 	}
+	/* Every line counts against the uid's budget, the final one too: a
+	 * uid reconnecting for each burst must not get a line per connection. */
+	if (!session_uid_may_log(s, 1))
+		return;
 	s->log_lines++;
 	vsnprintf(what, sizeof(what), fmt, ap);
 	log_msg(level, "client %llu (pid %d, %s): %s", (unsigned long long) s->id, (int) s->pid,

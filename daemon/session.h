@@ -21,9 +21,10 @@
 /* Log lines one client may cause per window; the rest are counted and
  * reported as one "N log lines suppressed" line when the next window opens
  * or the client goes. 10 a minute keeps a flooding client to a trickle and
- * a few misbehaving ones readable. */
+ * a few misbehaving ones readable. All lines of a uid, these counts and
+ * final lines included, are limited again per uid (TENANT_LOG_BURST). */
 #define SESSION_LOG_BURST     10u
-#define SESSION_LOG_WINDOW_MS 60000u
+#define SESSION_LOG_WINDOW_MS TENANT_LOG_WINDOW_MS
 
 /* What a session holds of one pool or heap. */
 struct session_held {
@@ -98,9 +99,9 @@ int session_grow(struct session *s, const struct object_table *t, const struct o
 void session_log(struct session *s, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The same for the line that says why the daemon ends s's connection: never
- * suppressed (there is one per session), after the count of those that
- * were. */
+/* The same for the line that says why the daemon ends s's connection: not
+ * limited per session (there is one per session), after the count of those
+ * that were; only its uid's budget (TENANT_LOG_BURST) may suppress it. */
 void session_log_final(struct session *s, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

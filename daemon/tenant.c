@@ -6,7 +6,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/log.h"
 #include "daemon/tenant.h"
+
+static void tenant_log_suppressed(struct tenant *x)
+{
+	if (x->log_suppressed == 0)
+		return;
+	log_warn("uid %u: %llu log lines suppressed (over %u a minute for the uid)",
+		 (unsigned) x->uid, (unsigned long long) x->log_suppressed, TENANT_LOG_BURST);
+	x->log_suppressed = 0;
+}
+
+bool tenant_log_take(struct tenant *x, uint64_t now_ms, uint64_t n)
+{
+	if (x->log_lines == 0 && x->log_suppressed == 0)
+		x->log_window_ms = now_ms; /* the first line opens the window */
+	if (now_ms - x->log_window_ms >= TENANT_LOG_WINDOW_MS) {
+		tenant_log_suppressed(x);
+		x->log_window_ms = now_ms;
+		x->log_lines = 0;
+	}
+	if (x->log_lines + n > TENANT_LOG_BURST) {
+		x->log_suppressed += n;
+		return false;
+	}
+	x->log_lines += (uint32_t) n;
+	return true;
+}
 
 int tenants_init(struct tenants *t, uint32_t max, size_t nobjects, size_t nregions)
 {
@@ -22,6 +49,7 @@ int tenants_init(struct tenants *t, uint32_t max, size_t nobjects, size_t nregio
 
 static void tenant_free(struct tenant *x)
 {
+	tenant_log_suppressed(x);
 	free(x->held);
 	free(x->holds);
 	free(x);
@@ -97,8 +125,19 @@ struct tenant *tenants_join(struct tenants *t, uid_t uid)
 	}
 	for (i = 0; i < t->used && t->v[i] != NULL; i++)
 		;
-	if (i == t->max)
-		return NULL;
+	if (i == t->max) {
+		/* Full: take over a resting entry (its counters are zero). */
+		for (i = 0; i < t->used && t->v[i]->sessions > 0; i++)
+			;
+		if (i == t->used)
+			return NULL;
+		x = t->v[i];
+		tenant_log_suppressed(x);
+		x->uid = uid;
+		x->sessions = 1;
+		x->log_lines = 0;
+		return x;
+	}
 	x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return NULL;
@@ -119,7 +158,7 @@ struct tenant *tenants_join(struct tenants *t, uid_t uid)
 
 void tenants_leave(struct tenants *t, struct tenant *x)
 {
-	if (--x->sessions > 0)
+	if (--x->sessions > 0 || x->log_lines > 0 || x->log_suppressed > 0)
 		return;
 	t->v[x->index] = NULL;
 	tenant_free(x);

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,6 +143,63 @@ START_TEST(test_io_abuse_log_lines_rate_limited)
 	ck_assert(log_wait("490 log lines suppressed"));
 	ck_assert_int_eq(log_count("malformed request of 3 bytes"), 10);
 	stop();
+}
+END_TEST
+
+/* As uid 65534: five connections one after the other, each with 15
+ * malformed frames (a log line each) then closed. Exits 0 if every frame
+ * was answered. */
+static void log_reconnecting_attacker(void)
+{
+	Allocd__Reply *r;
+
+	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	    setresuid(65534, 65534, 65534) < 0)
+		_exit(1);
+	for (int c = 0; c < 5; c++) {
+		int fd = raw_connect(td.socket);
+
+		if (fd < 0 || raw_hello(fd, NULL, NULL) != 0)
+			_exit(2);
+		for (int i = 0; i < 15; i++) {
+			if (raw_write(fd, bad_frame, sizeof(bad_frame)) != 0 ||
+			    (r = raw_recv(fd, 5000, NULL, NULL)) == NULL)
+				_exit(3);
+			allocd__reply__free_unpacked(r, NULL);
+		}
+		close(fd);
+	}
+	_exit(0);
+}
+
+START_TEST(test_io_abuse_log_lines_rate_limited_per_uid)
+{
+	int status;
+	pid_t pid;
+
+	start("max_bad_frames = 0;");
+	ck_assert_int_eq(chmod(td.socket, 0666), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		log_reconnecting_attacker();
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* 10 lines per connection, 20 (TENANT_LOG_BURST) for the uid: the
+	 * first connection logs 10 and, as it goes, "5 log lines suppressed";
+	 * the second 9; the rest of the 75 are the uid's to count. */
+	assert_serving();
+	ck_assert_int_eq(log_count("malformed request of 3 bytes"), 19);
+	ck_assert_int_eq(log_count("log lines suppressed"), 1);
+	/* The uid's count is said when the daemon stops: read the log before
+	 * test_daemon_kill removes it (the daemon is reaped, so it only
+	 * cleans up). */
+	kill(td.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(td.pid, &status, 0), td.pid);
+	td.pid = 0;
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(log_count("uid 65534: 51 log lines suppressed"), 1);
+	test_daemon_kill(&td);
 }
 END_TEST
 
@@ -507,6 +565,7 @@ Suite *io_abuse_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_io_abuse_malformed_frames_disconnect);
 	tcase_add_test(tc, test_io_abuse_log_lines_rate_limited);
+	tcase_add_test(tc, test_io_abuse_log_lines_rate_limited_per_uid);
 	tcase_add_test(tc, test_io_abuse_shutdown_wr_answers_everything);
 	tcase_add_test(tc, test_io_abuse_client_strings_sanitized);
 	tcase_add_test(tc, test_io_abuse_refused_with_reason_at_file_limit);

@@ -270,6 +270,46 @@ START_TEST(test_limits_reload)
 }
 END_TEST
 
+/* A uid's log budget outlives its connections: its entry rests once the
+ * last one goes, keeps counting when it comes back, and is taken over by
+ * another uid only when the table is full. */
+START_TEST(test_limits_tenant_log_budget_rests)
+{
+	struct tenants t;
+	struct tenant *a, *b, *c;
+
+	ck_assert_int_eq(tenants_init(&t, 2, 1, 1), 0);
+	a = tenants_join(&t, 1);
+	ck_assert_ptr_nonnull(a);
+	for (uint32_t i = 0; i < TENANT_LOG_BURST; i++)
+		ck_assert(tenant_log_take(a, 1000, 1));
+	tenants_leave(&t, a);
+	ck_assert_ptr_eq(tenants_find(&t, 1), a);
+	ck_assert_uint_eq(a->sessions, 0);
+	/* Back again within the minute: no fresh budget. */
+	ck_assert_ptr_eq(tenants_join(&t, 1), a);
+	ck_assert(!tenant_log_take(a, 2000, 1));
+	ck_assert(tenant_log_take(a, 1000 + TENANT_LOG_WINDOW_MS, 1));
+	tenants_leave(&t, a);
+	b = tenants_join(&t, 2);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_ne(b, a);
+	/* Full: uid 3 takes the resting entry, with a budget of its own. */
+	c = tenants_join(&t, 3);
+	ck_assert_ptr_eq(c, a);
+	ck_assert_uint_eq(c->uid, 3);
+	ck_assert_uint_eq(c->sessions, 1);
+	ck_assert_ptr_null(tenants_find(&t, 1));
+	ck_assert(tenant_log_take(c, 1000 + TENANT_LOG_WINDOW_MS, 1));
+	/* No resting entry left: a third uid does not fit. */
+	ck_assert_ptr_null(tenants_join(&t, 4));
+	/* A uid that logged nothing leaves no entry behind. */
+	tenants_leave(&t, b);
+	ck_assert_ptr_null(tenants_find(&t, 2));
+	tenants_destroy(&t);
+}
+END_TEST
+
 Suite *limits_suite(void)
 {
 	Suite *s = suite_create("limits");
@@ -283,6 +323,7 @@ Suite *limits_suite(void)
 	tcase_add_test(tc, test_limits_lease_within_uid_limits);
 	tcase_add_test(tc, test_limits_validate_before_growing);
 	tcase_add_test(tc, test_limits_reload);
+	tcase_add_test(tc, test_limits_tenant_log_budget_rests);
 	suite_add_tcase(s, tc);
 	return s;
 }
