@@ -218,6 +218,11 @@ static void remove_dir(struct test_daemon *td)
 
 int test_daemon_stop(struct test_daemon *td)
 {
+	return test_daemon_stop_log(td, NULL, 0);
+}
+
+int test_daemon_stop_log(struct test_daemon *td, char *log, size_t len)
+{
 	int status = 0;
 	pid_t r = 0;
 
@@ -236,6 +241,8 @@ int test_daemon_stop(struct test_daemon *td)
 		return -1;
 	}
 	td->pid = 0;
+	if (log != NULL)
+		test_daemon_log(td, log, len);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char vg[192];
 		FILE *f;

@@ -42,6 +42,10 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
  * killed) or died of a signal. */
 int test_daemon_stop(struct test_daemon *td);
 
+/* The same, first reading the whole log, NUL-terminated, into log (what
+ * the daemon says as it stops included). */
+int test_daemon_stop_log(struct test_daemon *td, char *log, size_t len);
+
 /* SIGKILL and wait, for tests of a daemon that disappears. */
 void test_daemon_kill(struct test_daemon *td);
 
