@@ -345,14 +345,22 @@ bool dispatch_has_frame(const struct dispatch *x, const struct session *s)
 
 int dispatch_input(struct dispatch *x, struct session *s, size_t limit)
 {
+	uint32_t frames = UINT32_MAX;
+
+	return dispatch_some(x, s, limit, &frames);
+}
+
+int dispatch_some(struct dispatch *x, struct session *s, size_t limit, uint32_t *frames)
+{
 	struct daemon *d = x->d;
 	const uint8_t *payload;
-	uint32_t len;
+	uint32_t len, max = *frames;
 	int rc;
 
+	*frames = 0;
 	if (limit > d->cfg.max_output)
 		limit = d->cfg.max_output;
-	while (bytebuf_len(&s->out) < limit) {
+	while (*frames < max && bytebuf_len(&s->out) < limit) {
 		rc = wire_frame_peek(&s->in, d->cfg.max_frame, &payload, &len);
 		if (rc == 0)
 			return 0;
@@ -366,6 +374,7 @@ int dispatch_input(struct dispatch *x, struct session *s, size_t limit)
 			return rc;
 		}
 		rc = dispatch_frame(x, s, payload, len);
+		++*frames;
 		bytebuf_consume(&s->in, WIRE_HEADER + len);
 		arena_reset(&d->arena);
 		if (rc < 0)

@@ -46,6 +46,10 @@ void dispatch_fini(struct dispatch *x);
  */
 int dispatch_input(struct dispatch *x, struct session *s, size_t limit);
 
+/* The same for at most *frames frames; *frames becomes how many were
+ * handled (the server's share per loop pass, see CONN_PASS_FRAMES). */
+int dispatch_some(struct dispatch *x, struct session *s, size_t limit, uint32_t *frames);
+
 /* Is a whole frame (or one announced over max_frame) waiting in s->in? */
 bool dispatch_has_frame(const struct dispatch *x, const struct session *s);
 

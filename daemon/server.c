@@ -48,6 +48,11 @@
 #define REGION_FILL_STEP (UINT64_C(16) << 20)
 #define PUNCH_LOG_MS     10000u
 
+/* Requests of one connection handled per loop pass: the rest wait for the
+ * next pass (srv->resume), so that a client pipelining thousands delays
+ * the others by at most this many of its requests, not all of them. */
+#define CONN_PASS_FRAMES 64u
+
 /* Supplementary groups read without a heap buffer (most peers have few). */
 #define PEER_GROUPS_INLINE 64u
 
@@ -59,7 +64,11 @@ struct server {
 	uv_pipe_t listener;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
-	uv_idle_t wake;         /* runs conns starved by max_output_total again */
+	uv_idle_t wake;      /* runs conns starved by max_output_total again */
+	uv_idle_t resume;    /* runs conns that used up their pass's share */
+	uv_check_t pass_end; /* counts loop passes: pass */
+	uint64_t pass;
+	uint32_t yielded;       /* conns with yielded set */
 	struct conn *lingering; /* closed, hello descriptors maybe unread */
 	uint64_t output;        /* bytes queued in every conn's out and wbuf */
 	uint32_t starved;       /* conns with starved set */
@@ -85,6 +94,9 @@ struct conn {
 	bool starved; /* not read for max_output_total: srv->wake resumes it */
 	bool paused_logged;
 	bool unread_hello; /* its hello's descriptors may be in flight still */
+	bool yielded;      /* CONN_PASS_FRAMES handled, more waiting: resume */
+	uint64_t pass;     /* the pass frames counts in */
+	uint32_t frames;   /* requests handled in that pass */
 	uid_t uid;
 	struct conn *next_lingering;
 	size_t counted; /* its part of srv->output */
@@ -93,6 +105,7 @@ struct conn {
 
 static void conn_process(struct conn *c);
 static void server_on_wake(uv_idle_t *h);
+static void server_on_resume(uv_idle_t *h);
 static void server_on_fill(uv_idle_t *h);
 
 /* Look for holes punched in the regions' memory (region_holes) and start
@@ -287,6 +300,25 @@ static void conn_set_starved(struct conn *c, bool starved)
 	c->starved = starved;
 }
 
+static void conn_set_yielded(struct conn *c, bool yielded)
+{
+	if (c->yielded != yielded)
+		c->srv->yielded += yielded ? 1 : (uint32_t) -1;
+	c->yielded = yielded;
+	if (yielded)
+		uv_idle_start(&c->srv->resume, server_on_resume);
+}
+
+/* Requests c may still have handled in this loop pass. */
+static uint32_t conn_share(struct conn *c)
+{
+	if (c->pass != c->srv->pass) {
+		c->pass = c->srv->pass;
+		c->frames = 0;
+	}
+	return CONN_PASS_FRAMES - c->frames;
+}
+
 /* End the session now -- every hold is dropped in this loop pass -- and let
  * libuv release the handles. Idempotent. */
 static void conn_close(struct conn *c)
@@ -297,6 +329,7 @@ static void conn_close(struct conn *c)
 	ops_end_session(&c->srv->x->ops, c->s);
 	c->s = NULL;
 	conn_set_starved(c, false);
+	conn_set_yielded(c, false);
 	conn_account(c);
 	/* A member that punched a hole and left is the likeliest case. */
 	server_check_regions(c->srv);
@@ -517,14 +550,15 @@ static void conn_update_reading(struct conn *c)
 	} else if (!want && c->reading) {
 		uv_read_stop((uv_stream_t *) &c->pipe);
 		c->reading = false;
-		if (!c->closing && !c->paused_logged) {
-			session_log(c->s, LOG_WARN,
-				    c->starved
-					? "replies of all clients over max_output_total, its own "
-					  "unread: stopped reading from it"
-					: "not reading its replies: stopped reading from it");
-			c->paused_logged = true;
-		}
+	}
+	/* Held up for lack of room (maybe after a pass whose share it used
+	 * up had stopped the reading already): said once per pause. */
+	if (!c->closing && !c->eof && limit <= out && !c->paused_logged) {
+		session_log(c->s, LOG_WARN,
+			    c->starved ? "replies of all clients over max_output_total, its own "
+					 "unread: stopped reading from it"
+				       : "not reading its replies: stopped reading from it");
+		c->paused_logged = true;
 	}
 }
 
@@ -551,7 +585,10 @@ static void conn_process(struct conn *c)
 				    (unsigned) c->uid, n, max);
 		}
 		if (!c->closing) {
-			rc = dispatch_input(c->srv->x, c->s, conn_output_limit(c));
+			uint32_t n = conn_share(c);
+
+			rc = dispatch_some(c->srv->x, c->s, conn_output_limit(c), &n);
+			c->frames += n;
 			if (c->s->hello_done)
 				uv_timer_stop(&c->hello_timer);
 			if (rc < 0)
@@ -562,10 +599,15 @@ static void conn_process(struct conn *c)
 		conn_account(c);
 		if (c->closing)
 			return; /* conn_flush closes it once written */
-		/* The flush made room for requests already read. */
+		/* The flush made room for requests already read: go on with
+		 * them in this pass, or in the next once its share is used
+		 * (not reading meanwhile: conn_update_reading). */
 		if (dispatch_has_frame(c->srv->x, c->s) &&
-		    conn_output_limit(c) > bytebuf_len(&c->s->out))
-			continue;
+		    conn_output_limit(c) > bytebuf_len(&c->s->out)) {
+			if (conn_share(c) > 0)
+				continue;
+			conn_set_yielded(c, true);
+		}
 		if (!c->eof) {
 			conn_update_reading(c);
 			return;
@@ -596,6 +638,28 @@ static void server_on_wake(uv_idle_t *h)
 			conn_process(c);
 		}
 	}
+}
+
+/* A new pass: the conns that used up their share in the last one go on. */
+static void server_on_resume(uv_idle_t *h)
+{
+	struct server *srv = h->data;
+
+	uv_idle_stop(h);
+	for (uint32_t i = 0; i < srv->d->cfg.max_clients && srv->yielded > 0; i++) {
+		struct conn *c = srv->conns[i];
+
+		/* Set again by conn_process if it uses this pass's share too. */
+		if (c != NULL && c->yielded && c->pass != srv->pass) {
+			conn_set_yielded(c, false);
+			conn_process(c);
+		}
+	}
+}
+
+static void server_on_pass_end(uv_check_t *h)
+{
+	((struct server *) h->data)->pass++;
 }
 
 static void conn_on_hello_timeout(uv_timer_t *t)
@@ -755,6 +819,8 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
 	uv_close((uv_handle_t *) &srv->sigint, NULL);
 	uv_close((uv_handle_t *) &srv->wake, NULL);
+	uv_close((uv_handle_t *) &srv->resume, NULL);
+	uv_close((uv_handle_t *) &srv->pass_end, NULL);
 	uv_close((uv_handle_t *) &srv->sighup, NULL);
 	uv_close((uv_handle_t *) &srv->region_check, NULL);
 	uv_close((uv_handle_t *) &srv->filler, NULL);
@@ -905,13 +971,18 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
 	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
 	uv_idle_init(&srv.loop, &srv.wake);
-	srv.wake.data = &srv;
+	uv_idle_init(&srv.loop, &srv.resume);
+	uv_check_init(&srv.loop, &srv.pass_end);
+	srv.wake.data = srv.resume.data = srv.pass_end.data = &srv;
+	uv_check_start(&srv.pass_end, server_on_pass_end);
 	uv_signal_start(&srv.sighup, server_on_reload, SIGHUP);
 	rc = server_listen(&srv, e);
 	if (rc < 0) {
 		uv_close((uv_handle_t *) &srv.sigterm, NULL);
 		uv_close((uv_handle_t *) &srv.sigint, NULL);
 		uv_close((uv_handle_t *) &srv.wake, NULL);
+		uv_close((uv_handle_t *) &srv.resume, NULL);
+		uv_close((uv_handle_t *) &srv.pass_end, NULL);
 		uv_close((uv_handle_t *) &srv.sighup, NULL);
 		uv_run(&srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv.loop);

@@ -48,10 +48,12 @@ static uint64_t monotonic_ms(void)
 }
 
 /* May s's uid log n more lines (see tenant_log_take)? A session not yet
- * joined to its uid's entry (only while it starts) is not limited by it. */
+ * joined to its uid's entry (only while it starts) is not limited by it,
+ * nor is an administrator's (exempt from the per-uid limits, as with
+ * max_clients_per_uid: root's many tools must not hide each other). */
 static bool session_uid_may_log(struct session *s, uint64_t n)
 {
-	return s->tenant == NULL || tenant_log_take(s->tenant, monotonic_ms(), n);
+	return s->tenant == NULL || s->admin || tenant_log_take(s->tenant, monotonic_ms(), n);
 }
 
 /* The count of s's suppressed lines is itself a line of its uid's: over
