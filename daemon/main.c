@@ -49,8 +49,9 @@ static void usage(void)
 	       "file is removed (if it is its own), the allocators are checked whole,\n"
 	       "exit status 0.\n"
 	       "SIGHUP reloads the configuration file, all or nothing: quotas, limits,\n"
-	       "access lists and log_level change; what needs a restart is refused and\n"
-	       "logged, and the running configuration serves on.\n"
+	       "access lists and log_level change, new objects appear and unused ones\n"
+	       "can go; what needs a restart is refused and logged, and the running\n"
+	       "configuration serves on.\n"
 	       "Exit status: 1 bad configuration or start-up failure, 2 usage error,\n"
 	       "3 an allocator was not whole at the stop (a bug; see the log).\n"
 	       "See allocatord(8), allocatord.conf(5).\n",
