@@ -110,6 +110,7 @@ static void attack_stallers(int stop, int n, bool shut)
 	}
 	attack_ready();
 	poll(&(struct pollfd){.fd = stop, .events = POLLIN}, 1, -1);
+	free(fd); /* the test itself may run under valgrind, leaks counted */
 	_exit(0);
 }
 
@@ -200,6 +201,8 @@ static void attack_hog(int stop, int go)
 		_exit(42);
 	attack_ready();
 	poll(&(struct pollfd){.fd = stop, .events = POLLIN}, 1, -1);
+	free(fd);
+	free(pfd);
 	_exit(0);
 }
 
