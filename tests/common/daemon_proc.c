@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -123,8 +125,21 @@ int test_daemon_start_small(struct test_daemon *td, const char *settings)
 	return test_daemon_start(td, cfg, NULL);
 }
 
-int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
-			 const char *const *args)
+/* In the forked daemon, before exec: the open-file limit, then the user. */
+static int become(const struct test_daemon_as *as)
+{
+	struct rlimit rl = {.rlim_cur = (rlim_t) as->nofile, .rlim_max = (rlim_t) as->nofile};
+
+	if (as->nofile > 0 && setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (setgroups(0, NULL) < 0 || setresgid(as->gid, as->gid, as->gid) < 0 ||
+	    setresuid(as->uid, as->uid, as->uid) < 0)
+		return -1;
+	return 0;
+}
+
+static int start(struct test_daemon *td, const char *socket, const struct test_daemon_as *as,
+		 const char *config_text, const char *const *args)
 {
 	const char *argv[32];
 	char bin[512], vglog[192];
@@ -139,6 +154,11 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
 	}
 	/* World-searchable, so tests that drop privileges reach the socket. */
 	chmod(td->dir, 0755);
+	if (as != NULL && chown(td->dir, as->uid, as->gid) < 0) {
+		perror(td->dir);
+		rmdir(td->dir);
+		return -1;
+	}
 	if (socket != NULL)
 		snprintf(td->socket, sizeof(td->socket), "%s", socket);
 	else
@@ -180,6 +200,10 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
 		dup2(fd, STDERR_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		unsetenv("ALLOCATORD_SOCKET");
+		if (as != NULL && become(as) < 0) {
+			perror("test_daemon_start_as");
+			_exit(127);
+		}
 		execvp(argv[0], (char *const *) argv);
 		perror(argv[0]);
 		_exit(127);
@@ -202,6 +226,18 @@ int test_daemon_start_at(struct test_daemon *td, const char *socket, const char 
 	dump_log(td);
 	test_daemon_kill(td);
 	return -1;
+}
+
+int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
+			 const char *const *args)
+{
+	return start(td, socket, NULL, config_text, args);
+}
+
+int test_daemon_start_as(struct test_daemon *td, const struct test_daemon_as *as,
+			 const char *config_text, const char *const *args)
+{
+	return start(td, NULL, as, config_text, args);
 }
 
 static void remove_dir(struct test_daemon *td)

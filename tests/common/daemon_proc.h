@@ -37,6 +37,19 @@ int test_daemon_start_small(struct test_daemon *td, const char *settings);
 int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
 			 const char *const *args);
 
+/* Who a daemon that is not root runs as. */
+struct test_daemon_as {
+	uid_t uid;
+	gid_t gid;   /* its only group */
+	long nofile; /* its RLIMIT_NOFILE, soft and hard; 0 keeps the caller's */
+};
+
+/* test_daemon_start as as->uid: the forked child sets the open-file limit
+ * (its own, never the caller's) and drops to the uid before exec; the
+ * temporary directory, where the socket goes, is given to that uid. */
+int test_daemon_start_as(struct test_daemon *td, const struct test_daemon_as *as,
+			 const char *config_text, const char *const *args);
+
 /* SIGTERM, wait, remove the temporary directory. Returns the exit status
  * (0 for a clean stop), or -1 if it did not exit within 20 s (then it is
  * killed) or died of a signal. */

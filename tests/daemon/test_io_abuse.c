@@ -575,6 +575,10 @@ START_TEST(test_io_abuse_unread_hellos_bounded_per_uid)
 	int status;
 	pid_t pid;
 
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: its attacker becomes another uid, which needs root\n");
+		return;
+	}
 	start("max_unread_hellos = 4;");
 	ck_assert_int_eq(chmod(td.socket, 0666), 0);
 	pid = fork();
@@ -586,6 +590,189 @@ START_TEST(test_io_abuse_unread_hellos_bounded_per_uid)
 		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	/* Another uid (root here) was never counted with it. */
 	assert_serving();
+	stop();
+}
+END_TEST
+
+/*
+ * The same attack against a daemon that is not root, so that the kernel
+ * counts the descriptors in flight against the daemon's open-file limit
+ * (unix(7), SCM_RIGHTS): past it every sendmsg with descriptors fails with
+ * ETOOMANYREFS, and without the bound every later client, root included,
+ * was refused "cannot send the region memfds". The daemon runs as uid
+ * NR_DAEMON with the limit allocatord(8) asks for (max_clients plus the
+ * per-uid bound for each of the three users here, with room to spare).
+ */
+enum {
+	NR_DAEMON = 65533, /* the daemon's user */
+	NR_VICTIM = 65532, /* a second, well-behaved tenant */
+	NR_NOFILE = 256,   /* > 64 + 3 * 16 * (2 * 1 + 1) */
+	NR_ROUNDS = 100,   /* 300 descriptors: past NR_NOFILE */
+	NR_PER_UID = 12,   /* max_clients_per_uid */
+	NR_TENANT_FDS = 3  /* a hello with leases: region, bits, page */
+};
+
+/* A tenant's service: a hello with leases brings every descriptor, and an
+ * allocation succeeds. 0, or the step that failed. */
+static int nonroot_served(void)
+{
+	int fd = raw_connect(td.socket), fds[RAW_MAX_FDS];
+	size_t nfds = RAW_MAX_FDS;
+	int rc = 0;
+
+	if (fd < 0)
+		return 1;
+	if (raw_hello_leases(fd, true, fds, &nfds) != 0)
+		rc = 2;
+	else if (nfds != NR_TENANT_FDS)
+		rc = 3;
+	else if (raw_alloc(fd, 2, "p", 1, NULL) != 0)
+		rc = 4;
+	for (size_t i = 0; rc != 1 && i < nfds && i < RAW_MAX_FDS; i++)
+		close(fds[i]);
+	close(fd);
+	if (rc != 0) { /* the daemon's reason, for the failure report */
+		static char log[1 << 20];
+
+		test_daemon_log(&td, log, sizeof(log));
+		fprintf(stderr, "... %s\n", strlen(log) > 1024 ? log + strlen(log) - 1024 : log);
+	}
+	return rc;
+}
+
+/* A hello of uid 65534 now: 0 if refused as allocatord(8) says. */
+static int raw_refused_at_bound(void)
+{
+	int fd = raw_connect(td.socket), fds[RAW_MAX_FDS];
+	size_t nfds = RAW_MAX_FDS;
+	Allocd__Reply *r;
+	int rc;
+
+	if (fd < 0 || raw_send_hello(fd, true) < 0 || (r = raw_recv(fd, 5000, fds, &nfds)) == NULL)
+		return -1;
+	rc = r->status == -EUSERS && nfds == 0 &&
+		     strcmp(r->error,
+			    "uid 65534 has 16 hello replies unread (max_unread_hellos 16)") == 0
+		 ? 0
+		 : -1;
+	allocd__reply__free_unpacked(r, NULL);
+	close(fd);
+	return rc;
+}
+
+/* As uid 65534: NR_ROUNDS connections that say hello, never read the reply
+ * and get themselves disconnected for garbage; the attacker keeps its ends
+ * open (so nothing it was sent is ever released) and, every other round,
+ * sends its end away in flight on a private socketpair and closes it (so
+ * it holds no descriptor for it either). Then it tells the parent and waits
+ * until the parent is done. */
+static void nonroot_attacker(int ready, int done)
+{
+	int fd[NR_ROUNDS], pair[2];
+	char c = 0;
+
+	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	    setresuid(65534, 65534, 65534) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+		_exit(1);
+	for (int i = 0; i < NR_ROUNDS; i++) {
+		if ((fd[i] = raw_connect(td.socket)) < 0 || raw_send_hello(fd[i], true) < 0)
+			_exit(2);
+		/* Its reply is there (descriptors or a refusal), unread. */
+		if (replies_waiting(&fd[i], 1) < 0)
+			_exit(3);
+		for (int k = 0; k < 16; k++)
+			raw_write(fd[i], bad_frame, sizeof(bad_frame));
+		if (i % 2 == 1) {
+			union {
+				char buf[CMSG_SPACE(sizeof(int))];
+				struct cmsghdr align;
+			} ctl = {0};
+			struct iovec iov = {.iov_base = &c, .iov_len = 1};
+			struct msghdr m = {.msg_iov = &iov,
+					   .msg_iovlen = 1,
+					   .msg_control = ctl.buf,
+					   .msg_controllen = sizeof(ctl.buf)};
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd[i], sizeof(int));
+			if (sendmsg(pair[0], &m, 0) != 1)
+				_exit(4);
+			close(fd[i]);
+		}
+	}
+	/* One more hello, read this time: a refusal, with no descriptor?
+	 * Told to the parent, which first sees to the other tenants. */
+	c = raw_refused_at_bound() == 0 ? 'r' : 'n';
+	if (write(ready, &c, 1) != 1)
+		_exit(5);
+	(void) !read(done, &c, 1);
+	_exit(0);
+}
+
+START_TEST(test_io_abuse_unread_hellos_nonroot_daemon)
+{
+	const struct test_daemon_as as = {.uid = NR_DAEMON, .gid = NR_DAEMON, .nofile = NR_NOFILE};
+	char cfg[512];
+	int ready[2], done[2], status;
+	pid_t attacker, victim;
+	char c;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: running a daemon as another user needs root\n");
+		return;
+	}
+	if (test_under_valgrind()) {
+		fprintf(stderr, "skipped under valgrind: it keeps descriptors of its own\n");
+		return;
+	}
+	snprintf(cfg, sizeof(cfg),
+		 "socket = { mode = \"0666\"; };\nmax_clients = 64;\nmax_clients_per_uid = %d;\n"
+		 "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = "
+		 "64; }); });\n",
+		 NR_PER_UID);
+	ck_assert_int_eq(test_daemon_start_as(&td, &as, cfg, NULL), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	attacker = fork();
+	ck_assert_int_ge(attacker, 0);
+	if (attacker == 0) {
+		close(done[1]); /* or it would wait for itself */
+		nonroot_attacker(ready[1], done[0]);
+	}
+	close(ready[1]);
+	close(done[0]);
+	if (read(ready[0], &c, 1) != 1) {
+		ck_assert_int_eq(waitpid(attacker, &status, 0), attacker);
+		ck_abort_msg("the attacker gave up at step %d",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	/* While the attacker holds everything it could: root and another
+	 * tenant still get every descriptor and allocate. */
+	ck_assert_int_eq(nonroot_served(), 0);
+	victim = fork();
+	ck_assert_int_ge(victim, 0);
+	if (victim == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(NR_VICTIM, NR_VICTIM, NR_VICTIM) < 0 ||
+		    setresuid(NR_VICTIM, NR_VICTIM, NR_VICTIM) < 0)
+			_exit(100);
+		_exit(nonroot_served());
+	}
+	ck_assert_int_eq(waitpid(victim, &status, 0), victim);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "victim failed at step %d",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	ck_assert_int_eq(log_count("cannot send the region memfds"), 0);
+	ck_assert_msg(c == 'r', "uid 65534's hello past max_unread_hellos was not refused");
+
+	close(done[1]);
+	ck_assert_int_eq(waitpid(attacker, &status, 0), attacker);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attacker failed at step %d",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	close(ready[0]);
+	/* Once it is gone, everything it held is released. */
+	ck_assert_int_eq(nonroot_served(), 0);
 	stop();
 }
 END_TEST
@@ -663,6 +850,7 @@ Suite *io_abuse_suite(void)
 	tcase_add_test(tc, test_io_abuse_client_strings_sanitized);
 	tcase_add_test(tc, test_io_abuse_refused_with_reason_at_file_limit);
 	tcase_add_test(tc, test_io_abuse_unread_hellos_bounded_per_uid);
+	tcase_add_test(tc, test_io_abuse_unread_hellos_nonroot_daemon);
 	tcase_add_test(tc, test_io_abuse_output_budget_holds_for_many_stallers);
 	suite_add_tcase(s, tc);
 	return s;
