@@ -69,6 +69,10 @@ void test_daemon_kill(struct test_daemon *td);
  * tests/run-test): the daemons it starts run under valgrind too. */
 bool test_under_valgrind(void);
 
+/* true, after saying on stderr that the test is skipped and why, when the
+ * suite does not run as root (a test that becomes other users returns). */
+bool test_needs_root(const char *why);
+
 long test_daemon_rss_kib(const struct test_daemon *td);
 
 /* The daemon's log so far, NUL-terminated, into buf. */

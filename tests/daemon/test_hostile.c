@@ -340,11 +340,8 @@ START_TEST(test_hostile_tenant_all_at_once)
 	const char *suppressed;
 	unsigned long nsuppressed = 0;
 
-	if (geteuid() != 0) {
-		fprintf(stderr,
-			"skipped: the attacker and the victim become other uids: root only\n");
+	if (test_needs_root("its attacker and victim become other uids"))
 		return;
-	}
 	ck_assert_int_eq(test_daemon_start(&td, NULL, NULL), 0);
 	/* The built-in configuration, opened to the test's two other uids
 	 * (the socket is root's 0660 by default). */

@@ -270,6 +270,8 @@ START_TEST(test_io_abuse_log_lines_rate_limited_per_uid)
 	int status;
 	pid_t pid;
 
+	if (test_needs_root("its attacker becomes another uid"))
+		return;
 	start("max_bad_frames = 0;");
 	ck_assert_int_eq(chmod(td.socket, 0666), 0);
 	pid = fork();
@@ -575,10 +577,8 @@ START_TEST(test_io_abuse_unread_hellos_bounded_per_uid)
 	int status;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: its attacker becomes another uid, which needs root\n");
+	if (test_needs_root("its attacker becomes another uid"))
 		return;
-	}
 	start("max_unread_hellos = 4;");
 	ck_assert_int_eq(chmod(td.socket, 0666), 0);
 	pid = fork();
@@ -720,10 +720,8 @@ START_TEST(test_io_abuse_unread_hellos_nonroot_daemon)
 	pid_t attacker, victim;
 	char c;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: running a daemon as another user needs root\n");
+	if (test_needs_root("it runs the daemon as another user"))
 		return;
-	}
 	if (test_under_valgrind()) {
 		fprintf(stderr, "skipped under valgrind: it keeps descriptors of its own\n");
 		return;
