@@ -149,8 +149,8 @@ START_TEST(test_limits_server_uid_quota_over_connections)
 	struct peer attacker;
 	int fd;
 
-	if (geteuid() != 0)
-		return; /* its peers become other uids: root only */
+	if (test_needs_root("its peers become other uids"))
+		return;
 
 	start("", "{ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 1024;"
 		  " client_quota = 16; }); }");
@@ -184,8 +184,8 @@ START_TEST(test_limits_server_connections_per_uid)
 {
 	struct peer a, b;
 
-	if (geteuid() != 0)
-		return; /* its peers become other uids: root only */
+	if (test_needs_root("its peers become other uids"))
+		return;
 
 	/* Defaults for 40: 4 kept, (40 - 4) / 4 = 9 per uid. */
 	start("max_clients = 40;",
@@ -212,8 +212,8 @@ START_TEST(test_limits_server_admin_slots_keep_root_in)
 	struct peer a;
 	int fd[4];
 
-	if (geteuid() != 0)
-		return; /* its peers become other uids: root only */
+	if (test_needs_root("its peers become other uids"))
+		return;
 
 	start("max_clients = 16; max_clients_per_uid = 16;",
 	      "{ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; }); }");
@@ -293,8 +293,8 @@ START_TEST(test_limits_server_hold_table_defaults)
 	static const uint64_t blocks = 4096;
 	struct peer a;
 
-	if (geteuid() != 0)
-		return; /* its peers become other uids: root only */
+	if (test_needs_root("its peers become other uids"))
+		return;
 
 	start("", "{ name = \"open\"; pools = ({ name = \"o\"; block_size = 64; blocks = 4096; "
 		  "}); }, " SECRET_REGION);
@@ -314,8 +314,8 @@ START_TEST(test_limits_server_hold_shares)
 	static const uint64_t blocks = 2048;
 	struct peer a, b;
 
-	if (geteuid() != 0)
-		return; /* its peers become other uids: root only */
+	if (test_needs_root("its peers become other uids"))
+		return;
 
 	start("", "{ name = \"open\"; max_holds = 2000; uid_holds = 1500; pools = ({ name = "
 		  "\"o\"; block_size = 64; blocks = 2048; uid_quota = 2048; }); }, " SECRET_REGION);
