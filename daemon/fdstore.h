@@ -53,6 +53,10 @@
 /* Descriptors a process may be passed (LISTEN_FDS): more is an error. */
 #define FDSTORE_PASSED_MAX 1024
 
+/* The exit status of a serving process that left everything to the next
+ * one in the store (EX_TEMPFAIL): an upgrade's hand-over (SIGUSR2). */
+#define FDSTORE_EXIT_HANDOVER 75
+
 /* The environment variable the keeper sets to its pid in the serving
  * process. */
 #define FDSTORE_KEEPER_ENV "ALLOCATORD_KEEPER"
