@@ -327,10 +327,12 @@ START_TEST(test_takeover_upgrade_runs_the_binary_on_disk)
 	ck_assert_int_eq(kill(td.pid, SIGUSR2), 0);
 	second = test_daemon_next_serving(&td, first);
 	ck_assert_int_gt(second, 0);
+	/* Serving, so past its exec (right after the fork it is still the
+	 * keeper's image). */
+	same_region(td.socket, ino, off);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int) second);
 	ck_assert_int_eq(stat(exe, &ran), 0);
 	ck_assert_uint_eq(ran.st_ino, new_st.st_ino);
-	same_region(td.socket, ino, off);
 	close(conn);
 	ck_assert_int_eq(test_daemon_stop(&td), 0);
 	unlink(path);
