@@ -146,10 +146,17 @@ static int spawn(struct test_sup *s)
 		setenv("NOTIFY_SOCKET", s->notify, 1);
 		unsetenv("ALLOCATORD_SOCKET");
 		unsetenv("ALLOCATORD_KEEPER");
-		execl(bin, bin, "-s", s->socket, "-c", s->config, (char *) NULL);
+		/* Under valgrind as the other tests' daemons are: it runs the
+		 * program in this very process, so LISTEN_PID still fits. */
+		if (test_under_valgrind())
+			execlp("valgrind", "valgrind", "--quiet", "--error-exitcode=99",
+			       "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+			       bin, "-s", s->socket, "-c", s->config, (char *) NULL);
+		else
+			execl(bin, bin, "-s", s->socket, "-c", s->config, (char *) NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < (test_under_valgrind() ? 6000 : 1000); i++) {
 		test_sup_collect(s);
 		if (s->ready)
 			return 0;

@@ -380,6 +380,51 @@ START_TEST(test_takeover_fd_store_outlives_every_process)
 }
 END_TEST
 
+static void write_config(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Wait (up to 10 s) until the store has (or has not) name. */
+static bool store_has(struct test_sup *s, const char *name, bool want)
+{
+	for (int i = 0; i < 1000; i++) {
+		test_sup_collect(s);
+		if ((test_sup_fd(s, name) >= 0) == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* A region a reload adds goes into the store, one it removes leaves it,
+ * so the store holds what the running configuration serves. */
+START_TEST(test_takeover_reload_keeps_the_store_in_step)
+{
+	static const char two[] =
+	    "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; "
+	    "}); },\n"
+	    "           { name = \"r2\"; pools = ({ name = \"p2\"; block_size = 64; blocks = 64; "
+	    "}); });\n";
+	struct test_sup s;
+
+	ck_assert_int_eq(test_sup_start(&s, small_config), 0);
+	ck_assert_int_lt(test_sup_fd(&s, "region.r2"), 0);
+	write_config(s.config, two);
+	ck_assert_int_eq(kill(s.pid, SIGHUP), 0);
+	ck_assert_msg(store_has(&s, "region.r2", true), "region.r2 not stored");
+	write_config(s.config, small_config);
+	ck_assert_int_eq(kill(s.pid, SIGHUP), 0);
+	ck_assert_msg(store_has(&s, "region.r2", false), "region.r2 still stored");
+	ck_assert_int_ge(test_sup_fd(&s, "region.r"), 0);
+	test_sup_fini(&s);
+}
+END_TEST
+
 Suite *takeover_suite(void)
 {
 	Suite *s = suite_create("takeover");
@@ -393,6 +438,7 @@ Suite *takeover_suite(void)
 	tcase_add_test(tc, test_takeover_keeper_sigterm_stops_cleanly);
 	tcase_add_test(tc, test_takeover_upgrade_runs_the_binary_on_disk);
 	tcase_add_test(tc, test_takeover_fd_store_outlives_every_process);
+	tcase_add_test(tc, test_takeover_reload_keeps_the_store_in_step);
 	suite_add_tcase(s, tc);
 	return s;
 }
