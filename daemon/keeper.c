@@ -47,6 +47,7 @@ struct keeper {
 	bool ready;          /* it said READY=1 */
 	bool stopping;       /* SIGTERM/SIGINT forwarded */
 	unsigned fast;       /* fast deaths in a row */
+	uint64_t ignored;    /* messages not from the serving process */
 	unsigned starts;
 };
 
@@ -177,10 +178,16 @@ static void keeper_read(struct keeper *k, pid_t from)
 		}
 		text[n] = '\0';
 		if (pid == 0 || pid != from || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-			log_warn("keeper: ignored a message from pid %d%s", (int) pid,
-				 (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-				     ? " (truncated)"
-				     : " (not the serving process)");
+			/* Anyone may send: the 1st, 2nd, 4th, 8th ... are logged,
+			 * so that a flood cannot flood the log. */
+			k->ignored++;
+			if ((k->ignored & (k->ignored - 1)) == 0)
+				log_warn("keeper: ignored a message from pid %d%s (%llu so far)",
+					 (int) pid,
+					 (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+					     ? " (truncated)"
+					     : " (not the serving process)",
+					 (unsigned long long) k->ignored);
 			while (nfds > 0)
 				close(fds[--nfds]);
 			continue;

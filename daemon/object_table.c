@@ -253,7 +253,11 @@ void object_table_cancel(const struct object_table *l, struct object_table *add)
 {
 	char name[FDSTORE_NAME_MAX];
 
+	/* Only those made here: one taken over holds memory clients map, and
+	 * a start that fails must leave it for the next try. */
 	for (size_t i = 0; i < add->nregions; i++) {
+		if (add->regions[i]->adopted)
+			continue;
 		region_store_name(add->regions[i]->cfg->name, name);
 		fdstore_remove(l->fs, name);
 	}

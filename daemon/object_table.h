@@ -112,8 +112,9 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
 int object_table_stage(const struct object_table *l, const struct config *c, bool dry_run,
 		       struct object_table *add, struct errbuf *e);
 
-/* Drop what object_table_stage built in add: its regions leave l's fd
- * store (they were put there when created), then add is destroyed. */
+/* Drop what object_table_stage built in add: the regions it made leave
+ * l's fd store (they were put there when created; those taken over stay),
+ * then add is destroyed. */
 void object_table_cancel(const struct object_table *l, struct object_table *add);
 
 /* Move what add holds to the end of l; add becomes empty. 0, or -ENOMEM

@@ -134,6 +134,7 @@ static int region_adopt(struct region *r, const struct cfg_region *cfg, int fd, 
 	r->blocks = (int64_t) st.st_blocks;
 	if (!cfg->hugepages && (int64_t) (cfg->size / 512) > r->blocks)
 		r->blocks = (int64_t) (cfg->size / 512);
+	r->adopted = true;
 	return 0;
 
 fail:

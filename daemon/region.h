@@ -32,6 +32,7 @@ struct region {
 	const struct cfg_region *cfg; /* name, allow-lists */
 	uint32_t index;
 	bool gone;     /* removed by a reload (object_table_remove_region) */
+	bool adopted;  /* fd taken over from the fd store, not made here */
 	int fd;        /* memfd, -1 when not created */
 	uint8_t *base; /* PROT_NONE mapping of [0, size) */
 	uint64_t size;

@@ -116,8 +116,9 @@ static int sockfile_activated(struct sockfile *sf, struct fdstore *fs, struct er
 		if (fs->passed[i].fd >= 0)
 			return errbuf_set(
 			    e, -EINVAL,
-			    "systemd passed descriptor %d (\"%s\", LISTEN_FDS) but no "
-			    "listening Unix stream socket: use ListenStream= with a path",
+			    "descriptor %d (\"%s\") was passed (LISTEN_FDS) but no "
+			    "listening Unix stream socket: under systemd use ListenStream= "
+			    "with a path",
 			    fs->passed[i].fd, fs->passed[i].name);
 	if (rc == 0)
 		return 0;

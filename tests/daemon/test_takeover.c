@@ -425,6 +425,116 @@ START_TEST(test_takeover_reload_keeps_the_store_in_step)
 }
 END_TEST
 
+static bool log_has(const char *path, const char *what)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+/* A region memfd taken over must be what the configuration describes: a
+ * size that differs, or a memfd not sealed as allocatord seals regions, is
+ * refused naming the region -- and the memfd stays in the store, so the
+ * start can be tried again with the right configuration. */
+START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
+{
+	static const char bigger[] = "regions = ({ name = \"r\"; pools = ({ name = \"p\"; "
+				     "block_size = 64; blocks = 128; }); });\n";
+	struct test_sup s;
+	struct stat st;
+	uint64_t off;
+	ino_t ino;
+	int conn, fake, kept;
+
+	ck_assert_int_eq(test_sup_start(&s, small_config), 0);
+	ino = hold_canary(s.socket, &off, &conn);
+	test_sup_kill(&s);
+	close(conn);
+
+	write_config(s.config, bigger);
+	ck_assert_int_eq(test_sup_restart(&s), -1);
+	ck_assert(log_has(s.log, "region 'r': the memfd taken over is"));
+	ck_assert_int_eq(fstat(test_sup_fd(&s, "region.r"), &st), 0);
+	ck_assert_uint_eq(st.st_ino, ino);
+
+	/* right size, no seals: not a region allocatord made */
+	write_config(s.config, small_config);
+	kept = dup(test_sup_fd(&s, "region.r"));
+	fake = memfd_create("r", MFD_CLOEXEC);
+	ck_assert_int_eq(ftruncate(fake, 4096), 0);
+	for (size_t i = 0; i < s.n; i++)
+		if (strcmp(s.fds[i].name, "region.r") == 0) {
+			close(s.fds[i].fd);
+			s.fds[i].fd = fake;
+		}
+	ck_assert_int_eq(test_sup_restart(&s), -1);
+	ck_assert(log_has(s.log, "region 'r': the memfd taken over is not sealed"));
+
+	for (size_t i = 0; i < s.n; i++)
+		if (strcmp(s.fds[i].name, "region.r") == 0) {
+			close(s.fds[i].fd);
+			s.fds[i].fd = kept;
+		}
+	ck_assert_int_eq(test_sup_restart(&s), 0);
+	same_region(s.socket, ino, off);
+	test_sup_fini(&s);
+}
+END_TEST
+
+/* The keeper's notify socket is abstract: anyone may send to it. Only the
+ * serving process is obeyed -- a stranger's FDSTOREREMOVE is ignored, and
+ * the region survives the next kill -9. */
+START_TEST(test_takeover_keeper_obeys_only_the_serving_process)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	static const char rm[] = "FDSTOREREMOVE=1\nFDNAME=region.r";
+	char path[64], env[8192], *notify = NULL, log[65536];
+	struct test_daemon td;
+	pid_t first;
+	uint64_t off;
+	ino_t ino;
+	size_t n;
+	int conn, fd, tx;
+	FILE *f;
+
+	ck_assert_int_eq(test_daemon_start_keeper(&td, NULL, small_config, NULL), 0);
+	first = test_daemon_next_serving(&td, 0);
+	ck_assert_int_gt(first, 0);
+	ino = hold_canary(td.socket, &off, &conn);
+	/* The keeper's socket, from the environment it gave the serving
+	 * process (which unset it in its own copy, not in /proc's). */
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int) first);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(env, 1, sizeof(env) - 1, f);
+	fclose(f);
+	env[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+		if (strncmp(env + i, "NOTIFY_SOCKET=@", 15) == 0)
+			notify = env + i + 14;
+	ck_assert_ptr_nonnull(notify);
+	memcpy(sun.sun_path + 1, notify + 1, strlen(notify) - 1);
+	tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = (int) sendto(tx, rm, strlen(rm), 0, (struct sockaddr *) &sun,
+			  (socklen_t) (offsetof(struct sockaddr_un, sun_path) + strlen(notify)));
+	ck_assert_int_eq(fd, (int) strlen(rm));
+	close(tx);
+
+	ck_assert_int_eq(kill(first, SIGKILL), 0);
+	ck_assert_int_gt(test_daemon_next_serving(&td, first), 0);
+	same_region(td.socket, ino, off);
+	close(conn);
+	test_daemon_log(&td, log, sizeof(log));
+	ck_assert_msg(strstr(log, "keeper: ignored a message from pid") != NULL, "%s", log);
+	ck_assert_int_eq(test_daemon_stop(&td), 0);
+}
+END_TEST
+
 Suite *takeover_suite(void)
 {
 	Suite *s = suite_create("takeover");
@@ -439,6 +549,8 @@ Suite *takeover_suite(void)
 	tcase_add_test(tc, test_takeover_upgrade_runs_the_binary_on_disk);
 	tcase_add_test(tc, test_takeover_fd_store_outlives_every_process);
 	tcase_add_test(tc, test_takeover_reload_keeps_the_store_in_step);
+	tcase_add_test(tc, test_takeover_refuses_a_region_that_does_not_fit);
+	tcase_add_test(tc, test_takeover_keeper_obeys_only_the_serving_process);
 	suite_add_tcase(s, tc);
 	return s;
 }
