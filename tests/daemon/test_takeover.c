@@ -443,27 +443,36 @@ static bool log_has(const char *path, const char *what)
  * start can be tried again with the right configuration. */
 START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 {
-	static const char bigger[] = "regions = ({ name = \"r\"; pools = ({ name = \"p\"; "
-				     "block_size = 64; blocks = 128; }); });\n";
+	static const char two[] =
+	    "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; "
+	    "}); },\n"
+	    "           { name = \"r2\"; pools = ({ name = \"p2\"; block_size = 64; blocks = 64; "
+	    "}); });\n";
+	static const char bigger[] =
+	    "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; "
+	    "}); },\n"
+	    "           { name = \"r2\"; pools = ({ name = \"p2\"; block_size = 64; blocks = 128; "
+	    "}); });\n";
 	struct test_sup s;
 	struct stat st;
 	uint64_t off;
 	ino_t ino;
 	int conn, fake, kept;
 
-	ck_assert_int_eq(test_sup_start(&s, small_config), 0);
+	ck_assert_int_eq(test_sup_start(&s, two), 0);
 	ino = hold_canary(s.socket, &off, &conn);
 	test_sup_kill(&s);
 	close(conn);
 
+	/* r is taken over, then r2 does not fit: r stays in the store */
 	write_config(s.config, bigger);
 	ck_assert_int_eq(test_sup_restart(&s), -1);
-	ck_assert(log_has(s.log, "region 'r': the memfd taken over is"));
+	ck_assert(log_has(s.log, "region 'r2': the memfd taken over is"));
 	ck_assert_int_eq(fstat(test_sup_fd(&s, "region.r"), &st), 0);
 	ck_assert_uint_eq(st.st_ino, ino);
 
 	/* right size, no seals: not a region allocatord made */
-	write_config(s.config, small_config);
+	write_config(s.config, two);
 	kept = dup(test_sup_fd(&s, "region.r"));
 	fake = memfd_create("r", MFD_CLOEXEC);
 	ck_assert_int_eq(ftruncate(fake, 4096), 0);
