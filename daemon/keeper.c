@@ -251,6 +251,55 @@ static int keeper_start(struct keeper *k)
 	return 0;
 }
 
+/*
+ * An upgrade, once the serving process has handed over: the keeper runs
+ * the binary now on disk in its own place (same pid, so whoever started it
+ * still waits for it), which starts the new serving process. The store
+ * goes across the exec as it is, listed in KEEPER_STORE_ENV as
+ * "fd=name:fd=name..."; its signals stay blocked, so one sent meanwhile
+ * waits for the new keeper. Returns only if the exec failed (logged): the
+ * store is as it was and this keeper carries on.
+ */
+static void keeper_reexec(struct keeper *k)
+{
+	char list[KEEPER_STORE_MAX * (FDSTORE_NAME_MAX + 16)];
+	size_t at = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < k->nstore; i++) {
+		fcntl(k->store[i].fd, F_SETFD, 0);
+		at += (size_t) snprintf(list + at, sizeof(list) - at, "%s%d=%s", i ? ":" : "",
+					k->store[i].fd, k->store[i].name);
+	}
+	setenv(KEEPER_STORE_ENV, list, 1);
+	execv(k->exe, k->argv);
+	log_error("keeper: cannot run %s: %s: this keeper goes on", k->exe, strerror(errno));
+	unsetenv(KEEPER_STORE_ENV);
+	for (size_t i = 0; i < k->nstore; i++)
+		fcntl(k->store[i].fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* The store a keeper before this exec passed in KEEPER_STORE_ENV. */
+static void keeper_adopt_store(struct keeper *k)
+{
+	const char *p = getenv(KEEPER_STORE_ENV);
+	char name[FDSTORE_NAME_MAX];
+	int fd, used;
+
+	while (p != NULL && *p != '\0') {
+		if (sscanf(p, "%d=%255[^:]%n", &fd, name, &used) != 2 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+			log_error("keeper: %s is malformed at '%s': the rest is not kept",
+				  KEEPER_STORE_ENV, p);
+			break;
+		}
+		store_put(k, name, fd);
+		p += used;
+		p += *p == ':';
+	}
+	unsetenv(KEEPER_STORE_ENV);
+}
+
 /* What became of the serving process, for the log. */
 static void describe(int status, char *buf, size_t len)
 {
@@ -288,7 +337,8 @@ static int keeper_reaped(struct keeper *k, int status, uint64_t *delay_ms)
 	*delay_ms = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == FDSTORE_EXIT_HANDOVER) {
 		k->fast = 0;
-		log_info("keeper: serving process handed over: starting %s", k->exe);
+		log_info("keeper: serving process handed over: running %s", k->exe);
+		keeper_reexec(k);
 		return -1;
 	}
 	k->fast = lived < KEEPER_FAST_MS ? k->fast + 1 : 0;
@@ -432,6 +482,13 @@ int keeper_run(char **argv, struct fdstore *passed)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, &k.oldmask);
+	/* After an upgrade's exec they arrive blocked already (keeper_reexec):
+	 * the serving process must get them unblocked all the same. */
+	sigdelset(&k.oldmask, SIGCHLD);
+	sigdelset(&k.oldmask, SIGTERM);
+	sigdelset(&k.oldmask, SIGINT);
+	sigdelset(&k.oldmask, SIGHUP);
+	sigdelset(&k.oldmask, SIGUSR2);
 	k.sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (k.sigfd < 0) {
 		log_error("keeper: signalfd: %s", strerror(errno));
@@ -445,6 +502,7 @@ int keeper_run(char **argv, struct fdstore *passed)
 		memcpy(k.store[k.nstore++].name, passed->passed[i].name, FDSTORE_NAME_MAX);
 		passed->passed[i].fd = -1;
 	}
+	keeper_adopt_store(&k);
 	log_info("keeper %d: running %s", (int) getpid(), k.exe);
 	rc = keeper_loop(&k);
 	for (size_t i = 0; i < k.nstore; i++)

@@ -37,8 +37,10 @@
  * Signals to the keeper: SIGTERM, SIGINT -> SIGTERM to the serving process
  * (its clean stop), and the keeper exits with its status; SIGHUP ->
  * forwarded (reload); SIGUSR2 -> forwarded: the serving process hands over
- * (exit 75) and the binary now on disk takes over. The keeper itself is not
- * replaced by an upgrade (it changes rarely; a new keeper needs a restart).
+ * (exit 75), then the keeper execs the binary now on disk in its own place
+ * (same pid), passing its store in KEEPER_STORE_ENV, and that new keeper
+ * starts the new serving process. Should that exec fail, the keeper goes on
+ * as it was and starts a serving process itself.
  */
 #ifndef ALLOCATORD_DAEMON_KEEPER_H
 #define ALLOCATORD_DAEMON_KEEPER_H
@@ -48,6 +50,9 @@
 #include "proto/wire.h"
 
 #define KEEPER_STORE_MAX (2 * WIRE_MAX_REGIONS + 4)
+
+/* The store across the keeper's own exec at an upgrade: "fd=name:..." */
+#define KEEPER_STORE_ENV "ALLOCATORD_KEEPER_STORE"
 
 /* A serving process that dies sooner than this after its start counts
  * as a fast death (backoff). */

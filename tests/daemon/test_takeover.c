@@ -299,7 +299,8 @@ static void copy_file(const char *from, const char *to)
 
 /* SIGUSR2 to the keeper: the serving process hands over and the binary
  * now at the keeper's path -- replaced meanwhile, as a package upgrade
- * replaces it -- takes over the same region. */
+ * replaces it -- takes over the same region, as keeper (same pid) and as
+ * serving process. */
 START_TEST(test_takeover_upgrade_runs_the_binary_on_disk)
 {
 	char dir[] = "/tmp/allocatord-upgrade.XXXXXX", bin[512], path[64], next[64], exe[64];
@@ -331,6 +332,10 @@ START_TEST(test_takeover_upgrade_runs_the_binary_on_disk)
 	 * keeper's image). */
 	same_region(td.socket, ino, off);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int) second);
+	ck_assert_int_eq(stat(exe, &ran), 0);
+	ck_assert_uint_eq(ran.st_ino, new_st.st_ino);
+	/* and the keeper too, in its own place */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int) td.pid);
 	ck_assert_int_eq(stat(exe, &ran), 0);
 	ck_assert_uint_eq(ran.st_ino, new_st.st_ino);
 	close(conn);
