@@ -262,17 +262,28 @@ START_TEST(test_takeover_keeper_does_not_loop_on_a_failed_start)
 }
 END_TEST
 
-/* SIGTERM to the keeper is the clean stop of the serving process: exit 0,
- * the socket file and its lock removed, nothing left running. */
+/* SIGHUP to the keeper reloads the serving process; SIGTERM is its clean
+ * stop: exit 0, the socket file and its lock removed, nothing left
+ * running. */
 START_TEST(test_takeover_keeper_sigterm_stops_cleanly)
 {
 	struct test_daemon td;
-	char sock[100], lock[108];
+	char sock[100], lock[108], log[16384];
 	pid_t serving;
+	bool reloaded = false;
 
 	ck_assert_int_eq(test_daemon_start_keeper(&td, NULL, small_config, NULL), 0);
 	serving = test_daemon_next_serving(&td, 0);
 	ck_assert_int_gt(serving, 0);
+	ck_assert_int_eq(kill(td.pid, SIGHUP), 0);
+	for (int i = 0; i < 1000 && !reloaded; i++) {
+		test_daemon_log(&td, log, sizeof(log));
+		reloaded = strstr(log, "reloaded ") != NULL;
+		if (!reloaded)
+			usleep(10000);
+	}
+	ck_assert_msg(reloaded, "%s", log);
+	ck_assert_int_eq(test_daemon_serving_pid(&td), serving);
 	snprintf(sock, sizeof(sock), "%s", td.socket);
 	snprintf(lock, sizeof(lock), "%s.lock", td.socket);
 	ck_assert_int_eq(access(lock, F_OK), 0);
