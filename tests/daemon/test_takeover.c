@@ -560,6 +560,72 @@ START_TEST(test_takeover_keeper_obeys_only_the_serving_process)
 }
 END_TEST
 
+/* The serving process of the keeper started as pid keeper, other than old. */
+static pid_t child_of(pid_t keeper, pid_t old)
+{
+	struct test_daemon td = {.pid = keeper, .keeper = true};
+
+	return test_daemon_next_serving(&td, old);
+}
+
+/* Socket activation without NOTIFY_SOCKET (a Type=simple unit with a
+ * socket unit): the keeper takes the socket it is passed and hands it to
+ * every serving process it starts; the file stays systemd's. */
+START_TEST(test_takeover_keeper_passes_an_activated_socket_on)
+{
+	char dir[] = "/tmp/allocatord-act.XXXXXX", sock[64], other[64], cfg[64], log[64];
+	char bin[512], me[16], seen[sizeof(canary)];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	pid_t keeper, first, next;
+	int lfd, status;
+	ino_t ino;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	snprintf(other, sizeof(other), "%s/not-this", dir);
+	snprintf(cfg, sizeof(cfg), "%s/allocatord.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	write_config(cfg, small_config);
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *) &sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	test_build_path("daemon/allocatord", bin, sizeof(bin));
+	keeper = fork();
+	ck_assert_int_ge(keeper, 0);
+	if (keeper == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, STDERR_FILENO);
+		dup2(lfd, 3);
+		snprintf(me, sizeof(me), "%d", (int) getpid());
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", me, 1);
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("ALLOCATORD_SOCKET");
+		execl(bin, bin, "-c", cfg, "-s", other, (char *) NULL);
+		_exit(127);
+	}
+	close(lfd);
+	first = child_of(keeper, 0);
+	ck_assert_int_gt(first, 0);
+	ino = region_look(sock, 0, seen);
+	ck_assert_int_eq(kill(first, SIGKILL), 0);
+	next = child_of(keeper, first);
+	ck_assert_int_gt(next, 0);
+	ck_assert_uint_eq(region_look(sock, 0, seen), ino);
+	ck_assert_int_eq(access(other, F_OK), -1);
+	ck_assert_int_eq(kill(keeper, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(keeper, &status, 0), keeper);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(access(sock, F_OK), 0); /* systemd's file */
+	unlink(sock);
+	unlink(cfg);
+	unlink(log);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *takeover_suite(void)
 {
 	Suite *s = suite_create("takeover");
@@ -576,6 +642,7 @@ Suite *takeover_suite(void)
 	tcase_add_test(tc, test_takeover_reload_keeps_the_store_in_step);
 	tcase_add_test(tc, test_takeover_refuses_a_region_that_does_not_fit);
 	tcase_add_test(tc, test_takeover_keeper_obeys_only_the_serving_process);
+	tcase_add_test(tc, test_takeover_keeper_passes_an_activated_socket_on);
 	suite_add_tcase(s, tc);
 	return s;
 }
