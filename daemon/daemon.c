@@ -58,7 +58,7 @@ static bool taking_over(const struct config *c, const struct fdstore *fs)
 	char name[FDSTORE_NAME_MAX];
 
 	for (size_t i = 0; i < c->nregions; i++) {
-		region_store_name(c->regions[i].name, name);
+		region_store_name(c->regions[i].name, false, name);
 		if (fdstore_has(fs, name))
 			return true;
 	}
