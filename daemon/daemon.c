@@ -45,6 +45,7 @@ uint32_t daemon_hold_limit(const struct config *c)
 static void daemon_release(struct daemon *d)
 {
 	object_table_destroy(&d->table);
+	state_close(&d->state);
 	holds_destroy(&d->holds);
 	tenants_destroy(&d->tenants);
 	arena_destroy(&d->arena);
@@ -52,7 +53,8 @@ static void daemon_release(struct daemon *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbuf *e)
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, int state_fd,
+		bool discard_state, struct errbuf *e)
 {
 	int rc;
 
@@ -60,11 +62,25 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	/* Before any region exists: a configuration bigger than what the
 	 * daemon may use is refused here, never found by the OOM killer. */
 	rc = memcheck_config(cfg, e);
+	if (rc < 0) {
+		if (state_fd >= 0)
+			close(state_fd);
+		return rc;
+	}
+	/* The state is checked against cfg before anything is built, so that
+	 * a layout it does not fit is named as such (with the way out) and
+	 * not as whatever building it would trip over first. */
+	rc = state_open(&d->state, state_fd, cfg, discard_state, e);
 	if (rc < 0)
 		return rc;
 	rc = object_table_build(&d->table, cfg, dry_run, e);
-	if (rc < 0)
+	if (rc == 0)
+		rc = state_reconcile(&d->state, &d->table, e);
+	if (rc < 0) {
+		object_table_destroy(&d->table);
+		state_close(&d->state);
 		return rc;
+	}
 	/* A shallow copy until success: on failure the caller keeps cfg. */
 	d->cfg = *cfg;
 	d->max_batch = wire_max_batch(cfg->max_frame);

@@ -16,6 +16,7 @@
 #include "daemon/holds.h"
 #include "daemon/object_table.h"
 #include "daemon/session.h"
+#include "daemon/state.h"
 #include "daemon/tenant.h"
 
 #define WIRE_PROTOCOL_VERSION 1u
@@ -23,6 +24,7 @@
 struct daemon {
 	struct config cfg;
 	struct object_table table;
+	struct state state; /* what the table's indices mean to a takeover */
 	struct holds holds;
 	struct arena arena;     /* decode + reply, reset per request */
 	struct session **slots; /* max_clients entries */
@@ -48,11 +50,17 @@ struct daemon {
 };
 
 /*
- * Take over *cfg (it is moved into d and zeroed) and build the object table.
+ * Take over *cfg (it is moved into d and zeroed) and build the object table
+ * and the state (state.h): state_fd -1 for a cold start, else the state
+ * memfd a serving process before this one left (d owns it from now on,
+ * on error too), checked against cfg and followed: the table is numbered
+ * as the state says. A state that does not fit is an error naming why,
+ * unless discard_state: then it is dropped with a warning (a cold start).
  * Returns 0, or a negative errno with a message in e; on error d is empty
  * and cfg still belongs to the caller.
  */
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbuf *e);
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, int state_fd,
+		bool discard_state, struct errbuf *e);
 
 /* Release everything. Sessions still open are released without reclaim
  * (their allocators go with them): end them with ops_end_session() first

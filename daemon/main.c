@@ -27,7 +27,8 @@ enum { EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_INCONSISTENT = 3 };
 
 static void usage(void)
 {
-	printf("Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--check-config]\n"
+	printf("Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--discard-state]\n"
+	       "                  [--check-config]\n"
 	       "Serve shared-memory block pools and TLSF heaps to local processes.\n"
 	       "\n"
 	       "  -c, --config FILE     configuration file (libconfig syntax); without it the\n"
@@ -40,6 +41,12 @@ static void usage(void)
 	       "                        that its memory fits here (MemAvailable, cgroup,\n"
 	       "                        huge pages, rlimits), print the layout and the sizes\n"
 	       "                        and exit (0 if valid, 1 if not)\n"
+	       "      --discard-state   a state left by the serving process before this one\n"
+	       "                        that does not fit (damaged, of a newer format, or of\n"
+	       "                        another layout of regions and objects) is dropped\n"
+	       "                        with a warning and the daemon starts afresh: every\n"
+	       "                        hold of it is lost; without this option such a state\n"
+	       "                        stops the start (exit status 1)\n"
 	       "  -h, --help            show this help and exit\n"
 	       "  -V, --version         show the version and exit\n"
 	       "\n"
@@ -58,6 +65,34 @@ static void usage(void)
 	       WIRE_SOCKET_SYSTEM, WIRE_SOCKET_NAME);
 }
 
+/* The keeper process that runs this one ($ALLOCATORD_KEEPER), or 0. */
+static pid_t keeper_pid(void)
+{
+	const char *s = getenv("ALLOCATORD_KEEPER");
+	char *end;
+	long v;
+
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && v > 0 && v <= INT32_MAX ? (pid_t) v : 0;
+}
+
+/* Serving starts: the state records it (and counts a takeover) before the
+ * first client is served; the takeover's line says what was taken over. */
+static int state_serving(struct daemon *d, uint64_t began_ms, struct errbuf *e)
+{
+	int rc = state_started(&d->state, keeper_pid(), daemon_wall_ms(), e);
+
+	if (rc == 0 && d->state.taken_over)
+		log_info("takeover %llu: %u session%s, %u hold%s, rebuilt in %llu ms",
+			 (unsigned long long) d->state.takeovers, d->nsessions, log_s(d->nsessions),
+			 holds_count(&d->holds), log_s(holds_count(&d->holds)),
+			 (unsigned long long) (daemon_now_ms() - began_ms));
+	return rc;
+}
+
 /* --check-config's report: the layout, then what it needs of memory
  * against what this process may use here. */
 static void print_check(const struct config *c)
@@ -73,18 +108,22 @@ static void print_check(const struct config *c)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256 };
+	enum { OPT_CHECK = 256, OPT_DISCARD };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"discard-state", no_argument, NULL, OPT_DISCARD},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *file = NULL, *socket = NULL;
-	bool check = false, level_set = false;
+	bool check = false, level_set = false, discard = false;
+	uint64_t began_ms = daemon_now_ms();
+	/* A cold start: no state is passed to this process (state.h). */
+	int state_fd = -1;
 	enum log_level level = LOG_INFO;
 	struct errbuf e;
 	struct config cfg;
@@ -113,6 +152,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_DISCARD:
+			discard = true;
 			break;
 		case 'h':
 			usage();
@@ -147,7 +189,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level(level_set ? level : cfg.log_level);
 
-	rc = daemon_init(&d, &cfg, check, &e);
+	rc = daemon_init(&d, &cfg, check, state_fd, discard, &e);
 	if (rc < 0) {
 		log_error("%s", e.msg);
 		config_free(&cfg);
@@ -170,7 +212,9 @@ int main(int argc, char **argv)
 		print_check(&d.cfg);
 		printf("would listen on %s\n", d.socket_path);
 	} else if (rc == 0) {
-		rc = server_run(&x, &e);
+		rc = state_serving(&d, began_ms, &e);
+		if (rc == 0)
+			rc = server_run(&x, &e);
 		if (rc == 0 && daemon_verify_idle(&d, &e) < 0) {
 			log_error("BUG: at stop: %s", e.msg);
 			dispatch_fini(&x);

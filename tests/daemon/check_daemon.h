@@ -25,5 +25,6 @@ Suite *socket_suite(void);
 Suite *holes_suite(void);
 Suite *io_abuse_suite(void);
 Suite *hostile_suite(void);
+Suite *state_suite(void);
 
 #endif

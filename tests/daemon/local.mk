@@ -24,6 +24,7 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_limits_server.c \
 	tests/daemon/test_steady.c \
 	tests/daemon/test_reload.c \
+	tests/daemon/test_state.c \
 	tests/daemon/test_socket.c \
 	tests/daemon/test_holes.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)
