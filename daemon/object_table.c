@@ -166,8 +166,10 @@ static int stage_region(const struct object_table *l, struct object_table *add,
 	struct object *o;
 	int rc;
 
+	/* A removed region has no settings left, nor a name: one of the
+	 * same name is a new region. */
 	for (size_t i = 0; i < l->nregions && r == NULL; i++)
-		if (strcmp(l->regions[i]->cfg->name, cr->name) == 0)
+		if (!l->regions[i]->gone && strcmp(l->regions[i]->cfg->name, cr->name) == 0)
 			r = l->regions[i];
 	if (r == NULL) {
 		if (l->nregions + add->nregions >= WIRE_MAX_REGIONS)

@@ -415,6 +415,36 @@ START_TEST(test_state_follows_reloads)
 }
 END_TEST
 
+/* A region the takeover made a tombstone (s, dropped by the edited file)
+ * has no configuration: a reload that adds a region after it must not
+ * look at its name. */
+START_TEST(test_state_reload_after_a_dropped_region)
+{
+	static const char region_t[] =
+	    "  { name = \"t\"; pools = ( { name = \"tp\"; block_size = 64; blocks = 8; } ); },\n"
+	    "  { name = \"r\"; size = \"1M\";\n";
+	struct daemon d;
+	struct errbuf e;
+	struct config next;
+	struct reload r;
+	int fd = base_state();
+
+	ck_assert_msg(start(&d, edited, fd, false, &e) == 0, "%s", e.msg);
+	ck_assert_msg(
+	    config_load_string(with(edited, "  { name = \"r\"; size = \"1M\";\n", region_t),
+			       "next.conf", &next, e.msg, sizeof(e.msg)) == 0,
+	    "%s", e.msg);
+	ck_assert_msg(reload_check(&d, &next, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(reload_apply(&d, &r, &e) == 0, "%s", e.msg);
+	check_table(&d.table);
+	ck_assert_uint_eq(d.table.nregions, 4);
+	ck_assert_str_eq(d.table.regions[3]->cfg->name, "t");
+	at(&d, 8, "tp", false);
+	ck_assert_uint_eq(d.state.nregions, 4);
+	daemon_fini(&d);
+}
+END_TEST
+
 /* FNV-1a 64 as state.h defines it: an implementation of the format of its
  * own, so that the fuzz below can make damage look intact. */
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -503,6 +533,7 @@ Suite *state_suite(void)
 	tcase_add_loop_test(tc, test_state_damage_refused, 0, sizeof(damages) / sizeof(damages[0]));
 	tcase_add_test(tc, test_state_torn_slot_falls_back);
 	tcase_add_test(tc, test_state_follows_reloads);
+	tcase_add_test(tc, test_state_reload_after_a_dropped_region);
 	tcase_add_test(tc, test_state_fuzz_never_crashes);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
