@@ -307,6 +307,27 @@ int state_open(struct state *st, int fd, const struct config *c, bool discard, s
 	return create(st, e);
 }
 
+int state_drop(struct state *st, struct errbuf *e)
+{
+	struct state kept = *st;
+	int rc;
+
+	/* The directory stays: it is the table's. */
+	st->regions = NULL;
+	st->objects = NULL;
+	state_close(st);
+	rc = create(st, e);
+	st->regions = kept.regions;
+	st->nregions = kept.nregions;
+	st->cap_regions = kept.cap_regions;
+	st->objects = kept.objects;
+	st->nobjects = kept.nobjects;
+	st->cap_objects = kept.cap_objects;
+	if (rc < 0)
+		state_close(st);
+	return rc;
+}
+
 int state_reconcile(struct state *st, struct object_table *t, struct errbuf *e)
 {
 	return state_dir__reconcile(st, t, e);

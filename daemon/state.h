@@ -188,6 +188,16 @@ int state_append(struct state *st, const struct object_table *t, struct errbuf *
  */
 int state_started(struct state *st, pid_t keeper, uint64_t now_ms, struct errbuf *e);
 
+/*
+ * The books that went with a taken-over state do not fit, and the operator
+ * said --discard-state: st becomes a new state, in a new memfd (st->fd:
+ * put it in the store in place of the old one), of the table as it now is
+ * -- every entry, tombstones included, keeps its index -- with no takeover
+ * counted: a cold start. 0, or a negative errno of memfd_create / mmap
+ * with e set (st is then closed).
+ */
+int state_drop(struct state *st, struct errbuf *e);
+
 /* Unmap and close (the fd store keeps its own copy). Safe on a zeroed
  * struct with fd -1. */
 void state_close(struct state *st);

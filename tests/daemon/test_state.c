@@ -354,6 +354,39 @@ START_TEST(test_state_damage_refused)
 }
 END_TEST
 
+/* Books that do not fit, with --discard-state: the taken-over state
+ * becomes a new one of the same table, no takeover counted, and the next
+ * takeover finds it so. */
+START_TEST(test_state_drop_keeps_the_table)
+{
+	struct daemon d;
+	struct errbuf e;
+	struct stat was, now;
+	int fd = base_state();
+
+	ck_assert_msg(start(&d, base, fd, false, &e) == 0, "%s", e.msg);
+	fd = leave(&d); /* one takeover */
+	ck_assert_msg(start(&d, edited, fd, false, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(d.state.takeovers, 1);
+	ck_assert_int_eq(fstat(d.state.fd, &was), 0);
+	ck_assert_int_eq(state_drop(&d.state, &e), 0);
+	ck_assert(!d.state.taken_over);
+	ck_assert_int_eq(fstat(d.state.fd, &now), 0);
+	ck_assert_uint_ne(now.st_ino, was.st_ino); /* a new memfd */
+	ck_assert_uint_eq(d.state.nobjects, 8);
+	ck_assert_int_eq(state_started(&d.state, 0, 7000, &e), 0);
+	ck_assert_uint_eq(d.state.takeovers, 0);
+	ck_assert_uint_eq(d.state.created_ms, 7000);
+	fd = leave(&d);
+	ck_assert_msg(start(&d, edited, fd, false, &e) == 0, "%s", e.msg);
+	check_table(&d.table);
+	at(&d, 3, "sp", true);
+	at(&d, 7, "g2", false);
+	ck_assert_uint_eq(d.state.created_ms, 7000);
+	daemon_fini(&d);
+}
+END_TEST
+
 /* A serving process killed while it wrote a header slot leaves the other:
  * the state before that change, whole. */
 START_TEST(test_state_torn_slot_falls_back)
@@ -532,6 +565,7 @@ Suite *state_suite(void)
 			    sizeof(layouts) / sizeof(layouts[0]));
 	tcase_add_loop_test(tc, test_state_damage_refused, 0, sizeof(damages) / sizeof(damages[0]));
 	tcase_add_test(tc, test_state_torn_slot_falls_back);
+	tcase_add_test(tc, test_state_drop_keeps_the_table);
 	tcase_add_test(tc, test_state_follows_reloads);
 	tcase_add_test(tc, test_state_reload_after_a_dropped_region);
 	tcase_add_test(tc, test_state_fuzz_never_crashes);
