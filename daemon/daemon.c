@@ -53,27 +53,77 @@ static void daemon_release(struct daemon *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, int state_fd,
+/* Is a region of c passed in fs (a takeover)? */
+static bool taking_over(const struct config *c, const struct fdstore *fs)
+{
+	char name[FDSTORE_NAME_MAX];
+
+	for (size_t i = 0; i < c->nregions; i++) {
+		region_store_name(c->regions[i].name, name);
+		if (fdstore_has(fs, name))
+			return true;
+	}
+	return false;
+}
+
+/* A region memfd passed under name that nobody will serve: closed, and
+ * removed from the store, so that it does not outlive this start. */
+static void drop_stored(struct fdstore *fs, const char *name)
+{
+	int fd = fdstore_take(fs, name);
+
+	if (fd < 0)
+		return;
+	close(fd);
+	if (fdstore_remove(fs, name) < 0)
+		log_warn("%s: the fd store keeps it: it goes at the next restart", name);
+}
+
+/* The regions passed that the state does not serve: all of them when a
+ * passed state was dropped (--discard-state: the cold start makes its
+ * regions afresh; one whose size changed could not be adopted anyway),
+ * else those of the state's regions the configuration dropped (now
+ * tombstones, with no memfd). */
+static void drop_stored_regions(struct fdstore *fs, const struct state *st, bool all)
+{
+	static const char prefix[] = "region.";
+	char name[FDSTORE_NAME_MAX];
+
+	for (size_t i = 0; all && fs != NULL && i < fs->npassed; i++)
+		if (strncmp(fs->passed[i].name, prefix, sizeof(prefix) - 1) == 0) {
+			snprintf(name, sizeof(name), "%s", fs->passed[i].name);
+			drop_stored(fs, name);
+		}
+	for (uint32_t i = 0; !all && i < st->nregions; i++)
+		if (st->regions[i].flags & STATE_GONE) {
+			region_store_name(st->regions[i].name, name);
+			drop_stored(fs, name);
+		}
+}
+
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
 		bool discard_state, struct errbuf *e)
 {
-	int rc;
+	int state_fd = fdstore_take(fs, "state"), rc;
 
 	memset(d, 0, sizeof(*d));
 	/* Before any region exists: a configuration bigger than what the
-	 * daemon may use is refused here, never found by the OOM killer. */
-	rc = memcheck_config(cfg, e);
-	if (rc < 0) {
-		if (state_fd >= 0)
-			close(state_fd);
-		return rc;
-	}
-	/* The state is checked against cfg before anything is built, so that
-	 * a layout it does not fit is named as such (with the way out) and
-	 * not as whatever building it would trip over first. */
+	 * daemon may use is refused here, never found by the OOM killer. At a
+	 * takeover the regions are reserved already (MemAvailable counts them
+	 * as used, so the check would count them twice); a region new in this
+	 * configuration is still reserved in steps that stop at a shortfall
+	 * (region.c). The state ("state" in the store, state.h) is checked
+	 * against cfg before anything is built, so that a layout it does not
+	 * fit is named as such (with the way out) and not as whatever
+	 * adopting a region would trip over first. */
 	rc = state_open(&d->state, state_fd, cfg, discard_state, e);
 	if (rc < 0)
 		return rc;
-	rc = object_table_build(&d->table, cfg, dry_run, e);
+	if (state_fd >= 0 && !d->state.taken_over)
+		drop_stored_regions(fs, &d->state, true);
+	rc = taking_over(cfg, fs) ? 0 : memcheck_config(cfg, e);
+	if (rc == 0)
+		rc = object_table_build(&d->table, cfg, dry_run, fs, e);
 	if (rc == 0)
 		rc = state_reconcile(&d->state, &d->table, e);
 	if (rc < 0) {
@@ -81,6 +131,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, int state_fd
 		state_close(&d->state);
 		return rc;
 	}
+	drop_stored_regions(fs, &d->state, false);
 	/* A shallow copy until success: on failure the caller keeps cfg. */
 	d->cfg = *cfg;
 	d->max_batch = wire_max_batch(cfg->max_frame);
@@ -88,6 +139,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, int state_fd
 	d->self_uid = geteuid();
 	d->generation = 1;
 	d->dry_run = dry_run;
+	d->fs = fs;
 	d->loaded_wall_ms = daemon_wall_ms();
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
 	 * bytes, unknown fields get a record each); past that unpack fails

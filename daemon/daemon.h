@@ -13,6 +13,7 @@
 #include "daemon/arena.h"
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
+#include "daemon/fdstore.h"
 #include "daemon/holds.h"
 #include "daemon/object_table.h"
 #include "daemon/session.h"
@@ -45,21 +46,24 @@ struct daemon {
 	uint64_t loaded_wall_ms;
 	uint64_t reloads_refused;
 	char reload_error[ERRBUF_MAX];
+	struct fdstore *fs;    /* what outlives this process (fdstore.h), or NULL */
 	bool dry_run;          /* regions are address space only (daemon_init) */
 	bool log_level_pinned; /* -l given: reloads leave the level alone */
 };
 
 /*
  * Take over *cfg (it is moved into d and zeroed) and build the object table
- * and the state (state.h): state_fd -1 for a cold start, else the state
- * memfd a serving process before this one left (d owns it from now on,
- * on error too), checked against cfg and followed: the table is numbered
- * as the state says. A state that does not fit is an error naming why,
- * unless discard_state: then it is dropped with a warning (a cold start).
+ * and the state (state.h). fs (NULL: no store, as in tests, fuzzers and
+ * --check-config) is what outlives this process: regions passed in it are
+ * served again, new ones are put in it (region_create); a "state" passed
+ * in it is checked against cfg and followed -- the table is numbered as it
+ * says -- and d->state.taken_over is set. A state that does not fit is an
+ * error naming why, unless discard_state: then it is dropped with a
+ * warning, with the regions passed beside it, and the start is a cold one.
  * Returns 0, or a negative errno with a message in e; on error d is empty
  * and cfg still belongs to the caller.
  */
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, int state_fd,
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
 		bool discard_state, struct errbuf *e);
 
 /* Release everything. Sessions still open are released without reclaim

@@ -64,7 +64,13 @@ static const char *with(const char *text, const char *from, const char *to)
 	return buf;
 }
 
-/* daemon_init of text ("next.conf") with the state fd; its result. */
+/* What the fd store passes a serving process: the state memfd alone (no
+ * store to send to). Static: the daemon keeps a pointer to it. */
+static struct fdstore_fd passed;
+static struct fdstore store;
+
+/* daemon_init of text ("next.conf") with the state fd passed (-1: none);
+ * its result. */
 static int start(struct daemon *d, const char *text, int fd, bool discard, struct errbuf *e)
 {
 	struct config cfg;
@@ -72,7 +78,10 @@ static int start(struct daemon *d, const char *text, int fd, bool discard, struc
 
 	ck_assert_msg(rc == 0, "config: %s", e->msg);
 	log_set_level(LOG_ERROR);
-	rc = daemon_init(d, &cfg, true, fd, discard, e);
+	snprintf(passed.name, sizeof(passed.name), "state");
+	passed.fd = fd;
+	store = (struct fdstore){.passed = &passed, .npassed = 1, .notify_fd = -1};
+	rc = daemon_init(d, &cfg, true, &store, discard, e);
 	if (rc < 0)
 		config_free(&cfg);
 	return rc;

@@ -32,6 +32,11 @@ static void die(const char *what)
 	abort();
 }
 
+/* The state memfd as the fd store passes it (static: the daemon keeps a
+ * pointer to the store). */
+static struct fdstore_fd passed;
+static struct fdstore store;
+
 static int start(struct daemon *d, int fd, struct errbuf *e)
 {
 	struct config cfg;
@@ -40,7 +45,10 @@ static int start(struct daemon *d, int fd, struct errbuf *e)
 	if (config_load_string(config_default_text, CONFIG_DEFAULT_FILE, &cfg, e->msg,
 			       sizeof(e->msg)) < 0)
 		die(e->msg);
-	rc = daemon_init(d, &cfg, true, fd, false, e);
+	snprintf(passed.name, sizeof(passed.name), "state");
+	passed.fd = fd;
+	store = (struct fdstore){.passed = &passed, .npassed = 1, .notify_fd = -1};
+	rc = daemon_init(d, &cfg, true, &store, false, e);
 	if (rc < 0)
 		config_free(&cfg);
 	return rc;
