@@ -177,6 +177,39 @@ START_TEST(test_state_proc_refused_until_discarded)
 }
 END_TEST
 
+/* A restart whose file dropped a region nothing holds: taken over, the
+ * region and its pool kept as tombstones (not served, not counted), its
+ * memfd dropped from the store; the next takeover agrees. */
+START_TEST(test_state_proc_dropped_region)
+{
+	static const char two[] =
+	    "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; "
+	    "}); },\n"
+	    "           { name = \"r2\"; pools = ({ name = \"p2\"; block_size = 64; blocks = 64; "
+	    "}); });\n";
+	struct test_sup s;
+	struct seen a, b;
+
+	ck_assert_int_eq(test_sup_start(&s, two), 0);
+	look(s.socket, &a);
+	ck_assert_int_ge(test_sup_fd(&s, "region.r2"), 0);
+	test_sup_kill(&s);
+	write_file(s.config, one);
+	ck_assert_int_eq(test_sup_restart(&s), 0);
+	test_sup_collect(&s);
+	ck_assert_int_lt(test_sup_fd(&s, "region.r2"), 0);
+	ck_assert(log_has(s.log, "serving 1 region (1 pool, 0 heaps), 0 groups on "));
+	look(s.socket, &b);
+	ck_assert_uint_eq(b.takeovers, 1);
+	ck_assert_uint_eq(b.region, a.region);
+	test_sup_kill(&s);
+	ck_assert_int_eq(test_sup_restart(&s), 0);
+	look(s.socket, &b);
+	ck_assert_uint_eq(b.takeovers, 2);
+	test_sup_fini(&s);
+}
+END_TEST
+
 /* Under the keeper: status names it, and counts the takeover after kill
  * -9 of the serving process. */
 START_TEST(test_state_proc_keeper_in_status)
@@ -210,6 +243,7 @@ Suite *state_proc_suite(void)
 
 	tcase_add_test(tc, test_state_proc_counts_takeovers);
 	tcase_add_test(tc, test_state_proc_refused_until_discarded);
+	tcase_add_test(tc, test_state_proc_dropped_region);
 	tcase_add_test(tc, test_state_proc_keeper_in_status);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
