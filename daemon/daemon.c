@@ -59,15 +59,16 @@ static bool taking_over(const struct config *c, const struct fdstore *fs)
 	char name[FDSTORE_NAME_MAX];
 
 	for (size_t i = 0; i < c->nregions; i++) {
-		region_store_name(c->regions[i].name, name);
+		region_store_name(c->regions[i].name, false, name);
 		if (fdstore_has(fs, name))
 			return true;
 	}
 	return false;
 }
 
-/* A region memfd passed under name that nobody will serve: closed, and
- * removed from the store, so that it does not outlive this start. */
+/* A region's memfd (or its shared bits') passed under name that nobody
+ * will serve: closed, and removed from the store, so that it does not
+ * outlive this start. */
 static void drop_stored(struct fdstore *fs, const char *name)
 {
 	int fd = fdstore_take(fs, name);
@@ -79,24 +80,24 @@ static void drop_stored(struct fdstore *fs, const char *name)
 		log_warn("%s: the fd store keeps it: it goes at the next restart", name);
 }
 
-/* The regions passed that the state does not serve: all of them when a
- * passed state was dropped (--discard-state: the cold start makes its
- * regions afresh; one whose size changed could not be adopted anyway),
- * else those of the state's regions the configuration dropped (now
- * tombstones, with no memfd). */
+/* The regions passed (memfds and shared bits) that the state does not
+ * serve: all of them when a passed state was dropped (--discard-state: the
+ * cold start makes its regions afresh; one whose size changed could not
+ * be adopted anyway), else those of the state's regions the configuration
+ * dropped (now tombstones, with no memfd). */
 static void drop_stored_regions(struct fdstore *fs, const struct state *st, bool all)
 {
-	static const char prefix[] = "region.";
 	char name[FDSTORE_NAME_MAX];
 
 	for (size_t i = 0; all && fs != NULL && i < fs->npassed; i++)
-		if (strncmp(fs->passed[i].name, prefix, sizeof(prefix) - 1) == 0) {
+		if (strncmp(fs->passed[i].name, "region.", 7) == 0 ||
+		    strncmp(fs->passed[i].name, "bits.", 5) == 0) {
 			snprintf(name, sizeof(name), "%s", fs->passed[i].name);
 			drop_stored(fs, name);
 		}
 	for (uint32_t i = 0; !all && i < st->nregions; i++)
-		if (st->regions[i].flags & STATE_GONE) {
-			region_store_name(st->regions[i].name, name);
+		for (int bits = 0; bits < 2 && (st->regions[i].flags & STATE_GONE); bits++) {
+			region_store_name(st->regions[i].name, bits, name);
 			drop_stored(fs, name);
 		}
 }

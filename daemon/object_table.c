@@ -260,8 +260,10 @@ void object_table_cancel(const struct object_table *l, struct object_table *add)
 	for (size_t i = 0; i < add->nregions; i++) {
 		if (add->regions[i]->adopted)
 			continue;
-		region_store_name(add->regions[i]->cfg->name, name);
-		fdstore_remove(l->fs, name);
+		for (int bits = 0; bits < 2; bits++) {
+			region_store_name(add->regions[i]->cfg->name, bits, name);
+			fdstore_remove(l->fs, name);
+		}
 	}
 	object_table_destroy(add);
 }
@@ -360,12 +362,14 @@ void object_table_remove_region(struct object_table *l, struct region *r)
 	char name[FDSTORE_NAME_MAX];
 	int rc;
 
-	region_store_name(r->cfg->name, name);
-	rc = fdstore_remove(l->fs, name);
-	if (rc < 0)
-		log_warn("region '%s': the fd store keeps its memfd (%s): it goes at the next "
-			 "restart",
-			 r->cfg->name, strerror(-rc));
+	for (int bits = 0; bits < 2; bits++) {
+		region_store_name(r->cfg->name, bits, name);
+		rc = fdstore_remove(l->fs, name);
+		if (rc < 0)
+			log_warn("region '%s': the fd store keeps its %s (%s): it goes at the "
+				 "next restart",
+				 r->cfg->name, bits ? "shared-bits memfd" : "memfd", strerror(-rc));
+	}
 	region_destroy(r);
 	r->gone = true;
 	r->filling = false; /* nothing left to fill (server.c) */
@@ -392,7 +396,7 @@ struct region *object_table_tombstone_region(void)
 	if (r == NULL)
 		return NULL;
 	r->gone = true;
-	r->fd = r->bits_fd = -1;
+	r->fd = r->bits_fd = r->bits_ro_fd = -1; /* what region_destroy closes */
 	return r;
 }
 

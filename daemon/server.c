@@ -364,7 +364,7 @@ static ssize_t conn_send_fds(struct conn *c)
 	for (int bits = 0; bits < (c->s->leases ? 2 : 1); bits++)
 		for (size_t i = 0; i < l->nregions; i++)
 			if (session_may_use(c->s, l->regions[i]))
-				fds[nfds++] = bits ? l->regions[i]->bits_fd : l->regions[i]->fd;
+				fds[nfds++] = bits ? l->regions[i]->bits_ro_fd : l->regions[i]->fd;
 	if (c->s->lease.fd >= 0)
 		fds[nfds++] = c->s->lease.fd;
 	memset(&ctl, 0, sizeof(ctl));

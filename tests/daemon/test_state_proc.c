@@ -135,11 +135,12 @@ START_TEST(test_state_proc_refused_until_discarded)
 {
 	struct test_sup s;
 	struct seen a, b;
-	ino_t state;
+	ino_t state, bits;
 
 	ck_assert_int_eq(test_sup_start(&s, one), 0);
 	look(s.socket, &a);
 	state = inode(test_sup_fd(&s, "state"));
+	bits = inode(test_sup_fd(&s, "bits.r"));
 	test_sup_kill(&s);
 
 	write_file(s.config, grown);
@@ -173,6 +174,7 @@ START_TEST(test_state_proc_refused_until_discarded)
 	test_sup_collect(&s);
 	ck_assert_uint_ne(inode(test_sup_fd(&s, "state")), state);
 	ck_assert_uint_eq(inode(test_sup_fd(&s, "region.r")), b.region);
+	ck_assert_uint_ne(inode(test_sup_fd(&s, "bits.r")), bits);
 	test_sup_fini(&s);
 }
 END_TEST
@@ -193,11 +195,13 @@ START_TEST(test_state_proc_dropped_region)
 	ck_assert_int_eq(test_sup_start(&s, two), 0);
 	look(s.socket, &a);
 	ck_assert_int_ge(test_sup_fd(&s, "region.r2"), 0);
+	ck_assert_int_ge(test_sup_fd(&s, "bits.r2"), 0);
 	test_sup_kill(&s);
 	write_file(s.config, one);
 	ck_assert_int_eq(test_sup_restart(&s), 0);
 	test_sup_collect(&s);
 	ck_assert_int_lt(test_sup_fd(&s, "region.r2"), 0);
+	ck_assert_int_lt(test_sup_fd(&s, "bits.r2"), 0);
 	ck_assert(log_has(s.log, "serving 1 region (1 pool, 0 heaps), 0 groups on "));
 	look(s.socket, &b);
 	ck_assert_uint_eq(b.takeovers, 1);
