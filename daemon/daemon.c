@@ -66,9 +66,9 @@ static bool taking_over(const struct config *c, const struct fdstore *fs)
 	return false;
 }
 
-/* A region's memfd (or its shared bits') passed under name that nobody
- * will serve: closed, and removed from the store, so that it does not
- * outlive this start. */
+/* A region's memfd (or its shared bits', or the books) passed under name
+ * that nobody will use: closed, and removed from the store, so that it
+ * does not outlive this start. */
 static void drop_stored(struct fdstore *fs, const char *name)
 {
 	int fd = fdstore_take(fs, name);
@@ -120,6 +120,10 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdsto
 	rc = state_open(&d->state, state_fd, cfg, discard_state, e);
 	if (rc < 0)
 		return rc;
+	/* Books are indices into the state's directory: without the state
+	 * they mean nothing, and a new start keeps fresh ones (books.h). */
+	if (!d->state.taken_over)
+		drop_stored(fs, "books");
 	if (state_fd >= 0 && !d->state.taken_over)
 		drop_stored_regions(fs, &d->state, true);
 	rc = taking_over(cfg, fs) ? 0 : memcheck_config(cfg, e);

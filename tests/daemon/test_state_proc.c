@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,6 +162,10 @@ START_TEST(test_state_proc_refused_until_discarded)
 	ck_assert_uint_eq(b.region, a.region);
 	test_sup_kill(&s);
 
+	/* Books left with the dropped state go with it (their indices mean
+	 * nothing now): a memfd stands for them here. */
+	s.fds[s.n].fd = memfd_create("books", MFD_CLOEXEC);
+	snprintf(s.fds[s.n++].name, sizeof(s.fds[0].name), "books");
 	write_file(s.config, grown);
 	snprintf(s.option, sizeof(s.option), "--discard-state");
 	ck_assert_int_eq(test_sup_restart(&s), 0);
@@ -175,6 +180,7 @@ START_TEST(test_state_proc_refused_until_discarded)
 	ck_assert_uint_ne(inode(test_sup_fd(&s, "state")), state);
 	ck_assert_uint_eq(inode(test_sup_fd(&s, "region.r")), b.region);
 	ck_assert_uint_ne(inode(test_sup_fd(&s, "bits.r")), bits);
+	ck_assert_int_lt(test_sup_fd(&s, "books"), 0);
 	test_sup_fini(&s);
 }
 END_TEST
