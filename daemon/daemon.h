@@ -14,6 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
 #include "daemon/holds.h"
+#include "daemon/ledger.h"
 #include "daemon/object_table.h"
 #include "daemon/session.h"
 #include "daemon/tenant.h"
@@ -23,7 +24,8 @@
 struct daemon {
 	struct config cfg;
 	struct object_table table;
-	struct holds holds;
+	struct holds holds;     /* in the books */
+	struct ledger books;    /* the memfd a takeover finds (books.h) */
 	struct arena arena;     /* decode + reply, reset per request */
 	struct session **slots; /* max_clients entries */
 	struct tenants tenants; /* per-uid counters of the sessions */
@@ -48,7 +50,8 @@ struct daemon {
 };
 
 /*
- * Take over *cfg (it is moved into d and zeroed) and build the object table.
+ * Take over *cfg (it is moved into d and zeroed), build the object table
+ * and fresh empty books (books.h: a takeover replaces them).
  * Returns 0, or a negative errno with a message in e; on error d is empty
  * and cfg still belongs to the caller.
  */
@@ -98,6 +101,14 @@ void daemon_sent_for(struct daemon *d, const struct session *s, uint64_t id);
  * shares (max_holds) side by side, which the config keeps within
  * CONFIG_HOLDS_MAX; ops keeps each region in its share. */
 uint32_t daemon_hold_limit(const struct config *c);
+
+/* What the books must have room for under configuration c, whose table
+ * is t and whose requests carry at most max_batch offsets: the hold
+ * table's limit, max_clients sessions, a reply frame, and the undo records
+ * of the largest request -- twice its entries (a batch free that fails
+ * half-way drops and takes again; an allocation may take back as many
+ * cached blocks as it allocates), a batch or a whole pool's run. */
+void daemon_books_caps(const struct config *c, uint32_t max_batch, struct ledger_caps *caps);
 
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);

@@ -164,7 +164,8 @@ static inline void ledger_wrote(struct ledger *l)
 /*
  * Save the len (<= LEDGER_REC_MAX) bytes at p, inside the books, in the undo
  * log before the caller changes them, opening the log for slot's request if
- * it is closed. The log has room for what one request changes (caps.log);
+ * it is closed; nothing while a session is ending (ledger_end_begin: that
+ * is completed, not undone). The log has room for what one request changes (caps.log);
  * past it the daemon aborts (a bug: the sizes say it cannot happen). O(len).
  */
 void ledger_save(struct ledger *l, uint32_t slot, const void *p, size_t len);
