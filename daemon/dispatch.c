@@ -330,8 +330,8 @@ static void commit(struct daemon *d, struct session *s, const struct outcome *oc
 {
 	size_t len = bytebuf_len(&s->out) - was;
 
-	ledger_commit(&d->books, s->slot, oc->reply.id, oc->status,
-		      s->out.data + s->out.tail - len, len);
+	ledger_commit(&d->books, s->slot, oc->reply.id, oc->status, s->out.data + s->out.tail - len,
+		      len);
 }
 
 /* One frame. Returns 0 to go on or a negative errno to close. */
@@ -367,8 +367,7 @@ static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *
 		} else if (!s->hello_done && req->body_case != ALLOCD__REQUEST__BODY_HELLO) {
 			close_rc = oc.status =
 			    errbuf_set(&oc.err, -EPROTO, "the first request must be hello");
-		} else if (mutating(req) && req->id != 0 &&
-			   req->id == s->rec->commit.applied_id) {
+		} else if (mutating(req) && req->id != 0 && req->id == s->rec->commit.applied_id) {
 			if (replay(d, s) == 0)
 				return 0;
 			session_log_final(s, LOG_ERROR,
@@ -376,6 +375,8 @@ static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *
 			return -ENOMEM;
 		} else {
 			books = mutating(req);
+			if (books)
+				ledger_begin(&d->books, s->slot);
 			oc.status = run_request(x, s, req, &oc);
 		}
 		if (oc.status < 0)

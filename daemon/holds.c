@@ -67,7 +67,7 @@ int holds_reserve(struct holds *h, uint32_t n)
 /* Save the persistent part of entry e before it changes. */
 static void holds_save(struct holds *h, struct hold *e)
 {
-	ledger_save(h->lg, e->session, &e->used, sizeof(*e) - HOLD_SAVED);
+	ledger_save(h->lg, &e->used, sizeof(*e) - HOLD_SAVED);
 }
 
 int holds_add(struct holds *h, uint32_t *unit_head, uint32_t *sess_head, uint32_t session,

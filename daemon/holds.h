@@ -48,12 +48,12 @@ struct hold {
 #define HOLD_SAVED offsetof(struct hold, used) /* where the persistent part starts */
 
 struct holds {
-	struct hold *v;     /* the books' hold section */
-	struct ledger *lg;  /* the books: their undo log and high-water mark */
-	uint32_t cap;       /* entries the books have room for */
-	uint32_t limit;     /* the configuration's (a reload may set it
-			     * below what is used: then no entry is taken
-			     * past it) */
+	struct hold *v;    /* the books' hold section */
+	struct ledger *lg; /* the books: their undo log and high-water mark */
+	uint32_t cap;      /* entries the books have room for */
+	uint32_t limit;    /* the configuration's (a reload may set it
+			    * below what is used: then no entry is taken
+			    * past it) */
 	uint32_t used;
 	uint32_t free_head;
 };

@@ -6,7 +6,6 @@
  * next one, in program order, so compiler barriers (the __atomic stores)
  * are what keeps that order.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -17,10 +16,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/config.h"
 #include "daemon/ledger.h"
 #include "daemon/log.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(uint64_t) 63)
+
+static uint32_t at_least(uint64_t v, uint64_t min, uint64_t max)
+{
+	v = v < min ? min : v;
+	return (uint32_t) (v > max ? max : v);
+}
+
+/* Room for need and for what reloads usually add: twice the holds (at
+ * least 1 Mi more), four times the sessions (within the config's
+ * 65536), 64 Ki undo records. Only pages in use cost memory (ledger.h),
+ * so the room is address space; a reload needing more needs a restart,
+ * and the takeover that follows grows the books. */
+static void room(const struct ledger_caps *need, struct ledger_caps *r)
+{
+	r->holds = at_least((uint64_t) need->holds * 2, (uint64_t) need->holds + (1u << 20),
+			    CONFIG_HOLDS_MAX);
+	r->sessions = at_least((uint64_t) need->sessions * 4, need->sessions, 65536);
+	if (r->sessions < need->sessions)
+		r->sessions = need->sessions;
+	r->reply_max = need->reply_max;
+	r->log = at_least(need->log, 65536, UINT32_MAX);
+}
 
 /* The layout for caps into h (magic and state not touched). */
 static void layout(struct ledger_head *h, const struct ledger_caps *c)
@@ -88,8 +110,8 @@ static int create_file(struct ledger *l, const struct ledger_head *h, struct err
 	if (fd < 0)
 		return errbuf_set(e, -errno, "books: memfd_create: %s", strerror(errno));
 	if (ftruncate(fd, (off_t) h->size) < 0) {
-		rc = errbuf_set(e, -errno, "books: %" PRIu64 " bytes: %s", h->size,
-				strerror(errno));
+		rc =
+		    errbuf_set(e, -errno, "books: %" PRIu64 " bytes: %s", h->size, strerror(errno));
 		close(fd);
 		return rc;
 	}
@@ -110,11 +132,14 @@ int ledger_create(struct ledger *l, const struct ledger_caps *caps, struct errbu
 
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
+	struct ledger_caps r;
+
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, LEDGER_MAGIC, sizeof(h.magic));
 	h.version = LEDGER_VERSION;
 	h.head_size = sizeof(h);
-	layout(&h, caps);
+	room(caps, &r);
+	layout(&h, &r);
 	rc = create_file(l, &h, e);
 	if (rc == 0)
 		fault_setup(l);
@@ -198,15 +223,17 @@ static int grow(struct ledger *l, const struct ledger_caps *c, struct errbuf *e)
 {
 	struct ledger old = *l;
 	const struct ledger_head *oh = old.head;
-	struct ledger_caps big = {
-	    .holds = c->holds > oh->hold_cap ? c->holds : oh->hold_cap,
-	    .sessions = c->sessions > oh->sess_cap ? c->sessions : oh->sess_cap,
-	    .reply_max = c->reply_max > oh->reply_max ? c->reply_max : oh->reply_max,
-	    .log = c->log > oh->log_cap ? c->log : oh->log_cap,
-	};
+	struct ledger_caps r, big;
 	struct ledger_head h = *oh;
 	int rc;
 
+	room(c, &r);
+	big = (struct ledger_caps){
+	    .holds = r.holds > oh->hold_cap ? r.holds : oh->hold_cap,
+	    .sessions = r.sessions > oh->sess_cap ? r.sessions : oh->sess_cap,
+	    .reply_max = r.reply_max > oh->reply_max ? r.reply_max : oh->reply_max,
+	    .log = r.log > oh->log_cap ? r.log : oh->log_cap,
+	};
 	layout(&h, &big);
 	rc = create_file(l, &h, e);
 	if (rc < 0) {
@@ -231,8 +258,8 @@ static int grow(struct ledger *l, const struct ledger_caps *c, struct errbuf *e)
 		else if (off >= oh->sess_off)
 			l->log[i].off = off - oh->sess_off + h.sess_off;
 	}
-	log_info("books grown: %u holds, %u sessions, %u-byte replies, %u log records",
-		 h.hold_cap, h.sess_cap, h.reply_max, h.log_cap);
+	log_info("books grown: %u holds, %u sessions, %u-byte replies, %u log records", h.hold_cap,
+		 h.sess_cap, h.reply_max, h.log_cap);
 	ledger_close(&old);
 	return 0;
 }
@@ -281,21 +308,26 @@ int ledger_adopt(struct ledger *l, int fd, const struct ledger_caps *caps, struc
 	return 0;
 }
 
-void ledger_save(struct ledger *l, uint32_t slot, const void *p, size_t len)
+void ledger_begin(struct ledger *l, uint32_t slot)
+{
+	struct ledger_head *h = l->head;
+
+	/* n first: a closed log's count means nothing. */
+	h->log_n = 0;
+	h->log_slot = slot;
+	__atomic_store_n(&h->log_state, LEDGER_LOG_OPEN, __ATOMIC_RELEASE);
+	ledger_wrote(l);
+}
+
+void ledger_save(struct ledger *l, const void *p, size_t len)
 {
 	struct ledger_head *h = l->head;
 	struct ledger_rec *r;
 
-	/* An ending session is completed at a takeover, never undone. */
-	if (h->log_state == LEDGER_LOG_ENDING)
+	/* Ending: completed at a takeover, never undone. Closed: no request
+	 * (a test driving ops directly). */
+	if (h->log_state != LEDGER_LOG_OPEN)
 		return;
-	if (h->log_state == LEDGER_LOG_CLOSED) {
-		/* n first: a closed log's count means nothing. */
-		h->log_n = 0;
-		h->log_slot = slot;
-		__atomic_store_n(&h->log_state, LEDGER_LOG_OPEN, __ATOMIC_RELEASE);
-		ledger_wrote(l);
-	}
 	if (h->log_n >= h->log_cap || len > LEDGER_REC_MAX) {
 		log_error("BUG: books: the undo log is full (%u records)", h->log_n);
 		abort();
@@ -318,9 +350,10 @@ void ledger_commit(struct ledger *l, uint32_t slot, uint64_t id, int status, con
 	if (len > l->head->reply_max)
 		len = 0; /* cannot happen: a reply frame fits max_frame */
 	/* The spare buffer is nobody's reply: no record needed. */
-	memcpy(l->replies + ((size_t) slot * 2 + spare) * l->head->reply_max, reply, len);
+	if (len > 0)
+		memcpy(l->replies + ((size_t) slot * 2 + spare) * l->head->reply_max, reply, len);
 	ledger_wrote(l);
-	ledger_save(l, slot, &s->commit, sizeof(s->commit));
+	ledger_save(l, &s->commit, sizeof(s->commit));
 	s->commit.applied_id = id;
 	if (status < 0) {
 		s->commit.failed_id = id;

@@ -19,7 +19,7 @@
  * The undo log (intent). Invariant, after every store to the books: the
  * books plus the open log describe exactly one of "before the request" and
  * "after it" (or, for an ending session, "it is ending": completed at the
- * next takeover). A request's first change opens the log (LEDGER_LOG_OPEN);
+ * next takeover). A mutating request opens the log (ledger_begin);
  * every byte range it changes is saved in a record (old contents) before it
  * changes -- record first, then the count, then the change -- and its
  * commit (ledger_commit: applied_id and the reply into the spare buffer)
@@ -161,20 +161,19 @@ static inline void ledger_wrote(struct ledger *l)
 		ledger__fault(l);
 }
 
+/* Open the undo log for a request of session slot (a mutating one: it
+ * ends with ledger_commit). */
+void ledger_begin(struct ledger *l, uint32_t slot);
+
 /*
  * Save the len (<= LEDGER_REC_MAX) bytes at p, inside the books, in the undo
- * log before the caller changes them, opening the log for slot's request if
- * it is closed; nothing while a session is ending (ledger_end_begin: that
- * is completed, not undone). The log has room for what one request changes (caps.log);
- * past it the daemon aborts (a bug: the sizes say it cannot happen). O(len).
+ * log before the caller changes them. Only while a request's log is open:
+ * nothing while a session is ending (ledger_end_begin: that is completed,
+ * not undone), nor outside a request (tests that drive ops directly). The
+ * log has room for what one request changes (caps.log); past it the daemon
+ * aborts (a bug: the sizes say it cannot happen). O(len).
  */
-void ledger_save(struct ledger *l, uint32_t slot, const void *p, size_t len);
-
-/* Is a request's log open (something changed since the last commit)? */
-static inline bool ledger_open(const struct ledger *l)
-{
-	return l->head->log_state != LEDGER_LOG_CLOSED;
-}
+void ledger_save(struct ledger *l, const void *p, size_t len);
 
 /*
  * Commit slot's request id with status and its reply frame (len <=

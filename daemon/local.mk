@@ -10,7 +10,9 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/log.c daemon/log.h \
 	daemon/region.c daemon/region.h \
 	daemon/object_table.c daemon/object_table.h \
+	daemon/ledger.c daemon/ledger.h \
 	daemon/holds.c daemon/holds.h \
+	daemon/books.c daemon/books.h \
 	daemon/session.c daemon/session.h \
 	daemon/tenant.c daemon/tenant.h \
 	daemon/lease.c daemon/lease.h \

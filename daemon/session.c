@@ -60,8 +60,9 @@ uint64_t session_start_time(pid_t pid)
 	 * after the last ')'. Field 22 is the 20th after it. */
 	p = strrchr(buf, ')');
 	if (p == NULL ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-			  "%*d %*d %llu",
+	    sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu",
 		   &t) != 1)
 		return 0;
 	return t;

@@ -51,20 +51,20 @@ struct session {
 				* it); such a region stays while it is
 				* connected */
 	bool hello_done;
-	bool fds_pending;          /* the front of out is the hello reply and
-				    * must go with the region memfds */
-	bool leases;               /* its hello asked for leases: it gets the
-				    * shared bits and a lease page */
-	struct lease_page lease;   /* opened at hello when leases (lease.h) */
-	struct ledger_sess *rec;   /* its record in the books (session_record) */
-	uint64_t start_time;       /* its process's, /proc/PID/stat field 22 */
+	bool fds_pending;            /* the front of out is the hello reply and
+				      * must go with the region memfds */
+	bool leases;                 /* its hello asked for leases: it gets the
+				      * shared bits and a lease page */
+	struct lease_page lease;     /* opened at hello when leases (lease.h) */
+	struct ledger_sess *rec;     /* its record in the books (session_record) */
+	uint64_t start_time;         /* its process's, /proc/PID/stat field 22 */
 	uint8_t token[LEDGER_TOKEN]; /* the secret that resumes it */
-	bool detached;             /* its connection went with a serving
-				    * process: holds kept until its client
-				    * resumes it or its process exits */
-	int pidfd;                 /* detached: its process, watched; else -1 */
-	uint32_t hold_head;        /* this session's holds */
-	struct session_held *held; /* per object index */
+	bool detached;               /* its connection went with a serving
+				      * process: holds kept until its client
+				      * resumes it or its process exits */
+	int pidfd;                   /* detached: its process, watched; else -1 */
+	uint32_t hold_head;          /* this session's holds */
+	struct session_held *held;   /* per object index */
 	struct bytebuf in, out;
 	char hello_refusal[96];  /* set by the server: why its hello must be
 				  * refused now (max_unread_hellos); "" if not */
