@@ -18,6 +18,7 @@
 #include "daemon/books.h"
 #include "daemon/lease_page.h"
 #include "daemon/ops.h"
+#include "daemon/stats.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
 
@@ -461,6 +462,21 @@ START_TEST(test_books_takeover_serves_on)
 	ck_assert_uint_eq(D2.slots[A->slot]->id, A->id);
 	ck_assert_uint_eq(D2.next_session_id, D.next_session_id);
 	check_whole(&D2);
+	/* memctl status and clients say who is detached. */
+	{
+		Allocd__StatusReply st;
+		Allocd__ClientsReply cr;
+		struct session *m = fixture_session(&D2, 0, 0);
+
+		ck_assert_int_eq(stats_status(&D2, m, &st, &E), 0);
+		ck_assert_uint_eq(st.detached, 3);
+		ck_assert_int_eq(stats_clients(&D2, m, 0, &cr, &E), 0);
+		ck_assert_uint_eq(cr.n_clients, 4);
+		for (size_t i = 0; i < cr.n_clients; i++)
+			ck_assert_int_eq(cr.clients[i]->detached, cr.clients[i]->id != m->id);
+		arena_reset(&D2.arena);
+		daemon_session_release(&D2, m);
+	}
 	/* The tenants: uid 1000 has A's and C's. */
 	ck_assert_ptr_eq(D2.slots[A->slot]->tenant, D2.slots[C->slot]->tenant);
 	ck_assert_uint_eq(D2.slots[A->slot]->tenant->sessions, 2);
