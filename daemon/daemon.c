@@ -227,6 +227,17 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 				  d->nsessions, log_s(d->nsessions), holds_count(&d->holds),
 				  log_s(holds_count(&d->holds)));
 	}
+	/* What a takeover would read says the same (books.h). */
+	if (d->books.head->log_state != LEDGER_LOG_CLOSED)
+		return errbuf_set(e, -EUCLEAN, "the books' undo log is left open (state %u)",
+				  d->books.head->log_state);
+	for (uint32_t i = 0; i < d->books.head->hold_top; i++)
+		if (d->holds.v[i].used)
+			return errbuf_set(e, -EUCLEAN, "the books' hold %u is left used", i);
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+		if (d->books.sess[i].used)
+			return errbuf_set(e, -EUCLEAN, "the books' session slot %u is left used",
+					  i);
 	for (size_t i = 0; i < d->table.nobjects; i++) {
 		const struct object *o = d->table.objects[i];
 		struct tlsf_stats st;

@@ -85,7 +85,8 @@ void daemon_session_release(struct daemon *d, struct session *s);
  * check (bitarray_check, tlsf_check). Run at a clean stop, so that every
  * stop of the daemon -- in production and in every test -- proves nothing
  * leaked and nothing was corrupted; every shared bit (lease.h) is clear
- * too. 0, or -EUCLEAN with what is wrong.
+ * too, and the books are empty (log closed, no hold entry or session
+ * record used). 0, or -EUCLEAN with what is wrong.
  */
 int daemon_verify_idle(struct daemon *d, struct errbuf *e);
 

@@ -475,7 +475,7 @@ START_TEST(test_books_takeover_serves_on)
 		for (size_t i = 0; i < cr.n_clients; i++)
 			ck_assert_int_eq(cr.clients[i]->detached, cr.clients[i]->id != m->id);
 		arena_reset(&D2.arena);
-		daemon_session_release(&D2, m);
+		ops_end_session(&X2.ops, m);
 	}
 	/* The tenants: uid 1000 has A's and C's. */
 	ck_assert_ptr_eq(D2.slots[A->slot]->tenant, D2.slots[C->slot]->tenant);
