@@ -95,16 +95,21 @@ static int check_sessions(const struct daemon *d, const struct ledger *l, struct
 	return 0;
 }
 
-/* Is the process of record r still the one that connected? */
+/* Is the process of record r still the one that connected (the pid
+ * exists and started when it did)? *pidfd gets a pidfd for the server to
+ * watch, or -1 when none can be had (a kernel before 5.3, valgrind): the
+ * session then waits for its client or the daemon's stop. */
 static bool process_alive(const struct ledger_sess *r, int *pidfd)
 {
 	int fd = (int) syscall(SYS_pidfd_open, r->pid, 0);
 
 	*pidfd = -1;
-	if (fd < 0)
-		return errno != ESRCH; /* e.g. EPERM: it exists */
+	if (fd < 0 && errno == ESRCH)
+		return false;
+	/* After the pidfd: a process gone in between reads as 0 here. */
 	if (session_start_time(r->pid) != r->start_time) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return false;
 	}
 	*pidfd = fd;
@@ -347,6 +352,8 @@ int books_takeover(struct daemon *d, int fd, struct errbuf *e)
 		rc = errbuf_set(e, -ENOMEM, "books: out of memory");
 		goto fail;
 	}
+	for (uint32_t i = 0; i < cap; i++)
+		pidfds[i] = -1;
 	gone = reclaim_gone(d, &l, pidfds);
 	/* From here d runs on these books. */
 	ledger_close(&d->books);
