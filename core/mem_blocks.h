@@ -213,6 +213,19 @@ int sys_mem_blocks_free(sys_mem_blocks_t *mb, size_t count, void **in_blocks);
  */
 int sys_mem_blocks_free_contiguous(sys_mem_blocks_t *mb, void *block, size_t count);
 
+/*
+ * Make exactly the blocks of a bitmap allocated, in a pool that has none:
+ * bit i % 64 of used[i / 64] set iff block i is, nwords = (num_blocks + 63)
+ * / 64. Not in Zephyr: for a process that takes over another's books (the
+ * daemon after a restart), where one sys_mem_blocks_get per block would pay
+ * the bitmap's summaries once per block; this pays them once per word. The
+ * high-water mark is raised to the blocks now allocated if below.
+ * Returns 0; -EINVAL (nothing changes) if mb or used is NULL, nwords is not
+ * (num_blocks + 63) / 64, a bit at or past num_blocks is set, or a block of
+ * the pool is allocated. O(num_blocks / 64).
+ */
+int sys_mem_blocks_rebuild(sys_mem_blocks_t *mb, const uint64_t *used, size_t nwords);
+
 /* Bytes free, allocated and the allocated high-water mark. Returns 0, or
  * -EINVAL if mb or stats is NULL. O(1). */
 int sys_mem_blocks_runtime_stats_get(sys_mem_blocks_t *mb, struct sys_memory_stats *stats);

@@ -605,6 +605,16 @@ int tlsf_check(const tlsf_t *t)
  * between spans, so no two free blocks are neighbours.
  */
 
+#define REBUILD_PREFETCH 16 /* spans ahead */
+
+/* The hash is the build's one random access (a miss per span once it
+ * outgrows the cache): ask for the home bucket of a span some way ahead, so
+ * that the misses overlap. Halved the time per span in bench_rebuild. */
+static inline void rebuild_prefetch(const struct tlsf *t, uint64_t offset)
+{
+	__builtin_prefetch(&t->hash.b[hash_home(&t->hash, (uint32_t) (offset >> t->gshift))], 1);
+}
+
 /* A new block [o, o + s) after prev in the physical chain (NIL: the first). */
 static uint32_t rebuild_block(struct tlsf *t, uint32_t prev, uint32_t o, uint32_t s)
 {
@@ -684,6 +694,8 @@ int tlsf_rebuild(tlsf_t *t, const struct tlsf_span *live, size_t n)
 		}
 		if (i == n)
 			break;
+		if (i + REBUILD_PREFETCH < n)
+			rebuild_prefetch(t, live[i + REBUILD_PREFETCH].offset);
 		s = (uint32_t) (live[i].size >> t->gshift);
 		r = rebuild_block(t, prev, o, s);
 		t->recs[r].prev_free = REC_USED;

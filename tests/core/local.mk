@@ -7,6 +7,7 @@ tests_core_check_core_SOURCES = \
 	tests/core/test_mem_blocks_define.c \
 	tests/core/test_multi_mem_blocks.c \
 	tests/core/test_mem_blocks_random.c \
+	tests/core/test_mem_blocks_rebuild.c \
 	tests/core/test_tlsf.c \
 	tests/core/test_tlsf_random.c \
 	tests/core/test_tlsf_rebuild.c \
