@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "daemon/books.h"
-#include "daemon/lease_page.h"
 #include "daemon/log.h"
 
 /* A heap allocation as the books have it, for tlsf_rebuild. */
@@ -261,8 +260,58 @@ out:
 	return rc;
 }
 
-/* Every used entry on its unit's and its session's list, its unit taken
- * in its pool, the counters; then the shared bits. */
+/* The pools' blocks at once: one pass over the entries into two bitmaps
+ * per pool -- held, held by two or more -- then each pool loads the first
+ * (sys_mem_blocks_rebuild) and its shared bits are the second (lease.h).
+ * O(holds + blocks / 64). */
+static int rebuild_pools(struct daemon *d, struct ledger *l, struct errbuf *e)
+{
+	size_t nobj = d->table.nobjects;
+	uint64_t **maps = calloc(nobj ? nobj * 2 : 1, sizeof(*maps));
+	int rc = 0;
+
+	if (maps == NULL)
+		return errbuf_set(e, -ENOMEM, "books: out of memory");
+	for (size_t i = 0; i < nobj && rc == 0; i++) {
+		const struct object *o = d->table.objects[i];
+		size_t nw = (pool_blocks(o) + 63) / 64;
+
+		if (o->gone || o->kind != OBJ_POOL)
+			continue;
+		maps[2 * i] = calloc(nw, sizeof(uint64_t));
+		maps[2 * i + 1] = calloc(nw, sizeof(uint64_t));
+		if (maps[2 * i] == NULL || maps[2 * i + 1] == NULL)
+			rc = errbuf_set(e, -ENOMEM, "books: out of memory");
+	}
+	for (uint32_t i = 0; rc == 0 && i < l->head->hold_top; i++) {
+		const struct hold *h = entry(l, i);
+		uint64_t *held = maps[2 * h->obj], m = UINT64_C(1) << (h->unit % 64);
+
+		if (!h->used || held == NULL)
+			continue;
+		if (held[h->unit / 64] & m)
+			maps[2 * h->obj + 1][h->unit / 64] |= m;
+		held[h->unit / 64] |= m;
+	}
+	for (size_t i = 0; i < nobj && rc == 0; i++) {
+		struct object *o = d->table.objects[i];
+		size_t nw = (pool_blocks(o) + 63) / 64;
+
+		if (maps[2 * i] == NULL)
+			continue;
+		if (sys_mem_blocks_rebuild(&o->u.pool.mb, maps[2 * i], nw) < 0)
+			rc = errbuf_set(e, -EBADMSG, "books: pool '%s' cannot be rebuilt", o->name);
+		else
+			memcpy(o->u.pool.bits, maps[2 * i + 1], nw * sizeof(uint64_t));
+	}
+	for (size_t i = 0; i < 2 * nobj; i++)
+		free(maps[i]);
+	free(maps);
+	return rc;
+}
+
+/* Every used entry on its unit's and its session's list, and the
+ * counters. */
 static int link_holds(struct daemon *d, struct ledger *l, struct errbuf *e)
 {
 	uint32_t top = l->head->hold_top;
@@ -279,15 +328,8 @@ static int link_holds(struct daemon *d, struct ledger *l, struct errbuf *e)
 		o = d->table.objects[h->obj];
 		s = d->slots[h->session];
 		if (o->kind == OBJ_POOL) {
-			sys_mem_blocks_t *mb = &o->u.pool.mb;
-
 			head = &o->u.pool.holders[h->unit];
 			amount = 1;
-			if (*head == HOLD_NIL &&
-			    sys_mem_blocks_get(
-				mb, mb->buffer + (uint64_t) h->unit * mb->info.blk_sz, 1) < 0)
-				return errbuf_set(e, -EBADMSG, "books: pool '%s' block %u", o->name,
-						  h->unit);
 		} else {
 			tlsf_id_of(o->u.heap.tlsf, (uint64_t) h->unit << o->u.heap.granule_shift,
 				   &id);
@@ -305,15 +347,6 @@ static int link_holds(struct daemon *d, struct ledger *l, struct errbuf *e)
 		s->tenant->held[o->index] += amount;
 		s->tenant->holds[o->region->index]++;
 		o->region->holds++;
-	}
-	for (size_t i = 0; i < d->table.nobjects; i++) {
-		struct object *o = d->table.objects[i];
-
-		if (o->gone || o->kind != OBJ_POOL)
-			continue;
-		for (uint64_t b = 0; b < pool_blocks(o); b++)
-			if (o->u.pool.holders[b] != HOLD_NIL || (o->u.pool.bits[b / 64] != 0))
-				lease_bit_update(&d->holds, o, (uint32_t) b);
 	}
 	return 0;
 }
@@ -372,6 +405,8 @@ int books_takeover(struct daemon *d, int fd, struct errbuf *e)
 		pidfds[i] = -1;
 	}
 	rc = rebuild_heaps(d, &d->books, e);
+	if (rc == 0)
+		rc = rebuild_pools(d, &d->books, e);
 	if (rc == 0)
 		rc = link_holds(d, &d->books, e);
 	if (rc < 0)
