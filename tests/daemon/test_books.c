@@ -18,6 +18,7 @@
 #include "daemon/books.h"
 #include "daemon/lease_page.h"
 #include "daemon/ops.h"
+#include "daemon/reload.h"
 #include "daemon/stats.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
@@ -809,6 +810,58 @@ START_TEST(test_books_session_record)
 }
 END_TEST
 
+/* A configuration of max_clients m and region max_holds h. */
+static const char *sized(unsigned m, unsigned h)
+{
+	static char text[512];
+
+	snprintf(text, sizeof(text),
+		 "log_level = \"error\"; max_clients = %u; admin_slots = 0;\n"
+		 "regions = ( { name = \"r\"; max_holds = %u;\n"
+		 "  pools = ( { name = \"p\"; block_size = 64; blocks = 64; } ); } );\n",
+		 m, h);
+	return text;
+}
+
+static int reload_to(const char *text)
+{
+	struct config next;
+	struct reload r;
+	int rc;
+
+	ck_assert_int_eq(config_load_string(text, "fixture", &next, E.msg, sizeof(E.msg)), 0);
+	rc = reload_check(&D, &next, &r, &E);
+	if (rc < 0) {
+		config_free(&next);
+		return rc;
+	}
+	ck_assert_int_eq(reload_apply(&D, &r, &E), 0);
+	return 0;
+}
+
+/* The books have room for reloads, up to a point: past it a reload is
+ * refused with the section named and "needs a restart" (a takeover makes
+ * the books larger); within it, it is applied. */
+START_TEST(test_books_reload_past_room_needs_restart)
+{
+	fixture_daemon(&D, sized(8, 100));
+	ck_assert_uint_eq(D.books.head->sess_cap, 32);
+	ck_assert_uint_eq(D.books.head->hold_cap, 100 + (1u << 20));
+	ck_assert_int_eq(reload_to(sized(33, 100)), -EBUSY);
+	ck_assert_msg(strstr(E.msg, "max_clients 33 is over the books' 32: needs a restart") !=
+			  NULL,
+		      "%s", E.msg);
+	ck_assert_int_eq(reload_to(sized(8, 2000000)), -EBUSY);
+	ck_assert_msg(strstr(E.msg, "the hold table (2000000) would be over the books' 1048676: "
+				    "needs a restart") != NULL,
+		      "%s", E.msg);
+	ck_assert_uint_eq(D.cfg.max_clients, 8);
+	ck_assert_int_eq(reload_to(sized(32, 1000000)), 0);
+	ck_assert_uint_eq(D.cfg.max_clients, 32);
+	ck_assert_uint_eq(D.holds.limit, 1000000);
+}
+END_TEST
+
 Suite *books_suite(void)
 {
 	Suite *s = suite_create("books");
@@ -825,6 +878,7 @@ Suite *books_suite(void)
 	tcase_add_test(tc, test_books_resume_refused);
 	tcase_add_test(tc, test_books_gone_sessions_reclaimed);
 	tcase_add_test(tc, test_books_session_record);
+	tcase_add_test(tc, test_books_reload_past_room_needs_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
