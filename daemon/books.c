@@ -86,6 +86,14 @@ static int check_sessions(const struct daemon *d, const struct ledger *l, struct
 			    "books: session slot %u: used %u, id %llu (of %llu), pid %d", i,
 			    r->used, (unsigned long long) r->id,
 			    (unsigned long long) l->head->next_session_id, r->pid);
+		if (r->commit.reply_cur > 1 || r->commit.reply_len[0] > l->head->reply_max ||
+		    r->commit.reply_len[1] > l->head->reply_max)
+			return errbuf_set(
+			    e, -EBADMSG,
+			    "books: session slot %u: reply buffer %u, replies of %u and "
+			    "%u bytes (at most %u)",
+			    i, r->commit.reply_cur, r->commit.reply_len[0], r->commit.reply_len[1],
+			    l->head->reply_max);
 		if (i >= d->cfg.max_clients)
 			return errbuf_set(e, -EBADMSG,
 					  "books: session slot %u is past max_clients %u", i,

@@ -243,10 +243,14 @@ static int grow(struct ledger *l, const struct ledger_caps *c, struct errbuf *e)
 	memcpy(l->sess, old.sess, (size_t) oh->sess_cap * sizeof(*l->sess));
 	memcpy(l->log, old.log, (size_t) oh->log_n * sizeof(*l->log));
 	for (uint32_t i = 0; i < oh->sess_cap; i++)
-		for (uint32_t b = 0; b < 2; b++)
+		for (uint32_t b = 0; b < 2; b++) {
+			/* Not checked yet (books.c does): never past a buffer. */
+			uint32_t len = old.sess[i].used ? old.sess[i].commit.reply_len[b] : 0;
+
 			memcpy(l->replies + ((size_t) i * 2 + b) * h.reply_max,
 			       old.replies + ((size_t) i * 2 + b) * oh->reply_max,
-			       old.sess[i].used ? old.sess[i].commit.reply_len[b] : 0);
+			       len < oh->reply_max ? len : oh->reply_max);
+		}
 	memcpy(l->holds, old.holds, (size_t) oh->hold_top * LEDGER_HOLD_SIZE);
 	/* Undo records name offsets in the old file: move them with the
 	 * sections they point into. */

@@ -523,6 +523,7 @@ static const struct damage Damages[] = {
     {"undo record", -EBADMSG, "undo record 0"},
     {"session id", -EBADMSG, "session slot"},
     {"ending slot", -EBADMSG, "ending session slot"},
+    {"reply length", -EBADMSG, "replies of"},
 };
 
 /* The entry of s's hold on object name (first found). */
@@ -601,9 +602,12 @@ static void plant(int i)
 	case 15:
 		A->rec->id = 0;
 		break;
-	default:
+	case 16:
 		h->log_state = LEDGER_LOG_ENDING;
 		h->log_slot = 1000;
+		break;
+	default:
+		A->rec->commit.reply_len[A->rec->commit.reply_cur] = h->reply_max + 1;
 		break;
 	}
 }
