@@ -315,6 +315,17 @@ static int replay(struct daemon *d, struct session *s)
 	size_t len;
 	const uint8_t *frame = ledger_reply(&d->books, s->slot, &len);
 
+	if (len == 0) {
+		/* Applied, but its reply could not be made (out of memory):
+		 * say so rather than nothing. */
+		Allocd__Reply r = ALLOCD__REPLY__INIT;
+
+		r.version = WIRE_PROTOCOL_VERSION;
+		r.id = s->rec->commit.applied_id;
+		r.status = -EIO;
+		r.error = "this request was applied but its reply was lost";
+		return wire_frame_put(&s->out, &r.base, d->cfg.max_frame);
+	}
 	if (bytebuf_reserve(&s->out, len) < 0)
 		return -ENOMEM;
 	memcpy(s->out.data + s->out.tail, frame, len);

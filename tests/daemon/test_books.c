@@ -717,6 +717,18 @@ START_TEST(test_books_reply_cache)
 		ck_assert_uint_eq(D2.slots[A->slot]->held[fixture_object(&D2, "q")->index].amount,
 				  A->held[fixture_object(&D, "q")->index].amount);
 		check_whole(&D2);
+		/* A reply that could not be made (out of memory: committed
+		 * empty) is an error naming the loss, never silence. */
+		r.id = 1003;
+		ledger_begin(&D2.books, s->slot);
+		ledger_commit(&D2.books, s->slot, 1003, 0, NULL, 0);
+		fixture_put_request(s, &r);
+		ck_assert_int_eq(dispatch_input(&X2, s, SIZE_MAX), 0);
+		two = fixture_take_reply(s);
+		ck_assert_ptr_nonnull(two);
+		ck_assert_uint_eq(two->id, 1003);
+		ck_assert_int_eq(two->status, -EIO);
+		allocd__reply__free_unpacked(two, NULL);
 	}
 	end_all();
 }
