@@ -27,6 +27,8 @@
  *     runtime stats are always there (no CONFIG_SYS_MEM_BLOCKS_RUNTIME_STATS);
  *   - sys_mem_blocks_init / sys_mem_blocks_init_locked / sys_mem_blocks_deinit
  *     build pools at run time.
+ *   - sys_mem_blocks_rebuild loads a pool's used blocks from a bitmap at
+ *     once (a process taking over another's books).
  *
  * Allocation order is deterministic: lowest free block first. Costs are for
  * n = num_blocks: single-block alloc and free O(log64 n).
