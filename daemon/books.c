@@ -435,6 +435,22 @@ fail:
 	return rc;
 }
 
+int books_open(struct daemon *d, struct fdstore *fs, struct errbuf *e)
+{
+	int fd = fdstore_take(fs, "books"), rc;
+
+	if (fd >= 0) {
+		rc = books_takeover(d, fd, e);
+		if (rc < 0)
+			return rc;
+	}
+	rc = fdstore_put(fs, "books", d->books.fd);
+	if (rc < 0)
+		return errbuf_set(e, rc, "books: cannot keep them in the fd store: %s",
+				  strerror(-rc));
+	return 0;
+}
+
 /* Equal tokens, in time that does not depend on where they differ. */
 static bool token_equal(const uint8_t *a, const uint8_t *b)
 {

@@ -13,13 +13,13 @@
  * the tenants, the regions' hold counts.
  *
  * Cold start: daemon_init makes fresh books (every daemon runs on them,
- * tests and fuzzers too). The memfd is d->books.fd: the glue puts it in
- * the fd store under "books" after daemon_init and again after
- * books_takeover (which may replace it by a larger one).
+ * tests and fuzzers too). The memfd is d->books.fd, kept in the fd store
+ * under "books" (books_open) so that the next serving process finds it.
  *
- * Object indices in the books are the object table's: the caller (the
- * state, state.h) has made index i the object it was when the books were
- * written before calling books_takeover.
+ * Object indices in the books are the object table's: the state (state.h)
+ * makes index i the object it was when the books were written before the
+ * books are taken over. Without it (books_open alone) the indices are the
+ * configuration's order, which a reload that added objects may change.
  */
 #ifndef ALLOCATORD_DAEMON_BOOKS_H
 #define ALLOCATORD_DAEMON_BOOKS_H
@@ -29,6 +29,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/errbuf.h"
+#include "daemon/fdstore.h"
 
 /*
  * Take over the books in fd (owned from now on, also on error) in place of
@@ -45,6 +46,15 @@
  * O(holds log holds + sessions + blocks / 64).
  */
 int books_takeover(struct daemon *d, int fd, struct errbuf *e);
+
+/*
+ * At start, after daemon_init: the books a previous serving process left in
+ * fs under "books" taken over (books_takeover), else d's fresh ones kept;
+ * then d->books.fd put in fs under "books" (again: a takeover may have
+ * made it larger). No store: nothing passed, nothing put. 0 or a negative
+ * errno with the reason in e (from books_takeover or fdstore_put).
+ */
+int books_open(struct daemon *d, struct fdstore *fs, struct errbuf *e);
 
 /*
  * Hello.resume_id/resume_token on s's connection: s takes over detached

@@ -3,7 +3,10 @@
  * process of its own takes over books whose sessions belong to two other
  * processes. The one that exits is reclaimed by the pidfd watch, with no
  * connection to close; the other reconnects, resumes its session (after a
- * stranger's attempt is refused) and frees what its session held.
+ * stranger's attempt is refused) and frees what its session held. And the
+ * whole way with the keeper: the serving process killed, its books taken
+ * over by the next (books_open), a client resuming and getting its lost
+ * reply from the cache.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +22,7 @@
 #include "daemon/log.h"
 #include "daemon/ops.h"
 #include "daemon/server.h"
+#include "tests/common/daemon_proc.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/daemon/raw_client.h"
@@ -198,6 +202,76 @@ START_TEST(test_books_server_watch_and_resume)
 }
 END_TEST
 
+/* A request id's Alloc of count blocks of p on c: the reply (free it). */
+static Allocd__Reply *alloc_on(int c, uint64_t id, uint64_t count)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Alloc a = ALLOCD__ALLOC__INIT;
+
+	r.version = 1;
+	r.id = id;
+	r.body_case = ALLOCD__REQUEST__BODY_ALLOC;
+	r.alloc = &a;
+	a.pool = "p";
+	a.count = count;
+	ck_assert_int_eq(raw_send(c, &r), 0);
+	return raw_recv(c, 5000, NULL, NULL);
+}
+
+START_TEST(test_books_server_keeper_takeover_resumes)
+{
+	struct test_daemon td;
+	uint8_t token[LEDGER_TOKEN];
+	uint64_t id, off[3];
+	int c, fds[RAW_MAX_FDS];
+	size_t nfds = RAW_MAX_FDS;
+	Allocd__Reply *r;
+	pid_t old, now;
+
+	ck_assert_int_eq(test_daemon_start_keeper(&td, NULL, config, NULL), 0);
+	c = raw_connect(td.socket);
+	ck_assert_int_ge(c, 0);
+	r = raw_hello_reply(c, false, fds, &nfds);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_uint_eq(r->hello->session_token.len, LEDGER_TOKEN);
+	id = r->hello->client_id;
+	memcpy(token, r->hello->session_token.data, LEDGER_TOKEN);
+	allocd__reply__free_unpacked(r, NULL);
+	r = alloc_on(c, 2, 3);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->status, 0);
+	memcpy(off, r->alloc->offsets, sizeof(off));
+	allocd__reply__free_unpacked(r, NULL);
+
+	/* The serving process dies; the next one takes its books over. */
+	old = test_daemon_serving_pid(&td);
+	kill(old, SIGKILL);
+	now = test_daemon_next_serving(&td, old);
+	ck_assert_int_gt(now, 0);
+	close(c);
+	c = raw_connect(td.socket);
+	ck_assert_int_ge(c, 0);
+	nfds = RAW_MAX_FDS;
+	r = raw_hello_resume(c, id, token, sizeof(token), fds, &nfds);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(r->status == 0, "%s", r->error);
+	ck_assert(r->hello->resumed);
+	ck_assert_uint_eq(r->hello->applied_id, 2);
+	allocd__reply__free_unpacked(r, NULL);
+	/* Its reply "lost": sent again, answered from the cache. */
+	r = alloc_on(c, 2, 3);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_int_eq(memcmp(r->alloc->offsets, off, sizeof(off)), 0);
+	allocd__reply__free_unpacked(r, NULL);
+	ck_assert_int_eq(raw_free(c, 3, "p", 3, off), 0);
+	close(c);
+	/* A clean stop proves every hold came back. */
+	ck_assert_int_eq(test_daemon_stop(&td), 0);
+}
+END_TEST
+
 Suite *books_server_suite(void)
 {
 	Suite *s = suite_create("books_server");
@@ -205,6 +279,7 @@ Suite *books_server_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_books_server_watch_and_resume);
+	tcase_add_test(tc, test_books_server_keeper_takeover_resumes);
 	suite_add_tcase(s, tc);
 	return s;
 }
