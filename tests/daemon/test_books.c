@@ -20,6 +20,7 @@
 #include "daemon/ops.h"
 #include "daemon/reload.h"
 #include "daemon/stats.h"
+#include "tests/common/seed.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
 
@@ -438,6 +439,102 @@ START_TEST(test_books_killed_at_every_write)
 			ck_assert(D2.books.sess[slot].commit.applied_id == id_before ||
 				  D2.books.sess[slot].commit.applied_id == id_after);
 		ck_assert_int_eq(D2.books.head->log_state, LEDGER_LOG_CLOSED);
+		check_whole(&D2);
+		end_all();
+		fini_both();
+	}
+}
+END_TEST
+
+#define SEQ 8 /* requests in a random sequence */
+
+/* One random request of A, B or C: an allocation of any kind, a free of
+ * what it holds, a retain of what another holds; whatever its status. The
+ * choices follow rng and the daemon's state only, so the same seed makes
+ * the same requests on the same history. */
+static void random_request(struct test_rng *rng)
+{
+	static const char *const held_in[] = {"p", "q", "h"};
+	struct session *who[] = {A, B, C}, *s = who[test_rng_below(rng, 3)];
+	struct session *other = who[test_rng_below(rng, 3)];
+	const char *name = held_in[test_rng_below(rng, 3)];
+	uint64_t off[4];
+	size_t n;
+
+	switch (test_rng_below(rng, 6)) {
+	case 0:
+		req_alloc(&X, s, test_rng_below(rng, 2) ? "p" : "q", 1 + test_rng_below(rng, 4),
+			  false);
+		break;
+	case 1:
+		req_group(&X, s, 64 + 200 * test_rng_below(rng, 2), 1 + test_rng_below(rng, 3));
+		break;
+	case 2:
+		req_heap(&X, s, 64 + test_rng_below(rng, 2000));
+		break;
+	case 3:
+		n = held_offsets(&D, s, name, off, 1 + test_rng_below(rng, 3));
+		req_drop(&X, s, false, name, off, n);
+		break;
+	case 4:
+		n = held_offsets(&D, other, name, off, 1 + test_rng_below(rng, 2));
+		req_drop(&X, s, true, name, off, n);
+		break;
+	default:
+		req_alloc(&X, s, "q", 1 + test_rng_below(rng, 3), true);
+		break;
+	}
+}
+
+/* A random sequence of requests, the serving process killed after each of
+ * its writes to the books: the takeover finds exactly the state after the
+ * requests that committed before the kill -- none of the one under way. */
+START_TEST(test_books_killed_in_random_sequences)
+{
+	static struct canon state[SEQ + 1][512], got[512];
+	static size_t nstate[SEQ + 1];
+	uint64_t seed = test_seed("books_killed_in_random_sequences"), done[SEQ];
+	struct test_rng rng;
+
+	setup_history();
+	test_rng_init(&rng, seed);
+	D.books.fault_at = UINT64_MAX; /* counts, never fires */
+	for (int k = 0; k < SEQ; k++) {
+		nstate[k] = canon(&D, state[k], 512);
+		random_request(&rng);
+		done[k] = D.books.writes;
+	}
+	nstate[SEQ] = canon(&D, state[SEQ], 512);
+	fini_both();
+
+	for (uint64_t n = 1; n <= done[SEQ - 1]; n++) {
+		size_t ng, j = 0;
+		pid_t pid;
+		int st;
+
+		setup_history();
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			test_rng_init(&rng, seed);
+			D.books.fault_at = n;
+			D.books.writes = 0;
+			for (int k = 0; k < SEQ; k++)
+				random_request(&rng);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "write %llu: status %#x",
+			      (unsigned long long) n, st);
+		ck_assert_msg(take_over() == 0, "seed %llu write %llu: %s",
+			      (unsigned long long) seed, (unsigned long long) n, E.msg);
+		while (j < SEQ && done[j] <= n)
+			j++;
+		ng = canon(&D2, got, 512);
+		ck_assert_msg(ng == nstate[j] && memcmp(got, state[j], ng * sizeof(*got)) == 0,
+			      "seed %llu killed after write %llu: %zu holds, not the %zu after "
+			      "request %zu",
+			      (unsigned long long) seed, (unsigned long long) n, ng, nstate[j], j);
 		check_whole(&D2);
 		end_all();
 		fini_both();
@@ -886,6 +983,7 @@ Suite *books_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_loop_test(tc, test_books_killed_at_every_write, 0, K_KINDS);
+	tcase_add_test(tc, test_books_killed_in_random_sequences);
 	tcase_add_test(tc, test_books_takeover_serves_on);
 	tcase_add_test(tc, test_books_fault_switch_from_environment);
 	tcase_add_loop_test(tc, test_books_damage_is_refused, 0,
