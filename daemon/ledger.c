@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,12 +102,20 @@ static int map_fd(struct ledger *l, int fd, size_t size, struct errbuf *e)
 	return 0;
 }
 
-/* A new memfd of h's size, mapped, with h as its head. */
+/* A new memfd of h's size, mapped, with h as its head. -EFBIG over the
+ * file size limit (checked first: growing past it would raise SIGXFSZ). */
 static int create_file(struct ledger *l, const struct ledger_head *h, struct errbuf *e)
 {
-	int fd = memfd_create("books", MFD_CLOEXEC);
-	int rc;
+	struct rlimit rl;
+	int fd, rc;
 
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    h->size > (uint64_t) rl.rlim_cur)
+		return errbuf_set(e, -EFBIG,
+				  "books: %" PRIu64 " bytes, over the file size limit RLIMIT_FSIZE "
+				  "(ulimit -f) of %llu",
+				  h->size, (unsigned long long) rl.rlim_cur);
+	fd = memfd_create("books", MFD_CLOEXEC);
 	if (fd < 0)
 		return errbuf_set(e, -errno, "books: memfd_create: %s", strerror(errno));
 	if (ftruncate(fd, (off_t) h->size) < 0) {
@@ -125,6 +134,26 @@ static int create_file(struct ledger *l, const struct ledger_head *h, struct err
 	return 0;
 }
 
+/* A new file laid out for roomy, or for need when roomy does not fit
+ * under ulimit -f or -v (then a reload adding clients or holds needs a
+ * restart: said once). */
+static int create_for(struct ledger *l, struct ledger_head *h, const struct ledger_caps *roomy,
+		      const struct ledger_caps *need, struct errbuf *e)
+{
+	int rc;
+
+	layout(h, roomy);
+	rc = create_file(l, h, e);
+	if (rc != -EFBIG && rc != -ENOMEM)
+		return rc;
+	layout(h, need);
+	rc = create_file(l, h, e);
+	if (rc == 0)
+		log_warn("books made without room for reloads (RLIMIT_FSIZE or RLIMIT_AS): a "
+			 "reload adding clients or holds needs a restart");
+	return rc;
+}
+
 int ledger_create(struct ledger *l, const struct ledger_caps *caps, struct errbuf *e)
 {
 	struct ledger_head h;
@@ -139,8 +168,7 @@ int ledger_create(struct ledger *l, const struct ledger_caps *caps, struct errbu
 	h.version = LEDGER_VERSION;
 	h.head_size = sizeof(h);
 	room(caps, &r);
-	layout(&h, &r);
-	rc = create_file(l, &h, e);
+	rc = create_for(l, &h, &r, caps, e);
 	if (rc == 0)
 		fault_setup(l);
 	return rc;
@@ -223,7 +251,7 @@ static int grow(struct ledger *l, const struct ledger_caps *c, struct errbuf *e)
 {
 	struct ledger old = *l;
 	const struct ledger_head *oh = old.head;
-	struct ledger_caps r, big;
+	struct ledger_caps r, big, need;
 	struct ledger_head h = *oh;
 	int rc;
 
@@ -234,8 +262,13 @@ static int grow(struct ledger *l, const struct ledger_caps *c, struct errbuf *e)
 	    .reply_max = r.reply_max > oh->reply_max ? r.reply_max : oh->reply_max,
 	    .log = r.log > oh->log_cap ? r.log : oh->log_cap,
 	};
-	layout(&h, &big);
-	rc = create_file(l, &h, e);
+	need = (struct ledger_caps){
+	    .holds = c->holds > oh->hold_cap ? c->holds : oh->hold_cap,
+	    .sessions = c->sessions > oh->sess_cap ? c->sessions : oh->sess_cap,
+	    .reply_max = c->reply_max > oh->reply_max ? c->reply_max : oh->reply_max,
+	    .log = c->log > oh->log_cap ? c->log : oh->log_cap,
+	};
+	rc = create_for(l, &h, &big, &need, e);
 	if (rc < 0) {
 		*l = old;
 		return rc;

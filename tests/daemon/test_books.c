@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -975,6 +976,45 @@ START_TEST(test_books_reload_past_room_needs_restart)
 }
 END_TEST
 
+/* A daemon made in a child under RLIMIT_FSIZE lim (the child's own): its
+ * exit status -- 0 with books of exactly max_clients sessions (no room for
+ * reloads), 1 refused with -EFBIG naming the limit, 2 otherwise. */
+static int books_under_fsize(rlim_t lim)
+{
+	struct rlimit rl = {lim, lim};
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct config cfg;
+		int rc;
+
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0 ||
+		    config_load_string(sized(8, 100), "fixture", &cfg, E.msg, sizeof(E.msg)) < 0)
+			_exit(2);
+		rc = daemon_init(&D, &cfg, true, NULL, &E);
+		if (rc == 0)
+			_exit(D.books.head->sess_cap == 8 ? 0 : 2);
+		_exit(rc == -EFBIG && strstr(E.msg, "books:") != NULL &&
+			      strstr(E.msg, "RLIMIT_FSIZE") != NULL
+			  ? 1
+			  : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "killed (SIGXFSZ?): status %#x", st);
+	return WEXITSTATUS(st);
+}
+
+/* Under ulimit -f the books make do without room for reloads, and a limit
+ * they cannot fit is a clear error -- never SIGXFSZ. */
+START_TEST(test_books_under_file_size_limit)
+{
+	ck_assert_int_eq(books_under_fsize(8u << 20), 0);
+	ck_assert_int_eq(books_under_fsize(16u << 10), 1);
+}
+END_TEST
+
 Suite *books_suite(void)
 {
 	Suite *s = suite_create("books");
@@ -993,6 +1033,7 @@ Suite *books_suite(void)
 	tcase_add_test(tc, test_books_gone_sessions_reclaimed);
 	tcase_add_test(tc, test_books_session_record);
 	tcase_add_test(tc, test_books_reload_past_room_needs_restart);
+	tcase_add_test(tc, test_books_under_file_size_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
