@@ -41,7 +41,7 @@ static void build(struct daemon *d, struct dispatch *x)
 	if (config_load_string(config, "bench", &cfg, e.msg, sizeof(e.msg)) < 0)
 		fail("config", &e);
 	log_set_level(cfg.log_level);
-	if (daemon_init(d, &cfg, true, NULL, &e) < 0)
+	if (daemon_init(d, &cfg, true, NULL, false, &e) < 0)
 		fail("daemon_init", &e);
 	if (dispatch_init(x, d, &e) < 0)
 		fail("dispatch_init", &e);

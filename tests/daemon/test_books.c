@@ -993,7 +993,7 @@ static int books_under_fsize(rlim_t lim)
 		if (setrlimit(RLIMIT_FSIZE, &rl) < 0 ||
 		    config_load_string(sized(8, 100), "fixture", &cfg, E.msg, sizeof(E.msg)) < 0)
 			_exit(2);
-		rc = daemon_init(&D, &cfg, true, NULL, &E);
+		rc = daemon_init(&D, &cfg, true, NULL, false, &E);
 		if (rc == 0)
 			_exit(D.books.head->sess_cap == 8 ? 0 : 2);
 		_exit(rc == -EFBIG && strstr(E.msg, "books:") != NULL &&

@@ -49,8 +49,8 @@ static void serve(int books_fd, const char *sock)
 	struct errbuf e;
 
 	if (config_load_string(config, "fixture", &cfg, e.msg, sizeof(e.msg)) < 0 ||
-	    daemon_init(&d, &cfg, false, NULL, &e) < 0 || books_takeover(&d, books_fd, &e) < 0 ||
-	    dispatch_init(&x, &d, &e) < 0) {
+	    daemon_init(&d, &cfg, false, NULL, false, &e) < 0 ||
+	    books_takeover(&d, books_fd, &e) < 0 || dispatch_init(&x, &d, &e) < 0) {
 		fprintf(stderr, "serve: %s\n", e.msg);
 		_exit(2);
 	}
