@@ -19,6 +19,7 @@
 
 #include "daemon/books.h"
 #include "daemon/log.h"
+#include "daemon/state.h"
 
 /* A heap allocation as the books have it, for tlsf_rebuild. */
 struct heap_span {
@@ -210,9 +211,11 @@ static int adopt_session(struct daemon *d, uint32_t slot, struct ledger_sess *r,
 	return 0;
 }
 
-/* The heaps' allocations into their TLSF heaps: spans sorted, the same
- * unit of several holders once (with one size), each heap rebuilt. */
-static int rebuild_heaps(struct daemon *d, struct ledger *l, struct errbuf *e)
+/* The heaps' allocations, checked -- the same unit of several holders
+ * with one size, none overlapping the next, at most max_allocs a heap --
+ * and with build, made their TLSF heaps' (tlsf_rebuild, which the checks
+ * leave nothing to refuse). O(heap holds log heap holds). */
+static int heaps(struct daemon *d, struct ledger *l, bool build, struct errbuf *e)
 {
 	uint32_t top = l->head->hold_top, n = 0;
 	struct heap_span *v = NULL;
@@ -243,7 +246,7 @@ static int rebuild_heaps(struct daemon *d, struct ledger *l, struct errbuf *e)
 		unsigned shift = o->u.heap.granule_shift;
 		size_t k = 0;
 
-		for (j = i; j < n && v[j].obj == v[i].obj; j++) {
+		for (j = i; j < n && v[j].obj == v[i].obj && rc == 0; j++) {
 			if (j > i && v[j].unit == v[j - 1].unit) {
 				if (v[j].granules != v[j - 1].granules)
 					rc =
@@ -253,14 +256,20 @@ static int rebuild_heaps(struct daemon *d, struct ledger *l, struct errbuf *e)
 						       o->name, v[j].unit);
 				continue;
 			}
+			if (j > i && (uint64_t) v[j - 1].unit + v[j - 1].granules > v[j].unit)
+				rc = errbuf_set(e, -EBADMSG,
+						"books: heap '%s': the allocations at %u and %u "
+						"overlap",
+						o->name, v[j - 1].unit, v[j].unit);
 			live[k++] = (struct tlsf_span){(uint64_t) v[j].unit << shift,
 						       (uint64_t) v[j].granules << shift};
 		}
-		if (rc == 0 && tlsf_rebuild(o->u.heap.tlsf, live, k) < 0)
+		if (rc == 0 && k > o->u.heap.cfg->max_allocs)
 			rc = errbuf_set(e, -EBADMSG,
-					"books: heap '%s': its %zu allocations overlap or are too "
-					"many",
-					o->name, k);
+					"books: heap '%s': %zu allocations, max_allocs is %u",
+					o->name, k, o->u.heap.cfg->max_allocs);
+		if (rc == 0 && build && tlsf_rebuild(o->u.heap.tlsf, live, k) < 0)
+			rc = errbuf_set(e, -EBADMSG, "books: heap '%s' cannot be rebuilt", o->name);
 	}
 out:
 	free(v);
@@ -359,6 +368,62 @@ static int link_holds(struct daemon *d, struct ledger *l, struct errbuf *e)
 	return 0;
 }
 
+/*
+ * Back to fresh books after a failure past the swap (out of memory, a unit
+ * held twice by one session): every count and head cleared, the adopted
+ * sessions released, the heaps' allocations freed (by the entries that
+ * made them; pools are rebuilt last, so they are still empty), the shared
+ * bits cleared, the books replaced by fresh ones. 0, or the error of making those (then d can
+ * only be released).
+ */
+static int unwind(struct daemon *d, const struct ledger_caps *caps)
+{
+	struct errbuf e;
+	int rc;
+
+	for (uint32_t i = 0; i < d->books.head->hold_top; i++) {
+		const struct hold *h = entry(&d->books, i);
+		struct object *o = d->table.objects[h->obj];
+
+		/* A unit of several holders: freed once, -EFAULT after. */
+		if (h->used && o->kind == OBJ_HEAP)
+			tlsf_free(o->u.heap.tlsf, (uint64_t) h->unit << o->u.heap.granule_shift);
+	}
+	for (size_t i = 0; i < d->table.nobjects; i++) {
+		struct object *o = d->table.objects[i];
+		uint64_t n = o->kind == OBJ_POOL   ? pool_blocks(o)
+			     : o->kind == OBJ_HEAP ? tlsf_id_limit(o->u.heap.tlsf)
+						   : 0;
+		uint32_t *heads = o->kind == OBJ_POOL ? o->u.pool.holders : o->u.heap.holders;
+
+		for (uint64_t k = 0; !o->gone && k < n; k++)
+			heads[k] = HOLD_NIL;
+		/* The shared bits are the dead process's until rebuilt. */
+		if (!o->gone && o->kind == OBJ_POOL)
+			memset(o->u.pool.bits, 0, (n + 63) / 64 * sizeof(uint64_t));
+	}
+	for (size_t i = 0; i < d->table.nregions; i++)
+		d->table.regions[i]->holds = 0;
+	/* Every tenant is of an adopted session: their counts go with them. */
+	for (uint32_t i = 0; i < d->tenants.used; i++)
+		if (d->tenants.v[i] != NULL) {
+			memset(d->tenants.v[i]->held, 0,
+			       d->tenants.nobjects * sizeof(*d->tenants.v[i]->held));
+			memset(d->tenants.v[i]->holds, 0,
+			       d->tenants.nregions * sizeof(*d->tenants.v[i]->holds));
+		}
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+		if (d->slots[i] != NULL)
+			daemon_session_release(d, d->slots[i]);
+	ledger_close(&d->books);
+	d->next_session_id = 0;
+	rc = ledger_create(&d->books, caps, &e);
+	if (rc < 0)
+		return rc;
+	holds_init(&d->holds, &d->books, daemon_hold_limit(&d->cfg));
+	return 0;
+}
+
 int books_takeover(struct daemon *d, int fd, struct errbuf *e)
 {
 	uint64_t t0 = daemon_now_ms(), gone;
@@ -373,11 +438,14 @@ int books_takeover(struct daemon *d, int fd, struct errbuf *e)
 	rc = ledger_adopt(&l, fd, &caps, e);
 	if (rc < 0)
 		return rc;
+	/* Every check before anything of d changes. */
 	ending = ledger_recover(&l, e);
 	rc = ending < 0 ? (int) ending : check_sessions(d, &l, e);
 	for (uint32_t i = 0; rc == 0 && i < l.head->hold_top; i++)
 		if (entry(&l, i)->used != 0)
 			rc = check_hold(d, &l, i, e);
+	if (rc == 0)
+		rc = heaps(d, &l, false, e);
 	if (rc < 0)
 		goto fail;
 	if (ending != UINT32_MAX) {
@@ -396,33 +464,38 @@ int books_takeover(struct daemon *d, int fd, struct errbuf *e)
 	for (uint32_t i = 0; i < cap; i++)
 		pidfds[i] = -1;
 	gone = reclaim_gone(d, &l, pidfds);
-	/* From here d runs on these books. */
+	/* From here d runs on these books. Pools last: what fails before
+	 * them is undone without touching a pool (unwind). */
 	ledger_close(&d->books);
 	d->books = l;
 	memset(&l, 0, sizeof(l));
 	l.fd = -1;
 	d->next_session_id = d->books.head->next_session_id;
 	holds_relink(&d->holds, &d->books, daemon_hold_limit(&d->cfg));
-	for (uint32_t i = 0; i < d->books.head->sess_cap; i++) {
+	for (uint32_t i = 0; rc == 0 && i < d->books.head->sess_cap; i++) {
 		if (!d->books.sess[i].used)
 			continue;
-		if (adopt_session(d, i, &d->books.sess[i], pidfds[i]) < 0) {
+		if (adopt_session(d, i, &d->books.sess[i], pidfds[i]) < 0)
 			rc = errbuf_set(e, -ENOMEM, "books: out of memory for the sessions");
-			goto fail;
-		}
-		pidfds[i] = -1;
+		else
+			pidfds[i] = -1;
 	}
-	rc = rebuild_heaps(d, &d->books, e);
 	if (rc == 0)
-		rc = rebuild_pools(d, &d->books, e);
+		rc = heaps(d, &d->books, true, e);
 	if (rc == 0)
 		rc = link_holds(d, &d->books, e);
-	if (rc < 0)
+	if (rc == 0)
+		rc = rebuild_pools(d, &d->books, e);
+	if (rc < 0) {
+		/* The books stay as they were, in the store's copy. */
+		if (unwind(d, &caps) < 0)
+			log_error("books: no fresh books after a refused takeover: out of memory");
 		goto fail;
-	log_info("takeover: %u session%s, %u hold%s, %llu reclaimed, rebuilt in %llu ms",
-		 d->nsessions, log_s(d->nsessions), holds_count(&d->holds),
-		 log_s(holds_count(&d->holds)), (unsigned long long) gone,
-		 (unsigned long long) (daemon_now_ms() - t0));
+	}
+	log_debug("books: %u session%s, %u hold%s, %llu reclaimed, rebuilt in %llu ms",
+		  d->nsessions, log_s(d->nsessions), holds_count(&d->holds),
+		  log_s(holds_count(&d->holds)), (unsigned long long) gone,
+		  (unsigned long long) (daemon_now_ms() - t0));
 	free(pidfds);
 	return 0;
 
@@ -435,15 +508,22 @@ fail:
 	return rc;
 }
 
-int books_open(struct daemon *d, struct fdstore *fs, struct errbuf *e)
+int books_open(struct daemon *d, struct fdstore *fs, bool discard, struct errbuf *e)
 {
-	int fd = fdstore_take(fs, "books"), rc;
+	int fd = fdstore_take(fs, "books"), rc = 0;
 
-	if (fd >= 0) {
+	if (fd >= 0)
 		rc = books_takeover(d, fd, e);
-		if (rc < 0)
-			return rc;
+	/* Refused books leave d with fresh ones (books_takeover); with
+	 * discard the state goes too: a cold start. */
+	if (rc < 0 && discard && d->books.base != NULL) {
+		log_warn("%s: dropped (--discard-state): a cold start, every hold of the old "
+			 "state is lost",
+			 e->msg);
+		rc = state_drop(&d->state, e);
 	}
+	if (rc < 0)
+		return rc;
 	rc = fdstore_put(fs, "books", d->books.fd);
 	if (rc < 0)
 		return errbuf_set(e, rc, "books: cannot keep them in the fd store: %s",

@@ -42,19 +42,23 @@
  * *detached* (no connection, holds kept) until their client resumes or
  * their process exits (the server watches s->pidfd). Returns 0, or a negative errno with
  * the reason in e ("books: ..."; -EBADMSG for damaged books), leaving d
- * with fresh empty books (so the caller may refuse, or discard the state).
+ * with fresh empty books (so the caller may refuse, or discard the state)
+ * -- or none (d->books.base NULL) when even those cannot be made: then d
+ * can only be released.
  * O(holds log holds + sessions + blocks / 64).
  */
 int books_takeover(struct daemon *d, int fd, struct errbuf *e);
 
 /*
- * At start, after daemon_init: the books a previous serving process left in
- * fs under "books" taken over (books_takeover), else d's fresh ones kept;
- * then d->books.fd put in fs under "books" (again: a takeover may have
- * made it larger). No store: nothing passed, nothing put. 0 or a negative
- * errno with the reason in e (from books_takeover or fdstore_put).
+ * At start, after daemon_init (which drops books passed without a state
+ * taken over): the books a previous serving process left in fs under
+ * "books" taken over (books_takeover), else d's fresh ones kept; then
+ * d->books.fd put in fs under "books" (again: a takeover may have made it
+ * larger). Books refused with discard (--discard-state): a warning, the
+ * state dropped (state_drop), a cold start with fresh books. No store:
+ * nothing passed, nothing put. 0 or a negative errno with the reason in e.
  */
-int books_open(struct daemon *d, struct fdstore *fs, struct errbuf *e);
+int books_open(struct daemon *d, struct fdstore *fs, bool discard, struct errbuf *e);
 
 /*
  * Hello.resume_id/resume_token on s's connection: s takes over detached

@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 	}
 	d.log_level_pinned = level_set;
 	/* What the clients of a previous serving process hold. */
-	rc = check ? 0 : books_open(&d, &fs, &e);
+	rc = check ? 0 : books_open(&d, &fs, discard, &e);
 	if (rc < 0) {
 		log_error("%s", e.msg);
 		daemon_fini(&d);

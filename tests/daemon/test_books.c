@@ -721,7 +721,12 @@ START_TEST(test_books_damage_is_refused)
 	ck_assert_msg(rc == dm->rc, "%s: %d (%s)", dm->what, rc, E.msg);
 	ck_assert_msg(strstr(E.msg, dm->msg) != NULL && strncmp(E.msg, "books: ", 7) == 0,
 		      "%s: '%s'", dm->what, E.msg);
-	/* And the daemon that refused is released cleanly (teardown). */
+	/* The daemon that refused is as it was: fresh books, nobody, nothing
+	 * held (so that --discard-state may go on with it). */
+	ck_assert_uint_eq(D2.nsessions, 0);
+	ck_assert_uint_eq(holds_count(&D2.holds), 0);
+	ck_assert_uint_eq(D2.books.head->hold_top, 0);
+	ck_assert_msg(daemon_verify_idle(&D2, &E) == 0, "%s: %s", dm->what, E.msg);
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "daemon/ops.h"
 #include "daemon/server.h"
 #include "tests/common/daemon_proc.h"
+#include "tests/common/fdstore_sup.h"
 #include "tests/daemon/check_daemon.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/daemon/raw_client.h"
@@ -272,6 +274,53 @@ START_TEST(test_books_server_keeper_takeover_resumes)
 }
 END_TEST
 
+/* Does the log at path say what? */
+static bool log_says(const char *path, const char *what)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+/* Damaged books in the store (the systemd path, every allocatord process
+ * killed): the start is refused naming them, and the store keeps them,
+ * again and again; --discard-state starts cold with fresh books. */
+START_TEST(test_books_server_damaged_books_refused_until_discarded)
+{
+	static const char small[] =
+	    "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; "
+	    "}); });\n";
+	struct test_sup s;
+	struct stat old, now;
+	int fd;
+
+	ck_assert_int_eq(test_sup_start(&s, small), 0);
+	test_sup_kill(&s);
+	fd = test_sup_fd(&s, "books");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &old), 0);
+	ck_assert_int_eq(pwrite(fd, "XXXXXXXX", 8, 0), 8); /* the magic */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(test_sup_restart(&s), -1);
+		ck_assert(log_says(s.log, "books: bad magic"));
+		ck_assert_int_eq(test_sup_fd(&s, "books"), fd);
+	}
+	snprintf(s.option, sizeof(s.option), "--discard-state");
+	ck_assert_int_eq(test_sup_restart(&s), 0);
+	ck_assert(log_says(s.log, "books: bad magic: dropped (--discard-state): a cold start"));
+	test_sup_collect(&s);
+	ck_assert_int_eq(fstat(test_sup_fd(&s, "books"), &now), 0);
+	ck_assert_uint_ne(now.st_ino, old.st_ino);
+	ck_assert_int_eq(test_sup_term(&s), 0);
+	test_sup_fini(&s);
+}
+END_TEST
+
 Suite *books_server_suite(void)
 {
 	Suite *s = suite_create("books_server");
@@ -280,6 +329,7 @@ Suite *books_server_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_books_server_watch_and_resume);
 	tcase_add_test(tc, test_books_server_keeper_takeover_resumes);
+	tcase_add_test(tc, test_books_server_damaged_books_refused_until_discarded);
 	suite_add_tcase(s, tc);
 	return s;
 }
