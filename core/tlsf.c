@@ -115,13 +115,16 @@ static inline uint32_t class_of(uint64_t s)
 	return (uint32_t) (k * SL_COUNT + (s >> k));
 }
 
-/* The lowest class whose every block holds at least s granules: s rounded
- * up to the next class boundary. s < 2^32, so the sum is below 2^33. */
+/* The lowest class whose every block holds at least s granules: s's own
+ * class, or the next one if s is not its lower bound (bits below the class's
+ * k set). Class indices are contiguous across first levels (sl 31 of one is
+ * followed by sl 0 of the next, which is index + 1), so the next class is
+ * index + 1 and one bit scan serves both. */
 static inline uint32_t search_class_of(uint64_t s)
 {
 	unsigned k = msb64(s | 32) - 5;
 
-	return class_of(s + (UINT64_C(1) << k) - 1);
+	return (uint32_t) (k * SL_COUNT + (s >> k)) + ((s & ((UINT64_C(1) << k) - 1)) != 0);
 }
 
 /* Never fails: blocks <= 2 * live + 1 <= nrecs, since no two free blocks are
