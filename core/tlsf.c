@@ -303,39 +303,55 @@ void tlsf_destroy(tlsf_t *t)
 }
 
 /*
- * Take n granules at the first ag-aligned offset of free block b (which must
- * fit them, and is already off its list) and return the record of the
- * allocation. The front gap, if any, stays free in b: its previous neighbour
- * is used since b was free. The tail, if any, becomes a new free block whose
- * next neighbour is used likewise. So no two free blocks become neighbours.
+ * Split free block b (off its list, which must hold n granules at its first
+ * ag-aligned offset) at that offset and return the record of the part from
+ * there on: free, counted, off any list. The front gap, if any, stays free in
+ * b and is listed again: its previous neighbour is used since b was free.
+ * Only aligned requests come here, so that carve, on every allocation's path,
+ * has no alignment steps (a tenth of an allocation's instructions).
  */
-static inline uint32_t carve(struct tlsf *t, uint32_t b, uint32_t n, uint64_t ag)
+static inline uint32_t split_front(struct tlsf *t, uint32_t b, uint64_t ag)
 {
 	struct tlsf_rec *recs = t->recs;
 	uint32_t o = recs[b].offset;
-	uint32_t end = (uint32_t) ((uint64_t) o + recs[b].size);
 	uint32_t start = (uint32_t) (((uint64_t) o + ag - 1) & ~(ag - 1));
-	uint32_t u = b;
+	uint32_t u;
+
+	if (start == o)
+		return b;
+	u = rec_get(t);
+	recs[u].offset = start;
+	recs[u].size = recs[b].size - (start - o);
+	recs[u].prev_phys = b;
+	recs[u].next_phys = recs[b].next_phys;
+	recs[recs[u].next_phys].prev_phys = u;
+	recs[b].next_phys = u;
+	recs[b].size = start - o;
+	list_insert(t, b);
+	t->free_blocks++;
+	return u;
+}
+
+/*
+ * Take the first n granules of free block u (which must hold them, and is
+ * already off its list) as an allocation, and return u. The tail, if any,
+ * becomes a new free block whose next neighbour is used since u was free, so
+ * no two free blocks become neighbours.
+ */
+static inline uint32_t carve(struct tlsf *t, uint32_t u, uint32_t n)
+{
+	struct tlsf_rec *recs = t->recs;
+	uint32_t o = recs[u].offset;
+	uint32_t rest = recs[u].size - n;
 
 	t->free_blocks--;
-	if (start != o) {
-		u = rec_get(t);
-		recs[u].prev_phys = b;
-		recs[u].next_phys = recs[b].next_phys;
-		recs[recs[u].next_phys].prev_phys = u;
-		recs[b].next_phys = u;
-		recs[b].size = start - o;
-		list_insert(t, b);
-		t->free_blocks++;
-	}
-	recs[u].offset = start;
 	recs[u].size = n;
 	recs[u].prev_free = REC_USED;
-	if (end - start > n) {
+	if (rest != 0) {
 		uint32_t f = rec_get(t);
 
-		recs[f].offset = start + n;
-		recs[f].size = end - start - n;
+		recs[f].offset = o + n;
+		recs[f].size = rest;
 		recs[f].prev_phys = u;
 		recs[f].next_phys = recs[u].next_phys;
 		recs[recs[f].next_phys].prev_phys = f;
@@ -361,13 +377,19 @@ int tlsf_alloc(tlsf_t *t, uint64_t size, uint64_t align, uint64_t *offset)
 	n = (size + t->gmask) >> t->gshift;
 	ag = align >> t->gshift;
 	if (ag <= 1) {
-		ag = 1;
 		b = find_block(t, n, n, 1, &idx);
+		if (b == NIL)
+			goto nomem;
+		list_pop(t, b, idx);
 	} else if (ag < t->size) {
 		/* Look for room for the worst gap, ag - 1, or for the whole
 		 * heap if that is less: a block of the whole heap starts at 0,
 		 * which is aligned. So padded <= size < 2^32. */
 		b = find_block(t, n + (ag - 1 < t->size - n ? ag - 1 : t->size - n), n, ag, &idx);
+		if (b == NIL)
+			goto nomem;
+		list_pop(t, b, idx);
+		b = split_front(t, b, ag);
 	} else {
 		/* Only offset 0 is aligned, and record FIRST holds it, maybe
 		 * not at the head of its list. */
@@ -375,14 +397,8 @@ int tlsf_alloc(tlsf_t *t, uint64_t size, uint64_t align, uint64_t *offset)
 			goto nomem;
 		list_remove(t, FIRST);
 		b = FIRST;
-		ag = 1;
-		goto take;
 	}
-	if (b == NIL)
-		goto nomem;
-	list_pop(t, b, idx);
-take:
-	u = carve(t, b, (uint32_t) n, ag);
+	u = carve(t, b, (uint32_t) n);
 	hash_insert(&t->hash, t->recs[u].offset, u);
 	t->live++;
 	used = t->used + n;
