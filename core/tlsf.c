@@ -107,7 +107,7 @@ static inline unsigned msb64(uint64_t x)
 	return 63u - (unsigned) __builtin_clzll(x);
 }
 
-/* Flat class index of size s >= 1 (any s < 2^33, for rounded searches). */
+/* Flat class index of size s (s < 2^32; 0 gives 0, below every class). */
 static inline uint32_t class_of(uint64_t s)
 {
 	unsigned k = msb64(s | 32) - 5;
@@ -115,16 +115,14 @@ static inline uint32_t class_of(uint64_t s)
 	return (uint32_t) (k * SL_COUNT + (s >> k));
 }
 
-/* The lowest class whose every block holds at least s granules: s's own
- * class, or the next one if s is not its lower bound (bits below the class's
- * k set). Class indices are contiguous across first levels (sl 31 of one is
- * followed by sl 0 of the next, which is index + 1), so the next class is
- * index + 1 and one bit scan serves both. */
+/* The lowest class whose every block holds at least s >= 1 granules: the
+ * class after that of s - 1, whose lower bound is at most s - 1. Class
+ * indices are contiguous across first levels (sl 31 of one is followed by
+ * sl 0 of the next, index + 1), and class_of(0) is 0, so this holds for
+ * every s, with one bit scan. */
 static inline uint32_t search_class_of(uint64_t s)
 {
-	unsigned k = msb64(s | 32) - 5;
-
-	return (uint32_t) (k * SL_COUNT + (s >> k)) + ((s & ((UINT64_C(1) << k) - 1)) != 0);
+	return class_of(s - 1) + 1;
 }
 
 /* Never fails: blocks <= 2 * live + 1 <= nrecs, since no two free blocks are
