@@ -415,6 +415,29 @@ START_TEST(test_tlsf_alloc_exact_class_fallback_aligned)
 }
 END_TEST
 
+/*
+ * Granule 1. A free block of 992, the lower bound of class [992, 1008), and
+ * the free tail of the heap. A request of 992 is held by every block of that
+ * class, so the search starts there and takes the block at 0; a request of
+ * 993 is not (the class holds 992), so the search starts one class up and
+ * takes the tail, leaving the 992 block alone.
+ */
+START_TEST(test_tlsf_alloc_search_class_bounds)
+{
+	tlsf_t *t = make(10000, 1, 16);
+
+	alloc_at(t, 992, 0);
+	alloc_at(t, 1, 992);
+	free_ok(t, 0);
+	ck_assert_uint_eq(stats_of(t).free_blocks, 2);
+	alloc_at(t, 993, 993);
+	free_ok(t, 993);
+	alloc_at(t, 992, 0);
+	ck_assert_uint_eq(stats_of(t).free_blocks, 1);
+	tlsf_destroy(t);
+}
+END_TEST
+
 /* Four blocks of 10, 10, 10 and 70 granules of 16 bytes fill the heap. */
 static tlsf_t *four_blocks(void)
 {
@@ -797,6 +820,7 @@ Suite *tlsf_suite(void)
 	tcase_add_test(fit, test_tlsf_alloc_whole_heap);
 	tcase_add_test(fit, test_tlsf_alloc_exact_class_fallback);
 	tcase_add_test(fit, test_tlsf_alloc_exact_class_fallback_aligned);
+	tcase_add_test(fit, test_tlsf_alloc_search_class_bounds);
 	tcase_add_test(fit, test_tlsf_free_coalesces_with_prev);
 	tcase_add_test(fit, test_tlsf_free_coalesces_with_next);
 	tcase_add_test(fit, test_tlsf_free_coalesces_with_both);
