@@ -28,12 +28,16 @@
  * piece in the split record and a merge keeps the lower record.
  *
  * Hash (tlsf_hash.h): offset of a live allocation -> its record. n =
- * ceil(max_allocs / 4) buckets of one cache line, each 7 lanes of (offset + 1,
- * record) and an overflow count, so that at most 4/7 of the lanes are ever in
- * use. An entry goes to the first empty lane of its home bucket, or of the
- * first bucket after it (wrapping) that has one. A lookup compares the 8 keys
- * of a bucket at once (SSE2) and takes the lane from a bit scan: no branch
- * per lane or slot.
+ * ceil(max_allocs / 4) buckets of one cache line, each 12 lanes of (one-byte
+ * fingerprint, record) and an overflow count, so that at most 1/3 of the
+ * lanes are ever in use. An entry goes to the first empty lane of its home
+ * bucket, or of the first bucket after it (wrapping) that has one. A lookup
+ * compares the 12 fingerprints of a bucket at once (SSE2), takes a lane from
+ * a bit scan and checks the offset in that lane's record, which it reads
+ * anyway; another lane of the bucket matches by chance about once in 64
+ * lookups at the maximum load. Keys were once whole offsets, 7 to a bucket at
+ * up to 4/7 full: on issue 13's trace 6 % of inserts found their home bucket
+ * full, and the probe that followed, mispredicted, cost 4 % of the time.
  * Invariant: the overflow count of bucket x is the number of entries whose
  * probe path runs through x, i.e. whose home is x or before it and which are
  * stored after it. So every bucket from an entry's home up to (not including)
@@ -43,10 +47,10 @@
  * bucket it passes; remove empties the lane and decrements the counts from
  * the entry's home up to its bucket: counts stay exact, with no tombstones
  * and no rehash. Expected cost O(1): the extra buckets a lookup or insert
- * visits are the entry's displacement, 0 unless its home bucket had 7 entries
- * (Poisson mean 4 in 7 lanes at the maximum load).
- * Why keys in buckets: a lookup has the same few branches whatever the
- * displacement, where a probe loop over single slots exits after an
+ * visits are the entry's displacement, 0 unless its home bucket had 12
+ * entries (Poisson mean 4 in 12 lanes at the maximum load: 1 in 1,000).
+ * Why fingerprints in buckets: a lookup has the same few branches whatever
+ * the displacement, where a probe loop over single slots exits after an
  * unpredictable number of them and mispredicts. The price is latency: a
  * lookup's record comes from a bit scan of compare results, so a free right
  * after the alloc of the same block waits for it (bench_core's pair times).
@@ -78,6 +82,11 @@ struct tlsf_rec {
 	uint32_t prev_free; /* REC_USED, REC_UNUSED, or free-list link */
 	uint32_t next_free; /* free-list link, or record stack link */
 };
+
+static inline uint32_t rec_offset(const struct tlsf_rec *recs, uint32_t r)
+{
+	return recs[r].offset;
+}
 
 struct tlsf {
 	struct tlsf_rec *recs;
@@ -416,7 +425,7 @@ static inline uint32_t find_live(const struct tlsf *t, uint64_t offset, struct h
 {
 	if (t == NULL || ((offset & t->gmask) != 0) | (offset >= t->size_bytes))
 		return NIL;
-	return hash_find(&t->hash, (uint32_t) (offset >> t->gshift), pos);
+	return hash_find(&t->hash, t->recs, (uint32_t) (offset >> t->gshift), pos);
 }
 
 int tlsf_free(tlsf_t *t, uint64_t offset)
@@ -545,7 +554,7 @@ static int check_chain(const struct tlsf *t, uint64_t *blocks, uint64_t *free_bl
 			++*free_blocks;
 			continue;
 		}
-		if (hash_find(&t->hash, rec->offset, &pos) != r)
+		if (hash_find(&t->hash, recs, rec->offset, &pos) != r)
 			return -EUCLEAN;
 		++*live;
 		*used += rec->size;
@@ -606,5 +615,5 @@ int tlsf_check(const tlsf_t *t)
 		return -EUCLEAN;
 	if (check_lists(t, &listed) != 0 || listed != free_blocks)
 		return -EUCLEAN;
-	return hash_check(&t->hash, live) == 0 ? 0 : -EUCLEAN;
+	return hash_check(&t->hash, t->recs, t->fresh, live) == 0 ? 0 : -EUCLEAN;
 }

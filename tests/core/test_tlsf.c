@@ -637,6 +637,33 @@ START_TEST(test_tlsf_free_rejects_mid_block)
 }
 END_TEST
 
+/*
+ * Every granule of a small heap that is not the start of a live allocation
+ * is refused, starts of used, freed and free blocks alike. max_allocs 4 makes
+ * one hash bucket, so every offset probes the same lanes: with one-byte
+ * fingerprints, a few hundred offsets match a live entry's fingerprint by
+ * chance, and only the offset in its record tells them apart.
+ */
+START_TEST(test_tlsf_free_rejects_every_other_granule)
+{
+	tlsf_t *t = make(4096, 1, 4);
+	uint64_t live[3];
+
+	live[0] = alloc_ok(t, 100, 1);
+	live[1] = alloc_ok(t, 1, 1);
+	free_ok(t, alloc_ok(t, 700, 1));
+	live[2] = alloc_ok(t, 2000, 1);
+	ck_assert_uint_eq(stats_of(t).live, 3);
+	for (uint64_t off = 0; off < 4096; off++) {
+		if (off != live[0] && off != live[1] && off != live[2])
+			expect_bad_free(t, off);
+	}
+	for (int i = 0; i < 3; i++)
+		free_ok(t, live[i]);
+	tlsf_destroy(t);
+}
+END_TEST
+
 START_TEST(test_tlsf_free_rejects_double_free)
 {
 	tlsf_t *t = make(MiB, 64, 16);
@@ -829,6 +856,7 @@ Suite *tlsf_suite(void)
 	tcase_add_test(bad, test_tlsf_free_rejects_unaligned);
 	tcase_add_test(bad, test_tlsf_free_rejects_out_of_range);
 	tcase_add_test(bad, test_tlsf_free_rejects_mid_block);
+	tcase_add_test(bad, test_tlsf_free_rejects_every_other_granule);
 	tcase_add_test(bad, test_tlsf_free_rejects_double_free);
 	tcase_add_test(bad, test_tlsf_free_rejects_merged_start);
 	suite_add_tcase(s, bad);
