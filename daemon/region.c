@@ -10,19 +10,53 @@
 #include <unistd.h>
 
 #include "daemon/bytes.h"
+#include "daemon/fdstore.h"
 #include "daemon/memcheck.h"
 #include "daemon/region.h"
 
-/* The shared bits: zeroed (a new memfd or anonymous memory), mapped RW,
- * then sealed so that nobody else can ever write them. */
-static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_run,
-		       struct errbuf *e)
+#define BITS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* A new shared-bits memfd of size bytes, zeroed, mode 0400 and sealed
+ * (region.h says why not against writes). 0 or a negative errno. */
+static int bits_make(struct region *r, const char *name, size_t size)
 {
-	const unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
+	r->bits_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (r->bits_fd < 0 || ftruncate(r->bits_fd, (off_t) size) < 0 ||
+	    fchmod(r->bits_fd, S_IRUSR) < 0 || fcntl(r->bits_fd, F_ADD_SEALS, BITS_SEALS) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The bits memfd fd of a takeover: sealed as bits_make seals, so that no
+ * client can have shrunk it under the mapping. Its size is the one it was
+ * made with; pools past it (a reload's, then a restart) keep private bits
+ * as after the reload (object_table.c). 0 or -EINVAL. */
+static int bits_adopt(struct region *r, int fd, size_t *size)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	r->bits_fd = fd;
+	if (seals < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if ((seals & BITS_SEALS) != BITS_SEALS || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return -EINVAL;
+	*size = (size_t) st.st_size;
+	return 0;
+}
+
+/* The shared bits: taken over from fs ("bits.<region>") or made new and put
+ * there, mapped RW, and opened a second time read-only for clients. A bits
+ * file taken over keeps what it says until the books are rebuilt, which
+ * rewrites every word (so that no client ever reads a bit cleared on the
+ * way). Dry run: private anonymous memory. */
+static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_run,
+		       struct fdstore *fs, struct errbuf *e)
+{
+	char name[FDSTORE_NAME_MAX], path[64];
 	size_t size = cfg->bits_size;
-	char name[WIRE_NAME_MAX + 8];
 	void *p = NULL;
-	int rc = 0;
+	int rc = 0, fd;
 
 	if (dry_run) {
 		if (size > 0)
@@ -31,26 +65,29 @@ static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_
 		if (p == MAP_FAILED)
 			rc = -errno;
 	} else {
-		snprintf(name, sizeof(name), "%s.bits", cfg->name);
-		r->bits_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (r->bits_fd < 0 || ftruncate(r->bits_fd, (off_t) size) < 0)
-			rc = -errno;
+		region_store_name(cfg->name, true, name);
+		fd = fdstore_take(fs, name);
+		rc = fd >= 0 ? bits_adopt(r, fd, &size) : bits_make(r, name, size);
+		if (rc == 0 && fd < 0)
+			rc = fdstore_put(fs, name, r->bits_fd);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", r->bits_fd);
+		if (rc == 0) {
+			r->bits_ro_fd = open(path, O_RDONLY | O_CLOEXEC);
+			rc = r->bits_ro_fd < 0 ? -errno : 0;
+		}
 		if (rc == 0 && size > 0) {
 			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->bits_fd, 0);
 			if (p == MAP_FAILED)
 				rc = -errno;
 		}
-		/* After the mapping: F_SEAL_FUTURE_WRITE spares mappings made before. */
-		if (rc == 0 && fcntl(r->bits_fd, F_ADD_SEALS, seals) < 0) {
-			rc = -errno;
-			if (p != NULL)
-				munmap(p, size);
-		}
 	}
 	if (rc < 0)
-		return errbuf_set(e, rc,
-				  "region '%s': cannot set up its %zu bytes of shared bits: %s",
-				  cfg->name, size, strerror(-rc));
+		return errbuf_set(
+		    e, rc, "region '%s': cannot set up its %zu bytes of shared bits: %s", cfg->name,
+		    size,
+		    rc == -EINVAL ? "the memfd taken over is not sealed as allocatord "
+				    "seals shared bits"
+				  : strerror(-rc));
 	r->bits = p;
 	r->bits_size = size;
 	return 0;
@@ -92,36 +129,67 @@ static int region_reserve(struct region *r, const struct cfg_region *cfg, struct
 	return 0;
 }
 
-int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
-		  struct errbuf *e)
+/* The seals region_create sets: what an adopted memfd must show. */
+#define REGION_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* Serve the memfd a previous serving process made (fd, ours now): the
+ * same memory clients map, so it must be what this config describes. */
+static int region_adopt(struct region *r, const struct cfg_region *cfg, int fd, struct errbuf *e)
+{
+	char s1[BYTES_BUF], s2[BYTES_BUF];
+	struct stat st;
+	int seals, rc;
+
+	r->fd = fd;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (fstat(fd, &st) < 0 || seals < 0) {
+		rc = -errno;
+		errbuf_set(e, rc, "region '%s': the memfd taken over: %s", cfg->name,
+			   strerror(-rc));
+		goto fail;
+	}
+	if ((uint64_t) st.st_size != cfg->size) {
+		rc = errbuf_set(e, -EINVAL,
+				"region '%s': the memfd taken over is %s, the configuration "
+				"says %s: a region's size changes only with a restart that "
+				"drops the state",
+				cfg->name, bytes_fmt((uint64_t) st.st_size, BYTES_EXACT, s1),
+				bytes_fmt(cfg->size, BYTES_EXACT, s2));
+		goto fail;
+	}
+	if ((seals & REGION_SEALS) != REGION_SEALS) {
+		rc = errbuf_set(e, -EINVAL,
+				"region '%s': the memfd taken over is not sealed against "
+				"shrinking and growing (seals 0x%x): not a region allocatord made",
+				cfg->name, (unsigned) seals);
+		goto fail;
+	}
+	/* A hole a member punched while nobody served is found and filled by
+	 * the periodic check: count the reservation as whole. (hugetlbfs
+	 * reserves whole pages or fails, so there st_blocks is the truth.) */
+	r->blocks = (int64_t) st.st_blocks;
+	if (!cfg->hugepages && (int64_t) (cfg->size / 512) > r->blocks)
+		r->blocks = (int64_t) (cfg->size / 512);
+	r->adopted = true;
+	return 0;
+
+fail:
+	close(fd);
+	r->fd = -1;
+	return rc;
+}
+
+/* A new memfd, reserved and sealed. */
+static int region_make(struct region *r, const struct cfg_region *cfg, struct errbuf *e)
 {
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	char human[BYTES_BUF];
 	struct stat st;
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
-	r->bits_fd = -1;
-	r->cfg = cfg;
-	r->index = index;
-	r->size = cfg->size;
 	bytes_fmt(cfg->size, BYTES_ROUNDED, human);
 	if (cfg->hugepages)
 		flags |= MFD_HUGETLB;
-	if (dry_run) {
-		r->base = mmap(NULL, cfg->size, PROT_NONE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (r->base == MAP_FAILED) {
-			rc = -errno;
-			r->base = NULL;
-			return errbuf_set(e, rc,
-					  "region '%s': cannot reserve %s of address space: %s",
-					  cfg->name, human, strerror(-rc));
-		}
-		goto bits;
-	}
-
 	r->fd = memfd_create(cfg->name, flags);
 	if (r->fd < 0) {
 		rc = -errno;
@@ -145,9 +213,56 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 		goto fail;
 	}
 	r->blocks = (int64_t) st.st_blocks;
-	if (fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	if (fcntl(r->fd, F_ADD_SEALS, REGION_SEALS) < 0) {
 		rc = -errno;
 		errbuf_set(e, rc, "region '%s': cannot seal: %s", cfg->name, strerror(-rc));
+		goto fail;
+	}
+	return 0;
+
+fail:
+	close(r->fd);
+	r->fd = -1;
+	return rc;
+}
+
+int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
+		  struct fdstore *fs, struct errbuf *e)
+{
+	char name[FDSTORE_NAME_MAX], human[BYTES_BUF];
+	int fd, rc;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->bits_fd = -1;
+	r->bits_ro_fd = -1;
+	r->cfg = cfg;
+	r->index = index;
+	r->size = cfg->size;
+	bytes_fmt(cfg->size, BYTES_ROUNDED, human);
+	if (dry_run) {
+		r->base = mmap(NULL, cfg->size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r->base == MAP_FAILED) {
+			rc = -errno;
+			r->base = NULL;
+			return errbuf_set(e, rc,
+					  "region '%s': cannot reserve %s of address space: %s",
+					  cfg->name, human, strerror(-rc));
+		}
+		goto bits;
+	}
+
+	region_store_name(cfg->name, false, name);
+	fd = fdstore_take(fs, name);
+	rc = fd >= 0 ? region_adopt(r, cfg, fd, e) : region_make(r, cfg, e);
+	if (rc < 0)
+		return rc;
+	/* A region taken over is in the store already. */
+	rc = fd >= 0 ? 0 : fdstore_put(fs, name, r->fd);
+	if (rc < 0) {
+		errbuf_set(e, rc, "region '%s': cannot hand its memfd to the fd store: %s",
+			   cfg->name, strerror(-rc));
 		goto fail;
 	}
 	r->base = mmap(NULL, cfg->size, PROT_NONE, MAP_SHARED, r->fd, 0);
@@ -159,7 +274,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 		goto fail;
 	}
 bits:
-	rc = bits_create(r, cfg, dry_run, e);
+	rc = bits_create(r, cfg, dry_run, fs, e);
 	if (rc < 0)
 		region_destroy(r);
 	return rc;
@@ -193,6 +308,11 @@ int region_fill(struct region *r, uint64_t max)
 	return 0;
 }
 
+void region_store_name(const char *region, bool bits, char name[FDSTORE_NAME_MAX])
+{
+	snprintf(name, FDSTORE_NAME_MAX, "%s.%s", bits ? "bits" : "region", region);
+}
+
 void region_destroy(struct region *r)
 {
 	if (r->base != NULL)
@@ -203,9 +323,11 @@ void region_destroy(struct region *r)
 		munmap(r->bits, r->bits_size);
 	if (r->bits_fd >= 0)
 		close(r->bits_fd);
+	if (r->bits_ro_fd >= 0)
+		close(r->bits_ro_fd);
 	r->base = NULL;
 	r->bits = NULL;
-	r->fd = r->bits_fd = -1;
+	r->fd = r->bits_fd = r->bits_ro_fd = -1;
 }
 
 bool region_allows(const struct region *r, uid_t uid, gid_t gid, const gid_t *groups,
