@@ -35,9 +35,9 @@
  * compares the 12 fingerprints of a bucket at once (SSE2), takes a lane from
  * a bit scan and checks the offset in that lane's record, which it reads
  * anyway; another lane of the bucket matches by chance about once in 64
- * lookups at the maximum load. Keys were once whole offsets, 7 to a bucket at
- * up to 4/7 full: on issue 13's trace 6 % of inserts found their home bucket
- * full, and the probe that followed, mispredicted, cost 4 % of the time.
+ * lookups at the maximum load. Whole 32-bit keys would fit only 7 to a line:
+ * the same memory would then be up to 4/7 full, and about one insert in ten
+ * would find its home bucket full and take a probe that mispredicts.
  * Invariant: the overflow count of bucket x is the number of entries whose
  * probe path runs through x, i.e. whose home is x or before it and which are
  * stored after it. So every bucket from an entry's home up to (not including)
