@@ -72,9 +72,11 @@ static inline uint32_t bucket_match(const struct tlsf_bucket *bk, uint32_t fp)
 {
 #ifdef __SSE2__
 	__m128i v = _mm_load_si128((const __m128i *) bk->fp);
+	/* fp in all 16 bytes: a multiply and a shuffle, where SSE2's byte
+	 * broadcast takes three shuffles. */
+	__m128i f = _mm_set1_epi32((int) (fp * UINT32_C(0x01010101)));
 
-	return (uint32_t) _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char) fp))) &
-	       HASH_ENTRIES;
+	return (uint32_t) _mm_movemask_epi8(_mm_cmpeq_epi8(v, f)) & HASH_ENTRIES;
 #else
 	uint32_t m = 0;
 
@@ -95,7 +97,8 @@ static inline uint32_t hash_find(const struct tlsf_hash *h, const struct tlsf_re
 	uint32_t fp = hash_fp(offset);
 
 	pos->home = b;
-	for (uint32_t i = 0; i < h->n; i++) {
+	/* n >= 1: the home bucket is always looked at. */
+	for (uint32_t i = 1;; i++) {
 		const struct tlsf_bucket *bk = &h->b[b];
 
 		for (uint32_t m = bucket_match(bk, fp); m != 0; m &= m - 1) {
@@ -107,11 +110,10 @@ static inline uint32_t hash_find(const struct tlsf_hash *h, const struct tlsf_re
 				return bk->rec[lane];
 			}
 		}
-		if (bk->overflow == 0)
-			break;
+		if (bk->overflow == 0 || i == h->n)
+			return 0;
 		b = hash_next(h, b);
 	}
-	return 0;
 }
 
 /* Store r for offset, which is not in the table. Every full bucket passed
