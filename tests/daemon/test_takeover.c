@@ -475,10 +475,26 @@ static bool log_has(const char *path, const char *what)
 	return strstr(buf, what) != NULL;
 }
 
+/* Take what the supervisor stores under name out of its store: the fd,
+ * the caller's now. */
+static int sup_take(struct test_sup *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->fds[i].name, name) == 0) {
+			int fd = s->fds[i].fd;
+
+			s->fds[i] = s->fds[--s->n];
+			return fd;
+		}
+	return -1;
+}
+
 /* A region memfd taken over must be what the configuration describes: a
  * size that differs, or a memfd not sealed as allocatord seals regions, is
  * refused naming the region -- and the memfd stays in the store, so the
- * start can be tried again with the right configuration. */
+ * start can be tried again with the right configuration. The state (what
+ * the books' indices mean, state.h) names a layout change first; without
+ * it the region's own check does. */
 START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 {
 	static const char two[] =
@@ -495,15 +511,26 @@ START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 	struct stat st;
 	uint64_t off;
 	struct memfd_ids ino;
-	int conn, fake, kept;
+	int conn, fake, kept, state;
 
 	ck_assert_int_eq(test_sup_start(&s, two), 0);
 	ino = hold_canary(s.socket, &off, &conn);
 	test_sup_kill(&s);
 	close(conn);
 
-	/* r is taken over, then r2 does not fit: r stays in the store */
+	/* The state sees p2 grown before any region is adopted. */
 	write_config(s.config, bigger);
+	ck_assert_int_eq(test_sup_restart(&s), -1);
+	ck_assert(log_has(s.log,
+			  "state: pool 'p2' is 64 blocks of 64 B at offset 0 (shared bits "
+			  "at 0) in the state, 128 blocks of 64 B at offset 0 (shared bits at "
+			  "0) in "));
+	ck_assert(log_has(s.log, "start with --discard-state to drop the state"));
+	ck_assert_int_ge(test_sup_fd(&s, "state"), 0);
+
+	/* Without a state: r is taken over, then r2 does not fit: r stays in
+	 * the store */
+	state = sup_take(&s, "state");
 	ck_assert_int_eq(test_sup_restart(&s), -1);
 	ck_assert(log_has(s.log, "region 'r2': the memfd taken over is"));
 	ck_assert_int_eq(fstat(test_sup_fd(&s, "region.r"), &st), 0);
@@ -523,6 +550,8 @@ START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 		}
 	ck_assert_int_eq(test_sup_restart(&s), -1);
 	ck_assert(log_has(s.log, "region 'r': the memfd taken over is not sealed"));
+	s.fds[s.n].fd = state; /* the state back, as it was */
+	snprintf(s.fds[s.n++].name, sizeof(s.fds[0].name), "state");
 
 	for (size_t i = 0; i < s.n; i++)
 		if (strcmp(s.fds[i].name, "region.r") == 0) {
