@@ -131,6 +131,16 @@ int mc_set_timeout(mc_client_t *c, int ms);
  * client it inherited; it connects its own). */
 void mc_close(mc_client_t *c);
 
+/*
+ * Why the last call on c that failed did (NUL-terminated, cut to fit len):
+ * the daemon's text of its error reply, or the library's reason when it
+ * gave up on the daemon -- "daemon away: serving process being replaced"
+ * with -ETIMEDOUT, what differs in the daemon's memory with -ESTALE
+ * (libmemclient(3), "During a restart of the daemon"); "" when neither gave
+ * one. The text stays until another failure replaces it. 0, or -EINVAL.
+ */
+int mc_last_error(mc_client_t *c, char *buf, size_t len);
+
 /* The path mc_connect(NULL, ...) would use, into buf. 0 or -ENAMETOOLONG. */
 int mc_default_socket(char *buf, size_t len);
 
