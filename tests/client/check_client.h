@@ -22,5 +22,6 @@ Suite *examples_suite(void);
 Suite *timeout_suite(void);
 Suite *reload_suite(void);
 Suite *align_suite(void);
+Suite *resume_suite(void);
 
 #endif
