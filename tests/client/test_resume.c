@@ -17,7 +17,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -669,6 +673,104 @@ START_TEST(test_resume_not_after_close)
 }
 END_TEST
 
+/*
+ * Nothing goes out behind a lease refill until its reply came: that reply is
+ * all that names the blocks leased, and a resumed daemon replays the last
+ * request's reply only. The cache of p (8) leases 4 blocks; mc_alloc of 3
+ * leaves 1 and sends a refill (id 3). A free of q is flushed in another
+ * thread; once that thread waits in recvmsg, the fake looks for a request
+ * behind the refill: there must be none before it answers.
+ */
+static int script_refill_last(struct fake_daemon *f, int conn)
+{
+	uint64_t offs[4] = {0, 64, 128, 192}, more[3] = {256, 320, 384};
+	struct fake_mem m;
+	Allocd__Request *req;
+	char b;
+	int rc = first_hello(conn, &m);
+
+	if (rc)
+		return rc;
+	req = expect(conn, 2, ALLOCD__REQUEST__BODY_ALLOC);
+	if (req == NULL || answer(conn, req, 0, offs, 4, 0))
+		return 1;
+	req = expect(conn, 3, ALLOCD__REQUEST__BODY_ALLOC);
+	if (req == NULL || req->alloc->lease != 3 || !fake_heard(f))
+		return 2;
+	if (recv(conn, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 || errno != EAGAIN)
+		return 3; /* a request behind the refill */
+	if (answer(conn, req, 0, more, 3, 0))
+		return 4;
+	req = expect(conn, 4, ALLOCD__REQUEST__BODY_FREE);
+	return req == NULL || answer(conn, req, 0, NULL, 0, 0) ? 5 : 0;
+}
+
+struct flush_call {
+	mc_client_t *c;
+	int tid[2]; /* a pipe: the thread's id */
+	int rc;
+};
+
+static void *flush_thread(void *arg)
+{
+	struct flush_call *a = arg;
+	static const uint64_t off = 4096;
+	pid_t tid = gettid();
+
+	ck_assert(client_write_full(a->tid[1], &tid, sizeof(tid)));
+	a->rc = mc_free_async(a->c, "q", 1, &off);
+	if (a->rc == 0)
+		a->rc = mc_flush(a->c);
+	return NULL;
+}
+
+/* Wait until thread tid of this process blocks in recvmsg (its syscall
+ * file names the call it waits in). */
+static void wait_in_recvmsg(pid_t tid)
+{
+	char path[64], line[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int) tid);
+	for (;;) {
+		FILE *fp = fopen(path, "r");
+		long nr = -1;
+
+		ck_assert_ptr_nonnull(fp);
+		if (fgets(line, sizeof(line), fp) != NULL)
+			nr = strtol(line, NULL, 10);
+		fclose(fp);
+		if (nr == SYS_recvmsg)
+			return;
+		sched_yield();
+	}
+}
+
+START_TEST(test_resume_nothing_sent_behind_a_refill)
+{
+	struct fake_daemon f;
+	struct flush_call a = {0};
+	uint64_t offs[3];
+	pthread_t t;
+	pid_t tid;
+
+	fake_start(&f, script_refill_last);
+	a.c = connect_fake(&f);
+	ck_assert_int_eq(mc_cache(a.c, "p", 8), 0);
+	ck_assert_int_eq(mc_alloc(a.c, "p", 3, offs), 0); /* sends the refill */
+	ck_assert_int_eq(pipe(a.tid), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, flush_thread, &a), 0);
+	ck_assert(client_read_full(a.tid[0], &tid, sizeof(tid)));
+	wait_in_recvmsg(tid);
+	fake_tell(&f);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(a.rc, 0);
+	close(a.tid[0]);
+	close(a.tid[1]);
+	mc_close(a.c);
+	fake_stop(&f);
+}
+END_TEST
+
 Suite *resume_suite(void)
 {
 	Suite *s = suite_create("resume");
@@ -685,6 +787,7 @@ Suite *resume_suite(void)
 	tcase_add_test(tc, test_resume_nothing_listens_is_econnreset);
 	tcase_add_test(tc, test_resume_cache_moves_to_new_lease_page);
 	tcase_add_test(tc, test_resume_not_after_close);
+	tcase_add_test(tc, test_resume_nothing_sent_behind_a_refill);
 	suite_add_tcase(s, tc);
 	return s;
 }
