@@ -119,6 +119,13 @@ int mc_connect_with(const char *socket_path, const struct mc_connect_options *op
  * with -ECONNRESET, and the mappings stay valid until mc_close(), which is
  * still needed and safe. -EINVAL for ms < -1 or a bad $ALLOCATORD_TIMEOUT_MS
  * (ms 0); nothing changes then. No round trip.
+ *
+ * A restart of the daemon's serving process is not a break: the library
+ * resumes the session (requests in flight neither lost nor applied twice,
+ * mappings untouched), and the timeout bounds the whole wait for the daemon
+ * to come back: -ETIMEDOUT then, mc_last_error() saying "daemon away";
+ * -ESTALE when the session cannot be resumed (libmemclient(3), "During a
+ * restart of the daemon").
  */
 int mc_set_timeout(mc_client_t *c, int ms);
 
