@@ -297,6 +297,34 @@ bool bitarray_range_is_used(const struct bitarray *ba, size_t start, size_t n)
 	return range_all(ba, start, n, true);
 }
 
+int bitarray_load(struct bitarray *ba, const uint64_t *leaves)
+{
+	size_t n = ba->level_words[0], used = 0;
+
+	if (ba->nbits % 64 != 0 && (leaves[n - 1] & (ALL_ONES << (ba->nbits % 64))) != 0)
+		return -EINVAL;
+	memcpy(ba->words, leaves, n * sizeof(*leaves));
+	for (size_t i = 0; i < n; i++)
+		used += popcount64(leaves[i]);
+	/* Each summary word from its 64 children; a child past the end of its
+	 * level is not full, so padding bits stay clear. */
+	for (unsigned l = 0; l + 1 < ba->levels; l++) {
+		const uint64_t *child = bitarray_level(ba, l);
+		uint64_t *sum = bitarray_level(ba, l + 1);
+
+		n = ba->level_words[l];
+		for (size_t j = 0; j < ba->level_words[l + 1]; j++) {
+			uint64_t w = 0;
+
+			for (size_t k = 0; k < 64 && j * 64 + k < n; k++)
+				w |= (uint64_t) (child[j * 64 + k] == ALL_ONES) << k;
+			sum[j] = w;
+		}
+	}
+	ba->nfree = ba->nbits - used;
+	return 0;
+}
+
 /* 0 iff the summary level above level l matches level l and its padding
  * bits are clear. */
 static int check_summary(const struct bitarray *ba, unsigned l)

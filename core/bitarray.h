@@ -121,6 +121,12 @@ static inline size_t bitarray_count_free(const struct bitarray *ba)
 	return ba->nfree;
 }
 
+/* Make leaves[0..level_words[0]) the bitmap's level 0 and derive the rest:
+ * every summary level and nfree. For rebuilding a pool from a set of used
+ * blocks at once. Returns 0, or -EINVAL (nothing changes) if a bit at or
+ * past nbits is set in leaves. O(words). */
+int bitarray_load(struct bitarray *ba, const uint64_t *leaves);
+
 /* 0 iff every summary bit matches its child word, padding is clear and nfree
  * matches a recount. For tests. O(words). */
 int bitarray_check(const struct bitarray *ba);

@@ -369,6 +369,23 @@ int sys_mem_blocks_free_contiguous(sys_mem_blocks_t *mb, void *block, size_t cou
 	return rc;
 }
 
+int sys_mem_blocks_rebuild(sys_mem_blocks_t *mb, const uint64_t *used, size_t nwords)
+{
+	int rc = -EINVAL;
+
+	/* A pool zeroed by deinit has no blocks and no bitmap. */
+	if (mb == NULL || used == NULL || mb->info.num_blocks == 0 ||
+	    nwords != (mb->info.num_blocks + 63) / 64)
+		return -EINVAL;
+	mb_lock(mb);
+	if (blocks_used(mb) == 0 && bitarray_load(&mb->bitmap, used) == 0) {
+		update_max(mb);
+		rc = 0;
+	}
+	mb_unlock(mb);
+	return rc;
+}
+
 int sys_mem_blocks_runtime_stats_get(sys_mem_blocks_t *mb, struct sys_memory_stats *stats)
 {
 	size_t used, nfree, max;

@@ -27,6 +27,8 @@
  *     runtime stats are always there (no CONFIG_SYS_MEM_BLOCKS_RUNTIME_STATS);
  *   - sys_mem_blocks_init / sys_mem_blocks_init_locked / sys_mem_blocks_deinit
  *     build pools at run time.
+ *   - sys_mem_blocks_rebuild loads a pool's used blocks from a bitmap at
+ *     once (a process taking over another's books).
  *
  * Allocation order is deterministic: lowest free block first. Costs are for
  * n = num_blocks: single-block alloc and free O(log64 n).
@@ -212,6 +214,19 @@ int sys_mem_blocks_free(sys_mem_blocks_t *mb, size_t count, void **in_blocks);
  * O(count / 64 + log64 n).
  */
 int sys_mem_blocks_free_contiguous(sys_mem_blocks_t *mb, void *block, size_t count);
+
+/*
+ * Make exactly the blocks of a bitmap allocated, in a pool that has none:
+ * bit i % 64 of used[i / 64] set iff block i is, nwords = (num_blocks + 63)
+ * / 64. Not in Zephyr: for a process that takes over another's books (the
+ * daemon after a restart), where one sys_mem_blocks_get per block would pay
+ * the bitmap's summaries once per block; this pays them once per word. The
+ * high-water mark is raised to the blocks now allocated if below.
+ * Returns 0; -EINVAL (nothing changes) if mb or used is NULL, nwords is not
+ * (num_blocks + 63) / 64, a bit at or past num_blocks is set, or a block of
+ * the pool is allocated. O(num_blocks / 64).
+ */
+int sys_mem_blocks_rebuild(sys_mem_blocks_t *mb, const uint64_t *used, size_t nwords);
 
 /* Bytes free, allocated and the allocated high-water mark. Returns 0, or
  * -EINVAL if mb or stats is NULL. O(1). */

@@ -39,6 +39,7 @@
 #ifndef ALLOCATORD_CORE_TLSF_H
 #define ALLOCATORD_CORE_TLSF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -99,6 +100,33 @@ uint64_t tlsf_usable_size(const tlsf_t *t, uint64_t offset);
  */
 int tlsf_id_of(const tlsf_t *t, uint64_t offset, uint32_t *id);
 uint32_t tlsf_id_limit(const tlsf_t *t);
+
+/* One live allocation for tlsf_rebuild: its offset and usable size, in bytes. */
+struct tlsf_span {
+	uint64_t offset;
+	uint64_t size;
+};
+
+/*
+ * Make exactly live[0..n) the heap's allocations, and everything between them
+ * free: for a process that takes over the books of another (which kept each
+ * allocation's offset and usable size, not the heap's metadata).
+ * live must be sorted by offset, each span a non-zero multiple of the granule
+ * at an offset that is one, inside the heap and clear of the next span.
+ * The free ranges come out merged and listed, each list with its largest
+ * block at its head, so stats.largest_free is exact afterwards. used, live
+ * and free_blocks count the new state; peak_used is raised to used if below;
+ * failed is kept. Ids (tlsf_id_of) are fresh: ask for them afterwards.
+ * The heap may differ from the one that made the spans in the order of the
+ * blocks in a list (that order is history, which the spans do not carry),
+ * so later allocations may be placed differently; the free ranges are the
+ * same.
+ * Returns 0; -EINVAL (nothing changes) if t is NULL, live is NULL with n > 0,
+ * the heap has a live allocation, n is over max_allocs, or a span is
+ * unaligned, empty, out of range, out of order or overlaps the one before.
+ * O(n): one pass to check, one to build; the hash is expected O(1) per span.
+ */
+int tlsf_rebuild(tlsf_t *t, const struct tlsf_span *live, size_t n);
 
 /* Counters, all kept up to date by alloc and free. O(1). */
 void tlsf_get_stats(const tlsf_t *t, struct tlsf_stats *stats);

@@ -15,8 +15,10 @@ int main(void)
 	srunner_add_suite(sr, mem_blocks_define_suite());
 	srunner_add_suite(sr, multi_mem_blocks_suite());
 	srunner_add_suite(sr, mem_blocks_random_suite());
+	srunner_add_suite(sr, mem_blocks_rebuild_suite());
 	srunner_add_suite(sr, tlsf_suite());
 	srunner_add_suite(sr, tlsf_random_suite());
+	srunner_add_suite(sr, tlsf_rebuild_suite());
 	srunner_add_suite(sr, mem_blocks_threads_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

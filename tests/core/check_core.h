@@ -9,8 +9,10 @@ Suite *mem_blocks_suite(void);
 Suite *mem_blocks_define_suite(void);
 Suite *multi_mem_blocks_suite(void);
 Suite *mem_blocks_random_suite(void);
+Suite *mem_blocks_rebuild_suite(void);
 Suite *tlsf_suite(void);
 Suite *tlsf_random_suite(void);
+Suite *tlsf_rebuild_suite(void);
 Suite *mem_blocks_threads_suite(void);
 
 #endif

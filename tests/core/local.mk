@@ -7,8 +7,10 @@ tests_core_check_core_SOURCES = \
 	tests/core/test_mem_blocks_define.c \
 	tests/core/test_multi_mem_blocks.c \
 	tests/core/test_mem_blocks_random.c \
+	tests/core/test_mem_blocks_rebuild.c \
 	tests/core/test_tlsf.c \
 	tests/core/test_tlsf_random.c \
+	tests/core/test_tlsf_rebuild.c \
 	tests/core/test_mem_blocks_threads.c
 tests_core_check_core_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_core_check_core_LDADD = core/libmemcore.la tests/common/libtestcommon.la $(CHECK_LIBS)

@@ -60,7 +60,7 @@ esac
 [ -f "$libdir/$soname" ] || fail "the soname $soname is not installed"
 exports=$(nm -D --defined-only "$libdir/libmemcore.so" | awk '{print $3}')
 for sym in sys_mem_blocks_alloc sys_mem_blocks_init_locked sys_multi_mem_blocks_free \
-	tlsf_alloc tlsf_free; do
+	sys_mem_blocks_rebuild tlsf_alloc tlsf_free tlsf_rebuild; do
 	echo "$exports" | grep -qx "$sym" || fail "libmemcore.so does not export $sym"
 done
 if echo "$exports" | grep -q '^bitarray_'; then

@@ -307,44 +307,64 @@ static void step_free(struct run *r)
 	model_remove(r, i);
 }
 
-static void run_shape(const struct shape *sh)
+/* One step of the workload, chosen by r's generator and model alone: two
+ * runs with equal generators and models whose heaps answer alike stay
+ * equal. */
+static void run_step(struct run *r)
 {
-	struct run r = {.shape = sh};
+	/* Phases of growth and shrinkage reach both a full heap (or
+	 * max_allocs) and an empty one. */
+	unsigned grow = (r->step / 2000) % 2 == 0 ? 70 : 30;
+	unsigned pick = (unsigned) test_rng_below(&r->rng, 100);
+
+	if (pick < 3)
+		step_bad_free(r);
+	else if (r->nlive == 0 || pick < grow)
+		step_alloc(r);
+	else
+		step_free(r);
+	check_counters(r);
+	if (r->step % 97 == 0)
+		check_all(r);
+}
+
+static void run_start(struct run *r, const struct shape *sh)
+{
+	*r = (struct run){.shape = sh};
+	r->seed = test_seed("tlsf_random");
+	test_rng_init(&r->rng, r->seed);
+	r->t = tlsf_create(sh->size, sh->granule, sh->max_allocs);
+	ck_assert_ptr_nonnull(r->t);
+	r->live = calloc(sh->max_allocs + 1, sizeof(r->live[0]));
+	ck_assert_ptr_nonnull(r->live);
+}
+
+/* Free everything: the heap must end as one free block. */
+static void run_finish(struct run *r)
+{
 	struct tlsf_stats s;
 
-	r.seed = test_seed("tlsf_random");
-	test_rng_init(&r.rng, r.seed);
-	r.t = tlsf_create(sh->size, sh->granule, sh->max_allocs);
-	ck_assert_ptr_nonnull(r.t);
-	r.live = calloc(sh->max_allocs + 1, sizeof(r.live[0]));
-	ck_assert_ptr_nonnull(r.live);
-	for (r.step = 0; r.step < sh->steps; r.step++) {
-		/* Phases of growth and shrinkage reach both a full heap (or
-		 * max_allocs) and an empty one. */
-		unsigned grow = (r.step / 2000) % 2 == 0 ? 70 : 30;
-		unsigned pick = (unsigned) test_rng_below(&r.rng, 100);
-
-		if (pick < 3)
-			step_bad_free(&r);
-		else if (r.nlive == 0 || pick < grow)
-			step_alloc(&r);
-		else
-			step_free(&r);
-		check_counters(&r);
-		if (r.step % 97 == 0)
-			check_all(&r);
-	}
-	check_all(&r);
-	while (r.nlive > 0)
-		step_free(&r);
-	check_all(&r);
-	tlsf_get_stats(r.t, &s);
-	RCHECK(&r, s.free_blocks == 1 && s.largest_free == sh->size && s.used == 0,
+	check_all(r);
+	while (r->nlive > 0)
+		step_free(r);
+	check_all(r);
+	tlsf_get_stats(r->t, &s);
+	RCHECK(r, s.free_blocks == 1 && s.largest_free == r->shape->size && s.used == 0,
 	       "all freed: %llu free blocks, largest %llu, used %llu",
 	       (unsigned long long) s.free_blocks, (unsigned long long) s.largest_free,
 	       (unsigned long long) s.used);
-	free(r.live);
-	tlsf_destroy(r.t);
+	free(r->live);
+	tlsf_destroy(r->t);
+}
+
+static void run_shape(const struct shape *sh)
+{
+	struct run r;
+
+	run_start(&r, sh);
+	for (r.step = 0; r.step < sh->steps; r.step++)
+		run_step(&r);
+	run_finish(&r);
 }
 
 START_TEST(test_tlsf_random_small_granule)
@@ -435,6 +455,202 @@ START_TEST(test_tlsf_random_fragmentation)
 }
 END_TEST
 
+/*
+ * Rebuilds against the model. A heap A runs the workload; every 1000 steps
+ * the model's spans rebuild a fresh heap B, which must then hold exactly
+ * those allocations and the model's free ranges (check_all, the counters),
+ * with used, live and free_blocks equal to A's and largest_free exact.
+ * A and B cannot in general be asked to place later requests alike: within
+ * a list, A's blocks sit in an order its history made, which the spans do
+ * not carry, and allocation takes list heads. What must hold instead:
+ *   - a heap C rebuilt from the same spans answers the next 300 steps
+ *     exactly as B does (a rebuild depends on the spans alone, so two
+ *     takeovers of the same books agree);
+ *   - when no two of the free ranges have sizes with the same highest bit,
+ *     every list holds at most one of them in A and in B alike (a class
+ *     never spans a power of two), and A answers those steps as B does too;
+ *   - B then replaces A and the workload goes on over it, every answer
+ *     checked against the model, until everything is freed into one block.
+ */
+#define REBUILD_EVERY    1000
+#define REBUILD_LOCKSTEP 300
+
+/* A second run over heap t, at the same point of the same workload. */
+static void run_clone(struct run *dst, const struct run *src, tlsf_t *t)
+{
+	*dst = *src;
+	dst->t = t;
+	dst->failed = 0; /* a new heap has refused nothing */
+	dst->live = calloc(src->shape->max_allocs + 1, sizeof(dst->live[0]));
+	ck_assert_ptr_nonnull(dst->live);
+	memcpy(dst->live, src->live, src->nlive * sizeof(src->live[0]));
+}
+
+static void run_drop(struct run *r)
+{
+	free(r->live);
+	tlsf_destroy(r->t);
+}
+
+/* A fresh heap rebuilt from r's live spans, checked against r's model. */
+static tlsf_t *rebuild_from(struct run *r)
+{
+	const struct shape *sh = r->shape;
+	struct tlsf_span *spans = calloc(r->nlive + 1, sizeof(*spans));
+	tlsf_t *t = tlsf_create(sh->size, sh->granule, sh->max_allocs);
+	int rc;
+
+	ck_assert_ptr_nonnull(spans);
+	ck_assert_ptr_nonnull(t);
+	for (uint64_t i = 0; i < r->nlive; i++)
+		spans[i] = (struct tlsf_span){.offset = r->live[i].off, .size = r->live[i].len};
+	rc = tlsf_rebuild(t, spans, r->nlive);
+	RCHECK(r, rc == 0, "tlsf_rebuild of %llu spans = %d", (unsigned long long) r->nlive, rc);
+	free(spans);
+	return t;
+}
+
+/* true iff no two free ranges of r's model have the same highest bit;
+ * *ranges counts them. */
+static bool gaps_in_distinct_classes(const struct run *r, unsigned *ranges)
+{
+	uint64_t end = 0, seen = 0, g = r->shape->granule;
+
+	*ranges = 0;
+	for (uint64_t i = 0; i <= r->nlive; i++) {
+		uint64_t next = i < r->nlive ? r->live[i].off : r->shape->size;
+
+		if (next > end) {
+			uint64_t bit = UINT64_C(1) << msb((next - end) / g);
+
+			if ((seen & bit) != 0)
+				return false;
+			seen |= bit;
+			++*ranges;
+		}
+		if (i < r->nlive)
+			end = r->live[i].off + r->live[i].len;
+	}
+	return true;
+}
+
+/* Step runs[0..n) together; their models must stay equal, so every heap
+ * answered every step alike. */
+static void lockstep(struct run *runs, int n, unsigned steps)
+{
+	for (unsigned k = 0; k < steps; k++) {
+		for (int i = 0; i < n; i++) {
+			run_step(&runs[i]);
+			runs[i].step++;
+		}
+		for (int i = 1; i < n; i++)
+			RCHECK(&runs[0],
+			       runs[i].nlive == runs[0].nlive && runs[i].used == runs[0].used &&
+				   memcmp(runs[i].live, runs[0].live,
+					  runs[0].nlive * sizeof(runs[0].live[0])) == 0,
+			       "%d steps after a rebuild, heap %d answered unlike heap 0", k + 1,
+			       i);
+	}
+}
+
+/* The rebuild checks at the current step of r, after which r runs over
+ * the rebuilt heap; A is compared in lockstep too if with_a. */
+static void rebuild_and_compare(struct run *r, bool with_a)
+{
+	struct run runs[3]; /* A, B, C */
+	struct tlsf_stats a, b;
+	uint64_t gaps, largest;
+
+	runs[0] = *r;
+	run_clone(&runs[1], r, rebuild_from(r));
+	run_clone(&runs[2], r, rebuild_from(r));
+	check_counters(&runs[1]);
+	check_all(&runs[1]);
+	tlsf_get_stats(r->t, &a);
+	tlsf_get_stats(runs[1].t, &b);
+	model_gaps(r, &gaps, &largest);
+	RCHECK(r, b.used == a.used && b.live == a.live && b.free_blocks == a.free_blocks,
+	       "rebuilt: used %llu, live %llu, free blocks %llu; before: %llu, %llu, %llu",
+	       (unsigned long long) b.used, (unsigned long long) b.live,
+	       (unsigned long long) b.free_blocks, (unsigned long long) a.used,
+	       (unsigned long long) a.live, (unsigned long long) a.free_blocks);
+	RCHECK(r, b.largest_free == largest && b.peak_used == b.used,
+	       "rebuilt: largest_free %llu (largest gap %llu), peak %llu, used %llu",
+	       (unsigned long long) b.largest_free, (unsigned long long) largest,
+	       (unsigned long long) b.peak_used, (unsigned long long) b.used);
+	if (with_a)
+		lockstep(runs, 3, REBUILD_LOCKSTEP);
+	else
+		lockstep(runs + 1, 2, REBUILD_LOCKSTEP);
+	run_drop(&runs[0]);
+	run_drop(&runs[2]);
+	*r = runs[1];
+}
+
+/*
+ * The workload with a rebuild every REBUILD_EVERY steps, and one compared
+ * with A whenever a look every `probe` steps finds A's free ranges (several
+ * of them: with one or none, A's lists hold nothing but its layout, which
+ * the other checks cover) in classes apart. At least min_with_a of those.
+ */
+static void run_rebuilds(const struct shape *sh, unsigned probe, unsigned min_with_a)
+{
+	struct run r;
+	unsigned rebuilds = 0, with_a = 0, ranges;
+
+	run_start(&r, sh);
+	for (r.step = 0; r.step < sh->steps;) {
+		bool apart;
+
+		run_step(&r);
+		r.step++;
+		apart = r.step % probe == 0 && gaps_in_distinct_classes(&r, &ranges) && ranges > 1;
+		if (apart || r.step % REBUILD_EVERY == 0) {
+			rebuild_and_compare(&r, apart);
+			rebuilds++;
+			with_a += apart;
+		}
+	}
+	fprintf(stderr, "tlsf_random: %s: %u rebuilds, %u compared with the heap before\n",
+		sh->name, rebuilds, with_a);
+	RCHECK(&r, with_a >= min_with_a, "only %u of %u rebuilds compared with the heap before",
+	       with_a, rebuilds);
+	run_finish(&r);
+}
+
+START_TEST(test_tlsf_random_rebuild_tiny_heap)
+{
+	static const struct shape sh = {"rebuild, granule 16, 40 granules", 40 * 16, 16, 64, 50000};
+
+	run_rebuilds(&sh, 1, 50);
+}
+END_TEST
+
+START_TEST(test_tlsf_random_rebuild_small_granule)
+{
+	static const struct shape sh = {"rebuild, granule 16, 1 MiB", MiB, 16, 4096, 50000};
+
+	run_rebuilds(&sh, 10, 10);
+}
+END_TEST
+
+START_TEST(test_tlsf_random_rebuild_max_allocs_limit)
+{
+	static const struct shape sh = {"rebuild, granule 64, 1 GiB, 200 slots", GiB, 64, 200,
+					50000};
+
+	run_rebuilds(&sh, 10, 10);
+}
+END_TEST
+
+START_TEST(test_tlsf_random_rebuild_granule_one)
+{
+	static const struct shape sh = {"rebuild, granule 1, 100003 bytes", 100003, 1, 1000, 50000};
+
+	run_rebuilds(&sh, 10, 10);
+}
+END_TEST
+
 Suite *tlsf_random_suite(void)
 {
 	Suite *s = suite_create("tlsf_random");
@@ -446,6 +662,10 @@ Suite *tlsf_random_suite(void)
 	tcase_add_test(tc, test_tlsf_random_tiny_heap);
 	tcase_add_test(tc, test_tlsf_random_granule_one);
 	tcase_add_test(tc, test_tlsf_random_fragmentation);
+	tcase_add_test(tc, test_tlsf_random_rebuild_tiny_heap);
+	tcase_add_test(tc, test_tlsf_random_rebuild_small_granule);
+	tcase_add_test(tc, test_tlsf_random_rebuild_max_allocs_limit);
+	tcase_add_test(tc, test_tlsf_random_rebuild_granule_one);
 	/* Seconds normally; valgrind and sanitizers are many times slower. */
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
