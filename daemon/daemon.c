@@ -52,17 +52,35 @@ static void daemon_release(struct daemon *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbuf *e)
+/* Is a region of c passed in fs (a takeover)? */
+static bool taking_over(const struct config *c, const struct fdstore *fs)
+{
+	char name[FDSTORE_NAME_MAX];
+
+	for (size_t i = 0; i < c->nregions; i++) {
+		region_store_name(c->regions[i].name, name);
+		if (fdstore_has(fs, name))
+			return true;
+	}
+	return false;
+}
+
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
+		struct errbuf *e)
 {
 	int rc;
 
 	memset(d, 0, sizeof(*d));
 	/* Before any region exists: a configuration bigger than what the
-	 * daemon may use is refused here, never found by the OOM killer. */
-	rc = memcheck_config(cfg, e);
+	 * daemon may use is refused here, never found by the OOM killer. At a
+	 * takeover the regions are reserved already (MemAvailable counts them
+	 * as used, so the check would count them twice); a region new in this
+	 * configuration is still reserved in steps that stop at a shortfall
+	 * (region.c). */
+	rc = taking_over(cfg, fs) ? 0 : memcheck_config(cfg, e);
 	if (rc < 0)
 		return rc;
-	rc = object_table_build(&d->table, cfg, dry_run, e);
+	rc = object_table_build(&d->table, cfg, dry_run, fs, e);
 	if (rc < 0)
 		return rc;
 	/* A shallow copy until success: on failure the caller keeps cfg. */
@@ -72,6 +90,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbu
 	d->self_uid = geteuid();
 	d->generation = 1;
 	d->dry_run = dry_run;
+	d->fs = fs;
 	d->loaded_wall_ms = daemon_wall_ms();
 	/* A decoded frame can be ~20 times its size (packed varints grow to 8
 	 * bytes, unknown fields get a record each); past that unpack fails

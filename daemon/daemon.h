@@ -13,6 +13,7 @@
 #include "daemon/arena.h"
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
+#include "daemon/fdstore.h"
 #include "daemon/holds.h"
 #include "daemon/object_table.h"
 #include "daemon/session.h"
@@ -43,16 +44,20 @@ struct daemon {
 	uint64_t loaded_wall_ms;
 	uint64_t reloads_refused;
 	char reload_error[ERRBUF_MAX];
+	struct fdstore *fs;    /* what outlives this process (fdstore.h), or NULL */
 	bool dry_run;          /* regions are address space only (daemon_init) */
 	bool log_level_pinned; /* -l given: reloads leave the level alone */
 };
 
 /*
  * Take over *cfg (it is moved into d and zeroed) and build the object table.
- * Returns 0, or a negative errno with a message in e; on error d is empty
- * and cfg still belongs to the caller.
+ * fs (NULL: no store, as in tests, fuzzers and --check-config) is what
+ * outlives this process: regions passed in it are served again, new ones
+ * are put in it (region_create). Returns 0, or a negative errno with a
+ * message in e; on error d is empty and cfg still belongs to the caller.
  */
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct errbuf *e);
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
+		struct errbuf *e);
 
 /* Release everything. Sessions still open are released without reclaim
  * (their allocators go with them): end them with ops_end_session() first

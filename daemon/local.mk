@@ -25,13 +25,15 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/daemon.c daemon/daemon.h \
 	daemon/reload.c daemon/reload.h \
 	daemon/sockfile.c daemon/sockfile.h \
+	daemon/fdstore.c daemon/fdstore.h \
+	daemon/keeper.c daemon/keeper.h \
 	daemon/memcheck.c daemon/memcheck.h \
 	daemon/server.c daemon/server.h
 nodist_daemon_libdaemon_la_SOURCES = daemon/default_conf.c
 daemon_libdaemon_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) \
-	$(PROTOBUF_C_CFLAGS) $(LIBSYSTEMD_CFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
+	$(PROTOBUF_C_CFLAGS) -DPKGLIBDIR='"$(pkglibdir)"'
 daemon_libdaemon_la_LIBADD = core/libmemcore.la proto/libproto.la \
-	$(LIBCONFIG_LIBS) $(LIBUV_LIBS) $(PROTOBUF_C_LIBS) $(LIBSYSTEMD_LIBS) $(LIBS)
+	$(LIBCONFIG_LIBS) $(LIBUV_LIBS) $(PROTOBUF_C_LIBS) $(LIBS)
 
 sbin_PROGRAMS += daemon/allocatord
 daemon_allocatord_SOURCES = daemon/main.c

@@ -1,7 +1,10 @@
 /*
  * main: the allocatord program -- options, configuration, then the daemon
  * assembled bottom-up (daemon_init, dispatch_init) and served by the server,
- * or only printed with --check-config. Every message, start-up failures and
+ * or only printed with --check-config. Started by a user, it is the keeper
+ * (keeper.h) and runs itself again as the serving process; with
+ * --no-keeper, under systemd ($NOTIFY_SOCKET) or under a keeper
+ * ($ALLOCATORD_KEEPER) it serves. Every message, start-up failures and
  * usage errors included, goes through the logger (log.h): one line
  * "allocatord: error: ..." on stderr, or "<3>..." under systemd, so that the
  * journal records a failed start as an error.
@@ -15,6 +18,8 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
+#include "daemon/fdstore.h"
+#include "daemon/keeper.h"
 #include "daemon/log.h"
 #include "daemon/memcheck.h"
 #include "daemon/server.h"
@@ -27,7 +32,7 @@ enum { EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_INCONSISTENT = 3 };
 
 static void usage(void)
 {
-	printf("Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--check-config]\n"
+	printf("Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--no-keeper] [--check-config]\n"
 	       "Serve shared-memory block pools and TLSF heaps to local processes.\n"
 	       "\n"
 	       "  -c, --config FILE     configuration file (libconfig syntax); without it the\n"
@@ -36,6 +41,9 @@ static void usage(void)
 	       "                        config's socket.path, else %s as root,\n"
 	       "                        else $XDG_RUNTIME_DIR/%s\n"
 	       "  -l, --log-level LEVEL error, warn, info or debug (overrides log_level)\n"
+	       "      --no-keeper       serve in this process: no keeper process restarts\n"
+	       "                        it after a crash or kill (clients then lose their\n"
+	       "                        holds), and SIGUSR2 (upgrade) is ignored\n"
 	       "      --check-config    validate the configuration, plug-ins included, check\n"
 	       "                        that its memory fits here (MemAvailable, cgroup,\n"
 	       "                        huge pages, rlimits), print the layout and the sizes\n"
@@ -43,11 +51,18 @@ static void usage(void)
 	       "  -h, --help            show this help and exit\n"
 	       "  -V, --version         show the version and exit\n"
 	       "\n"
+	       "Without --no-keeper the process started is a keeper: it runs the serving\n"
+	       "process, keeps its regions, socket and books, and starts a new one at\n"
+	       "once if it dies (clients keep their memory and reconnect). Under systemd\n"
+	       "($NOTIFY_SOCKET, Type=notify) systemd's fd store does that instead.\n"
 	       "Under systemd socket activation ($LISTEN_PID, $LISTEN_FDS) it serves the\n"
 	       "socket it is passed instead of making one.\n"
-	       "Stops cleanly on SIGTERM or SIGINT: clients are disconnected, the socket\n"
-	       "file is removed (if it is its own), the allocators are checked whole,\n"
-	       "exit status 0.\n"
+	       "Stops cleanly on SIGTERM or SIGINT (sent to the keeper or the serving\n"
+	       "process): clients are disconnected, the socket file is removed (if it is\n"
+	       "its own), the allocators are checked whole, exit status 0. Under\n"
+	       "systemd, SIGTERM leaves the books in its fd store for the next start.\n"
+	       "SIGUSR2 upgrades: the serving process hands over (exit 75) and the\n"
+	       "allocatord binary now on disk takes over.\n"
 	       "SIGHUP reloads the configuration file, all or nothing: quotas, limits,\n"
 	       "access lists and log_level change, new objects appear and unused ones\n"
 	       "can go; what needs a restart is refused and logged, and the running\n"
@@ -73,22 +88,24 @@ static void print_check(const struct config *c)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256 };
+	enum { OPT_CHECK = 256, OPT_NO_KEEPER };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"no-keeper", no_argument, NULL, OPT_NO_KEEPER},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *file = NULL, *socket = NULL;
-	bool check = false, level_set = false;
+	bool check = false, level_set = false, no_keeper = false;
 	enum log_level level = LOG_INFO;
 	struct errbuf e;
 	struct config cfg;
 	struct dispatch x;
+	struct fdstore fs;
 	struct daemon d;
 	int opt, rc;
 
@@ -113,6 +130,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_NO_KEEPER:
+			no_keeper = true;
 			break;
 		case 'h':
 			usage();
@@ -147,10 +167,28 @@ int main(int argc, char **argv)
 	}
 	log_set_level(level_set ? level : cfg.log_level);
 
-	rc = daemon_init(&d, &cfg, check, &e);
+	/* The fd store: what a previous serving process left (LISTEN_*), and
+	 * where this one leaves what must outlive it (NOTIFY_SOCKET). */
+	memset(&fs, 0, sizeof(fs));
+	fs.notify_fd = -1;
+	if (!check && fdstore_init(&fs, &e) < 0) {
+		log_error("%s", e.msg);
+		config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	/* The config was read only to fail early: the keeper serves nobody. */
+	if (!check && !no_keeper && !fdstore_active(&fs) && fs.keeper == 0) {
+		config_free(&cfg);
+		rc = keeper_run(argv, &fs);
+		fdstore_fini(&fs);
+		return rc;
+	}
+
+	rc = daemon_init(&d, &cfg, check, check ? NULL : &fs, &e);
 	if (rc < 0) {
 		log_error("%s", e.msg);
 		config_free(&cfg);
+		fdstore_fini(&fs);
 		return EXIT_CONFIG;
 	}
 	d.log_level_pinned = level_set;
@@ -158,6 +196,7 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		log_error("%s", e.msg);
 		daemon_fini(&d);
+		fdstore_fini(&fs);
 		return EXIT_CONFIG;
 	}
 	rc = sockfile_resolve(socket, &d.cfg, d.socket_path, sizeof(d.socket_path), &e);
@@ -175,6 +214,7 @@ int main(int argc, char **argv)
 			log_error("BUG: at stop: %s", e.msg);
 			dispatch_fini(&x);
 			daemon_fini(&d);
+			fdstore_fini(&fs);
 			return EXIT_INCONSISTENT;
 		}
 	}
@@ -182,5 +222,6 @@ int main(int argc, char **argv)
 		log_error("%s", e.msg);
 	dispatch_fini(&x);
 	daemon_fini(&d);
+	fdstore_fini(&fs);
 	return rc < 0 ? EXIT_CONFIG : 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "daemon/holds.h"
+#include "daemon/log.h"
 #include "daemon/object_table.h"
 
 static uint32_t *holder_heads(uint64_t n)
@@ -177,7 +178,8 @@ static int stage_region(const struct object_table *l, struct object_table *add,
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return errbuf_set(e, -ENOMEM, "%s", strerror(ENOMEM));
-		rc = region_create(r, cr, (uint32_t) (l->nregions + add->nregions), dry_run, e);
+		rc = region_create(r, cr, (uint32_t) (l->nregions + add->nregions), dry_run, l->fs,
+				   e);
 		if (rc < 0) {
 			free(r);
 			return rc;
@@ -243,8 +245,23 @@ int object_table_stage(const struct object_table *l, const struct config *c, boo
 	return 0;
 
 fail:
-	object_table_destroy(add);
+	object_table_cancel(l, add);
 	return rc;
+}
+
+void object_table_cancel(const struct object_table *l, struct object_table *add)
+{
+	char name[FDSTORE_NAME_MAX];
+
+	/* Only those made here: one taken over holds memory clients map, and
+	 * a start that fails must leave it for the next try. */
+	for (size_t i = 0; i < add->nregions; i++) {
+		if (add->regions[i]->adopted)
+			continue;
+		region_store_name(add->regions[i]->cfg->name, name);
+		fdstore_remove(l->fs, name);
+	}
+	object_table_destroy(add);
 }
 
 /* Grow *v (of n pointers) to room for m; on failure *v is as it was. */
@@ -277,12 +294,13 @@ int object_table_append(struct object_table *l, struct object_table *add)
 }
 
 int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
-		       struct errbuf *e)
+		       struct fdstore *fs, struct errbuf *e)
 {
 	struct object_table add;
 	int rc;
 
 	memset(l, 0, sizeof(*l));
+	l->fs = fs;
 	rc = object_table_stage(l, c, dry_run, &add, e);
 	if (rc == 0 && object_table_append(l, &add) < 0) {
 		object_table_destroy(&add);
@@ -335,8 +353,17 @@ void object_table_remove(struct object_table *l, struct object *o)
 	index_by_name(l);
 }
 
-void object_table_remove_region(struct region *r)
+void object_table_remove_region(struct object_table *l, struct region *r)
 {
+	char name[FDSTORE_NAME_MAX];
+	int rc;
+
+	region_store_name(r->cfg->name, name);
+	rc = fdstore_remove(l->fs, name);
+	if (rc < 0)
+		log_warn("region '%s': the fd store keeps its memfd (%s): it goes at the next "
+			 "restart",
+			 r->cfg->name, strerror(-rc));
 	region_destroy(r);
 	r->gone = true;
 	r->filling = false; /* nothing left to fill (server.c) */

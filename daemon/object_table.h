@@ -87,6 +87,7 @@ struct object_table {
 	size_t nobjects;
 	struct object **by_name; /* sorted by name */
 	size_t nby_name;
+	struct fdstore *fs; /* where region memfds go (region_create), or NULL */
 };
 
 /*
@@ -98,7 +99,7 @@ struct object_table {
  * e (naming file and line for choice errors); on error nothing is left.
  */
 int object_table_build(struct object_table *l, const struct config *c, bool dry_run,
-		       struct errbuf *e);
+		       struct fdstore *fs, struct errbuf *e);
 
 /*
  * What a reload adds: build in *add the regions, pools, heaps and groups of
@@ -110,6 +111,11 @@ int object_table_build(struct object_table *l, const struct config *c, bool dry_
  */
 int object_table_stage(const struct object_table *l, const struct config *c, bool dry_run,
 		       struct object_table *add, struct errbuf *e);
+
+/* Drop what object_table_stage built in add: the regions it made leave
+ * l's fd store (they were put there when created; those taken over stay),
+ * then add is destroyed. */
+void object_table_cancel(const struct object_table *l, struct object_table *add);
 
 /* Move what add holds to the end of l; add becomes empty. 0, or -ENOMEM
  * with l and add as they were. */
@@ -125,8 +131,9 @@ bool object_in_use(const struct object *o);
 void object_table_remove(struct object_table *l, struct object *o);
 
 /* The same for region r, whose objects were removed and which no session
- * may use: its memfd and mappings are released now. */
-void object_table_remove_region(struct region *r);
+ * may use: its memfd and mappings are released now, and taken out of l's
+ * fd store. */
+void object_table_remove_region(struct object_table *l, struct region *r);
 
 /* Release everything; safe on a zeroed struct. On a staged table, only
  * what was staged (not the regions of the table it was staged against). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/bytes.h"
+#include "daemon/fdstore.h"
 #include "daemon/memcheck.h"
 #include "daemon/region.h"
 
@@ -92,36 +93,67 @@ static int region_reserve(struct region *r, const struct cfg_region *cfg, struct
 	return 0;
 }
 
-int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
-		  struct errbuf *e)
+/* The seals region_create sets: what an adopted memfd must show. */
+#define REGION_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* Serve the memfd a previous serving process made (fd, ours now): the
+ * same memory clients map, so it must be what this config describes. */
+static int region_adopt(struct region *r, const struct cfg_region *cfg, int fd, struct errbuf *e)
+{
+	char s1[BYTES_BUF], s2[BYTES_BUF];
+	struct stat st;
+	int seals, rc;
+
+	r->fd = fd;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (fstat(fd, &st) < 0 || seals < 0) {
+		rc = -errno;
+		errbuf_set(e, rc, "region '%s': the memfd taken over: %s", cfg->name,
+			   strerror(-rc));
+		goto fail;
+	}
+	if ((uint64_t) st.st_size != cfg->size) {
+		rc = errbuf_set(e, -EINVAL,
+				"region '%s': the memfd taken over is %s, the configuration "
+				"says %s: a region's size changes only with a restart that "
+				"drops the state",
+				cfg->name, bytes_fmt((uint64_t) st.st_size, BYTES_EXACT, s1),
+				bytes_fmt(cfg->size, BYTES_EXACT, s2));
+		goto fail;
+	}
+	if ((seals & REGION_SEALS) != REGION_SEALS) {
+		rc = errbuf_set(e, -EINVAL,
+				"region '%s': the memfd taken over is not sealed against "
+				"shrinking and growing (seals 0x%x): not a region allocatord made",
+				cfg->name, (unsigned) seals);
+		goto fail;
+	}
+	/* A hole a member punched while nobody served is found and filled by
+	 * the periodic check: count the reservation as whole. (hugetlbfs
+	 * reserves whole pages or fails, so there st_blocks is the truth.) */
+	r->blocks = (int64_t) st.st_blocks;
+	if (!cfg->hugepages && (int64_t) (cfg->size / 512) > r->blocks)
+		r->blocks = (int64_t) (cfg->size / 512);
+	r->adopted = true;
+	return 0;
+
+fail:
+	close(fd);
+	r->fd = -1;
+	return rc;
+}
+
+/* A new memfd, reserved and sealed. */
+static int region_make(struct region *r, const struct cfg_region *cfg, struct errbuf *e)
 {
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
 	char human[BYTES_BUF];
 	struct stat st;
 	int rc;
 
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
-	r->bits_fd = -1;
-	r->cfg = cfg;
-	r->index = index;
-	r->size = cfg->size;
 	bytes_fmt(cfg->size, BYTES_ROUNDED, human);
 	if (cfg->hugepages)
 		flags |= MFD_HUGETLB;
-	if (dry_run) {
-		r->base = mmap(NULL, cfg->size, PROT_NONE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (r->base == MAP_FAILED) {
-			rc = -errno;
-			r->base = NULL;
-			return errbuf_set(e, rc,
-					  "region '%s': cannot reserve %s of address space: %s",
-					  cfg->name, human, strerror(-rc));
-		}
-		goto bits;
-	}
-
 	r->fd = memfd_create(cfg->name, flags);
 	if (r->fd < 0) {
 		rc = -errno;
@@ -145,9 +177,55 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 		goto fail;
 	}
 	r->blocks = (int64_t) st.st_blocks;
-	if (fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	if (fcntl(r->fd, F_ADD_SEALS, REGION_SEALS) < 0) {
 		rc = -errno;
 		errbuf_set(e, rc, "region '%s': cannot seal: %s", cfg->name, strerror(-rc));
+		goto fail;
+	}
+	return 0;
+
+fail:
+	close(r->fd);
+	r->fd = -1;
+	return rc;
+}
+
+int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
+		  struct fdstore *fs, struct errbuf *e)
+{
+	char name[FDSTORE_NAME_MAX], human[BYTES_BUF];
+	int fd, rc;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->bits_fd = -1;
+	r->cfg = cfg;
+	r->index = index;
+	r->size = cfg->size;
+	bytes_fmt(cfg->size, BYTES_ROUNDED, human);
+	if (dry_run) {
+		r->base = mmap(NULL, cfg->size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r->base == MAP_FAILED) {
+			rc = -errno;
+			r->base = NULL;
+			return errbuf_set(e, rc,
+					  "region '%s': cannot reserve %s of address space: %s",
+					  cfg->name, human, strerror(-rc));
+		}
+		goto bits;
+	}
+
+	region_store_name(cfg->name, name);
+	fd = fdstore_take(fs, name);
+	rc = fd >= 0 ? region_adopt(r, cfg, fd, e) : region_make(r, cfg, e);
+	if (rc < 0)
+		return rc;
+	/* A region taken over is in the store already. */
+	rc = fd >= 0 ? 0 : fdstore_put(fs, name, r->fd);
+	if (rc < 0) {
+		errbuf_set(e, rc, "region '%s': cannot hand its memfd to the fd store: %s",
+			   cfg->name, strerror(-rc));
 		goto fail;
 	}
 	r->base = mmap(NULL, cfg->size, PROT_NONE, MAP_SHARED, r->fd, 0);
@@ -191,6 +269,11 @@ int region_fill(struct region *r, uint64_t max)
 	r->filling = false;
 	r->fill_at = 0;
 	return 0;
+}
+
+void region_store_name(const char *region, char name[FDSTORE_NAME_MAX])
+{
+	snprintf(name, FDSTORE_NAME_MAX, "region.%s", region);
 }
 
 void region_destroy(struct region *r)

@@ -26,11 +26,13 @@
 
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
+#include "daemon/fdstore.h"
 
 struct region {
 	const struct cfg_region *cfg; /* name, allow-lists */
 	uint32_t index;
 	bool gone;     /* removed by a reload (object_table_remove_region) */
+	bool adopted;  /* fd taken over from the fd store, not made here */
 	int fd;        /* memfd, -1 when not created */
 	uint8_t *base; /* PROT_NONE mapping of [0, size) */
 	uint64_t size;
@@ -50,16 +52,24 @@ struct region {
 };
 
 /*
- * Create, reserve, seal and map the region of cfg and its shared bits. With
- * dry_run only reserve address space (fd and bits_fd stay -1; the bits are
- * anonymous memory, so that the daemon's logic runs the same): for
- * --check-config, tests and fuzzers. Returns 0, or a negative errno with a
- * message naming the region and the cause in e (e.g. -ENOSPC
- * "region 'main': cannot reserve 64.0 MiB: No space left on device (is
- * /dev/shm full?)"). On error nothing is left open.
+ * Create, reserve, seal and map the region of cfg and its shared bits, and
+ * hand the memfd to the fd store fs as "region.<name>" (fdstore.h; nothing
+ * when fs is NULL or has no store). When fs was passed that name (a
+ * takeover), serve that memfd instead -- the memory clients still map --
+ * after checking that it is cfg->size bytes and sealed as region_create
+ * seals (-EINVAL naming the region otherwise); the shared bits are always
+ * new (fdstore.h says why). With dry_run only reserve address space (fd and
+ * bits_fd stay -1; the bits are anonymous memory, so that the daemon's
+ * logic runs the same): for --check-config, tests and fuzzers. Returns 0, or
+ * a negative errno with a message naming the region and the cause in e
+ * (e.g. -ENOSPC "region 'main': cannot reserve 64.0 MiB: No space left on
+ * device (is /dev/shm full?)"). On error nothing is left open.
  */
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
-		  struct errbuf *e);
+		  struct fdstore *fs, struct errbuf *e);
+
+/* The fd store's name of region's memfd: "region.<region>". */
+void region_store_name(const char *region, char name[FDSTORE_NAME_MAX]);
 
 /*
  * Holes. No seal stops a member that maps the region writable from punching

@@ -340,7 +340,7 @@ static int add_objects(struct daemon *d, const struct config *next, struct errbu
 	int rc = object_table_stage(&d->table, next, d->dry_run, &add, e);
 
 	if (rc < 0 || add.nobjects + add.nregions == 0) {
-		object_table_destroy(&add);
+		object_table_cancel(&d->table, &add);
 		return rc;
 	}
 	rc = grow_sessions(d, &add);
@@ -350,7 +350,7 @@ static int add_objects(struct daemon *d, const struct config *next, struct errbu
 	if (rc == 0)
 		rc = object_table_append(&d->table, &add);
 	if (rc < 0) {
-		object_table_destroy(&add);
+		object_table_cancel(&d->table, &add);
 		return errbuf_set(e, rc, "cannot add objects: %s", strerror(-rc));
 	}
 	return 0;
@@ -367,7 +367,7 @@ static void remove_objects(struct daemon *d, const struct config *next)
 	for (size_t i = 0; i < l->nregions; i++)
 		if (!l->regions[i]->gone &&
 		    config_find_region(next, l->regions[i]->cfg->name) == NULL)
-			object_table_remove_region(l->regions[i]);
+			object_table_remove_region(l, l->regions[i]);
 }
 
 int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)

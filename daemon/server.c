@@ -16,12 +16,10 @@
 #include <linux/sockios.h>
 #include <unistd.h>
 #include <uv.h>
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "daemon/bytes.h"
 #include "daemon/dispatch.h"
+#include "daemon/fdstore.h"
 #include "daemon/lease_page.h"
 #include "daemon/log.h"
 #include "daemon/reload.h"
@@ -74,6 +72,7 @@ struct server {
 	uint32_t starved;       /* conns with starved set */
 	bool fd_limit_logged;
 	uv_signal_t sighup;
+	uv_signal_t sigusr2;
 	uv_timer_t region_check; /* every REGION_CHECK_MS: server_check_regions */
 	uv_idle_t filler;        /* active while a region is being filled */
 	struct sockfile sf;      /* the listener's file and lock */
@@ -811,9 +810,7 @@ static void server_stop(struct server *srv)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "STOPPING=1");
-#endif
+	fdstore_notify(d->fs, "STOPPING=1");
 	log_info("stopping: closing %u client%s", d->nsessions, log_s(d->nsessions));
 	uv_close((uv_handle_t *) &srv->listener, NULL);
 	uv_close((uv_handle_t *) &srv->sigterm, NULL);
@@ -822,6 +819,7 @@ static void server_stop(struct server *srv)
 	uv_close((uv_handle_t *) &srv->resume, NULL);
 	uv_close((uv_handle_t *) &srv->pass_end, NULL);
 	uv_close((uv_handle_t *) &srv->sighup, NULL);
+	uv_close((uv_handle_t *) &srv->sigusr2, NULL);
 	uv_close((uv_handle_t *) &srv->region_check, NULL);
 	uv_close((uv_handle_t *) &srv->filler, NULL);
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
@@ -832,10 +830,50 @@ static void server_stop(struct server *srv)
 	sockfile_release(&srv->sf);
 }
 
+/*
+ * A hand-over: exit with status, leaving everything to the next serving
+ * process -- no session ended, no hold dropped, nothing of the books
+ * written, the socket file and its lock left to the store -- so none of
+ * the clean stop may run: _exit at once. Replies not written yet are lost;
+ * a resumed client sends that request again and the reply cache answers.
+ */
+static void server_handover(struct server *srv, int status)
+{
+	log_info("handing over: exit %d, leaving %u client%s and their holds to the next "
+		 "serving process",
+		 status, srv->d->nsessions, log_s(srv->d->nsessions));
+	fdstore_notify(srv->d->fs, "STOPPING=1");
+	_exit(status);
+}
+
+/* SIGTERM, SIGINT: a clean stop, except under systemd's fd store (a store
+ * and no keeper), where the books stay in the store for the next start
+ * (`systemctl restart`, or Restart= after a crash); a stop that ends
+ * every session is then `systemctl stop` followed by the store's release
+ * (FileDescriptorStorePreserve=no, the default). */
 static void server_on_signal(uv_signal_t *h, int signum)
 {
+	struct server *srv = h->data;
+
 	log_info("caught %s", strsignal(signum));
-	server_stop(h->data);
+	if (fdstore_active(srv->d->fs) && srv->d->fs->keeper == 0)
+		server_handover(srv, 0);
+	server_stop(srv);
+}
+
+/* SIGUSR2: an upgrade. The keeper (or systemd) starts the binary now on
+ * disk, which takes over; with no store there is nobody to hand over to. */
+static void server_on_upgrade(uv_signal_t *h, int signum)
+{
+	struct server *srv = h->data;
+
+	if (!fdstore_active(srv->d->fs)) {
+		log_warn("caught %s: no fd store to hand over to (--no-keeper): ignored",
+			 strsignal(signum));
+		return;
+	}
+	log_info("caught %s: upgrade", strsignal(signum));
+	server_handover(srv, FDSTORE_EXIT_HANDOVER);
 }
 
 /* Listen on the socket systemd passed, else on a file of our own at
@@ -845,13 +883,28 @@ static int server_listen(struct server *srv, struct errbuf *e)
 	struct daemon *d = srv->d;
 	int rc;
 
-	rc = sockfile_inherit(&srv->sf, e);
-	if (rc == 0)
+	rc = sockfile_inherit(&srv->sf, d->fs, e);
+	if (rc == 0) {
 		rc = sockfile_bind(&srv->sf, d->socket_path, &d->cfg, e);
+		if (rc == 0 && listen(srv->sf.fd, 1024) < 0)
+			rc =
+			    errbuf_set(e, -errno, "listen %s: %s", d->socket_path, strerror(errno));
+		if (rc == 0)
+			rc = sockfile_store(&srv->sf, d->fs, e);
+		if (rc < 0 && srv->sf.fd >= 0)
+			close(srv->sf.fd);
+		if (rc < 0)
+			sockfile_release(&srv->sf);
+	}
 	if (rc < 0)
 		return rc;
-	if (srv->sf.activated) {
+	if (srv->sf.adopted && strcmp(d->socket_path, srv->sf.path) != 0)
+		log_warn("serving %s, the socket taken over, not %s: a new path needs a "
+			 "restart that drops the state",
+			 srv->sf.path, d->socket_path);
+	if (srv->sf.adopted || srv->sf.activated)
 		snprintf(d->socket_path, sizeof(d->socket_path), "%s", srv->sf.path);
+	if (srv->sf.activated) {
 		log_info("listening on %s, passed by systemd: its SocketMode= and SocketGroup= "
 			 "apply, not socket.mode and socket.group",
 			 d->socket_path);
@@ -967,7 +1020,8 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	uv_signal_init(&srv.loop, &srv.sigterm);
 	uv_signal_init(&srv.loop, &srv.sigint);
 	uv_signal_init(&srv.loop, &srv.sighup);
-	srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
+	uv_signal_init(&srv.loop, &srv.sigusr2);
+	srv.sigterm.data = srv.sigint.data = srv.sighup.data = srv.sigusr2.data = &srv;
 	uv_signal_start(&srv.sigterm, server_on_signal, SIGTERM);
 	uv_signal_start(&srv.sigint, server_on_signal, SIGINT);
 	uv_idle_init(&srv.loop, &srv.wake);
@@ -976,6 +1030,7 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	srv.wake.data = srv.resume.data = srv.pass_end.data = &srv;
 	uv_check_start(&srv.pass_end, server_on_pass_end);
 	uv_signal_start(&srv.sighup, server_on_reload, SIGHUP);
+	uv_signal_start(&srv.sigusr2, server_on_upgrade, SIGUSR2);
 	rc = server_listen(&srv, e);
 	if (rc < 0) {
 		uv_close((uv_handle_t *) &srv.sigterm, NULL);
@@ -984,6 +1039,7 @@ int server_run(struct dispatch *x, struct errbuf *e)
 		uv_close((uv_handle_t *) &srv.resume, NULL);
 		uv_close((uv_handle_t *) &srv.pass_end, NULL);
 		uv_close((uv_handle_t *) &srv.sighup, NULL);
+		uv_close((uv_handle_t *) &srv.sigusr2, NULL);
 		uv_run(&srv.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&srv.loop);
 		free(srv.conns);
@@ -995,9 +1051,7 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	srv.region_check.data = srv.filler.data = &srv;
 	uv_timer_start(&srv.region_check, server_on_region_check, REGION_CHECK_MS, REGION_CHECK_MS);
 	log_serving(d);
-#ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "READY=1");
-#endif
+	fdstore_notify(d->fs, "READY=1");
 	uv_run(&srv.loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&srv.loop);
 	if (rc < 0)

@@ -15,12 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon/fdstore.h"
 #include "daemon/log.h"
 #include "daemon/sockfile.h"
 #include "proto/wire.h"
-
-/* sd_listen_fds(3): passed descriptors start here. */
-#define LISTEN_FDS_START 3
 
 int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t outlen,
 		     struct errbuf *e)
@@ -83,59 +81,129 @@ static void sockfile_init(struct sockfile *sf)
 	sf->lock_fd = sf->fd = -1;
 }
 
-int sockfile_inherit(struct sockfile *sf, struct errbuf *e)
+static int sockfile_lock(struct sockfile *sf, struct errbuf *e);
+
+/* The path a passed listening socket is bound to, into sf->path. */
+static int bound_path(struct sockfile *sf, int fd, const char *what, struct errbuf *e)
 {
-	const char *pid_s = getenv("LISTEN_PID"), *n_s = getenv("LISTEN_FDS");
 	struct sockaddr_un sun;
 	socklen_t len = sizeof(sun);
-	char *end;
-	long pid, n;
-	int fd = -1;
 
-	sockfile_init(sf);
-	if (pid_s == NULL || n_s == NULL)
-		return 0;
-	errno = 0;
-	pid = strtol(pid_s, &end, 10);
-	if (errno != 0 || *end != '\0' || pid <= 0)
-		return errbuf_set(e, -EINVAL, "LISTEN_PID is not a process id: '%s'", pid_s);
-	if (pid != (long) getpid())
-		return 0; /* meant for another process (we were forked or exec'd) */
-	n = strtol(n_s, &end, 10);
-	if (errno != 0 || *end != '\0' || n < 0 || n > 1024)
-		return errbuf_set(e, -EINVAL, "LISTEN_FDS is not a descriptor count: '%s'", n_s);
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (int i = LISTEN_FDS_START; i < LISTEN_FDS_START + n; i++) {
-		if (fcntl(i, F_SETFD, FD_CLOEXEC) < 0)
-			return errbuf_set(e, -EBADF,
-					  "LISTEN_FDS is %ld but descriptor %d is not open", n, i);
-		if (!is_unix_listener(i))
-			continue;
-		if (fd >= 0)
-			return errbuf_set(e, -EINVAL,
-					  "systemd passed several listening Unix sockets (%d and "
-					  "%d): give allocatord one",
-					  fd, i);
-		fd = i;
-	}
-	if (fd < 0)
-		return errbuf_set(
-		    e, -EINVAL,
-		    "systemd passed %ld descriptors (LISTEN_FDS) but no listening Unix "
-		    "stream socket: use ListenStream= with a path",
-		    n);
 	if (getsockname(fd, (struct sockaddr *) &sun, &len) < 0 ||
 	    len <= offsetof(struct sockaddr_un, sun_path) || sun.sun_path[0] == '\0')
 		return errbuf_set(e, -EINVAL,
-				  "the socket systemd passed has no path (abstract or unnamed): "
-				  "clients connect by path");
+				  "the socket %s has no path (abstract or unnamed): clients "
+				  "connect by path",
+				  what);
 	snprintf(sf->path, sizeof(sf->path), "%.*s",
 		 (int) (len - offsetof(struct sockaddr_un, sun_path)), sun.sun_path);
+	return 0;
+}
+
+/* Socket activation: the one listening socket systemd passed. */
+static int sockfile_activated(struct sockfile *sf, struct fdstore *fs, struct errbuf *e)
+{
+	int fd = -1, rc = fdstore_take_match(fs, is_unix_listener, &fd);
+
+	if (rc == -EEXIST)
+		return errbuf_set(e, -EINVAL,
+				  "systemd passed several listening Unix sockets (descriptor %d "
+				  "is one more): give allocatord one",
+				  fd);
+	/* What the daemon stored has been taken by now (regions, state):
+	 * anything left was meant as the socket. */
+	for (size_t i = 0; rc == 0 && fs != NULL && i < fs->npassed; i++)
+		if (fs->passed[i].fd >= 0)
+			return errbuf_set(
+			    e, -EINVAL,
+			    "descriptor %d (\"%s\") was passed (LISTEN_FDS) but no "
+			    "listening Unix stream socket: under systemd use ListenStream= "
+			    "with a path",
+			    fs->passed[i].fd, fs->passed[i].name);
+	if (rc == 0)
+		return 0;
 	sf->fd = fd;
+	rc = bound_path(sf, fd, "systemd passed", e);
+	if (rc < 0)
+		return rc;
 	sf->activated = true;
 	return 1;
+}
+
+/* The socket and lock a previous serving process stored ("listen",
+ * "lock"): the file at the path is ours as if we had bound it. The lock,
+ * kept by the store, is the same open file and so still ours; a store
+ * without it (a lock fd closed, an older daemon) means taking it again,
+ * which works unless another allocatord has it. */
+static int sockfile_adopt(struct sockfile *sf, struct fdstore *fs, int fd, struct errbuf *e)
+{
+	struct stat held, there;
+	int rc;
+
+	sf->fd = fd;
+	if (!is_unix_listener(fd))
+		return errbuf_set(
+		    e, -EINVAL, "the fd store's \"listen\" is not a listening Unix stream socket");
+	rc = bound_path(sf, fd, "taken over", e);
+	if (rc < 0)
+		return rc;
+	snprintf(sf->lock_path, sizeof(sf->lock_path), "%s.lock", sf->path);
+	sf->lock_fd = fdstore_take(fs, "lock");
+	if (sf->lock_fd >= 0 &&
+	    (fstat(sf->lock_fd, &held) < 0 || lstat(sf->lock_path, &there) < 0 ||
+	     held.st_dev != there.st_dev || held.st_ino != there.st_ino ||
+	     flock(sf->lock_fd, LOCK_EX | LOCK_NB) < 0)) {
+		log_warn("the fd store's \"lock\" is not %s held: taking it again", sf->lock_path);
+		close(sf->lock_fd);
+		sf->lock_fd = -1;
+	}
+	rc = sf->lock_fd < 0 ? sockfile_lock(sf, e) : 0;
+	if (rc < 0)
+		return rc;
+	if (lstat(sf->path, &there) < 0 || !S_ISSOCK(there.st_mode))
+		return errbuf_set(e, -ENOENT,
+				  "the socket file %s was removed or replaced while no allocatord "
+				  "served: clients cannot find the socket taken over",
+				  sf->path);
+	/* Only the lock's holder replaces the file: it is still ours. */
+	sf->dev = there.st_dev;
+	sf->ino = there.st_ino;
+	sf->bound = true;
+	sf->adopted = true;
+	return 1;
+}
+
+int sockfile_inherit(struct sockfile *sf, struct fdstore *fs, struct errbuf *e)
+{
+	int fd = fdstore_take(fs, "listen"), rc;
+
+	sockfile_init(sf);
+	rc = fd >= 0 ? sockfile_adopt(sf, fs, fd, e) : sockfile_activated(sf, fs, e);
+	if (rc < 0) {
+		if (sf->fd >= 0)
+			close(sf->fd);
+		sf->fd = -1;
+		sf->bound = false;
+		if (sf->lock_fd >= 0)
+			close(sf->lock_fd); /* never unlinked: the store may hold it */
+		sf->lock_fd = -1;
+	}
+	return rc;
+}
+
+int sockfile_store(const struct sockfile *sf, struct fdstore *fs, struct errbuf *e)
+{
+	int rc = 0;
+
+	if (sf->activated || sf->adopted)
+		return 0;
+	rc = fdstore_put(fs, "listen", sf->fd);
+	if (rc == 0)
+		rc = fdstore_put(fs, "lock", sf->lock_fd);
+	if (rc < 0)
+		return errbuf_set(e, rc, "cannot hand the socket %s to the fd store: %s", sf->path,
+				  strerror(-rc));
+	return 0;
 }
 
 /* Refuse a directory that anyone but us (or root) could write: they could

@@ -9,6 +9,10 @@
  * stale, so two daemons starting together cannot both decide to serve; and
  * at the stop the holder removes PATH only if it is still the file it bound
  * (same device and inode), so a daemon never removes another's socket.
+ * The socket and the lock are put in the fd store (sockfile_store): while
+ * the serving process is being replaced the store holds the lock, so no
+ * other allocatord takes the path meanwhile, and the socket stays open, so
+ * clients that connect wait in its backlog for the next serving process.
  *
  * Trust in the directory: the socket file is made and changed by path, so
  * whoever can write its directory could swap it for a symlink between two
@@ -27,6 +31,7 @@
 
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
+#include "daemon/fdstore.h"
 
 struct sockfile {
 	char path[108];      /* fits a sockaddr_un */
@@ -37,6 +42,7 @@ struct sockfile {
 	ino_t ino;
 	bool bound;     /* we made the file at path: remove it at the stop */
 	bool activated; /* fd came from systemd, whose file it is */
+	bool adopted;   /* fd and file taken over from the fd store */
 };
 
 /*
@@ -50,17 +56,25 @@ int sockfile_resolve(const char *cli, const struct config *c, char *out, size_t 
 		     struct errbuf *e);
 
 /*
- * The listening socket systemd passed, with sd_listen_fds(3) semantics and
- * no libsystemd: used only when $LISTEN_PID is this process; the descriptors
- * from 3 to 3 + $LISTEN_FDS - 1 must hold exactly one listening Unix stream
- * socket on a path (others, e.g. from an fd store, are left alone, marked
- * close-on-exec). LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset so that
- * children do not take them. Returns 1 with sf ready (sf->fd, sf->path,
- * sf->activated), 0 when nothing was passed (sf untouched but initialised),
- * or a negative errno with a message (-EINVAL: malformed variables, none or
- * several listening sockets, an abstract socket).
+ * The listening socket passed in fs (fdstore.h): first "listen", the one a
+ * previous serving process made and stored: its file is ours (removed at
+ * the stop, sf->bound), and so is the lock, passed as "lock" with its flock
+ * still held, or taken again (-EADDRINUSE if another allocatord has it);
+ * -ENOENT when the file at its path is gone or no longer a socket. Else,
+ * with sd_listen_fds(3) semantics, the one listening Unix stream socket
+ * passed under any name (socket activation: the file is systemd's,
+ * sf->activated); -EINVAL when several are, when the socket has no path,
+ * or when a descriptor nobody took is passed and none listens. Returns 1
+ * with sf ready (sf->fd, sf->path), 0 when nothing was passed (sf
+ * initialised), or a negative errno with a message (nothing left open).
  */
-int sockfile_inherit(struct sockfile *sf, struct errbuf *e);
+int sockfile_inherit(struct sockfile *sf, struct fdstore *fs, struct errbuf *e);
+
+/* Put the socket this daemon bound and its lock in the fd store as
+ * "listen" and "lock", so that they outlive it; nothing for a socket taken
+ * over or activated, or without a store. 0, or the errno of fdstore_put
+ * with a message. */
+int sockfile_store(const struct sockfile *sf, struct fdstore *fs, struct errbuf *e);
 
 /*
  * Take the path: check (or create, one level, mode 0755) its directory and

@@ -16,7 +16,8 @@ EXTRA_DIST += tests/doc/readme-tour
 # Built by plain make too: the benchmarks use it.
 noinst_LTLIBRARIES += tests/common/libtestcommon.la
 tests_common_libtestcommon_la_SOURCES = tests/common/seed.c tests/common/seed.h \
-	tests/common/daemon_proc.c tests/common/daemon_proc.h
+	tests/common/daemon_proc.c tests/common/daemon_proc.h \
+	tests/common/fdstore_sup.c tests/common/fdstore_sup.h
 
 # The daemon-per-test Check fixture of the suites that are libmemclient's
 # clients (tests/client, tests/memctl); they link libmemclient themselves.

@@ -146,15 +146,21 @@ static int become(const struct test_daemon_as *as)
 	return 0;
 }
 
+/* With keeper_bin NULL the daemon serves in the process started
+ * (--no-keeper), under valgrind when the suite runs under it; else
+ * keeper_bin ("" for the build tree's) is started as a keeper, never under
+ * valgrind (it would run valgrind's own binary as the serving process). */
 static int start(struct test_daemon *td, const char *socket, const struct test_daemon_as *as,
-		 const char *config_text, const char *const *args)
+		 const char *config_text, const char *const *args, const char *keeper_bin)
 {
+	bool valgrind = test_under_valgrind() && keeper_bin == NULL;
 	const char *argv[32];
 	char bin[512], vglog[192];
 	size_t argc = 0;
 	FILE *f;
 
 	memset(td, 0, sizeof(*td));
+	td->keeper = keeper_bin != NULL;
 	snprintf(td->dir, sizeof(td->dir), "/tmp/allocatord-test.XXXXXX");
 	if (mkdtemp(td->dir) == NULL) {
 		perror("mkdtemp");
@@ -175,7 +181,7 @@ static int start(struct test_daemon *td, const char *socket, const struct test_d
 	snprintf(td->config, sizeof(td->config), "%s/allocatord.conf", td->dir);
 	snprintf(vglog, sizeof(vglog), "--log-file=%s/valgrind.log", td->dir);
 
-	if (test_under_valgrind()) {
+	if (valgrind) {
 		argv[argc++] = "valgrind";
 		argv[argc++] = "--quiet";
 		argv[argc++] = "--error-exitcode=99";
@@ -183,7 +189,13 @@ static int start(struct test_daemon *td, const char *socket, const struct test_d
 		argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
 		argv[argc++] = vglog;
 	}
-	argv[argc++] = test_build_path("daemon/allocatord", bin, sizeof(bin));
+	if (keeper_bin != NULL && *keeper_bin != '\0')
+		snprintf(bin, sizeof(bin), "%s", keeper_bin);
+	else
+		test_build_path("daemon/allocatord", bin, sizeof(bin));
+	argv[argc++] = bin;
+	if (keeper_bin == NULL)
+		argv[argc++] = "--no-keeper";
 	argv[argc++] = "-s";
 	argv[argc++] = td->socket;
 	if (config_text != NULL) {
@@ -219,7 +231,7 @@ static int start(struct test_daemon *td, const char *socket, const struct test_d
 				perror("test_daemon_start_as");
 				_exit(127);
 			}
-			if (!test_under_valgrind()) {
+			if (!valgrind) {
 				fexecve(bin_fd, (char *const *) argv, environ);
 				perror(bin);
 				_exit(127);
@@ -230,7 +242,7 @@ static int start(struct test_daemon *td, const char *socket, const struct test_d
 		_exit(127);
 	}
 	/* Up to 10 s (60 under valgrind) for the socket to accept. */
-	for (int i = 0; i < (test_under_valgrind() ? 6000 : 1000); i++) {
+	for (int i = 0; i < (valgrind ? 6000 : 1000); i++) {
 		int status;
 
 		if (accepts(td->socket))
@@ -252,13 +264,49 @@ static int start(struct test_daemon *td, const char *socket, const struct test_d
 int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
 			 const char *const *args)
 {
-	return start(td, socket, NULL, config_text, args);
+	return start(td, socket, NULL, config_text, args, NULL);
+}
+
+int test_daemon_start_keeper(struct test_daemon *td, const char *bin, const char *config_text,
+			     const char *const *args)
+{
+	return start(td, NULL, NULL, config_text, args, bin != NULL ? bin : "");
+}
+
+pid_t test_daemon_serving_pid(const struct test_daemon *td)
+{
+	char path[64];
+	long pid = 0;
+	FILE *f;
+
+	if (!td->keeper)
+		return td->pid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int) td->pid, (int) td->pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return (pid_t) pid;
+}
+
+pid_t test_daemon_next_serving(const struct test_daemon *td, pid_t old)
+{
+	for (int i = 0; i < 1000; i++) {
+		pid_t pid = test_daemon_serving_pid(td);
+
+		if (pid != 0 && pid != old)
+			return pid;
+		sleep_ms(10);
+	}
+	return 0;
 }
 
 int test_daemon_start_as(struct test_daemon *td, const struct test_daemon_as *as,
 			 const char *config_text, const char *const *args)
 {
-	return start(td, NULL, as, config_text, args);
+	return start(td, NULL, as, config_text, args, NULL);
 }
 
 static void remove_dir(struct test_daemon *td)

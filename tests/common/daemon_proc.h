@@ -12,7 +12,8 @@
 #include <sys/types.h>
 
 struct test_daemon {
-	pid_t pid;
+	pid_t pid;   /* the process started: the serving one, or the keeper */
+	bool keeper; /* started as a keeper (test_daemon_start_keeper) */
 	char dir[64];
 	char socket[100]; /* fits a sockaddr_un */
 	char config[128];
@@ -22,8 +23,8 @@ struct test_daemon {
 /*
  * Start the daemon with config_text (NULL: the built-in default) and extra
  * arguments (NULL-terminated, may be NULL), and wait until it accepts
- * connections. Returns 0, or -1 with the reason and the daemon's log on
- * stderr (the daemon, if it started, is stopped).
+ * connections. It runs with --no-keeper: td->pid is the serving process. Returns 0, or -1 with the
+ * reason and the daemon's log on stderr (the daemon, if it started, is stopped).
  */
 int test_daemon_start(struct test_daemon *td, const char *config_text, const char *const *args);
 
@@ -36,6 +37,20 @@ int test_daemon_start_small(struct test_daemon *td, const char *settings);
  * temporary directory. */
 int test_daemon_start_at(struct test_daemon *td, const char *socket, const char *config_text,
 			 const char *const *args);
+
+/* The same without --no-keeper: td->pid is the keeper, which runs the
+ * serving process (never under valgrind). bin: the program to start (a
+ * copy of allocatord, for an upgrade), NULL for the build tree's. */
+int test_daemon_start_keeper(struct test_daemon *td, const char *bin, const char *config_text,
+			     const char *const *args);
+
+/* The pid of the process serving clients: td->pid, or the keeper's child
+ * (0 while none runs). */
+pid_t test_daemon_serving_pid(const struct test_daemon *td);
+
+/* Wait (up to 10 s) until a serving process other than old runs, and
+ * return its pid (0 if none came). */
+pid_t test_daemon_next_serving(const struct test_daemon *td, pid_t old);
 
 /* Who a daemon that is not root runs as. */
 struct test_daemon_as {

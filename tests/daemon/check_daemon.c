@@ -29,6 +29,7 @@ int main(void)
 	srunner_add_suite(sr, reload_suite());
 	srunner_add_suite(sr, socket_suite());
 	srunner_add_suite(sr, holes_suite());
+	srunner_add_suite(sr, takeover_suite());
 	srunner_add_suite(sr, io_abuse_suite());
 	srunner_add_suite(sr, hostile_suite());
 	srunner_run_all(sr, CK_NORMAL);

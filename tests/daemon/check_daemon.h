@@ -23,6 +23,7 @@ Suite *steady_suite(void);
 Suite *reload_suite(void);
 Suite *socket_suite(void);
 Suite *holes_suite(void);
+Suite *takeover_suite(void);
 Suite *io_abuse_suite(void);
 Suite *hostile_suite(void);
 

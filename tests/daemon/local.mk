@@ -25,7 +25,8 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_steady.c \
 	tests/daemon/test_reload.c \
 	tests/daemon/test_socket.c \
-	tests/daemon/test_holes.c
+	tests/daemon/test_holes.c \
+	tests/daemon/test_takeover.c
 tests_daemon_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS) $(LIBUV_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_daemon_check_daemon_LDADD = daemon/libdaemon.la tests/common/libtestcommon.la $(CHECK_LIBS)
 TESTS += tests/daemon/check_daemon

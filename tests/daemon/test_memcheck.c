@@ -251,12 +251,12 @@ START_TEST(test_memcheck_region_reserve_stops_when_room_runs_out)
 	     &c);
 	/* 1 MiB region; 1/64 of 64 MiB = 1 MiB reserve; 1.5 MiB available */
 	put("/proc/meminfo", "MemTotal: 65536 kB\nMemAvailable: 1536 kB\n");
-	ck_assert_int_eq(region_create(&r, &c.regions[0], 0, false, &e), -ENOMEM);
+	ck_assert_int_eq(region_create(&r, &c.regions[0], 0, false, NULL, &e), -ENOMEM);
 	ck_assert_msg(strstr(e.msg, "region 'r': stopped reserving at 0 B of 1.0 MiB: only 512.0 "
 				    "KiB of memory left") != NULL,
 		      "%s", e.msg);
 	put("/proc/meminfo", "MemTotal: 65536 kB\nMemAvailable: 4096 kB\n");
-	ck_assert_int_eq(region_create(&r, &c.regions[0], 0, false, &e), 0);
+	ck_assert_int_eq(region_create(&r, &c.regions[0], 0, false, NULL, &e), 0);
 	region_destroy(&r);
 	config_free(&c);
 }

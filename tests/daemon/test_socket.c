@@ -83,8 +83,8 @@ static pid_t spawn(const struct scratch *sc, const char *sock, int listen_fd, co
 			setenv("LISTEN_FDS", "1", 1);
 			setenv("LISTEN_PID", me, 1);
 		}
-		execl(test_build_path("daemon/allocatord", bin, sizeof(bin)), "allocatord", "-c",
-		      sc->config, "-s", sock, (char *) NULL);
+		execl(test_build_path("daemon/allocatord", bin, sizeof(bin)), "allocatord",
+		      "--no-keeper", "-c", sc->config, "-s", sock, (char *) NULL);
 		_exit(127);
 	}
 	close(gate[1]);

@@ -22,7 +22,8 @@ static char out[16384], err[16384];
 static const char small_config[] =
     "regions = ({ name = \"r\"; pools = ({ name = \"p\"; block_size = 64; blocks = 64; }); });\n";
 
-/* Run allocatord with args (NULL-terminated), capturing output. */
+/* Run allocatord with args (NULL-terminated), capturing output: serving
+ * in the process started (--no-keeper), whose start-up is what fails. */
 static int run_daemon(const char *const *args)
 {
 	const char *argv[16];
@@ -30,6 +31,7 @@ static int run_daemon(const char *const *args)
 	size_t n = 0;
 
 	argv[n++] = test_build_path("daemon/allocatord", bin, sizeof(bin));
+	argv[n++] = "--no-keeper";
 	for (size_t i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;

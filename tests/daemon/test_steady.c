@@ -1,7 +1,7 @@
 /*
  * Steady state: after warm-up, requests do not call malloc in the daemon.
  * An LD_PRELOAD shim (plugins/malloc_count.c) counts the daemon's malloc,
- * calloc and realloc calls and reports them on SIGUSR2.
+ * calloc and realloc calls and reports them on SIGUSR1.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -26,7 +26,7 @@ static long read_count(struct test_daemon *td, const char *file)
 	long v = -1;
 
 	unlink(file);
-	kill(td->pid, SIGUSR2);
+	kill(td->pid, SIGUSR1);
 	for (int i = 0; i < 500 && v < 0; i++) {
 		FILE *f = fopen(file, "r");
 

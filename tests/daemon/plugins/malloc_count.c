@@ -1,6 +1,6 @@
 /*
  * An LD_PRELOAD shim for the daemon's no-malloc-per-request test: counts
- * malloc, calloc and realloc calls and, on SIGUSR2, writes the count to the
+ * malloc, calloc and realloc calls and, on SIGUSR1, writes the count to the
  * file named by $ALLOCATORD_MALLOC_COUNT_FILE (async-signal-safe: open,
  * write, close only).
  */
@@ -58,5 +58,5 @@ __attribute__((constructor)) static void malloc_count_init(void)
 {
 	count_file = getenv("ALLOCATORD_MALLOC_COUNT_FILE");
 	if (count_file != NULL)
-		signal(SIGUSR2, write_count);
+		signal(SIGUSR1, write_count);
 }
