@@ -181,6 +181,11 @@ static void fill_status(struct mc_status *st, const Allocd__StatusReply *sr)
 	st->config_loaded_unix_ms = sr->config_loaded_unix_ms;
 	st->reloads_refused = sr->reloads_refused;
 	snprintf(st->reload_error, sizeof(st->reload_error), "%s", sr->reload_error);
+	st->takeovers = sr->takeovers;
+	st->last_takeover_unix_ms = sr->last_takeover_unix_ms;
+	st->state_since_unix_ms = sr->state_since_unix_ms;
+	st->keeper_pid = sr->keeper_pid;
+	st->detached = sr->detached;
 }
 
 static void fill_region(struct mc_region_status *rs, const Allocd__RegionStats *r)

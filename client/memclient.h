@@ -341,6 +341,19 @@ struct mc_status {
 	uint64_t config_loaded_unix_ms;
 	uint64_t reloads_refused;
 	char reload_error[512];
+	/* Takeovers: pid above is the process serving now; the books,
+	 * regions and socket outlive it, and a new one takes them over when
+	 * it dies or is upgraded (allocatord(8)). How many takeovers since
+	 * the state was created (the cold start, state_since_unix_ms; 0 from
+	 * a daemon without takeovers), when the last one was (0: none), the
+	 * keeper process that restarts serving processes (0: none, e.g.
+	 * under systemd), and sessions waiting for their client to resume
+	 * after a takeover. */
+	uint64_t takeovers;
+	uint64_t last_takeover_unix_ms;
+	uint64_t state_since_unix_ms;
+	uint32_t keeper_pid;
+	uint32_t detached;
 };
 
 /* Daemon status and up to max regions this client may use (*n = how many). */

@@ -45,6 +45,7 @@ uint32_t daemon_hold_limit(const struct config *c)
 static void daemon_release(struct daemon *d)
 {
 	object_table_destroy(&d->table);
+	state_close(&d->state);
 	holds_destroy(&d->holds);
 	tenants_destroy(&d->tenants);
 	arena_destroy(&d->arena);
@@ -58,17 +59,53 @@ static bool taking_over(const struct config *c, const struct fdstore *fs)
 	char name[FDSTORE_NAME_MAX];
 
 	for (size_t i = 0; i < c->nregions; i++) {
-		region_store_name(c->regions[i].name, name);
+		region_store_name(c->regions[i].name, false, name);
 		if (fdstore_has(fs, name))
 			return true;
 	}
 	return false;
 }
 
-int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
-		struct errbuf *e)
+/* A region's memfd (or its shared bits', or the books) passed under name
+ * that nobody will use: closed, and removed from the store, so that it
+ * does not outlive this start. */
+static void drop_stored(struct fdstore *fs, const char *name)
 {
-	int rc;
+	int fd = fdstore_take(fs, name);
+
+	if (fd < 0)
+		return;
+	close(fd);
+	if (fdstore_remove(fs, name) < 0)
+		log_warn("%s: the fd store keeps it: it goes at the next restart", name);
+}
+
+/* The regions passed (memfds and shared bits) that the state does not
+ * serve: all of them when a passed state was dropped (--discard-state: the
+ * cold start makes its regions afresh; one whose size changed could not
+ * be adopted anyway), else those of the state's regions the configuration
+ * dropped (now tombstones, with no memfd). */
+static void drop_stored_regions(struct fdstore *fs, const struct state *st, bool all)
+{
+	char name[FDSTORE_NAME_MAX];
+
+	for (size_t i = 0; all && fs != NULL && i < fs->npassed; i++)
+		if (strncmp(fs->passed[i].name, "region.", 7) == 0 ||
+		    strncmp(fs->passed[i].name, "bits.", 5) == 0) {
+			snprintf(name, sizeof(name), "%s", fs->passed[i].name);
+			drop_stored(fs, name);
+		}
+	for (uint32_t i = 0; !all && i < st->nregions; i++)
+		for (int bits = 0; bits < 2 && (st->regions[i].flags & STATE_GONE); bits++) {
+			region_store_name(st->regions[i].name, bits, name);
+			drop_stored(fs, name);
+		}
+}
+
+int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
+		bool discard_state, struct errbuf *e)
+{
+	int state_fd = fdstore_take(fs, "state"), rc;
 
 	memset(d, 0, sizeof(*d));
 	/* Before any region exists: a configuration bigger than what the
@@ -76,13 +113,30 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdsto
 	 * takeover the regions are reserved already (MemAvailable counts them
 	 * as used, so the check would count them twice); a region new in this
 	 * configuration is still reserved in steps that stop at a shortfall
-	 * (region.c). */
+	 * (region.c). The state ("state" in the store, state.h) is checked
+	 * against cfg before anything is built, so that a layout it does not
+	 * fit is named as such (with the way out) and not as whatever
+	 * adopting a region would trip over first. */
+	rc = state_open(&d->state, state_fd, cfg, discard_state, e);
+	if (rc < 0)
+		return rc;
+	/* Books are indices into the state's directory: without the state
+	 * they mean nothing, and a new start keeps fresh ones (books.h). */
+	if (!d->state.taken_over)
+		drop_stored(fs, "books");
+	if (state_fd >= 0 && !d->state.taken_over)
+		drop_stored_regions(fs, &d->state, true);
 	rc = taking_over(cfg, fs) ? 0 : memcheck_config(cfg, e);
-	if (rc < 0)
+	if (rc == 0)
+		rc = object_table_build(&d->table, cfg, dry_run, fs, e);
+	if (rc == 0)
+		rc = state_reconcile(&d->state, &d->table, e);
+	if (rc < 0) {
+		object_table_destroy(&d->table);
+		state_close(&d->state);
 		return rc;
-	rc = object_table_build(&d->table, cfg, dry_run, fs, e);
-	if (rc < 0)
-		return rc;
+	}
+	drop_stored_regions(fs, &d->state, false);
 	/* A shallow copy until success: on failure the caller keeps cfg. */
 	d->cfg = *cfg;
 	d->max_batch = wire_max_batch(cfg->max_frame);

@@ -17,6 +17,7 @@
 #include "daemon/holds.h"
 #include "daemon/object_table.h"
 #include "daemon/session.h"
+#include "daemon/state.h"
 #include "daemon/tenant.h"
 
 #define WIRE_PROTOCOL_VERSION 1u
@@ -24,6 +25,7 @@
 struct daemon {
 	struct config cfg;
 	struct object_table table;
+	struct state state; /* what the table's indices mean to a takeover */
 	struct holds holds;
 	struct arena arena;     /* decode + reply, reset per request */
 	struct session **slots; /* max_clients entries */
@@ -50,14 +52,19 @@ struct daemon {
 };
 
 /*
- * Take over *cfg (it is moved into d and zeroed) and build the object table.
- * fs (NULL: no store, as in tests, fuzzers and --check-config) is what
- * outlives this process: regions passed in it are served again, new ones
- * are put in it (region_create). Returns 0, or a negative errno with a
- * message in e; on error d is empty and cfg still belongs to the caller.
+ * Take over *cfg (it is moved into d and zeroed) and build the object table
+ * and the state (state.h). fs (NULL: no store, as in tests, fuzzers and
+ * --check-config) is what outlives this process: regions passed in it are
+ * served again, new ones are put in it (region_create); a "state" passed
+ * in it is checked against cfg and followed -- the table is numbered as it
+ * says -- and d->state.taken_over is set. A state that does not fit is an
+ * error naming why, unless discard_state: then it is dropped with a
+ * warning, with the regions passed beside it, and the start is a cold one.
+ * Returns 0, or a negative errno with a message in e; on error d is empty
+ * and cfg still belongs to the caller.
  */
 int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
-		struct errbuf *e);
+		bool discard_state, struct errbuf *e);
 
 /* Release everything. Sessions still open are released without reclaim
  * (their allocators go with them): end them with ops_end_session() first

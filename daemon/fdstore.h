@@ -22,11 +22,10 @@
  *                    judges the socket file stale or takes the path, even
  *                    when no serving process runs (sockfile.h)
  *   "region.<name>"  a region's memfd, adopted by region_create
- * A region's shared-bits memfd is NOT stored: it is sealed
- * F_SEAL_FUTURE_WRITE so that clients cannot write it, which also forbids
- * the writable mapping a new serving process would need (mmap fails with
- * EPERM). The bits are derived (a pool block's "two or more holders") and a
- * takeover makes a new bits memfd; a resumed client maps the new one.
+ *   "bits.<name>"    its shared-bits memfd (region.h: writable for the
+ *                    daemon, read-only for clients), adopted with it, so
+ *                    that a client's mapping of the bits stays the one the
+ *                    daemon writes
  * An unnamed listening socket (socket activation: its name is the socket
  * unit's, or "unknown") is found by sockfile_inherit as before.
  *

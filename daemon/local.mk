@@ -10,6 +10,7 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/log.c daemon/log.h \
 	daemon/region.c daemon/region.h \
 	daemon/object_table.c daemon/object_table.h \
+	daemon/state.c daemon/state.h daemon/state_dir.c daemon/state_dir.h \
 	daemon/holds.c daemon/holds.h \
 	daemon/session.c daemon/session.h \
 	daemon/tenant.c daemon/tenant.h \

@@ -32,7 +32,8 @@ enum { EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_INCONSISTENT = 3 };
 
 static void usage(void)
 {
-	printf("Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--no-keeper] [--check-config]\n"
+	printf("Usage: allocatord [-c FILE] [-s SOCKET] [-l LEVEL] [--no-keeper]\n"
+	       "                  [--discard-state] [--check-config]\n"
 	       "Serve shared-memory block pools and TLSF heaps to local processes.\n"
 	       "\n"
 	       "  -c, --config FILE     configuration file (libconfig syntax); without it the\n"
@@ -48,6 +49,12 @@ static void usage(void)
 	       "                        that its memory fits here (MemAvailable, cgroup,\n"
 	       "                        huge pages, rlimits), print the layout and the sizes\n"
 	       "                        and exit (0 if valid, 1 if not)\n"
+	       "      --discard-state   a state left by the serving process before this one\n"
+	       "                        that does not fit (damaged, of a newer format, or of\n"
+	       "                        another layout of regions and objects) is dropped\n"
+	       "                        with a warning and the daemon starts afresh: every\n"
+	       "                        hold of it is lost; without this option such a state\n"
+	       "                        stops the start (exit status 1)\n"
 	       "  -h, --help            show this help and exit\n"
 	       "  -V, --version         show the version and exit\n"
 	       "\n"
@@ -73,6 +80,28 @@ static void usage(void)
 	       WIRE_SOCKET_SYSTEM, WIRE_SOCKET_NAME);
 }
 
+/* Serving starts: the state records it (and counts a takeover) before the
+ * first client is served, then goes to the store (the same memfd again
+ * after a takeover: the store replaces it by itself); the takeover's line
+ * says what was taken over. */
+static int state_serving(struct daemon *d, struct fdstore *fs, uint64_t began_ms, struct errbuf *e)
+{
+	int rc = state_started(&d->state, fs->keeper, daemon_wall_ms(), e);
+
+	if (rc == 0) {
+		rc = fdstore_put(fs, "state", d->state.fd);
+		if (rc < 0)
+			errbuf_set(e, rc, "state: cannot hand it to the fd store: %s",
+				   strerror(-rc));
+	}
+	if (rc == 0 && d->state.taken_over)
+		log_info("takeover %llu: %u session%s, %u hold%s, rebuilt in %llu ms",
+			 (unsigned long long) d->state.takeovers, d->nsessions, log_s(d->nsessions),
+			 holds_count(&d->holds), log_s(holds_count(&d->holds)),
+			 (unsigned long long) (daemon_now_ms() - began_ms));
+	return rc;
+}
+
 /* --check-config's report: the layout, then what it needs of memory
  * against what this process may use here. */
 static void print_check(const struct config *c)
@@ -88,19 +117,21 @@ static void print_check(const struct config *c)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_NO_KEEPER };
+	enum { OPT_CHECK = 256, OPT_NO_KEEPER, OPT_DISCARD };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"check-config", no_argument, NULL, OPT_CHECK},
 	    {"no-keeper", no_argument, NULL, OPT_NO_KEEPER},
+	    {"discard-state", no_argument, NULL, OPT_DISCARD},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *file = NULL, *socket = NULL;
-	bool check = false, level_set = false, no_keeper = false;
+	bool check = false, level_set = false, no_keeper = false, discard = false;
+	uint64_t began_ms = daemon_now_ms();
 	enum log_level level = LOG_INFO;
 	struct errbuf e;
 	struct config cfg;
@@ -133,6 +164,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_KEEPER:
 			no_keeper = true;
+			break;
+		case OPT_DISCARD:
+			discard = true;
 			break;
 		case 'h':
 			usage();
@@ -184,7 +218,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 
-	rc = daemon_init(&d, &cfg, check, check ? NULL : &fs, &e);
+	rc = daemon_init(&d, &cfg, check, check ? NULL : &fs, discard, &e);
 	if (rc < 0) {
 		log_error("%s", e.msg);
 		config_free(&cfg);
@@ -209,7 +243,9 @@ int main(int argc, char **argv)
 		print_check(&d.cfg);
 		printf("would listen on %s\n", d.socket_path);
 	} else if (rc == 0) {
-		rc = server_run(&x, &e);
+		rc = state_serving(&d, &fs, began_ms, &e);
+		if (rc == 0)
+			rc = server_run(&x, &e);
 		if (rc == 0 && daemon_verify_idle(&d, &e) < 0) {
 			log_error("BUG: at stop: %s", e.msg);
 			dispatch_fini(&x);

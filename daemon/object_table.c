@@ -167,8 +167,10 @@ static int stage_region(const struct object_table *l, struct object_table *add,
 	struct object *o;
 	int rc;
 
+	/* A removed region has no settings left, nor a name: one of the
+	 * same name is a new region. */
 	for (size_t i = 0; i < l->nregions && r == NULL; i++)
-		if (strcmp(l->regions[i]->cfg->name, cr->name) == 0)
+		if (!l->regions[i]->gone && strcmp(l->regions[i]->cfg->name, cr->name) == 0)
 			r = l->regions[i];
 	if (r == NULL) {
 		if (l->nregions + add->nregions >= WIRE_MAX_REGIONS)
@@ -258,8 +260,10 @@ void object_table_cancel(const struct object_table *l, struct object_table *add)
 	for (size_t i = 0; i < add->nregions; i++) {
 		if (add->regions[i]->adopted)
 			continue;
-		region_store_name(add->regions[i]->cfg->name, name);
-		fdstore_remove(l->fs, name);
+		for (int bits = 0; bits < 2; bits++) {
+			region_store_name(add->regions[i]->cfg->name, bits, name);
+			fdstore_remove(l->fs, name);
+		}
 	}
 	object_table_destroy(add);
 }
@@ -358,16 +362,137 @@ void object_table_remove_region(struct object_table *l, struct region *r)
 	char name[FDSTORE_NAME_MAX];
 	int rc;
 
-	region_store_name(r->cfg->name, name);
-	rc = fdstore_remove(l->fs, name);
-	if (rc < 0)
-		log_warn("region '%s': the fd store keeps its memfd (%s): it goes at the next "
-			 "restart",
-			 r->cfg->name, strerror(-rc));
+	for (int bits = 0; bits < 2; bits++) {
+		region_store_name(r->cfg->name, bits, name);
+		rc = fdstore_remove(l->fs, name);
+		if (rc < 0)
+			log_warn("region '%s': the fd store keeps its %s (%s): it goes at the "
+				 "next restart",
+				 r->cfg->name, bits ? "shared-bits memfd" : "memfd", strerror(-rc));
+	}
 	region_destroy(r);
 	r->gone = true;
 	r->filling = false; /* nothing left to fill (server.c) */
 	r->cfg = NULL;
+}
+
+struct object *object_table_tombstone(enum obj_kind kind, const char *name, struct region *r)
+{
+	struct object *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	o->kind = kind;
+	o->gone = true;
+	o->region = r;
+	return o;
+}
+
+struct region *object_table_tombstone_region(void)
+{
+	struct region *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->gone = true;
+	r->fd = r->bits_fd = r->bits_ro_fd = -1; /* what region_destroy closes */
+	return r;
+}
+
+/* One kind of entry (regions or objects) for is_reordering. */
+struct entry_ops {
+	uint32_t (*index)(const void *);
+	bool (*gone)(const void *);
+};
+
+/* Does v (n entries) hold each of l's m entries (l_v) exactly once, and
+ * otherwise only tombstones? Each entry of l knows its index in l, so
+ * this is O(n + m); seen: m flags, zeroed. */
+static bool is_reordering(void *const *l_v, size_t m, void *const *v, size_t n,
+			  const struct entry_ops *ops, bool *seen)
+{
+	size_t found = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		uint32_t k;
+
+		if (v[j] == NULL)
+			return false;
+		k = ops->index(v[j]);
+		if (k < m && l_v[k] == v[j]) {
+			if (seen[k])
+				return false;
+			seen[k] = true;
+			found++;
+		} else if (!ops->gone(v[j])) {
+			return false;
+		}
+	}
+	return found == m;
+}
+
+static uint32_t object_index(const void *o)
+{
+	return ((const struct object *) o)->index;
+}
+
+static bool object_gone(const void *o)
+{
+	return ((const struct object *) o)->gone;
+}
+
+static uint32_t region_index(const void *r)
+{
+	return ((const struct region *) r)->index;
+}
+
+static bool region_gone(const void *r)
+{
+	return ((const struct region *) r)->gone;
+}
+
+int object_table_reorder(struct object_table *l, struct region **regions, size_t nregions,
+			 struct object **objects, size_t nobjects)
+{
+	static const struct entry_ops region_ops = {region_index, region_gone};
+	static const struct entry_ops object_ops = {object_index, object_gone};
+	size_t m = l->nregions > l->nobjects ? l->nregions : l->nobjects;
+	bool *seen = calloc(m + 1, sizeof(*seen));
+	struct object **by_name;
+	int rc = -EINVAL;
+
+	if (seen == NULL)
+		return -ENOMEM;
+	if (nregions > WIRE_MAX_REGIONS ||
+	    !is_reordering((void *const *) l->regions, l->nregions, (void *const *) regions,
+			   nregions, &region_ops, seen))
+		goto out;
+	memset(seen, 0, m * sizeof(*seen));
+	if (!is_reordering((void *const *) l->objects, l->nobjects, (void *const *) objects,
+			   nobjects, &object_ops, seen))
+		goto out;
+	rc = -ENOMEM;
+	by_name = calloc(nobjects ? nobjects : 1, sizeof(*by_name));
+	if (by_name == NULL)
+		goto out;
+	free(l->regions);
+	free(l->objects);
+	free(l->by_name);
+	l->regions = regions;
+	l->nregions = nregions;
+	l->objects = objects;
+	l->nobjects = nobjects;
+	l->by_name = by_name;
+	for (size_t i = 0; i < nregions; i++)
+		regions[i]->index = (uint32_t) i;
+	for (size_t i = 0; i < nobjects; i++)
+		objects[i]->index = (uint32_t) i;
+	index_by_name(l);
+	rc = 0;
+out:
+	free(seen);
+	return rc;
 }
 
 void object_table_destroy(struct object_table *l)

@@ -135,6 +135,29 @@ void object_table_remove(struct object_table *l, struct object *o);
  * fd store. */
 void object_table_remove_region(struct object_table *l, struct region *r);
 
+/*
+ * A takeover's tombstones (state.h): an object or region the books know by
+ * its index but the configuration no longer has. Like a reload's: gone,
+ * cfg NULL, no allocator (everything zero, which object_table_destroy
+ * and every walk over removed objects take), no memfd. o's region is r
+ * (the pools' for a group). NULL when out of memory; free() one that
+ * object_table_reorder did not adopt.
+ */
+struct object *object_table_tombstone(enum obj_kind kind, const char *name, struct region *r);
+struct region *object_table_tombstone_region(void);
+
+/*
+ * Renumber l: regions[i] (objects[i]) becomes index i. Each region and
+ * object of l must be in the arrays exactly once; the others must be
+ * tombstones, which l adopts. Pointers stay (groups' members, choice
+ * functions, shared bits), indices change (o->index, r->index: sessions'
+ * region masks are made afterwards), by_name is rebuilt. On success l owns
+ * both arrays and its old ones are freed; -EINVAL (not such a reordering)
+ * or -ENOMEM leave l as it was. O(objects log objects).
+ */
+int object_table_reorder(struct object_table *l, struct region **regions, size_t nregions,
+			 struct object **objects, size_t nobjects);
+
 /* Release everything; safe on a zeroed struct. On a staged table, only
  * what was staged (not the regions of the table it was staged against). */
 void object_table_destroy(struct object_table *l);

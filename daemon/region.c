@@ -14,16 +14,49 @@
 #include "daemon/memcheck.h"
 #include "daemon/region.h"
 
-/* The shared bits: zeroed (a new memfd or anonymous memory), mapped RW,
- * then sealed so that nobody else can ever write them. */
-static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_run,
-		       struct errbuf *e)
+#define BITS_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* A new shared-bits memfd of size bytes, zeroed, mode 0400 and sealed
+ * (region.h says why not against writes). 0 or a negative errno. */
+static int bits_make(struct region *r, const char *name, size_t size)
 {
-	const unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
+	r->bits_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (r->bits_fd < 0 || ftruncate(r->bits_fd, (off_t) size) < 0 ||
+	    fchmod(r->bits_fd, S_IRUSR) < 0 || fcntl(r->bits_fd, F_ADD_SEALS, BITS_SEALS) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The bits memfd fd of a takeover: sealed as bits_make seals, so that no
+ * client can have shrunk it under the mapping. Its size is the one it was
+ * made with; pools past it (a reload's, then a restart) keep private bits
+ * as after the reload (object_table.c). 0 or -EINVAL. */
+static int bits_adopt(struct region *r, int fd, size_t *size)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	r->bits_fd = fd;
+	if (seals < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if ((seals & BITS_SEALS) != BITS_SEALS || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return -EINVAL;
+	*size = (size_t) st.st_size;
+	return 0;
+}
+
+/* The shared bits: taken over from fs ("bits.<region>") or made new and put
+ * there, mapped RW, and opened a second time read-only for clients. A bits
+ * file taken over keeps what it says until the books are rebuilt, which
+ * rewrites every word (so that no client ever reads a bit cleared on the
+ * way). Dry run: private anonymous memory. */
+static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_run,
+		       struct fdstore *fs, struct errbuf *e)
+{
+	char name[FDSTORE_NAME_MAX], path[64];
 	size_t size = cfg->bits_size;
-	char name[WIRE_NAME_MAX + 8];
 	void *p = NULL;
-	int rc = 0;
+	int rc = 0, fd;
 
 	if (dry_run) {
 		if (size > 0)
@@ -32,26 +65,29 @@ static int bits_create(struct region *r, const struct cfg_region *cfg, bool dry_
 		if (p == MAP_FAILED)
 			rc = -errno;
 	} else {
-		snprintf(name, sizeof(name), "%s.bits", cfg->name);
-		r->bits_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (r->bits_fd < 0 || ftruncate(r->bits_fd, (off_t) size) < 0)
-			rc = -errno;
+		region_store_name(cfg->name, true, name);
+		fd = fdstore_take(fs, name);
+		rc = fd >= 0 ? bits_adopt(r, fd, &size) : bits_make(r, name, size);
+		if (rc == 0 && fd < 0)
+			rc = fdstore_put(fs, name, r->bits_fd);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", r->bits_fd);
+		if (rc == 0) {
+			r->bits_ro_fd = open(path, O_RDONLY | O_CLOEXEC);
+			rc = r->bits_ro_fd < 0 ? -errno : 0;
+		}
 		if (rc == 0 && size > 0) {
 			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->bits_fd, 0);
 			if (p == MAP_FAILED)
 				rc = -errno;
 		}
-		/* After the mapping: F_SEAL_FUTURE_WRITE spares mappings made before. */
-		if (rc == 0 && fcntl(r->bits_fd, F_ADD_SEALS, seals) < 0) {
-			rc = -errno;
-			if (p != NULL)
-				munmap(p, size);
-		}
 	}
 	if (rc < 0)
-		return errbuf_set(e, rc,
-				  "region '%s': cannot set up its %zu bytes of shared bits: %s",
-				  cfg->name, size, strerror(-rc));
+		return errbuf_set(
+		    e, rc, "region '%s': cannot set up its %zu bytes of shared bits: %s", cfg->name,
+		    size,
+		    rc == -EINVAL ? "the memfd taken over is not sealed as allocatord "
+				    "seals shared bits"
+				  : strerror(-rc));
 	r->bits = p;
 	r->bits_size = size;
 	return 0;
@@ -199,6 +235,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	r->bits_fd = -1;
+	r->bits_ro_fd = -1;
 	r->cfg = cfg;
 	r->index = index;
 	r->size = cfg->size;
@@ -216,7 +253,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 		goto bits;
 	}
 
-	region_store_name(cfg->name, name);
+	region_store_name(cfg->name, false, name);
 	fd = fdstore_take(fs, name);
 	rc = fd >= 0 ? region_adopt(r, cfg, fd, e) : region_make(r, cfg, e);
 	if (rc < 0)
@@ -237,7 +274,7 @@ int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index
 		goto fail;
 	}
 bits:
-	rc = bits_create(r, cfg, dry_run, e);
+	rc = bits_create(r, cfg, dry_run, fs, e);
 	if (rc < 0)
 		region_destroy(r);
 	return rc;
@@ -271,9 +308,9 @@ int region_fill(struct region *r, uint64_t max)
 	return 0;
 }
 
-void region_store_name(const char *region, char name[FDSTORE_NAME_MAX])
+void region_store_name(const char *region, bool bits, char name[FDSTORE_NAME_MAX])
 {
-	snprintf(name, FDSTORE_NAME_MAX, "region.%s", region);
+	snprintf(name, FDSTORE_NAME_MAX, "%s.%s", bits ? "bits" : "region", region);
 }
 
 void region_destroy(struct region *r)
@@ -286,9 +323,11 @@ void region_destroy(struct region *r)
 		munmap(r->bits, r->bits_size);
 	if (r->bits_fd >= 0)
 		close(r->bits_fd);
+	if (r->bits_ro_fd >= 0)
+		close(r->bits_ro_fd);
 	r->base = NULL;
 	r->bits = NULL;
-	r->fd = r->bits_fd = -1;
+	r->fd = r->bits_fd = r->bits_ro_fd = -1;
 }
 
 bool region_allows(const struct region *r, uid_t uid, gid_t gid, const gid_t *groups,

@@ -12,9 +12,15 @@
  *
  * Each region has a second memfd, its "shared bits" (cfg->bits_size bytes):
  * per pool a bitmap, bit set while the block has two or more holders, that
- * only the daemon writes (its RW mapping predates the seals) and clients map
- * read-only: sealed F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
- * F_SEAL_SEAL, so no client can write, truncate or grow it.
+ * only the daemon writes and clients map read-only. It must stay writable
+ * for the next serving process after a takeover, so it is not sealed
+ * against writes (F_SEAL_FUTURE_WRITE would forbid that process's writable
+ * mapping too): it is sealed F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, its
+ * mode is 0400, and clients get a second, read-only open file description
+ * of it (bits_ro_fd). A read-only description cannot be mapped writable,
+ * mprotect'ed writable, truncated or punched, and opening it again through
+ * /proc/PID/fd for writing is refused by the 0400 mode to everyone but
+ * root -- whom the daemon trusts anyway -- and the daemon's own uid.
  */
 #ifndef ALLOCATORD_DAEMON_REGION_H
 #define ALLOCATORD_DAEMON_REGION_H
@@ -42,7 +48,10 @@ struct region {
 	bool fill_failed;      /* the last region_fill could not reserve */
 	uint64_t punched;      /* holes found since the last line logged */
 	uint64_t punch_log_ms; /* loop time of that line */
-	int bits_fd;           /* shared-bits memfd, -1 when not created */
+	int bits_fd;           /* shared-bits memfd (read/write), -1 when not
+				* created: the daemon's and the fd store's */
+	int bits_ro_fd;        /* the same file opened read-only: the one
+				* clients are sent; -1 with bits_fd */
 	uint64_t *bits;        /* RW mapping of its bits_size bytes, or NULL
 				* when 0; dry run: private anonymous memory */
 	uint64_t bits_size;    /* cfg->bits_size at creation: the memfd is
@@ -68,8 +77,9 @@ struct region {
 int region_create(struct region *r, const struct cfg_region *cfg, uint32_t index, bool dry_run,
 		  struct fdstore *fs, struct errbuf *e);
 
-/* The fd store's name of region's memfd: "region.<region>". */
-void region_store_name(const char *region, char name[FDSTORE_NAME_MAX]);
+/* The fd store's name of region's memfd, "region.<region>", or with bits of
+ * its shared bits, "bits.<region>". */
+void region_store_name(const char *region, bool bits, char name[FDSTORE_NAME_MAX]);
 
 /*
  * Holes. No seal stops a member that maps the region writable from punching
@@ -92,7 +102,7 @@ void region_store_name(const char *region, char name[FDSTORE_NAME_MAX]);
 int64_t region_holes(const struct region *r);
 int region_fill(struct region *r, uint64_t max);
 
-/* Unmap and close. Safe on a zeroed struct with fd = bits_fd = -1. */
+/* Unmap and close. Safe on a zeroed struct with fd = bits_fd = bits_ro_fd = -1. */
 void region_destroy(struct region *r);
 
 /* May a peer with these credentials use the region? Root always may; with

@@ -370,12 +370,28 @@ static void remove_objects(struct daemon *d, const struct config *next)
 			object_table_remove_region(l, l->regions[i]);
 }
 
+/* Room in the state's directory for everything next could add, so that
+ * recording what the reload did cannot fail once it is done. */
+static int reserve_state(struct daemon *d, const struct config *next, struct errbuf *e)
+{
+	size_t objects = d->table.nobjects + next->ngroups;
+
+	for (size_t i = 0; i < next->nregions; i++)
+		objects += next->regions[i].npools + next->regions[i].nheaps;
+	return state_reserve(&d->state, d->table.nregions + next->nregions, objects, e);
+}
+
 int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 {
 	uint32_t was = d->cfg.max_clients, now = r->next.max_clients;
 	struct config old;
 	int rc;
 
+	rc = reserve_state(d, &r->next, e);
+	if (rc < 0) {
+		reload_cancel(r);
+		return rc;
+	}
 	if (now > was) {
 		struct session **v = realloc(d->slots, now * sizeof(*v));
 
@@ -397,6 +413,10 @@ int reload_apply(struct daemon *d, struct reload *r, struct errbuf *e)
 		return rc;
 	}
 	remove_objects(d, &r->next);
+	/* Reserved above: the directory now numbers what was added, and
+	 * marks what was removed, as the table does. */
+	if (state_append(&d->state, &d->table, e) < 0)
+		log_error("BUG: reload: %s", e->msg);
 	repoint(d, &r->next);
 	/* The summary is logged under the more verbose of the two levels, so
 	 * that turning logging down still says so. */

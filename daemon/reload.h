@@ -58,11 +58,13 @@ int reload_read(const struct daemon *d, struct config *next, struct errbuf *e);
 int reload_check(const struct daemon *d, struct config *next, struct reload *r, struct errbuf *e);
 
 /*
- * Apply a checked reload: grow the session and per-uid tables when
- * max_clients grew (-ENOMEM, and nothing changed, if it cannot), build and
+ * Apply a checked reload: make room in the state's directory (state.h)
+ * and grow the session and per-uid tables when max_clients grew
+ * (-ENOMEM, and nothing changed, if it cannot), build and
  * append what is added (its errno and message, nothing changed, if it
  * cannot: a region that cannot be reserved, a choice function that does
- * not open), tombstone what is removed, set the
+ * not open), tombstone what is removed, record both in the state (so
+ * that a takeover numbers the objects as this process does), set the
  * hold table's limit to the new shares, point every object at its
  * new settings, set the log level (unless pinned by -l), free the old
  * configuration, count the generation and log the summary. r is empty

@@ -364,7 +364,7 @@ static ssize_t conn_send_fds(struct conn *c)
 	for (int bits = 0; bits < (c->s->leases ? 2 : 1); bits++)
 		for (size_t i = 0; i < l->nregions; i++)
 			if (session_may_use(c->s, l->regions[i]))
-				fds[nfds++] = bits ? l->regions[i]->bits_fd : l->regions[i]->fd;
+				fds[nfds++] = bits ? l->regions[i]->bits_ro_fd : l->regions[i]->fd;
 	if (c->s->lease.fd >= 0)
 		fds[nfds++] = c->s->lease.fd;
 	memset(&ctl, 0, sizeof(ctl));
@@ -709,18 +709,22 @@ static void peer_creds(int fd, struct session_creds *cr, gid_t *stack, size_t ma
  * region's objects, groups stand beside them. */
 static void log_serving(const struct daemon *d)
 {
-	size_t pools = 0, heaps = 0, groups = 0;
+	size_t regions = 0, pools = 0, heaps = 0, groups = 0;
 
+	/* Not the tombstones a takeover keeps for the books' indices. */
+	for (size_t i = 0; i < d->table.nregions; i++)
+		regions += !d->table.regions[i]->gone;
 	for (size_t i = 0; i < d->table.nobjects; i++) {
 		enum obj_kind k = d->table.objects[i]->kind;
+		bool live = !d->table.objects[i]->gone;
 
-		pools += k == OBJ_POOL;
-		heaps += k == OBJ_HEAP;
-		groups += k == OBJ_GROUP;
+		pools += live && k == OBJ_POOL;
+		heaps += live && k == OBJ_HEAP;
+		groups += live && k == OBJ_GROUP;
 	}
 	log_info("serving %zu region%s (%zu pool%s, %zu heap%s), %zu group%s on %s (pid %d)",
-		 d->table.nregions, log_s(d->table.nregions), pools, log_s(pools), heaps,
-		 log_s(heaps), groups, log_s(groups), d->socket_path, (int) getpid());
+		 regions, log_s(regions), pools, log_s(pools), heaps, log_s(heaps), groups,
+		 log_s(groups), d->socket_path, (int) getpid());
 }
 
 /* Past a connection limit (rc and the reason msg): say why, then hang up.

@@ -125,6 +125,10 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 	out->config_loaded_unix_ms = d->loaded_wall_ms;
 	out->reloads_refused = d->reloads_refused;
 	out->reload_error = d->reload_error;
+	out->takeovers = d->state.takeovers;
+	out->last_takeover_unix_ms = d->state.last_takeover_ms;
+	out->keeper_pid = d->state.keeper_pid;
+	out->state_since_unix_ms = d->state.created_ms;
 	out->regions = arena_array(&d->arena, l->nregions, sizeof(*out->regions));
 	if (out->regions == NULL)
 		return no_memory(e);

@@ -154,6 +154,16 @@ static void prom_daemon(FILE *f, const struct mc_status *st, const struct mc_reg
 	put_family(f, "allocatord_reclaimed_holds_total", "counter",
 		   "Holds dropped because their client went away.");
 	fprintf(f, "allocatord_reclaimed_holds_total %llu\n", (unsigned long long) st->reclaimed);
+	put_family(f, "allocatord_takeovers_total", "counter",
+		   "Serving processes replaced while the state lived on, since it was created.");
+	fprintf(f, "allocatord_takeovers_total %llu\n", (unsigned long long) st->takeovers);
+	put_family(f, "allocatord_last_takeover_timestamp_seconds", "gauge",
+		   "When the last takeover was, seconds since the epoch; 0: none.");
+	fprintf(f, "allocatord_last_takeover_timestamp_seconds %.3f\n",
+		(double) st->last_takeover_unix_ms / 1000.0);
+	put_family(f, "allocatord_detached_clients", "gauge",
+		   "Sessions waiting for their client to resume after a takeover.");
+	fprintf(f, "allocatord_detached_clients %u\n", (unsigned) st->detached);
 	for (int pass = 0; pass < 2 && nr > 0; pass++) {
 		const char *name =
 		    pass == 0 ? "allocatord_region_size_bytes" : "allocatord_region_used_bytes";
@@ -236,10 +246,13 @@ static void plain_daemon(FILE *f, const struct mc_status *st, const struct mc_re
 {
 	fprintf(f,
 		"daemon version=%s pid=%u uptime_ms=%llu clients=%u max_clients=%u requests=%llu"
-		" reclaimed=%llu\n",
+		" reclaimed=%llu takeovers=%llu last_takeover_unix_ms=%llu keeper_pid=%u"
+		" detached=%u\n",
 		st->daemon_version, (unsigned) st->pid, (unsigned long long) st->uptime_ms,
 		(unsigned) st->clients, (unsigned) st->max_clients,
-		(unsigned long long) st->requests, (unsigned long long) st->reclaimed);
+		(unsigned long long) st->requests, (unsigned long long) st->reclaimed,
+		(unsigned long long) st->takeovers, (unsigned long long) st->last_takeover_unix_ms,
+		(unsigned) st->keeper_pid, (unsigned) st->detached);
 	for (size_t i = 0; i < nr; i++)
 		fprintf(f, "region name=%s size=%llu used=%llu hugepages=%d objects=%u\n",
 			r[i].name, (unsigned long long) r[i].size, (unsigned long long) r[i].used,

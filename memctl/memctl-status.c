@@ -1,10 +1,10 @@
 /*
- * memctl-status.c -- `memctl status`: the daemon (version, pid, uptime,
- * socket, clients, requests, reclaimed holds, the configuration and its
- * reloads) and its regions with their size and use, plus totals.
+ * memctl-status.c -- `memctl status`: the daemon (version, pid of the
+ * serving process, uptime, socket, clients, requests, reclaimed holds, the
+ * configuration and its reloads, takeovers and the keeper) and its regions
+ * with their size and use, plus totals.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include "memctl/memctl.h"
 
@@ -24,11 +24,19 @@ json_t *status_json(const struct mc_status *st)
 				json_count(st->config_generation), "loaded_unix_ms",
 				json_count(st->config_loaded_unix_ms), "reloads_refused",
 				json_count(st->reloads_refused), "reload_error", st->reload_error);
+	json_t *take =
+	    json_pack("{s:o, s:o, s:o, s:I, s:I}", "takeovers", json_count(st->takeovers),
+		      "last_takeover_unix_ms", json_count(st->last_takeover_unix_ms),
+		      "state_since_unix_ms", json_count(st->state_since_unix_ms), "keeper_pid",
+		      (json_int_t) st->keeper_pid, "detached", (json_int_t) st->detached);
 
-	if (o == NULL || cfg == NULL || json_object_set_new(o, "config", cfg) < 0) {
+	if (o == NULL || cfg == NULL || take == NULL || json_object_update(o, take) < 0 ||
+	    json_object_set_new(o, "config", cfg) < 0) {
+		json_decref(take);
 		json_decref(o);
 		return NULL;
 	}
+	json_decref(take);
 	return o;
 }
 
@@ -36,20 +44,41 @@ json_t *status_json(const struct mc_status *st)
  * why; nothing from a daemon that does not reload (generation 0). */
 static void status_print_config(struct memctl *m, const struct mc_status *st)
 {
-	time_t at = (time_t) (st->config_loaded_unix_ms / 1000);
-	char when[32] = "?";
-	struct tm tm;
+	char when[32];
 
 	if (st->config_generation == 0)
 		return;
-	if (localtime_r(&at, &tm) != NULL)
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	fprintf(m->out, "config:    %s, generation %llu, loaded %s\n", st->config_file,
-		(unsigned long long) st->config_generation, when);
+		(unsigned long long) st->config_generation,
+		fmt_when(when, sizeof(when), st->config_loaded_unix_ms));
 	if (st->reloads_refused > 0)
 		fprintf(m->out, "reloads:   %llu refused%s%s\n",
 			(unsigned long long) st->reloads_refused,
 			st->reload_error[0] != '\0' ? "; the last: " : "", st->reload_error);
+}
+
+/* "takeovers: N (last: WHEN), state since WHEN", the keeper, and the
+ * sessions waiting to resume; nothing from a daemon without a state. */
+static void status_print_takeovers(struct memctl *m, const struct mc_status *st)
+{
+	char last[32], since[32];
+
+	if (st->state_since_unix_ms == 0)
+		return;
+	fprintf(m->out, "takeovers: %llu (last: %s), state since %s\n",
+		(unsigned long long) st->takeovers,
+		st->last_takeover_unix_ms != 0
+		    ? fmt_when(last, sizeof(last), st->last_takeover_unix_ms)
+		    : "none",
+		fmt_when(since, sizeof(since), st->state_since_unix_ms));
+	if (st->keeper_pid != 0)
+		fprintf(m->out, "keeper:    pid %u\n", (unsigned) st->keeper_pid);
+	else
+		fprintf(m->out, "keeper:    none (no keeper restarts the serving process)\n");
+	if (st->detached > 0)
+		fprintf(m->out, "detached:  %u session%s waiting for %s client%s to resume\n",
+			(unsigned) st->detached, st->detached == 1 ? "" : "s",
+			st->detached == 1 ? "its" : "their", st->detached == 1 ? "" : "s");
 }
 
 json_t *regions_json(const struct mc_region_status *r, size_t n)
@@ -101,6 +130,7 @@ static int status_print_text(struct memctl *m, const struct mc_status *st,
 	fprintf(m->out, "reclaimed: %llu holds of clients that went away\n",
 		(unsigned long long) st->reclaimed);
 	status_print_config(m, st);
+	status_print_takeovers(m, st);
 	fputc('\n', m->out);
 	for (size_t i = 0; i < n; i++) {
 		table_row(t);
@@ -154,10 +184,13 @@ const struct cmd_entry cmd_status_entry = {
     .args_max = 0,
     .flags = CMD_LISTING,
     .summary = "the daemon, its clients and its regions",
-    .description = "Show the daemon's version, pid, uptime and socket, how many clients are\n"
-		   "connected (and the limit), requests served, holds reclaimed from clients\n"
-		   "that went away, and each region this user may see with its size and the\n"
-		   "bytes in use in its pools and heaps, with totals.",
+    .description = "Show the daemon's version, the pid of the process serving clients, its\n"
+		   "uptime and socket, how many clients are connected (and the limit),\n"
+		   "requests served, holds reclaimed from clients that went away, the\n"
+		   "configuration and its reloads, how many takeovers (a new serving process\n"
+		   "taking over the state) happened and when, the keeper's pid, and each\n"
+		   "region this user may see with its size and the bytes in use in its pools\n"
+		   "and heaps, with totals.",
     .options = status_options,
     .exec = status_exec,
 };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memctl/memctl.h"
@@ -315,6 +316,16 @@ const char *fmt_bar(char *buf, size_t len, uint64_t used, uint64_t total)
 	memset(cells + full, '.', CELLS - full);
 	cells[CELLS] = '\0';
 	snprintf(buf, len, "[%s] %3u%%", cells, pct(used, total));
+	return buf;
+}
+
+const char *fmt_when(char *buf, size_t len, uint64_t unix_ms)
+{
+	time_t at = (time_t) (unix_ms / 1000);
+	struct tm tm;
+
+	if (localtime_r(&at, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "?");
 	return buf;
 }
 

@@ -207,6 +207,10 @@ unsigned pct(uint64_t part, uint64_t total);
 /* A duration for people: "12s", "5m 03s", "2h 07m", "3d 04h". */
 const char *fmt_duration(char *buf, size_t len, uint64_t seconds);
 
+/* A wall-clock time (ms since the epoch) for people, local time:
+ * "2026-12-03 14:50:02" ("?" when it cannot be shown). Returns buf. */
+const char *fmt_when(char *buf, size_t len, uint64_t unix_ms);
+
 /*
  * An aligned table. Columns are named by headers; a header starting with
  * '>' is right-aligned (numbers), the '>' is not printed. Cells are added

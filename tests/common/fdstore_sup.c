@@ -151,9 +151,11 @@ static int spawn(struct test_sup *s)
 		if (test_under_valgrind())
 			execlp("valgrind", "valgrind", "--quiet", "--error-exitcode=99",
 			       "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
-			       bin, "-s", s->socket, "-c", s->config, (char *) NULL);
+			       bin, "-s", s->socket, "-c", s->config,
+			       s->option[0] != '\0' ? s->option : (char *) NULL, (char *) NULL);
 		else
-			execl(bin, bin, "-s", s->socket, "-c", s->config, (char *) NULL);
+			execl(bin, bin, "-s", s->socket, "-c", s->config,
+			      s->option[0] != '\0' ? s->option : (char *) NULL, (char *) NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < (test_under_valgrind() ? 6000 : 1000); i++) {

@@ -29,7 +29,9 @@ struct test_sup {
 		char name[256];
 		int fd;
 	} fds[TEST_SUP_MAX];
-	bool ready; /* the running one said READY=1 */
+	bool ready;      /* the running one said READY=1 */
+	char option[32]; /* one more argument for the next start (e.g.
+			  * "--discard-state"), "" for none */
 };
 
 /* Make the notify socket and a temporary directory, write config_text

@@ -27,6 +27,8 @@ int main(void)
 	srunner_add_suite(sr, limits_server_suite());
 	srunner_add_suite(sr, steady_suite());
 	srunner_add_suite(sr, reload_suite());
+	srunner_add_suite(sr, state_suite());
+	srunner_add_suite(sr, state_proc_suite());
 	srunner_add_suite(sr, socket_suite());
 	srunner_add_suite(sr, holes_suite());
 	srunner_add_suite(sr, takeover_suite());

@@ -26,5 +26,7 @@ Suite *holes_suite(void);
 Suite *takeover_suite(void);
 Suite *io_abuse_suite(void);
 Suite *hostile_suite(void);
+Suite *state_suite(void);
+Suite *state_proc_suite(void);
 
 #endif

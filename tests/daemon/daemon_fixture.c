@@ -29,7 +29,7 @@ void fixture_daemon(struct daemon *d, const char *text)
 	    config_load_string(text ? text : fixture_config, "fixture", &cfg, e.msg, sizeof(e.msg));
 	ck_assert_msg(rc == 0, "config: %s", e.msg);
 	log_set_level(cfg.log_level);
-	rc = daemon_init(d, &cfg, true, NULL, &e);
+	rc = daemon_init(d, &cfg, true, NULL, false, &e);
 	ck_assert_msg(rc == 0, "daemon_init: %s", e.msg);
 }
 

@@ -24,6 +24,8 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_limits_server.c \
 	tests/daemon/test_steady.c \
 	tests/daemon/test_reload.c \
+	tests/daemon/test_state.c \
+	tests/daemon/test_state_proc.c \
 	tests/daemon/test_socket.c \
 	tests/daemon/test_holes.c \
 	tests/daemon/test_takeover.c

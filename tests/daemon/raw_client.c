@@ -226,6 +226,24 @@ int raw_alloc(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t *o
 	return raw_alloc_lease(fd, id, pool, count, 0, 0, offsets, count, NULL);
 }
 
+Allocd__Reply *raw_daemon_status(int fd, uint64_t id)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Status s = ALLOCD__STATUS__INIT;
+	Allocd__Reply *rep;
+
+	r.version = 1;
+	r.id = id;
+	r.body_case = ALLOCD__REQUEST__BODY_STATUS;
+	r.status = &s;
+	rep = raw_call(fd, &r);
+	if (rep != NULL && (rep->status != 0 || rep->status_info == NULL)) {
+		allocd__reply__free_unpacked(rep, NULL);
+		rep = NULL;
+	}
+	return rep;
+}
+
 /* Send r, read its reply; the reply's status, or -1. */
 static int raw_status(int fd, const Allocd__Request *r)
 {

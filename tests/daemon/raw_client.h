@@ -59,6 +59,10 @@ int raw_retain(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t
  * -1. The offsets go to offsets when not NULL (room for count). */
 int raw_alloc(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t *offsets);
 
+/* A Status request numbered id: its reply (status_info set; free it with
+ * allocd__reply__free_unpacked), or NULL. */
+Allocd__Reply *raw_daemon_status(int fd, uint64_t id);
+
 /* Free n offsets of name; the reply's status, or -1. */
 int raw_free(int fd, uint64_t id, const char *name, uint64_t n, const uint64_t *offsets);
 

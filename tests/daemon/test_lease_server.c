@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/common/daemon_proc.h"
@@ -25,6 +27,32 @@ static const char config[] =
     "  heaps = ( { name = \"h\"; size = \"64K\"; } ); } );\n";
 
 static struct test_daemon td;
+
+/* Open fd again for writing through /proc, as uid when we are root (root
+ * itself may), else as ourselves: 0 or the negative errno. */
+static int bits_reopen_as(int fd, uid_t uid)
+{
+	char path[64];
+	int status, w;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (geteuid() != 0) {
+		w = open(path, O_RDWR | O_CLOEXEC);
+		return w < 0 ? -errno : (close(w), 0);
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(255);
+		w = open(path, O_RDWR | O_CLOEXEC);
+		_exit(w < 0 ? errno : 0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 255);
+	return -WEXITSTATUS(status);
+}
 
 /* One client: its socket, the pool's geometry from the hello, its
  * read-only view of the shared bits and its lease page. */
@@ -194,12 +222,16 @@ START_TEST(test_lease_server_hello)
 		}
 	}
 	allocd__reply__free_unpacked(r, NULL);
-	/* The shared bits: nobody but the daemon may ever write them. */
+	/* The shared bits: nobody but the daemon may ever write them. A
+	 * read-only description, of a 0400 file the daemon owns, sealed. */
 	seals = fcntl(fds[1], F_GET_SEALS);
-	ck_assert_int_eq(seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+	ck_assert_int_eq(seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	ck_assert_int_eq(fcntl(fds[1], F_GETFL) & O_ACCMODE, O_RDONLY);
 	ck_assert_ptr_eq(mmap(NULL, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0), MAP_FAILED);
 	ck_assert_int_eq(write(fds[1], "x", 1), -1);
 	ck_assert_int_eq(ftruncate(fds[1], 0), -1);
+	ck_assert_int_eq(fallocate(fds[1], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 16), -1);
+	ck_assert_int_eq(bits_reopen_as(fds[1], 65534), -EACCES);
 	/* The lease page: the client's to write, not to shrink under the daemon. */
 	seals = fcntl(fds[2], F_GET_SEALS);
 	ck_assert_int_eq(seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);

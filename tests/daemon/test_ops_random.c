@@ -8,7 +8,8 @@
  * Quotas: q 4 blocks, s 6 blocks, heap h 8100 bytes (no multiple of its
  * granule, so a quota that counts requested rather than rounded bytes
  * shows); each session is a uid of its own, and p's uid_quota is all of it,
- * so the per-uid limits (test_limits.c) never decide here. Every step checks:
+ * so the per-uid limits (test_limits.c) decide only as a quota of the whole
+ * pool would. Every step checks:
  *   - every return code is the one the model predicts (heap -ENOMEM aside,
  *     which depends on fragmentation; then nothing may change);
  *   - a unit is allocated in its core allocator iff somebody holds it, so
@@ -104,9 +105,13 @@ static uint64_t held_by(int sess, int obj)
 	return sum;
 }
 
+/* What one session may hold of obj: its client quota, or for p its uid's
+ * uid_quota -- every session is a uid of its own, so the uid's total is
+ * the session's. 100 is all of p, yet it decides: a uid holding 98 that
+ * asks for 3 is over it (-EDQUOT) before the pool is short (-ENOMEM). */
 static uint64_t quota_of(int obj)
 {
-	return obj == OBJ_Q ? 4 : obj == OBJ_S ? 6 : obj == OBJ_H ? 8100 : 0;
+	return obj == OBJ_P ? 100 : obj == OBJ_Q ? 4 : obj == OBJ_S ? 6 : obj == OBJ_H ? 8100 : 0;
 }
 
 static bool may_use(int sess, int obj)

@@ -401,6 +401,12 @@ START_TEST(test_reload_removes_objects)
 	root = fixture_session(&d, 0, 0);
 	ck_assert(!session_may_use(root, again->region));
 	daemon_session_release(&d, root);
+	/* A removed region has no settings, nor a name, left: a file that
+	 * has it again brings a new region. */
+	ck_assert_int_eq(reload_text(&d, fixture_config, &msg), 0);
+	ck_assert_ptr_ne(fixture_object(&d, "s")->region, again->region);
+	ck_assert(!fixture_object(&d, "s")->region->gone);
+	ck_assert_uint_eq(fixture_object(&d, "s")->region->index, d.table.nregions - 1);
 	ck_assert_int_eq(daemon_verify_idle(&d, &msg), 0);
 	ops_fini(&op);
 	daemon_fini(&d);

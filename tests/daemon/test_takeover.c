@@ -32,60 +32,82 @@ static const char small_config[] =
 
 static const char canary[] = "takeover canary";
 
-/* A client's hello: the region memfd's inode, and the bytes at off in it
- * into out (sizeof canary), read through a mapping of that memfd. */
-static ino_t region_look(const char *sock, uint64_t off, char *out)
-{
-	int fds[RAW_MAX_FDS], c = raw_connect(sock);
-	size_t nfds = RAW_MAX_FDS;
-	struct stat st;
-	char *p;
+/* The inodes of the memfds a hello sends: the region's and its shared
+ * bits'. A takeover must serve both again: clients keep their mappings. */
+struct memfd_ids {
+	ino_t region, bits;
+};
 
-	ck_assert_int_ge(c, 0);
-	ck_assert_int_eq(raw_hello(c, fds, &nfds), 0);
-	ck_assert_uint_ge(nfds, 1);
-	ck_assert_int_eq(fstat(fds[0], &st), 0);
-	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[0], 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	memcpy(out, p + off, sizeof(canary));
-	munmap(p, 4096);
-	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
-	close(c);
-	return st.st_ino;
+static bool ids_eq(struct memfd_ids a, struct memfd_ids b)
+{
+	return a.region == b.region && a.bits == b.bits;
 }
 
-/* Allocate a block, write the canary into it through the region memfd the
- * hello sent; its offset in *off, the memfd's inode returned. The client
- * stays connected (its socket is returned in *conn). */
-static ino_t hold_canary(const char *sock, uint64_t *off, int *conn)
+/* A leases hello on c: the first region's memfds' inodes, the region read/write
+ * at *p (4 KiB) when p is not NULL. */
+static struct memfd_ids hello_ids(int c, char **p)
 {
 	int fds[RAW_MAX_FDS];
 	size_t nfds = RAW_MAX_FDS;
+	struct memfd_ids ids;
 	struct stat st;
+
+	ck_assert_int_eq(raw_hello_leases(c, true, fds, &nfds), 0);
+	ck_assert_uint_ge(nfds, 2);
+	ck_assert_int_eq(fstat(fds[0], &st), 0);
+	ids.region = st.st_ino;
+	/* the regions, their bits, maybe a lease page: the first region's
+	 * bits are half way */
+	ck_assert_int_eq(fstat(fds[nfds / 2], &st), 0);
+	ids.bits = st.st_ino;
+	if (p != NULL) {
+		*p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+		ck_assert_ptr_ne(*p, MAP_FAILED);
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	return ids;
+}
+
+/* A client's hello: the memfds' inodes, and the bytes at off in the region
+ * into out (sizeof canary), read through a mapping of its memfd. */
+static struct memfd_ids region_look(const char *sock, uint64_t off, char *out)
+{
+	int c = raw_connect(sock);
+	struct memfd_ids ids;
+	char *p;
+
+	ck_assert_int_ge(c, 0);
+	ids = hello_ids(c, &p);
+	memcpy(out, p + off, sizeof(canary));
+	munmap(p, 4096);
+	close(c);
+	return ids;
+}
+
+/* Allocate a block, write the canary into it through the region memfd the
+ * hello sent; its offset in *off, the memfds' inodes returned. The client
+ * stays connected (its socket is returned in *conn). */
+static struct memfd_ids hold_canary(const char *sock, uint64_t *off, int *conn)
+{
+	struct memfd_ids ids;
 	char *p;
 
 	*conn = raw_connect(sock);
 	ck_assert_int_ge(*conn, 0);
-	ck_assert_int_eq(raw_hello(*conn, fds, &nfds), 0);
-	ck_assert_uint_ge(nfds, 1);
+	ids = hello_ids(*conn, &p);
 	ck_assert_int_eq(raw_alloc(*conn, 7, "p", 1, off), 0);
-	ck_assert_int_eq(fstat(fds[0], &st), 0);
-	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
 	memcpy(p + *off, canary, sizeof(canary));
 	munmap(p, 4096);
-	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
-	return st.st_ino;
+	return ids;
 }
 
-/* The new serving process serves the memfd of inode ino, canary intact. */
-static void same_region(const char *sock, ino_t ino, uint64_t off)
+/* The new serving process serves the memfds of ids, canary intact. */
+static void same_region(const char *sock, struct memfd_ids ids, uint64_t off)
 {
 	char seen[sizeof(canary)];
 
-	ck_assert_uint_eq(region_look(sock, off, seen), ino);
+	ck_assert(ids_eq(region_look(sock, off, seen), ids));
 	ck_assert_str_eq(seen, canary);
 }
 
@@ -221,7 +243,7 @@ START_TEST(test_takeover_keeper_restarts_after_kill)
 	struct test_daemon td;
 	pid_t first, next;
 	uint64_t off;
-	ino_t ino;
+	struct memfd_ids ino;
 	int conn;
 
 	ck_assert_int_eq(test_daemon_start_keeper(&td, NULL, small_config, NULL), 0);
@@ -319,7 +341,7 @@ START_TEST(test_takeover_upgrade_runs_the_binary_on_disk)
 	struct stat old_st, new_st, ran;
 	pid_t first, second;
 	uint64_t off;
-	ino_t ino;
+	struct memfd_ids ino;
 	int conn;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -363,7 +385,7 @@ START_TEST(test_takeover_fd_store_outlives_every_process)
 	char bin[512], out[4096], err[8192];
 	struct test_sup s;
 	uint64_t off;
-	ino_t ino;
+	struct memfd_ids ino;
 	int conn;
 
 	ck_assert_int_eq(test_sup_start(&s, small_config), 0);
@@ -453,10 +475,26 @@ static bool log_has(const char *path, const char *what)
 	return strstr(buf, what) != NULL;
 }
 
+/* Take what the supervisor stores under name out of its store: the fd,
+ * the caller's now. */
+static int sup_take(struct test_sup *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->fds[i].name, name) == 0) {
+			int fd = s->fds[i].fd;
+
+			s->fds[i] = s->fds[--s->n];
+			return fd;
+		}
+	return -1;
+}
+
 /* A region memfd taken over must be what the configuration describes: a
  * size that differs, or a memfd not sealed as allocatord seals regions, is
  * refused naming the region -- and the memfd stays in the store, so the
- * start can be tried again with the right configuration. */
+ * start can be tried again with the right configuration. The state (what
+ * the books' indices mean, state.h) names a layout change first; without
+ * it the region's own check does. */
 START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 {
 	static const char two[] =
@@ -472,20 +510,33 @@ START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 	struct test_sup s;
 	struct stat st;
 	uint64_t off;
-	ino_t ino;
-	int conn, fake, kept;
+	struct memfd_ids ino;
+	int conn, fake, kept, state;
 
 	ck_assert_int_eq(test_sup_start(&s, two), 0);
 	ino = hold_canary(s.socket, &off, &conn);
 	test_sup_kill(&s);
 	close(conn);
 
-	/* r is taken over, then r2 does not fit: r stays in the store */
+	/* The state sees p2 grown before any region is adopted. */
 	write_config(s.config, bigger);
+	ck_assert_int_eq(test_sup_restart(&s), -1);
+	ck_assert(log_has(s.log,
+			  "state: pool 'p2' is 64 blocks of 64 B at offset 0 (shared bits "
+			  "at 0) in the state, 128 blocks of 64 B at offset 0 (shared bits at "
+			  "0) in "));
+	ck_assert(log_has(s.log, "start with --discard-state to drop the state"));
+	ck_assert_int_ge(test_sup_fd(&s, "state"), 0);
+
+	/* Without a state: r is taken over, then r2 does not fit: r stays in
+	 * the store */
+	state = sup_take(&s, "state");
 	ck_assert_int_eq(test_sup_restart(&s), -1);
 	ck_assert(log_has(s.log, "region 'r2': the memfd taken over is"));
 	ck_assert_int_eq(fstat(test_sup_fd(&s, "region.r"), &st), 0);
-	ck_assert_uint_eq(st.st_ino, ino);
+	ck_assert_uint_eq(st.st_ino, ino.region);
+	ck_assert_int_eq(fstat(test_sup_fd(&s, "bits.r"), &st), 0);
+	ck_assert_uint_eq(st.st_ino, ino.bits);
 
 	/* right size, no seals: not a region allocatord made */
 	write_config(s.config, two);
@@ -499,6 +550,8 @@ START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 		}
 	ck_assert_int_eq(test_sup_restart(&s), -1);
 	ck_assert(log_has(s.log, "region 'r': the memfd taken over is not sealed"));
+	s.fds[s.n].fd = state; /* the state back, as it was */
+	snprintf(s.fds[s.n++].name, sizeof(s.fds[0].name), "state");
 
 	for (size_t i = 0; i < s.n; i++)
 		if (strcmp(s.fds[i].name, "region.r") == 0) {
@@ -522,7 +575,7 @@ START_TEST(test_takeover_keeper_obeys_only_the_serving_process)
 	struct test_daemon td;
 	pid_t first;
 	uint64_t off;
-	ino_t ino;
+	struct memfd_ids ino;
 	size_t n;
 	int conn, fd, tx;
 	FILE *f;
@@ -578,7 +631,7 @@ START_TEST(test_takeover_keeper_passes_an_activated_socket_on)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	pid_t keeper, first, next;
 	int lfd, status;
-	ino_t ino;
+	struct memfd_ids ino;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/sock", dir);
@@ -613,7 +666,7 @@ START_TEST(test_takeover_keeper_passes_an_activated_socket_on)
 	ck_assert_int_eq(kill(first, SIGKILL), 0);
 	next = child_of(keeper, first);
 	ck_assert_int_gt(next, 0);
-	ck_assert_uint_eq(region_look(sock, 0, seen), ino);
+	ck_assert(ids_eq(region_look(sock, 0, seen), ino));
 	ck_assert_int_eq(access(other, F_OK), -1);
 	ck_assert_int_eq(kill(keeper, SIGTERM), 0);
 	ck_assert_int_eq(waitpid(keeper, &status, 0), keeper);

@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * flood the fuzzer's output. */
 	log_set_level(LOG_ERROR);
 	if (!plugins && blocks <= (1u << 20) && bytes <= (UINT64_C(1) << 34) &&
-	    cfg.max_frame <= (1u << 20) && daemon_init(&d, &cfg, true, NULL, &e) == 0) {
+	    cfg.max_frame <= (1u << 20) && daemon_init(&d, &cfg, true, NULL, false, &e) == 0) {
 		if (dispatch_init(&x, &d, &e) == 0)
 			dispatch_fini(&x);
 		daemon_fini(&d);

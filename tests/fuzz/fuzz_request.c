@@ -72,7 +72,7 @@ static void daemon_once(void)
 	if (ready)
 		return;
 	if (config_load_string(fuzz_config, "fuzz", &cfg, e.msg, sizeof(e.msg)) < 0 ||
-	    daemon_init(&D, &cfg, true, NULL, &e) < 0 || dispatch_init(&X, &D, &e) < 0) {
+	    daemon_init(&D, &cfg, true, NULL, false, &e) < 0 || dispatch_init(&X, &D, &e) < 0) {
 		fprintf(stderr, "fuzz_request: %s\n", e.msg);
 		abort();
 	}

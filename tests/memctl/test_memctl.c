@@ -197,15 +197,35 @@ START_TEST(test_memctl_groups_json)
 }
 END_TEST
 
+/* A daemon told that a keeper runs it (as the keeper tells its serving
+ * process): this test's own pid stands for the keeper. */
+static mc_client_t *start_kept(struct test_daemon *td)
+{
+	char pid[16];
+	mc_client_t *c;
+
+	snprintf(pid, sizeof(pid), "%d", (int) getpid());
+	ck_assert_int_eq(setenv("ALLOCATORD_KEEPER", pid, 1), 0);
+	c = mt_start_known(td);
+	unsetenv("ALLOCATORD_KEEPER");
+	return c;
+}
+
 START_TEST(test_memctl_status_table)
 {
 	struct test_daemon td;
-	mc_client_t *c = mt_start_known(&td);
+	mc_client_t *c = start_kept(&td);
 	char line[256], used[32];
 	struct run r;
 
 	mt_memctl(&r, td.socket, "status", "--bytes", NULL);
 	mt_ok(&r);
+	/* pid is the serving process's; no takeover yet; the keeper's pid. */
+	ck_assert_msg(strstr(r.out, "\ntakeovers: 0 (last: none), state since 20") != NULL, "%s",
+		      r.out);
+	snprintf(line, sizeof(line), "\nkeeper:    pid %d\n", (int) getpid());
+	ck_assert_msg(strstr(r.out, line) != NULL, "%s", r.out);
+	ck_assert_msg(strstr(r.out, "\ndetached:") == NULL, "%s", r.out);
 	snprintf(line, sizeof(line), ", pid %d, up ", (int) td.pid);
 	ck_assert_msg(strncmp(r.out, "allocatord ", 11) == 0 && strstr(r.out, line), "%s", r.out);
 	snprintf(line, sizeof(line), "socket:    %s\n", td.socket);
@@ -231,7 +251,7 @@ END_TEST
 START_TEST(test_memctl_status_json)
 {
 	struct test_daemon td;
-	mc_client_t *c = mt_start_known(&td);
+	mc_client_t *c = start_kept(&td);
 	json_t *doc, *st, *main_region;
 	struct run r;
 
@@ -246,6 +266,12 @@ START_TEST(test_memctl_status_json)
 	ck_assert_int_ge(mt_jint(st, "requests"), 4); /* our four allocations */
 	ck_assert_int_eq(mt_jint(st, "reclaimed"), 0);
 	ck_assert_int_ge(mt_jint(st, "uptime_ms"), 0);
+	ck_assert_int_eq(mt_jint(st, "takeovers"), 0);
+	ck_assert_int_eq(mt_jint(st, "last_takeover_unix_ms"), 0);
+	ck_assert_int_gt(mt_jint(st, "state_since_unix_ms"), 1700000000000LL);
+	ck_assert_int_le(mt_jint(st, "state_since_unix_ms"), (long long) time(NULL) * 1000 + 1000);
+	ck_assert_int_eq(mt_jint(st, "keeper_pid"), getpid());
+	ck_assert_int_eq(mt_jint(st, "detached"), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "regions")), 2);
 	main_region = mt_named(json_object_get(doc, "regions"), "main");
 	ck_assert_int_eq(mt_jint(main_region, "used"), MAIN_USED);
@@ -677,6 +703,9 @@ START_TEST(test_memctl_stats_prometheus_values)
 	    "allocatord_up 1\n",
 	    "allocatord_clients 2\n",
 	    "allocatord_reclaimed_holds_total 0\n",
+	    "allocatord_takeovers_total 0\n",
+	    "allocatord_last_takeover_timestamp_seconds 0.000\n",
+	    "allocatord_detached_clients 0\n",
 	    "allocatord_pool_blocks{pool=\"small\",region=\"main\"} 1024\n",
 	    "allocatord_pool_blocks_used{pool=\"small\",region=\"main\"} 5\n",
 	    "allocatord_pool_blocks_used{pool=\"packets\",region=\"main\"} 3\n",
@@ -701,6 +730,7 @@ START_TEST(test_memctl_stats_prometheus_values)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_msg(strstr(r.out, want[i]) != NULL, "no %s in:\n%s", want[i], r.out);
 	ck_assert_msg(strstr(r.out, "# TYPE allocatord_requests_total counter\n"), "%s", r.out);
+	ck_assert_msg(strstr(r.out, "# TYPE allocatord_takeovers_total counter\n"), "%s", r.out);
 	ck_assert_msg(strstr(r.out, "# TYPE allocatord_pool_blocks_used gauge\n"), "%s", r.out);
 	mt_finish(&td, c);
 }
@@ -724,6 +754,8 @@ START_TEST(test_memctl_stats_plain)
 				    " free=1043456 "),
 		      "%s", r.out);
 	ck_assert_msg(strstr(r.out, " live=2 "), "%s", r.out);
+	ck_assert_msg(strstr(r.out, " reclaimed=0 takeovers=0 last_takeover_unix_ms=0 keeper_pid="),
+		      "%s", r.out);
 	ck_assert_msg(strncmp(r.out, "daemon version=" PACKAGE_VERSION " pid=", 20) == 0, "%s",
 		      r.out);
 	mt_finish(&td, c);
