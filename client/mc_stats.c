@@ -237,6 +237,7 @@ static void fill_client(struct mc_client_info *ci, const Allocd__ClientInfo *in)
 	mc__copy_name(ci->name, in->client_name);
 	ci->since_unix_ms = in->since_unix_ms;
 	ci->nholdings = in->n_holdings;
+	ci->detached = in->detached;
 }
 
 static void fill_holding(struct mc_holding *h, uint64_t client_id, const Allocd__Holding *in)

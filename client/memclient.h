@@ -369,6 +369,10 @@ struct mc_client_info {
 	char name[64]; /* what it called itself at connect */
 	uint64_t since_unix_ms;
 	size_t nholdings; /* its entries in the holdings array */
+	bool detached;    /* waiting for its client to resume it after a
+			   * takeover of the daemon (no connection; its
+			   * holds kept until it resumes or its process
+			   * exits) */
 };
 
 struct mc_holding {

@@ -28,12 +28,16 @@
  * piece in the split record and a merge keeps the lower record.
  *
  * Hash (tlsf_hash.h): offset of a live allocation -> its record. n =
- * ceil(max_allocs / 4) buckets of one cache line, each 7 lanes of (offset + 1,
- * record) and an overflow count, so that at most 4/7 of the lanes are ever in
- * use. An entry goes to the first empty lane of its home bucket, or of the
- * first bucket after it (wrapping) that has one. A lookup compares the 8 keys
- * of a bucket at once (SSE2) and takes the lane from a bit scan: no branch
- * per lane or slot.
+ * ceil(max_allocs / 4) buckets of one cache line, each 12 lanes of (one-byte
+ * fingerprint, record) and an overflow count, so that at most 1/3 of the
+ * lanes are ever in use. An entry goes to the first empty lane of its home
+ * bucket, or of the first bucket after it (wrapping) that has one. A lookup
+ * compares the 12 fingerprints of a bucket at once (SSE2), takes a lane from
+ * a bit scan and checks the offset in that lane's record, which it reads
+ * anyway; another lane of the bucket matches by chance about once in 64
+ * lookups at the maximum load. Whole 32-bit keys would fit only 7 to a line:
+ * the same memory would then be up to 4/7 full, and about one insert in ten
+ * would find its home bucket full and take a probe that mispredicts.
  * Invariant: the overflow count of bucket x is the number of entries whose
  * probe path runs through x, i.e. whose home is x or before it and which are
  * stored after it. So every bucket from an entry's home up to (not including)
@@ -43,10 +47,10 @@
  * bucket it passes; remove empties the lane and decrements the counts from
  * the entry's home up to its bucket: counts stay exact, with no tombstones
  * and no rehash. Expected cost O(1): the extra buckets a lookup or insert
- * visits are the entry's displacement, 0 unless its home bucket had 7 entries
- * (Poisson mean 4 in 7 lanes at the maximum load).
- * Why keys in buckets: a lookup has the same few branches whatever the
- * displacement, where a probe loop over single slots exits after an
+ * visits are the entry's displacement, 0 unless its home bucket had 12
+ * entries (Poisson mean 4 in 12 lanes at the maximum load: 1 in 1,000).
+ * Why fingerprints in buckets: a lookup has the same few branches whatever
+ * the displacement, where a probe loop over single slots exits after an
  * unpredictable number of them and mispredicts. The price is latency: a
  * lookup's record comes from a bit scan of compare results, so a free right
  * after the alloc of the same block waits for it (bench_core's pair times).
@@ -79,6 +83,11 @@ struct tlsf_rec {
 	uint32_t next_free; /* free-list link, or record stack link */
 };
 
+static inline uint32_t rec_offset(const struct tlsf_rec *recs, uint32_t r)
+{
+	return recs[r].offset;
+}
+
 struct tlsf {
 	struct tlsf_rec *recs;
 	struct tlsf_hash hash;
@@ -107,7 +116,7 @@ static inline unsigned msb64(uint64_t x)
 	return 63u - (unsigned) __builtin_clzll(x);
 }
 
-/* Flat class index of size s >= 1 (any s < 2^33, for rounded searches). */
+/* Flat class index of size s (s < 2^32; 0 gives 0, below every class). */
 static inline uint32_t class_of(uint64_t s)
 {
 	unsigned k = msb64(s | 32) - 5;
@@ -115,13 +124,14 @@ static inline uint32_t class_of(uint64_t s)
 	return (uint32_t) (k * SL_COUNT + (s >> k));
 }
 
-/* The lowest class whose every block holds at least s granules: s rounded
- * up to the next class boundary. s < 2^32, so the sum is below 2^33. */
+/* The lowest class whose every block holds at least s >= 1 granules: the
+ * class after that of s - 1, whose lower bound is at most s - 1. Class
+ * indices are contiguous across first levels (sl 31 of one is followed by
+ * sl 0 of the next, index + 1), and class_of(0) is 0, so this holds for
+ * every s, with one bit scan. */
 static inline uint32_t search_class_of(uint64_t s)
 {
-	unsigned k = msb64(s | 32) - 5;
-
-	return class_of(s + (UINT64_C(1) << k) - 1);
+	return class_of(s - 1) + 1;
 }
 
 /* Never fails: blocks <= 2 * live + 1 <= nrecs, since no two free blocks are
@@ -300,39 +310,55 @@ void tlsf_destroy(tlsf_t *t)
 }
 
 /*
- * Take n granules at the first ag-aligned offset of free block b (which must
- * fit them, and is already off its list) and return the record of the
- * allocation. The front gap, if any, stays free in b: its previous neighbour
- * is used since b was free. The tail, if any, becomes a new free block whose
- * next neighbour is used likewise. So no two free blocks become neighbours.
+ * Split free block b (off its list, which must hold n granules at its first
+ * ag-aligned offset) at that offset and return the record of the part from
+ * there on: free, counted, off any list. The front gap, if any, stays free in
+ * b and is listed again: its previous neighbour is used since b was free.
+ * Only aligned requests come here, so that carve, on every allocation's path,
+ * has no alignment steps (a tenth of an allocation's instructions).
  */
-static inline uint32_t carve(struct tlsf *t, uint32_t b, uint32_t n, uint64_t ag)
+static inline uint32_t split_front(struct tlsf *t, uint32_t b, uint64_t ag)
 {
 	struct tlsf_rec *recs = t->recs;
 	uint32_t o = recs[b].offset;
-	uint32_t end = (uint32_t) ((uint64_t) o + recs[b].size);
 	uint32_t start = (uint32_t) (((uint64_t) o + ag - 1) & ~(ag - 1));
-	uint32_t u = b;
+	uint32_t u;
+
+	if (start == o)
+		return b;
+	u = rec_get(t);
+	recs[u].offset = start;
+	recs[u].size = recs[b].size - (start - o);
+	recs[u].prev_phys = b;
+	recs[u].next_phys = recs[b].next_phys;
+	recs[recs[u].next_phys].prev_phys = u;
+	recs[b].next_phys = u;
+	recs[b].size = start - o;
+	list_insert(t, b);
+	t->free_blocks++;
+	return u;
+}
+
+/*
+ * Take the first n granules of free block u (which must hold them, and is
+ * already off its list) as an allocation, and return u. The tail, if any,
+ * becomes a new free block whose next neighbour is used since u was free, so
+ * no two free blocks become neighbours.
+ */
+static inline uint32_t carve(struct tlsf *t, uint32_t u, uint32_t n)
+{
+	struct tlsf_rec *recs = t->recs;
+	uint32_t o = recs[u].offset;
+	uint32_t rest = recs[u].size - n;
 
 	t->free_blocks--;
-	if (start != o) {
-		u = rec_get(t);
-		recs[u].prev_phys = b;
-		recs[u].next_phys = recs[b].next_phys;
-		recs[recs[u].next_phys].prev_phys = u;
-		recs[b].next_phys = u;
-		recs[b].size = start - o;
-		list_insert(t, b);
-		t->free_blocks++;
-	}
-	recs[u].offset = start;
 	recs[u].size = n;
 	recs[u].prev_free = REC_USED;
-	if (end - start > n) {
+	if (rest != 0) {
 		uint32_t f = rec_get(t);
 
-		recs[f].offset = start + n;
-		recs[f].size = end - start - n;
+		recs[f].offset = o + n;
+		recs[f].size = rest;
 		recs[f].prev_phys = u;
 		recs[f].next_phys = recs[u].next_phys;
 		recs[recs[f].next_phys].prev_phys = f;
@@ -358,13 +384,19 @@ int tlsf_alloc(tlsf_t *t, uint64_t size, uint64_t align, uint64_t *offset)
 	n = (size + t->gmask) >> t->gshift;
 	ag = align >> t->gshift;
 	if (ag <= 1) {
-		ag = 1;
 		b = find_block(t, n, n, 1, &idx);
+		if (b == NIL)
+			goto nomem;
+		list_pop(t, b, idx);
 	} else if (ag < t->size) {
 		/* Look for room for the worst gap, ag - 1, or for the whole
 		 * heap if that is less: a block of the whole heap starts at 0,
 		 * which is aligned. So padded <= size < 2^32. */
 		b = find_block(t, n + (ag - 1 < t->size - n ? ag - 1 : t->size - n), n, ag, &idx);
+		if (b == NIL)
+			goto nomem;
+		list_pop(t, b, idx);
+		b = split_front(t, b, ag);
 	} else {
 		/* Only offset 0 is aligned, and record FIRST holds it, maybe
 		 * not at the head of its list. */
@@ -372,14 +404,8 @@ int tlsf_alloc(tlsf_t *t, uint64_t size, uint64_t align, uint64_t *offset)
 			goto nomem;
 		list_remove(t, FIRST);
 		b = FIRST;
-		ag = 1;
-		goto take;
 	}
-	if (b == NIL)
-		goto nomem;
-	list_pop(t, b, idx);
-take:
-	u = carve(t, b, (uint32_t) n, ag);
+	u = carve(t, b, (uint32_t) n);
 	hash_insert(&t->hash, t->recs[u].offset, u);
 	t->live++;
 	used = t->used + n;
@@ -399,7 +425,7 @@ static inline uint32_t find_live(const struct tlsf *t, uint64_t offset, struct h
 {
 	if (t == NULL || ((offset & t->gmask) != 0) | (offset >= t->size_bytes))
 		return NIL;
-	return hash_find(&t->hash, (uint32_t) (offset >> t->gshift), pos);
+	return hash_find(&t->hash, t->recs, (uint32_t) (offset >> t->gshift), pos);
 }
 
 int tlsf_free(tlsf_t *t, uint64_t offset)
@@ -528,7 +554,7 @@ static int check_chain(const struct tlsf *t, uint64_t *blocks, uint64_t *free_bl
 			++*free_blocks;
 			continue;
 		}
-		if (hash_find(&t->hash, rec->offset, &pos) != r)
+		if (hash_find(&t->hash, recs, rec->offset, &pos) != r)
 			return -EUCLEAN;
 		++*live;
 		*used += rec->size;
@@ -589,7 +615,7 @@ int tlsf_check(const tlsf_t *t)
 		return -EUCLEAN;
 	if (check_lists(t, &listed) != 0 || listed != free_blocks)
 		return -EUCLEAN;
-	return hash_check(&t->hash, live) == 0 ? 0 : -EUCLEAN;
+	return hash_check(&t->hash, t->recs, t->fresh, live) == 0 ? 0 : -EUCLEAN;
 }
 
 /*

@@ -22,10 +22,11 @@
  * array of 2 * max_allocs + 1 (no two free blocks are neighbours, so blocks
  * <= 2 * live + 1), recycled through a free-index stack. The record of a live
  * allocation is found from its offset through a bucketised hash (tlsf_hash.h):
- * buckets of one cache line, 7 entries each, compared all at once; an entry
+ * buckets of one cache line, 12 entries each (a one-byte fingerprint and the
+ * record, whose offset confirms a match), compared all at once; an entry
  * whose home bucket is full goes to the next bucket with room, and a count per
  * bucket of entries that passed it lets lookups stop early and removals need
- * no tombstones. At most 4/7 full: expected O(1) buckets per lookup, insert
+ * no tombstones. At most 1/3 full: expected O(1) buckets per lookup, insert
  * and remove. A start map (one word per granule) was rejected: it costs memory
  * in proportion to the heap, 6 % of it at 64-byte granules.
  *

@@ -3,13 +3,14 @@
  * tlsf.c only (static inline; the invariant and costs are at the top of
  * tlsf.c).
  *
- * Buckets of one cache line: 8 keys, then 8 values. A key is offset + 1 (an
- * offset is at most 2^32 - 2, so a key is never 0) and 0 is an empty lane,
- * so that a lookup compares keys only. Lanes 0-6 hold entries; lane 7 is not
- * one: key[7] stays 0 (it never equals a key, so lookups need no mask) and
- * rec[7] is the bucket's overflow count: the number of entries stored after
- * this bucket whose home bucket is this one or one before it on their probe
- * path (home, home + 1, ... wrapping).
+ * Buckets of one cache line: 12 one-byte fingerprints, the bucket's overflow
+ * count, then 12 record numbers. A fingerprint is 1-255, from bits of the
+ * offset's hash that do not choose the bucket, and 0 is an empty lane; a
+ * lookup compares the fingerprints all at once and then the offset held in
+ * the record itself (rec_offset, from tlsf.c), so every answer is exact. The
+ * overflow count is the number of entries stored after this bucket whose
+ * home bucket is this one or one before it on their probe path (home,
+ * home + 1, ... wrapping).
  */
 #ifndef ALLOCATORD_CORE_TLSF_HASH_H
 #define ALLOCATORD_CORE_TLSF_HASH_H
@@ -19,15 +20,17 @@
 #include <emmintrin.h>
 #endif
 
-#define HASH_LANES    8u
-#define HASH_OVERFLOW (HASH_LANES - 1) /* rec[] lane of the overflow count */
-#define HASH_MUL      UINT32_C(0x9E3779B9)
-#define HASH_ENTRIES  UINT32_C(0x3fff) /* bucket_match bits of lanes 0-6 */
+#define HASH_LANES   12u
+#define HASH_MUL     UINT32_C(0x9E3779B9)
+#define HASH_ENTRIES UINT32_C(0xfff) /* bucket_match bits of the lanes */
 
 struct tlsf_bucket {
-	uint32_t key[HASH_LANES]; /* offset + 1 of a live allocation, 0 if empty */
-	uint32_t rec[HASH_LANES]; /* its record; rec[HASH_OVERFLOW]: see above */
+	uint8_t fp[HASH_LANES];   /* fingerprint of the entry in lane i, 0 if empty */
+	uint32_t overflow;        /* see above */
+	uint32_t rec[HASH_LANES]; /* record of the entry in lane i */
 };
+
+_Static_assert(sizeof(struct tlsf_bucket) == 64, "a bucket is one cache line");
 
 struct tlsf_hash {
 	struct tlsf_bucket *b; /* 64-byte aligned */
@@ -39,6 +42,10 @@ struct hpos {
 	uint32_t home, bucket, lane;
 };
 
+/* The offset of the live block in record r: defined by tlsf.c. */
+struct tlsf_rec;
+static inline uint32_t rec_offset(const struct tlsf_rec *recs, uint32_t r);
+
 /* Fibonacci hash onto [0, n) by a multiply and shift: n need not be a power
  * of two (rounding it up could double the table). */
 static inline uint32_t hash_home(const struct tlsf_hash *h, uint32_t offset)
@@ -46,100 +53,120 @@ static inline uint32_t hash_home(const struct tlsf_hash *h, uint32_t offset)
 	return (uint32_t) (((uint64_t) (offset * HASH_MUL) * h->n) >> 32);
 }
 
+/* Bits 8-15 of the same product: the bucket comes from its top bits, so
+ * entries of one bucket still differ here. 0 is taken by empty lanes. */
+static inline uint32_t hash_fp(uint32_t offset)
+{
+	uint32_t fp = (offset * HASH_MUL >> 8) & 0xff;
+
+	return fp + (fp == 0);
+}
+
 static inline uint32_t hash_next(const struct tlsf_hash *h, uint32_t b)
 {
 	return b + 1 == h->n ? 0 : b + 1;
 }
 
-/* Bits 2i and 2i + 1 of the result set iff key[i] == key, i in [0, 8). */
-static inline uint32_t bucket_match(const struct tlsf_bucket *bk, uint32_t key)
+/* Bit i of the result set iff fp[i] == fp, i in [0, 12). */
+static inline uint32_t bucket_match(const struct tlsf_bucket *bk, uint32_t fp)
 {
 #ifdef __SSE2__
-	const __m128i *p = (const __m128i *) bk->key;
-	__m128i k = _mm_set1_epi32((int) key);
+	__m128i v = _mm_load_si128((const __m128i *) bk->fp);
+	/* fp in all 16 bytes: a multiply and a shuffle, where SSE2's byte
+	 * broadcast takes three shuffles. */
+	__m128i f = _mm_set1_epi32((int) (fp * UINT32_C(0x01010101)));
 
-	return (uint32_t) _mm_movemask_epi8(_mm_packs_epi32(
-	    _mm_cmpeq_epi32(_mm_load_si128(p), k), _mm_cmpeq_epi32(_mm_load_si128(p + 1), k)));
+	return (uint32_t) _mm_movemask_epi8(_mm_cmpeq_epi8(v, f)) & HASH_ENTRIES;
 #else
 	uint32_t m = 0;
 
 	for (uint32_t i = 0; i < HASH_LANES; i++)
-		m |= (uint32_t) (bk->key[i] == key) * 3u << (2 * i);
+		m |= (uint32_t) (bk->fp[i] == fp) << i;
 	return m;
 #endif
 }
 
-/* The value stored for offset, and where, or 0 if there is none. The probe
- * stops at a bucket with a zero overflow count, or after all n: deletions can
- * leave every count nonzero (entries that wrapped all the way round). */
-static inline uint32_t hash_find(const struct tlsf_hash *h, uint32_t offset, struct hpos *pos)
+/* The record stored for offset, and where, or 0 if there is none. A lane
+ * whose fingerprint matches holds offset iff its record does. The probe stops
+ * at a bucket with a zero overflow count, or after all n: deletions can leave
+ * every count nonzero (entries that wrapped all the way round). */
+static inline uint32_t hash_find(const struct tlsf_hash *h, const struct tlsf_rec *recs,
+				 uint32_t offset, struct hpos *pos)
 {
 	uint32_t b = hash_home(h, offset);
+	uint32_t fp = hash_fp(offset);
 
-	*pos = (struct hpos){.home = b, .bucket = b, .lane = 0};
-	for (uint32_t i = 0; i < h->n; i++) {
+	pos->home = b;
+	/* n >= 1: the home bucket is always looked at. */
+	for (uint32_t i = 1;; i++) {
 		const struct tlsf_bucket *bk = &h->b[b];
-		uint32_t m = bucket_match(bk, offset + 1);
 
-		if (m != 0) {
-			pos->bucket = b;
-			pos->lane = (uint32_t) __builtin_ctz(m) / 2;
-			return bk->rec[pos->lane];
+		for (uint32_t m = bucket_match(bk, fp); m != 0; m &= m - 1) {
+			uint32_t lane = (uint32_t) __builtin_ctz(m);
+
+			if (rec_offset(recs, bk->rec[lane]) == offset) {
+				pos->bucket = b;
+				pos->lane = lane;
+				return bk->rec[lane];
+			}
 		}
-		if (bk->rec[HASH_OVERFLOW] == 0)
-			break;
+		if (bk->overflow == 0 || i == h->n)
+			return 0;
 		b = hash_next(h, b);
 	}
-	return 0;
 }
 
 /* Store r for offset, which is not in the table. Every full bucket passed
- * counts one more overflowing entry. Terminates: fewer than 7n entries. */
+ * counts one more overflowing entry. Terminates: fewer than 12n entries. */
 static inline void hash_insert(struct tlsf_hash *h, uint32_t offset, uint32_t r)
 {
 	uint32_t b = hash_home(h, offset);
 	uint32_t m, lane;
 
-	while ((m = bucket_match(&h->b[b], 0) & HASH_ENTRIES) == 0) {
-		h->b[b].rec[HASH_OVERFLOW]++;
+	while ((m = bucket_match(&h->b[b], 0)) == 0) {
+		h->b[b].overflow++;
 		b = hash_next(h, b);
 	}
-	lane = (uint32_t) __builtin_ctz(m) / 2;
-	h->b[b].key[lane] = offset + 1;
+	lane = (uint32_t) __builtin_ctz(m);
+	h->b[b].fp[lane] = (uint8_t) hash_fp(offset);
 	h->b[b].rec[lane] = r;
 }
 
 /* Remove the entry found at pos, and take it out of the counts it is in. */
 static inline void hash_remove(struct tlsf_hash *h, const struct hpos *pos)
 {
-	h->b[pos->bucket].key[pos->lane] = 0;
+	h->b[pos->bucket].fp[pos->lane] = 0;
 	for (uint32_t b = pos->home; b != pos->bucket; b = hash_next(h, b))
-		h->b[b].rec[HASH_OVERFLOW]--;
+		h->b[b].overflow--;
 }
 
-/* 0 iff the table holds exactly `live` entries, lane 7 holds no key, every
- * bucket from an entry's home to its bucket has a nonzero count and the
- * counts add up to the entries' displacements (checking each count exactly
- * would need scratch memory). That each entry maps a live offset to its
- * record is for the caller to check with hash_find. O(n + displacements). */
-static inline int hash_check(const struct tlsf_hash *h, uint64_t live)
+/* 0 iff the table holds exactly `live` entries, each with a record below
+ * rec_limit and the fingerprint of that record's offset, every bucket from an entry's home to its
+ * bucket has a nonzero count and the counts add up to the entries' displacements (checking each
+ * count exactly would need scratch memory). That each live record is found, at most once, is for
+ * the caller to check with hash_find. O(n + displacements). */
+static inline int hash_check(const struct tlsf_hash *h, const struct tlsf_rec *recs,
+			     uint32_t rec_limit, uint64_t live)
 {
 	uint64_t keys = 0, counts = 0, passes = 0;
 
 	for (uint32_t b = 0; b < h->n; b++)
-		counts += h->b[b].rec[HASH_OVERFLOW];
+		counts += h->b[b].overflow;
 	for (uint32_t b = 0; b < h->n; b++) {
 		const struct tlsf_bucket *bk = &h->b[b];
 
-		if (bk->key[HASH_OVERFLOW] != 0)
-			return -1;
-		for (uint32_t lane = 0; lane < HASH_OVERFLOW; lane++) {
-			if (bk->key[lane] == 0)
+		for (uint32_t lane = 0; lane < HASH_LANES; lane++) {
+			uint32_t offset;
+
+			if (bk->fp[lane] == 0)
 				continue;
-			keys++;
-			for (uint32_t x = hash_home(h, bk->key[lane] - 1); x != b;
-			     x = hash_next(h, x))
-				if (h->b[x].rec[HASH_OVERFLOW] == 0 || ++passes > counts)
+			if (++keys > live || bk->rec[lane] >= rec_limit)
+				return -1;
+			offset = rec_offset(recs, bk->rec[lane]);
+			if (bk->fp[lane] != hash_fp(offset))
+				return -1;
+			for (uint32_t x = hash_home(h, offset); x != b; x = hash_next(h, x))
+				if (h->b[x].overflow == 0 || ++passes > counts)
 					return -1;
 		}
 	}

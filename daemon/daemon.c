@@ -41,12 +41,26 @@ uint32_t daemon_hold_limit(const struct config *c)
 	return holds > CONFIG_HOLDS_MAX ? CONFIG_HOLDS_MAX : (uint32_t) holds;
 }
 
+void daemon_books_caps(const struct config *c, uint32_t max_batch, struct ledger_caps *caps)
+{
+	uint64_t most = max_batch;
+
+	for (size_t i = 0; i < c->nregions; i++)
+		for (size_t j = 0; j < c->regions[i].npools; j++)
+			if (c->regions[i].pools[j].blocks > most)
+				most = c->regions[i].pools[j].blocks;
+	caps->holds = daemon_hold_limit(c);
+	caps->sessions = c->max_clients;
+	caps->reply_max = c->max_frame + WIRE_HEADER;
+	caps->log = most * 2 + 8 > UINT32_MAX ? UINT32_MAX : (uint32_t) (most * 2 + 8);
+}
+
 /* Everything but the config and the sessions. */
 static void daemon_release(struct daemon *d)
 {
 	object_table_destroy(&d->table);
+	ledger_close(&d->books);
 	state_close(&d->state);
-	holds_destroy(&d->holds);
 	tenants_destroy(&d->tenants);
 	arena_destroy(&d->arena);
 	free(d->slots);
@@ -108,6 +122,7 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdsto
 	int state_fd = fdstore_take(fs, "state"), rc;
 
 	memset(d, 0, sizeof(*d));
+	d->books.fd = -1;
 	/* Before any region exists: a configuration bigger than what the
 	 * daemon may use is refused here, never found by the OOM killer. At a
 	 * takeover the regions are reserved already (MemAvailable counts them
@@ -150,8 +165,17 @@ int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdsto
 	 * bytes, unknown fields get a record each); past that unpack fails
 	 * cleanly with -EBADMSG. */
 	rc = arena_init(&d->arena, (size_t) cfg->max_frame * 24 + 65536);
-	if (rc == 0)
-		rc = holds_init(&d->holds, 4096, daemon_hold_limit(cfg));
+	if (rc == 0) {
+		struct ledger_caps caps;
+
+		daemon_books_caps(cfg, d->max_batch, &caps);
+		rc = ledger_create(&d->books, &caps, e);
+		if (rc < 0) {
+			daemon_release(d);
+			return rc;
+		}
+		holds_init(&d->holds, &d->books, daemon_hold_limit(cfg));
+	}
 	if (rc == 0)
 		rc = tenants_init(&d->tenants, cfg->max_clients, d->table.nobjects,
 				  d->table.nregions);
@@ -222,6 +246,12 @@ int daemon_session_start(struct daemon *d, const struct session_creds *cr, struc
 	s->admin = admin;
 	s->tenant = joined;
 	d->next_session_id++;
+	d->books.head->next_session_id = d->next_session_id;
+	/* The record whole, then used: a half-written one is not a session. */
+	s->rec = &d->books.sess[slot];
+	memset(s->rec, 0, sizeof(*s->rec));
+	session_record(s);
+	ledger_sess_publish(&d->books, slot);
 	d->slots[slot] = s;
 	d->nsessions++;
 	*out = s;
@@ -257,6 +287,7 @@ void daemon_sent_for(struct daemon *d, const struct session *s, uint64_t id)
 		if (t != NULL && t->id == id && t->pid == s->pid && t->uid == s->uid) {
 			t->regions |= s->regions;
 			t->sent |= s->regions;
+			session_record(t);
 		}
 	}
 }
@@ -269,6 +300,17 @@ int daemon_verify_idle(struct daemon *d, struct errbuf *e)
 				  d->nsessions, log_s(d->nsessions), holds_count(&d->holds),
 				  log_s(holds_count(&d->holds)));
 	}
+	/* What a takeover would read says the same (books.h). */
+	if (d->books.head->log_state != LEDGER_LOG_CLOSED)
+		return errbuf_set(e, -EUCLEAN, "the books' undo log is left open (state %u)",
+				  d->books.head->log_state);
+	for (uint32_t i = 0; i < d->books.head->hold_top; i++)
+		if (d->holds.v[i].used)
+			return errbuf_set(e, -EUCLEAN, "the books' hold %u is left used", i);
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+		if (d->books.sess[i].used)
+			return errbuf_set(e, -EUCLEAN, "the books' session slot %u is left used",
+					  i);
 	for (size_t i = 0; i < d->table.nobjects; i++) {
 		const struct object *o = d->table.objects[i];
 		struct tlsf_stats st;

@@ -15,6 +15,7 @@
 #include "daemon/errbuf.h"
 #include "daemon/fdstore.h"
 #include "daemon/holds.h"
+#include "daemon/ledger.h"
 #include "daemon/object_table.h"
 #include "daemon/session.h"
 #include "daemon/state.h"
@@ -25,8 +26,9 @@
 struct daemon {
 	struct config cfg;
 	struct object_table table;
-	struct state state; /* what the table's indices mean to a takeover */
-	struct holds holds;
+	struct state state;     /* what the table's indices mean to a takeover */
+	struct holds holds;     /* in the books */
+	struct ledger books;    /* the memfd a takeover finds (books.h) */
 	struct arena arena;     /* decode + reply, reset per request */
 	struct session **slots; /* max_clients entries */
 	struct tenants tenants; /* per-uid counters of the sessions */
@@ -52,16 +54,17 @@ struct daemon {
 };
 
 /*
- * Take over *cfg (it is moved into d and zeroed) and build the object table
- * and the state (state.h). fs (NULL: no store, as in tests, fuzzers and
- * --check-config) is what outlives this process: regions passed in it are
- * served again, new ones are put in it (region_create); a "state" passed
- * in it is checked against cfg and followed -- the table is numbered as it
- * says -- and d->state.taken_over is set. A state that does not fit is an
- * error naming why, unless discard_state: then it is dropped with a
- * warning, with the regions passed beside it, and the start is a cold one.
- * Returns 0, or a negative errno with a message in e; on error d is empty
- * and cfg still belongs to the caller.
+ * Take over *cfg (it is moved into d and zeroed) and build the object table,
+ * the state (state.h) and fresh empty books (books.h: books_open takes
+ * over those a previous serving process left). fs (NULL: no store, as in
+ * tests, fuzzers and --check-config) is what outlives this process: regions
+ * passed in it are served again, new ones are put in it (region_create); a
+ * "state" passed in it is checked against cfg and followed -- the table is
+ * numbered as it says -- and d->state.taken_over is set. A state that does
+ * not fit is an error naming why, unless discard_state: then it is dropped
+ * with a warning, with the regions passed beside it, and the start is a
+ * cold one. Returns 0, or a negative errno with a message in e; on error d
+ * is empty and cfg still belongs to the caller.
  */
 int daemon_init(struct daemon *d, struct config *cfg, bool dry_run, struct fdstore *fs,
 		bool discard_state, struct errbuf *e);
@@ -94,7 +97,8 @@ void daemon_session_release(struct daemon *d, struct session *s);
  * check (bitarray_check, tlsf_check). Run at a clean stop, so that every
  * stop of the daemon -- in production and in every test -- proves nothing
  * leaked and nothing was corrupted; every shared bit (lease.h) is clear
- * too. 0, or -EUCLEAN with what is wrong.
+ * too, and the books are empty (log closed, no hold entry or session
+ * record used). 0, or -EUCLEAN with what is wrong.
  */
 int daemon_verify_idle(struct daemon *d, struct errbuf *e);
 
@@ -110,6 +114,14 @@ void daemon_sent_for(struct daemon *d, const struct session *s, uint64_t id);
  * shares (max_holds) side by side, which the config keeps within
  * CONFIG_HOLDS_MAX; ops keeps each region in its share. */
 uint32_t daemon_hold_limit(const struct config *c);
+
+/* What the books must have room for under configuration c, whose table
+ * is t and whose requests carry at most max_batch offsets: the hold
+ * table's limit, max_clients sessions, a reply frame, and the undo records
+ * of the largest request -- twice its entries (a batch free that fails
+ * half-way drops and takes again; an allocation may take back as many
+ * cached blocks as it allocates), a batch or a whole pool's run. */
+void daemon_books_caps(const struct config *c, uint32_t max_batch, struct ledger_caps *caps);
 
 /* Milliseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
 uint64_t daemon_now_ms(void);

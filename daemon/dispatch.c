@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/books.h"
 #include "daemon/dispatch.h"
 #include "daemon/hello.h"
 #include "daemon/lease_page.h"
@@ -58,6 +59,12 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 	hr = arena_alloc(&d->arena, sizeof(*hr));
 	if (hr == NULL)
 		return errbuf_set(&oc->err, -ENOMEM, "out of reply memory");
+	if (req->resume_id != 0) {
+		rc = books_resume(d, s, req->resume_id, req->resume_token.data,
+				  req->resume_token.len, &oc->err);
+		if (rc < 0)
+			return rc;
+	}
 	s->leases = req->leases;
 	rc = s->leases ? lease_page_open(&d->table, s->regions, &s->lease) : 0;
 	if (rc < 0)
@@ -65,11 +72,23 @@ static int do_hello(struct daemon *d, struct session *s, const Allocd__Hello *re
 	rc = hello_reply_build(d, s, hr, &oc->err);
 	if (rc < 0)
 		return rc;
+	/* The secret that resumes the session after a takeover (books.h). */
+	hr->session_token.data = s->token;
+	hr->session_token.len = sizeof(s->token);
+	if (req->resume_id != 0) {
+		const struct ledger_commit *c = &s->rec->commit;
+
+		hr->resumed = true;
+		hr->applied_id = c->applied_id;
+		hr->failed_id = c->failed_id;
+		hr->failed_status = c->failed_status;
+	}
 	/* It ends up in memctl tables and log lines. */
 	log_sanitize(s->client_name, sizeof(s->client_name), req->client_name);
 	s->hello_done = true;
 	s->fds_pending = hr->n_regions > 0;
 	s->sent = s->regions;
+	session_record(s);
 	if (req->for_client != 0)
 		daemon_sent_for(d, s, req->for_client);
 	oc->reply.body_case = ALLOCD__REPLY__BODY_HELLO;
@@ -273,6 +292,59 @@ static int put_reply(struct daemon *d, struct session *s, struct outcome *oc)
 	return rc;
 }
 
+/* Does req change the books (and so gets a commit and a cached reply)? */
+static bool mutating(const Allocd__Request *req)
+{
+	switch (req->body_case) {
+	case ALLOCD__REQUEST__BODY_ALLOC:
+	case ALLOCD__REQUEST__BODY_GROUP_ALLOC:
+	case ALLOCD__REQUEST__BODY_HEAP_ALLOC:
+	case ALLOCD__REQUEST__BODY_FREE:
+	case ALLOCD__REQUEST__BODY_RETAIN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The client sends again the request the books say was applied last (its
+ * reply was lost with a serving process): the reply it had, not a second
+ * application. 0 or -ENOMEM. */
+static int replay(struct daemon *d, struct session *s)
+{
+	size_t len;
+	const uint8_t *frame = ledger_reply(&d->books, s->slot, &len);
+
+	if (len == 0) {
+		/* Applied, but its reply could not be made (out of memory):
+		 * say so rather than nothing. */
+		Allocd__Reply r = ALLOCD__REPLY__INIT;
+
+		r.version = WIRE_PROTOCOL_VERSION;
+		r.id = s->rec->commit.applied_id;
+		r.status = -EIO;
+		r.error = "this request was applied but its reply was lost";
+		return wire_frame_put(&s->out, &r.base, d->cfg.max_frame);
+	}
+	if (bytebuf_reserve(&s->out, len) < 0)
+		return -ENOMEM;
+	memcpy(s->out.data + s->out.tail, frame, len);
+	s->out.tail += len;
+	session_log(s, LOG_DEBUG, "request %llu was applied already: its reply again",
+		    (unsigned long long) s->rec->commit.applied_id);
+	return 0;
+}
+
+/* Close the request's undo log (ledger.h) with its outcome and its reply,
+ * the frame just appended to s->out (from was bytes before it). */
+static void commit(struct daemon *d, struct session *s, const struct outcome *oc, size_t was)
+{
+	size_t len = bytebuf_len(&s->out) - was;
+
+	ledger_commit(&d->books, s->slot, oc->reply.id, oc->status, s->out.data + s->out.tail - len,
+		      len);
+}
+
 /* One frame. Returns 0 to go on or a negative errno to close. */
 static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *payload,
 			  uint32_t len)
@@ -280,6 +352,8 @@ static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *
 	struct daemon *d = x->d;
 	Allocd__Request *req;
 	struct outcome oc = {.reply = ALLOCD__REPLY__INIT};
+	size_t was = bytebuf_len(&s->out);
+	bool books = false;
 	int close_rc = 0;
 
 	d->requests++;
@@ -304,16 +378,30 @@ static int dispatch_frame(struct dispatch *x, struct session *s, const uint8_t *
 		} else if (!s->hello_done && req->body_case != ALLOCD__REQUEST__BODY_HELLO) {
 			close_rc = oc.status =
 			    errbuf_set(&oc.err, -EPROTO, "the first request must be hello");
+		} else if (mutating(req) && req->id != 0 && req->id == s->rec->commit.applied_id) {
+			if (replay(d, s) == 0)
+				return 0;
+			session_log_final(s, LOG_ERROR,
+					  "out of memory for its replies: disconnecting");
+			return -ENOMEM;
 		} else {
+			books = mutating(req);
+			if (books)
+				ledger_begin(&d->books, s->slot);
 			oc.status = run_request(x, s, req, &oc);
 		}
 		if (oc.status < 0)
 			session_log(s, close_rc < 0 ? LOG_WARN : LOG_DEBUG, "%s", oc.err.msg);
 	}
 	if (put_reply(d, s, &oc) < 0) {
+		/* What changed stays: the client hears of it when it resumes. */
+		if (books)
+			ledger_commit(&d->books, s->slot, oc.reply.id, oc.status, NULL, 0);
 		session_log_final(s, LOG_ERROR, "out of memory for its replies: disconnecting");
 		return -ENOMEM;
 	}
+	if (books)
+		commit(d, s, &oc, was);
 	return close_rc;
 }
 

@@ -11,7 +11,9 @@ daemon_libdaemon_la_SOURCES = \
 	daemon/region.c daemon/region.h \
 	daemon/object_table.c daemon/object_table.h \
 	daemon/state.c daemon/state.h daemon/state_dir.c daemon/state_dir.h \
+	daemon/ledger.c daemon/ledger.h \
 	daemon/holds.c daemon/holds.h \
+	daemon/books.c daemon/books.h \
 	daemon/session.c daemon/session.h \
 	daemon/tenant.c daemon/tenant.h \
 	daemon/lease.c daemon/lease.h \

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/books.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
@@ -226,6 +227,14 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	d.log_level_pinned = level_set;
+	/* What the clients of a previous serving process hold. */
+	rc = check ? 0 : books_open(&d, &fs, discard, &e);
+	if (rc < 0) {
+		log_error("%s", e.msg);
+		daemon_fini(&d);
+		fdstore_fini(&fs);
+		return EXIT_CONFIG;
+	}
 	rc = dispatch_init(&x, &d, &e);
 	if (rc < 0) {
 		log_error("%s", e.msg);

@@ -50,7 +50,10 @@ void ops_fini(struct ops *op)
 /* holds_reserve() made room beforehand, so this cannot fail. */
 static void hold_take(struct ops *op, struct session *s, const struct unit_ref *u)
 {
-	holds_add(&op->d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit);
+	uint32_t granules =
+	    u->o->kind == OBJ_HEAP ? (uint32_t) (u->amount >> u->o->u.heap.granule_shift) : 0;
+
+	holds_add(&op->d->holds, u->head, &s->hold_head, s->slot, u->o->index, u->unit, granules);
 	s->held[u->o->index].amount += u->amount;
 	s->held[u->o->index].holds++;
 	s->tenant->held[u->o->index] += u->amount;
@@ -748,7 +751,12 @@ static uint64_t reclaim(struct ops *op, struct session *s)
 
 void ops_end_session(struct ops *op, struct session *s)
 {
-	uint64_t n = reclaim(op, s);
+	uint64_t n;
+
+	/* From here a takeover completes the end: the drops are not logged. */
+	ledger_end_begin(&op->d->books, s->slot);
+	n = reclaim(op, s);
+	ledger_end_done(&op->d->books, s->slot);
 
 	if (n > 0)
 		log_info("client %llu (pid %d, %s) gone: reclaimed %llu hold%s",

@@ -237,6 +237,19 @@ static void check_memory(const struct daemon *d, const struct config *next, stru
 	free(added.regions);
 }
 
+/* The books are sized at start (a takeover may grow them; a reload never
+ * remaps them, clients' requests are in flight): a configuration that
+ * needs more room in them needs a restart. */
+static void check_books(const struct daemon *d, const struct config *next, struct check *k)
+{
+	struct ledger_caps caps;
+	struct errbuf why;
+
+	daemon_books_caps(next, d->max_batch, &caps);
+	if (ledger_fits(&d->books, &caps, &why) < 0)
+		refuse(k, "%s: needs a restart", why.msg);
+}
+
 int reload_read(const struct daemon *d, struct config *next, struct errbuf *e)
 {
 	if (strcmp(d->cfg.file, CONFIG_DEFAULT_FILE) == 0)
@@ -256,6 +269,7 @@ int reload_check(const struct daemon *d, struct config *next, struct reload *r, 
 	check_removals(d, next, &k);
 	r->changes = config_diff(&d->cfg, next, on_change, &k);
 	check_max_clients(d, next, &k);
+	check_books(d, next, &k);
 	if (k.refused == 0)
 		check_memory(d, next, &k);
 	if (k.refused > 0) {

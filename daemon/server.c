@@ -54,6 +54,16 @@
 /* Supplementary groups read without a heap buffer (most peers have few). */
 #define PEER_GROUPS_INLINE 64u
 
+/* A detached session's process (books.h), watched through its pidfd: its
+ * exit ends the session in the loop pass that sees it. */
+struct watch {
+	uv_poll_t poll;
+	struct server *srv;
+	uint32_t slot;
+	int fd;
+	struct watch *next;
+};
+
 struct server {
 	struct dispatch *x;
 	struct daemon *d;    /* x->d */
@@ -77,6 +87,7 @@ struct server {
 	uv_idle_t filler;        /* active while a region is being filled */
 	struct sockfile sf;      /* the listener's file and lock */
 	bool stopping;
+	struct watch *watches; /* of the detached sessions */
 };
 
 struct conn {
@@ -103,6 +114,7 @@ struct conn {
 };
 
 static void conn_process(struct conn *c);
+static void server_unwatch(struct server *srv, uint32_t slot);
 static void server_on_wake(uv_idle_t *h);
 static void server_on_resume(uv_idle_t *h);
 static void server_on_fill(uv_idle_t *h);
@@ -584,10 +596,16 @@ static void conn_process(struct conn *c)
 				    (unsigned) c->uid, n, max);
 		}
 		if (!c->closing) {
-			uint32_t n = conn_share(c);
+			uint32_t n = conn_share(c), slot = c->s->slot;
 
 			rc = dispatch_some(c->srv->x, c->s, conn_output_limit(c), &n);
 			c->frames += n;
+			if (c->s->slot != slot) {
+				/* It resumed a detached session: its slot now. */
+				c->srv->conns[slot] = NULL;
+				c->srv->conns[c->s->slot] = c;
+				server_unwatch(c->srv, c->s->slot);
+			}
 			if (c->s->hello_done)
 				uv_timer_stop(&c->hello_timer);
 			if (rc < 0)
@@ -807,6 +825,74 @@ static void server_on_connection(uv_stream_t *listener, int status)
 	conn_update_reading(c);
 }
 
+static void watch_closed(uv_handle_t *h)
+{
+	struct watch *w = h->data;
+
+	close(w->fd);
+	free(w);
+}
+
+/* Stop watching w (its session resumed, ended, or the daemon stops). */
+static void watch_close(struct watch *w)
+{
+	struct watch **p = &w->srv->watches;
+
+	while (*p != w)
+		p = &(*p)->next;
+	*p = w->next;
+	uv_close((uv_handle_t *) &w->poll, watch_closed);
+}
+
+/* The watch of slot's detached session, if any. */
+static void server_unwatch(struct server *srv, uint32_t slot)
+{
+	for (struct watch *w = srv->watches; w != NULL; w = w->next)
+		if (w->slot == slot) {
+			watch_close(w);
+			return;
+		}
+}
+
+static void watch_on_exit(uv_poll_t *p, int status, int events)
+{
+	struct watch *w = p->data;
+	struct session *s = w->srv->d->slots[w->slot];
+
+	(void) status;
+	(void) events;
+	if (s != NULL && s->detached) {
+		session_log(s, LOG_INFO, "its process exited before it resumed");
+		ops_end_session(&w->srv->x->ops, s);
+	}
+	watch_close(w);
+}
+
+/* Watch every detached session's process (after a takeover); those whose
+ * pidfd could not be opened stay until the daemon stops. */
+static void server_watch_detached(struct server *srv)
+{
+	struct daemon *d = srv->d;
+
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++) {
+		struct session *s = d->slots[i];
+		struct watch *w;
+
+		if (s == NULL || !s->detached || s->pidfd < 0 ||
+		    (w = calloc(1, sizeof(*w))) == NULL)
+			continue;
+		w->srv = srv;
+		w->slot = i;
+		w->fd = s->pidfd;
+		s->pidfd = -1;
+		uv_poll_init(&srv->loop, &w->poll, w->fd);
+		w->poll.data = w;
+		w->next = srv->watches;
+		srv->watches = w;
+		uv_poll_start(&w->poll, UV_READABLE, watch_on_exit);
+	}
+}
+
 static void server_stop(struct server *srv)
 {
 	struct daemon *d = srv->d;
@@ -829,6 +915,12 @@ static void server_stop(struct server *srv)
 	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
 		if (srv->conns[i] != NULL)
 			conn_close(srv->conns[i]);
+	while (srv->watches != NULL)
+		watch_close(srv->watches);
+	/* Detached sessions whose client never came back. */
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+		if (d->slots[i] != NULL)
+			ops_end_session(&srv->x->ops, d->slots[i]);
 	while (srv->lingering != NULL)
 		linger_drop(srv->lingering);
 	sockfile_release(&srv->sf);
@@ -1054,6 +1146,7 @@ int server_run(struct dispatch *x, struct errbuf *e)
 	uv_idle_init(&srv.loop, &srv.filler);
 	srv.region_check.data = srv.filler.data = &srv;
 	uv_timer_start(&srv.region_check, server_on_region_check, REGION_CHECK_MS, REGION_CHECK_MS);
+	server_watch_detached(&srv);
 	log_serving(d);
 	fdstore_notify(d->fs, "READY=1");
 	uv_run(&srv.loop, UV_RUN_DEFAULT);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,53 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 	raw[strcspn(raw, "\n")] = '\0';
 	/* Any process may name itself anything: escapes included. */
 	log_sanitize(comm, len, raw);
+}
+
+uint64_t session_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The name (field 2) may hold anything, ')' too: fields 3.. start
+	 * after the last ')'. Field 22 is the 20th after it. */
+	p = strrchr(buf, ')');
+	if (p == NULL ||
+	    sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu",
+		   &t) != 1)
+		return 0;
+	return t;
+}
+
+void session_record(const struct session *s)
+{
+	struct ledger_sess *r = s->rec;
+
+	r->pid = s->pid;
+	r->id = s->id;
+	memcpy(r->token, s->token, sizeof(r->token));
+	r->start_time = s->start_time;
+	r->uid = s->uid;
+	r->gid = s->gid;
+	r->regions = s->regions;
+	r->sent = s->sent;
+	r->since_ms = s->since_ms;
+	r->leases = s->leases;
+	r->admin = s->admin;
+	memcpy(r->comm, s->comm, sizeof(r->comm));
+	memcpy(r->client_name, s->client_name, sizeof(r->client_name));
 }
 
 static uint64_t monotonic_ms(void)
@@ -138,6 +186,14 @@ struct session *session_new(const struct object_table *t, const struct session_c
 	s->log_window_ms = monotonic_ms();
 	s->hold_head = HOLD_NIL;
 	s->lease.fd = -1;
+	s->pidfd = -1;
+	s->start_time = session_start_time(cr->pid);
+	/* A secret: without it no other process resumes the session. */
+	if (getrandom(s->token, sizeof(s->token), 0) != (ssize_t) sizeof(s->token)) {
+		free(s->held);
+		free(s);
+		return NULL;
+	}
 	read_comm(cr->pid, s->comm, sizeof(s->comm));
 	for (size_t i = 0; i < t->nregions; i++)
 		if (!t->regions[i]->gone &&
@@ -162,6 +218,7 @@ int session_grow(struct session *s, const struct object_table *t, const struct o
 	for (size_t i = 0; i < add->nregions; i++)
 		if (region_allows(add->regions[i], s->uid, s->gid, NULL, 0))
 			s->regions |= UINT64_C(1) << add->regions[i]->index;
+	session_record(s);
 	return 0;
 }
 
@@ -171,6 +228,8 @@ void session_free(struct session *s)
 	bytebuf_free(&s->in);
 	bytebuf_free(&s->out);
 	lease_page_close(&s->lease);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
 	free(s->held);
 	free(s);
 }

@@ -14,6 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/errbuf.h"
 #include "daemon/lease_page.h"
+#include "daemon/ledger.h"
 #include "daemon/object_table.h"
 #include "daemon/tenant.h"
 #include "daemon/wire.h"
@@ -50,13 +51,20 @@ struct session {
 				* it); such a region stays while it is
 				* connected */
 	bool hello_done;
-	bool fds_pending;          /* the front of out is the hello reply and
-				    * must go with the region memfds */
-	bool leases;               /* its hello asked for leases: it gets the
-				    * shared bits and a lease page */
-	struct lease_page lease;   /* opened at hello when leases (lease.h) */
-	uint32_t hold_head;        /* this session's holds */
-	struct session_held *held; /* per object index */
+	bool fds_pending;            /* the front of out is the hello reply and
+				      * must go with the region memfds */
+	bool leases;                 /* its hello asked for leases: it gets the
+				      * shared bits and a lease page */
+	struct lease_page lease;     /* opened at hello when leases (lease.h) */
+	struct ledger_sess *rec;     /* its record in the books (session_record) */
+	uint64_t start_time;         /* its process's, /proc/PID/stat field 22 */
+	uint8_t token[LEDGER_TOKEN]; /* the secret that resumes it */
+	bool detached;               /* its connection went with a serving
+				      * process: holds kept until its client
+				      * resumes it or its process exits */
+	int pidfd;                   /* detached: its process, watched; else -1 */
+	uint32_t hold_head;          /* this session's holds */
+	struct session_held *held;   /* per object index */
 	struct bytebuf in, out;
 	char hello_refusal[96];  /* set by the server: why its hello must be
 				  * refused now (max_unread_hellos); "" if not */
@@ -104,6 +112,16 @@ void session_log(struct session *s, enum log_level level, const char *fmt, ...)
  * that were; only its uid's budget (TENANT_LOG_BURST) may suppress it. */
 void session_log_final(struct session *s, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Copy what a takeover needs of s (all but its commit and used flag)
+ * into its record in the books: at start, and after what a hello, a
+ * second hello or a reload changes. Plain stores: each field stands on its
+ * own, and a name torn by a crash is cut at its end when read back. */
+void session_record(const struct session *s);
+
+/* The start time of process pid (/proc/PID/stat field 22, clock ticks
+ * since boot), or 0 when it is gone. */
+uint64_t session_start_time(pid_t pid);
 
 /* Free s, first logging how many of its lines were suppressed, if any.
  * Whatever it still holds is not reclaimed (see daemon_session_release). */

@@ -117,6 +117,8 @@ int stats_status(struct daemon *d, const struct session *s, Allocd__StatusReply 
 	out->uptime_ms = daemon_now_ms() - d->start_ms;
 	out->socket = d->socket_path;
 	out->clients = d->nsessions;
+	for (uint32_t i = 0; i < d->cfg.max_clients; i++)
+		out->detached += d->slots[i] != NULL && d->slots[i]->detached;
 	out->max_clients = d->cfg.max_clients;
 	out->requests = d->requests;
 	out->reclaimed = d->reclaimed;
@@ -191,6 +193,7 @@ static Allocd__ClientInfo *client_info(struct daemon *d, const struct session *a
 	ci->comm = (char *) c->comm;
 	ci->client_name = (char *) c->client_name;
 	ci->since_unix_ms = c->since_ms;
+	ci->detached = c->detached;
 	ci->holdings = arena_array(&d->arena, l->nobjects, sizeof(*ci->holdings));
 	if (ci->holdings == NULL)
 		return NULL;

@@ -150,11 +150,12 @@ static json_t *client_json(const struct listing *l, const struct client_row *r, 
 			holdings = NULL;
 		}
 	}
-	return json_pack("{s:o, s:I, s:I, s:I, s:s?, s:s, s:s, s:o, s:o, s:o}", "id",
+	return json_pack("{s:o, s:I, s:I, s:I, s:s?, s:s, s:s, s:b, s:o, s:o, s:o}", "id",
 			 json_count(ci->id), "pid", (json_int_t) ci->pid, "uid",
 			 (json_int_t) ci->uid, "gid", (json_int_t) ci->gid, "user",
 			 user_name(ci->uid, user, sizeof(user)), "comm", ci->comm, "name", ci->name,
-			 "since_unix_ms", json_count(ci->since_unix_ms), "connected_seconds",
+			 "detached", ci->detached, "since_unix_ms", json_count(ci->since_unix_ms),
+			 "connected_seconds",
 			 json_count(now > ci->since_unix_ms ? (now - ci->since_unix_ms) / 1000 : 0),
 			 "holdings", holdings);
 }
@@ -185,7 +186,7 @@ static void client_cells(struct table *t, const struct mc_client_info *ci)
 	else
 		table_count(t, ci->uid);
 	table_cell(t, "%s", ci->comm);
-	table_cell(t, "%s", ci->name);
+	table_cell(t, "%s%s", ci->name, ci->detached ? " (detached)" : "");
 }
 
 static void time_cells(struct table *t, const struct mc_client_info *ci, uint64_t now)

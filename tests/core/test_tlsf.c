@@ -415,6 +415,29 @@ START_TEST(test_tlsf_alloc_exact_class_fallback_aligned)
 }
 END_TEST
 
+/*
+ * Granule 1. A free block of 992, the lower bound of class [992, 1008), and
+ * the free tail of the heap. A request of 992 is held by every block of that
+ * class, so the search starts there and takes the block at 0; a request of
+ * 993 is not (the class holds 992), so the search starts one class up and
+ * takes the tail, leaving the 992 block alone.
+ */
+START_TEST(test_tlsf_alloc_search_class_bounds)
+{
+	tlsf_t *t = make(10000, 1, 16);
+
+	alloc_at(t, 992, 0);
+	alloc_at(t, 1, 992);
+	free_ok(t, 0);
+	ck_assert_uint_eq(stats_of(t).free_blocks, 2);
+	alloc_at(t, 993, 993);
+	free_ok(t, 993);
+	alloc_at(t, 992, 0);
+	ck_assert_uint_eq(stats_of(t).free_blocks, 1);
+	tlsf_destroy(t);
+}
+END_TEST
+
 /* Four blocks of 10, 10, 10 and 70 granules of 16 bytes fill the heap. */
 static tlsf_t *four_blocks(void)
 {
@@ -614,6 +637,33 @@ START_TEST(test_tlsf_free_rejects_mid_block)
 }
 END_TEST
 
+/*
+ * Every granule of a small heap that is not the start of a live allocation
+ * is refused, starts of used, freed and free blocks alike. max_allocs 4 makes
+ * one hash bucket, so every offset probes the same lanes: with one-byte
+ * fingerprints, a few hundred offsets match a live entry's fingerprint by
+ * chance, and only the offset in its record tells them apart.
+ */
+START_TEST(test_tlsf_free_rejects_every_other_granule)
+{
+	tlsf_t *t = make(4096, 1, 4);
+	uint64_t live[3];
+
+	live[0] = alloc_ok(t, 100, 1);
+	live[1] = alloc_ok(t, 1, 1);
+	free_ok(t, alloc_ok(t, 700, 1));
+	live[2] = alloc_ok(t, 2000, 1);
+	ck_assert_uint_eq(stats_of(t).live, 3);
+	for (uint64_t off = 0; off < 4096; off++) {
+		if (off != live[0] && off != live[1] && off != live[2])
+			expect_bad_free(t, off);
+	}
+	for (int i = 0; i < 3; i++)
+		free_ok(t, live[i]);
+	tlsf_destroy(t);
+}
+END_TEST
+
 START_TEST(test_tlsf_free_rejects_double_free)
 {
 	tlsf_t *t = make(MiB, 64, 16);
@@ -797,6 +847,7 @@ Suite *tlsf_suite(void)
 	tcase_add_test(fit, test_tlsf_alloc_whole_heap);
 	tcase_add_test(fit, test_tlsf_alloc_exact_class_fallback);
 	tcase_add_test(fit, test_tlsf_alloc_exact_class_fallback_aligned);
+	tcase_add_test(fit, test_tlsf_alloc_search_class_bounds);
 	tcase_add_test(fit, test_tlsf_free_coalesces_with_prev);
 	tcase_add_test(fit, test_tlsf_free_coalesces_with_next);
 	tcase_add_test(fit, test_tlsf_free_coalesces_with_both);
@@ -805,6 +856,7 @@ Suite *tlsf_suite(void)
 	tcase_add_test(bad, test_tlsf_free_rejects_unaligned);
 	tcase_add_test(bad, test_tlsf_free_rejects_out_of_range);
 	tcase_add_test(bad, test_tlsf_free_rejects_mid_block);
+	tcase_add_test(bad, test_tlsf_free_rejects_every_other_granule);
 	tcase_add_test(bad, test_tlsf_free_rejects_double_free);
 	tcase_add_test(bad, test_tlsf_free_rejects_merged_start);
 	suite_add_tcase(s, bad);

@@ -16,6 +16,8 @@ int main(void)
 	srunner_add_suite(sr, ops_random_suite());
 	srunner_add_suite(sr, ops_limits_suite());
 	srunner_add_suite(sr, holds_suite());
+	srunner_add_suite(sr, books_suite());
+	srunner_add_suite(sr, books_server_suite());
 	srunner_add_suite(sr, peer_groups_suite());
 	srunner_add_suite(sr, lease_suite());
 	srunner_add_suite(sr, limits_suite());

@@ -10,6 +10,8 @@ Suite *ops_suite(void);
 Suite *ops_random_suite(void);
 Suite *ops_limits_suite(void);
 Suite *holds_suite(void);
+Suite *books_suite(void);
+Suite *books_server_suite(void);
 Suite *peer_groups_suite(void);
 Suite *lease_suite(void);
 Suite *limits_suite(void);

@@ -1,4 +1,6 @@
 #include <check.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
@@ -66,4 +68,39 @@ struct object *fixture_object(struct daemon *d, const char *name)
 
 	ck_assert_msg(o != NULL, "no object %s", name);
 	return o;
+}
+
+void fixture_put_frame(struct session *s, const void *data, uint32_t len)
+{
+	uint8_t hdr[4] = {(uint8_t) len, (uint8_t) (len >> 8), (uint8_t) (len >> 16),
+			  (uint8_t) (len >> 24)};
+
+	ck_assert_int_eq(bytebuf_reserve(&s->in, 4 + len), 0);
+	memcpy(s->in.data + s->in.tail, hdr, 4);
+	memcpy(s->in.data + s->in.tail + 4, data, len);
+	s->in.tail += 4 + len;
+}
+
+void fixture_put_request(struct session *s, Allocd__Request *r)
+{
+	size_t n = allocd__request__get_packed_size(r);
+	uint8_t *buf = malloc(n + 1);
+
+	allocd__request__pack(r, buf);
+	fixture_put_frame(s, buf, (uint32_t) n);
+	free(buf);
+}
+
+Allocd__Reply *fixture_take_reply(struct session *s)
+{
+	const uint8_t *payload;
+	uint32_t len;
+	Allocd__Reply *r;
+
+	if (wire_frame_peek(&s->out, 1u << 24, &payload, &len) != 1)
+		return NULL;
+	r = allocd__reply__unpack(NULL, len, payload);
+	ck_assert_ptr_nonnull(r);
+	bytebuf_consume(&s->out, 4 + len);
+	return r;
 }

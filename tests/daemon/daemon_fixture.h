@@ -9,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/dispatch.h"
+#include "proto/allocd.pb-c.h"
 
 /* Pools p (64 B x 100), q (1536 B x 10, quota 4), heap h (64 KiB, granule
  * 64, 64 allocations, quota 8 KiB) in region "r"; pool s (64 B x 8) in
@@ -33,5 +34,15 @@ struct session *fixture_session_groups(struct daemon *d, uid_t uid, gid_t gid, c
 
 /* The object called name; fails the test if absent. */
 struct object *fixture_object(struct daemon *d, const char *name);
+
+/* Append a frame of len bytes of data to s->in, as if the client sent it. */
+void fixture_put_frame(struct session *s, const void *data, uint32_t len);
+
+/* Append request r, packed, as a frame to s->in. */
+void fixture_put_request(struct session *s, Allocd__Request *r);
+
+/* The next reply in s->out (NULL if none); free with
+ * allocd__reply__free_unpacked. */
+Allocd__Reply *fixture_take_reply(struct session *s);
 
 #endif

@@ -10,6 +10,8 @@ tests_daemon_check_daemon_SOURCES = \
 	tests/daemon/test_ops_random.c \
 	tests/daemon/test_ops_limits.c \
 	tests/daemon/test_holds.c \
+	tests/daemon/test_books.c \
+	tests/daemon/test_books_server.c \
 	tests/daemon/test_peer_groups.c \
 	tests/daemon/test_limits.c \
 	tests/daemon/test_lease.c \

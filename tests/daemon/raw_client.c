@@ -150,6 +150,24 @@ int raw_send_hello(int fd, bool leases)
 	return raw_send(fd, &r);
 }
 
+Allocd__Reply *raw_hello_resume(int fd, uint64_t resume_id, const uint8_t *token, size_t len,
+				int *fds, size_t *nfds)
+{
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Hello h = ALLOCD__HELLO__INIT;
+
+	h.resume_id = resume_id;
+	h.resume_token.data = (uint8_t *) token;
+	h.resume_token.len = len;
+	r.version = 1;
+	r.id = 1;
+	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
+	r.hello = &h;
+	if (raw_send(fd, &r) < 0)
+		return NULL;
+	return raw_recv(fd, 5000, fds, nfds);
+}
+
 Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds)
 {
 	/* A refused connection may be closed before the hello is sent: its

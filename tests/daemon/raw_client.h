@@ -47,6 +47,11 @@ int raw_send_hello(int fd, bool leases);
 
 Allocd__Reply *raw_hello_reply(int fd, bool leases, int *fds, size_t *nfds);
 
+/* Hello resuming session resume_id with its token (len bytes); the whole
+ * reply (free it) with its descriptors as in raw_recv, or NULL. */
+Allocd__Reply *raw_hello_resume(int fd, uint64_t resume_id, const uint8_t *token, size_t len,
+				int *fds, size_t *nfds);
+
 /* Alloc with the cache fields; the reply's status, or -1. Up to max offsets
  * go to offsets, their number to *n (when not NULL). */
 int raw_alloc_lease(int fd, uint64_t id, const char *pool, uint64_t count, uint64_t lease,

@@ -30,42 +30,6 @@ static void teardown(void)
 	daemon_fini(&D);
 }
 
-static void put_raw(struct session *s, const void *data, uint32_t len)
-{
-	uint8_t hdr[4] = {(uint8_t) len, (uint8_t) (len >> 8), (uint8_t) (len >> 16),
-			  (uint8_t) (len >> 24)};
-
-	ck_assert_int_eq(bytebuf_reserve(&s->in, 4 + len), 0);
-	memcpy(s->in.data + s->in.tail, hdr, 4);
-	memcpy(s->in.data + s->in.tail + 4, data, len);
-	s->in.tail += 4 + len;
-}
-
-static void put_req(struct session *s, Allocd__Request *r)
-{
-	size_t n = allocd__request__get_packed_size(r);
-	uint8_t *buf = malloc(n + 1);
-
-	allocd__request__pack(r, buf);
-	put_raw(s, buf, (uint32_t) n);
-	free(buf);
-}
-
-/* The next reply in s->out (NULL if none); free with allocd__reply__free_unpacked. */
-static Allocd__Reply *take_reply(struct session *s)
-{
-	const uint8_t *payload;
-	uint32_t len;
-	Allocd__Reply *r;
-
-	if (wire_frame_peek(&s->out, 1u << 24, &payload, &len) != 1)
-		return NULL;
-	r = allocd__reply__unpack(NULL, len, payload);
-	ck_assert_ptr_nonnull(r);
-	bytebuf_consume(&s->out, 4 + len);
-	return r;
-}
-
 static void put_hello(struct session *s, uint64_t id)
 {
 	Allocd__Request r = ALLOCD__REQUEST__INIT;
@@ -76,7 +40,7 @@ static void put_hello(struct session *s, uint64_t id)
 	r.body_case = ALLOCD__REQUEST__BODY_HELLO;
 	r.hello = &h;
 	h.client_name = "test\x01name";
-	put_req(s, &r);
+	fixture_put_request(s, &r);
 }
 
 static void put_alloc(struct session *s, uint64_t id, const char *pool, uint64_t count)
@@ -90,7 +54,7 @@ static void put_alloc(struct session *s, uint64_t id, const char *pool, uint64_t
 	r.alloc = &a;
 	a.pool = (char *) pool;
 	a.count = count;
-	put_req(s, &r);
+	fixture_put_request(s, &r);
 }
 
 static void expect_status(Allocd__Reply *r, uint64_t id, int status)
@@ -114,7 +78,7 @@ START_TEST(test_dispatch_pipelined_replies_in_order)
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	ck_assert_uint_eq(bytebuf_len(&S->in), 0);
 
-	r = take_reply(S);
+	r = fixture_take_reply(S);
 	ck_assert_uint_eq(r->id, 7);
 	ck_assert_int_eq(r->body_case, ALLOCD__REPLY__BODY_HELLO);
 	ck_assert_uint_eq(r->hello->n_regions, 1); /* "secret" is not for uid 1000 */
@@ -124,21 +88,21 @@ START_TEST(test_dispatch_pipelined_replies_in_order)
 	ck_assert(S->fds_pending);
 	allocd__reply__free_unpacked(r, NULL);
 
-	r = take_reply(S);
+	r = fixture_take_reply(S);
 	ck_assert_uint_eq(r->id, 8);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_uint_eq(r->alloc->n_offsets, 2);
 	ck_assert_uint_eq(r->alloc->block_size, 64);
 	allocd__reply__free_unpacked(r, NULL);
 
-	r = take_reply(S);
+	r = fixture_take_reply(S);
 	ck_assert_uint_eq(r->id, 9);
 	ck_assert_int_eq(r->status, -ENOENT);
 	ck_assert_str_eq(r->error, "no pool named 'nope'");
 	allocd__reply__free_unpacked(r, NULL);
 
-	expect_status(take_reply(S), 10, 0);
-	ck_assert_ptr_null(take_reply(S));
+	expect_status(fixture_take_reply(S), 10, 0);
+	ck_assert_ptr_null(fixture_take_reply(S));
 	ck_assert_uint_eq(D.requests, 4);
 }
 END_TEST
@@ -147,7 +111,7 @@ START_TEST(test_dispatch_first_request_must_be_hello)
 {
 	put_alloc(S, 1, "p", 1);
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), -EPROTO);
-	expect_status(take_reply(S), 1, -EPROTO);
+	expect_status(fixture_take_reply(S), 1, -EPROTO);
 	ck_assert_uint_eq(sys_mem_blocks_free_count(&fixture_object(&D, "p")->u.pool.mb), 100);
 }
 END_TEST
@@ -157,8 +121,8 @@ START_TEST(test_dispatch_second_hello_refused)
 	put_hello(S, 1);
 	put_hello(S, 2);
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
-	allocd__reply__free_unpacked(take_reply(S), NULL);
-	expect_status(take_reply(S), 2, -EALREADY);
+	allocd__reply__free_unpacked(fixture_take_reply(S), NULL);
+	expect_status(fixture_take_reply(S), 2, -EALREADY);
 }
 END_TEST
 
@@ -168,11 +132,11 @@ START_TEST(test_dispatch_wrong_version_closes)
 
 	r.version = 2;
 	r.id = 5;
-	put_req(S, &r);
+	fixture_put_request(S, &r);
 	put_hello(S, 6);
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), -EPROTONOSUPPORT);
-	expect_status(take_reply(S), 5, -EPROTONOSUPPORT);
-	ck_assert_ptr_null(take_reply(S)); /* nothing after the error */
+	expect_status(fixture_take_reply(S), 5, -EPROTONOSUPPORT);
+	ck_assert_ptr_null(fixture_take_reply(S)); /* nothing after the error */
 }
 END_TEST
 
@@ -185,8 +149,8 @@ START_TEST(test_dispatch_oversized_frame_closes)
 	memcpy(S->in.data + S->in.tail, hdr, 4);
 	S->in.tail += 4;
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), -EMSGSIZE);
-	allocd__reply__free_unpacked(take_reply(S), NULL);
-	expect_status(take_reply(S), 0, -EMSGSIZE);
+	allocd__reply__free_unpacked(fixture_take_reply(S), NULL);
+	expect_status(fixture_take_reply(S), 0, -EMSGSIZE);
 }
 END_TEST
 
@@ -195,12 +159,12 @@ START_TEST(test_dispatch_malformed_frame_answered_and_survived)
 	static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x80};
 
 	put_hello(S, 1);
-	put_raw(S, garbage, sizeof(garbage));
+	fixture_put_frame(S, garbage, sizeof(garbage));
 	put_alloc(S, 3, "p", 1);
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
-	allocd__reply__free_unpacked(take_reply(S), NULL);
-	expect_status(take_reply(S), 0, -EBADMSG);
-	expect_status(take_reply(S), 3, 0);
+	allocd__reply__free_unpacked(fixture_take_reply(S), NULL);
+	expect_status(fixture_take_reply(S), 0, -EBADMSG);
+	expect_status(fixture_take_reply(S), 3, 0);
 }
 END_TEST
 
@@ -211,10 +175,10 @@ START_TEST(test_dispatch_unknown_request_kind)
 	put_hello(S, 1);
 	r.version = 1;
 	r.id = 2;
-	put_req(S, &r);
+	fixture_put_request(S, &r);
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
-	allocd__reply__free_unpacked(take_reply(S), NULL);
-	expect_status(take_reply(S), 2, -EINVAL);
+	allocd__reply__free_unpacked(fixture_take_reply(S), NULL);
+	expect_status(fixture_take_reply(S), 2, -EINVAL);
 }
 END_TEST
 
@@ -234,11 +198,11 @@ START_TEST(test_dispatch_absurd_counts)
 	f.name = "p";
 	f.n_offsets = D.max_batch + 1;
 	f.offsets = many;
-	put_req(S, &r);
+	fixture_put_request(S, &r);
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
-	allocd__reply__free_unpacked(take_reply(S), NULL);
-	expect_status(take_reply(S), 2, -E2BIG);
-	expect_status(take_reply(S), 3, -E2BIG);
+	allocd__reply__free_unpacked(fixture_take_reply(S), NULL);
+	expect_status(fixture_take_reply(S), 2, -E2BIG);
+	expect_status(fixture_take_reply(S), 3, -E2BIG);
 	free(many);
 	ck_assert_uint_eq(sys_mem_blocks_free_count(&fixture_object(&D, "p")->u.pool.mb), 100);
 }
@@ -257,7 +221,7 @@ START_TEST(test_dispatch_stops_at_max_output)
 	r.status = &st;
 	for (int i = 0; i < 40000; i++) {
 		r.id = 100 + (uint64_t) i;
-		put_req(S, &r);
+		fixture_put_request(S, &r);
 	}
 	ck_assert_int_eq(dispatch_input(&X, S, SIZE_MAX), 0);
 	/* stopped with requests left unread, not far past max_output */
@@ -266,7 +230,7 @@ START_TEST(test_dispatch_stops_at_max_output)
 	ck_assert_uint_lt(bytebuf_len(&S->out), D.cfg.max_output + D.cfg.max_frame);
 	/* a client that catches up gets every reply, in order */
 	for (;;) {
-		while ((rep = take_reply(S)) != NULL) {
+		while ((rep = fixture_take_reply(S)) != NULL) {
 			if (rep->id != 1)
 				ck_assert_uint_eq(rep->id, 100 + (uint64_t) answered++);
 			allocd__reply__free_unpacked(rep, NULL);

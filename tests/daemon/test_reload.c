@@ -269,7 +269,7 @@ START_TEST(test_reload_adds_objects)
 	ck_assert_uint_eq(lease_page_slots(&after->lease, s2), 0);
 	ck_assert_uint_eq(lease_page_slots(&after->lease, fixture_object(&d, "s")), 8);
 	ops_end_session(&op, before);
-	daemon_session_release(&d, after);
+	ops_end_session(&op, after);
 	ck_assert_int_eq(daemon_verify_idle(&d, &msg), 0);
 	ops_fini(&op);
 	daemon_fini(&d);
@@ -400,7 +400,7 @@ START_TEST(test_reload_removes_objects)
 	ck_assert_int_eq(again->region->fd, -1);
 	root = fixture_session(&d, 0, 0);
 	ck_assert(!session_may_use(root, again->region));
-	daemon_session_release(&d, root);
+	ops_end_session(&op, root);
 	/* A removed region has no settings, nor a name, left: a file that
 	 * has it again brings a new region. */
 	ck_assert_int_eq(reload_text(&d, fixture_config, &msg), 0);

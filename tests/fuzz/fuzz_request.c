@@ -15,9 +15,9 @@
  * After the streams the allocators must agree with the holds: a
  * pool block is allocated iff somebody holds it, its shared bit is set iff
  * two or more do, every heap passes tlsf_check, the hold count matches the
- * sessions'. Then the sessions end -- the reclaim path -- and everything
- * must be free again, the lease pages' memfds closed, so each input starts
- * from a fresh state without the cost of rebuilding the daemon.
+ * sessions', and the books a takeover would read agree. Then the sessions end -- the reclaim path
+ * -- and everything must be free again, the lease pages' memfds closed, so each input starts from a
+ * fresh state without the cost of rebuilding the daemon.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -139,6 +139,30 @@ static void check_counters(void)
 	}
 }
 
+/* The books a takeover would read (books.h) say what the table says: no
+ * request left the undo log open, every used entry is a hold of a live
+ * session's record. */
+static void check_books(void)
+{
+	uint32_t used = 0;
+
+	if (D.books.head->log_state != LEDGER_LOG_CLOSED)
+		die("the undo log is closed between requests");
+	for (uint32_t i = 0; i < D.books.head->hold_top; i++) {
+		const struct hold *h = &D.holds.v[i];
+
+		if (!h->used)
+			continue;
+		used++;
+		if (h->session >= D.cfg.max_clients || D.slots[h->session] == NULL ||
+		    !D.books.sess[h->session].used ||
+		    D.books.sess[h->session].id != D.slots[h->session]->id)
+			die("a hold in the books names a live session's record");
+	}
+	if (used != holds_count(&D.holds))
+		die("the books' used entries are the hold table's holds");
+}
+
 static void check_invariants(void)
 {
 	uint64_t holds = 0;
@@ -180,6 +204,7 @@ static void check_invariants(void)
 	if (holds != holds_count(&D.holds))
 		die("session hold counts match the hold table");
 	check_counters();
+	check_books();
 }
 
 /* Every reply is a frame of a decodable Reply of version 1. */

@@ -5,6 +5,7 @@
  * The files are committed in tests/fuzz/corpus/request; this program is how
  * they were made (rerun it after a protocol change).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
