@@ -23,5 +23,6 @@ Suite *timeout_suite(void);
 Suite *reload_suite(void);
 Suite *align_suite(void);
 Suite *resume_suite(void);
+Suite *restart_suite(void);
 
 #endif
