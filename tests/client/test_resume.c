@@ -413,6 +413,51 @@ START_TEST(test_resume_async_applied_complete_rest_sent_again)
 }
 END_TEST
 
+/* The next serving process dies too, during the resume hello: the library
+ * tries again, and the third one resumes. */
+static int script_dies_again(struct fake_daemon *f, int conn)
+{
+	static const struct answer a = {.resumed = true};
+	uint64_t off = 256;
+	struct fake_mem m;
+	Allocd__Request *req;
+	int rc = first_hello(conn, &m);
+
+	if (rc)
+		return rc;
+	req = expect(conn, 2, ALLOCD__REQUEST__BODY_ALLOC);
+	if (req == NULL)
+		return 1;
+	allocd__request__free_unpacked(req, NULL);
+	close(conn);
+	conn = fake_accept(f);
+	req = conn < 0 ? NULL : fake_recv(conn);
+	if (req == NULL || req->body_case != ALLOCD__REQUEST__BODY_HELLO)
+		return 2;
+	allocd__request__free_unpacked(req, NULL);
+	close(conn); /* dead before it answered */
+	rc = resume(f, &m, &a, &conn);
+	if (rc)
+		return rc;
+	req = expect(conn, 2, ALLOCD__REQUEST__BODY_ALLOC);
+	return req == NULL || answer(conn, req, 0, &off, 1, 0) ? 3 : 0;
+}
+
+START_TEST(test_resume_tries_again_when_the_next_dies_too)
+{
+	struct fake_daemon f;
+	mc_client_t *c;
+	uint64_t off;
+
+	fake_start(&f, script_dies_again);
+	c = connect_fake(&f);
+	ck_assert_int_eq(mc_alloc(c, "p", 1, &off), 0);
+	ck_assert_uint_eq(off, 256);
+	mc_close(c);
+	fake_stop(&f);
+}
+END_TEST
+
 /* Other memory after the resume, by _i: another region memfd, another
  * region size, another offset of p, a new session instead of the old. */
 static const struct {
@@ -780,6 +825,7 @@ Suite *resume_suite(void)
 	tcase_add_test(tc, test_resume_half_reply_sent_again);
 	tcase_add_test(tc, test_resume_no_reply_sent_again);
 	tcase_add_test(tc, test_resume_async_applied_complete_rest_sent_again);
+	tcase_add_test(tc, test_resume_tries_again_when_the_next_dies_too);
 	tcase_add_loop_test(tc, test_resume_other_memory_is_estale, 0,
 			    (int) (sizeof(mismatches) / sizeof(mismatches[0])));
 	tcase_add_test(tc, test_resume_refused_is_estale);
