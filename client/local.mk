@@ -9,6 +9,7 @@ client_libmemclient_la_SOURCES = \
 	client/mc_async.c \
 	client/mc_cache.c \
 	client/mc_learn.c \
+	client/mc_resume.c \
 	client/mc_stats.c
 client_libmemclient_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -pthread
 client_libmemclient_la_LIBADD = proto/libproto.la $(PROTOBUF_C_LIBS)

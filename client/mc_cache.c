@@ -171,8 +171,11 @@ static void refill_done(mc_client_t *c, const struct mc_pending *p, int rc, Allo
 	struct mc_cache *k = p->cache;
 
 	k->refilling = false;
-	if (rc < 0)
-		return; /* best effort: the next shortfall asks again */
+	/* Best effort: the next shortfall asks again. Completed without a
+	 * reply (a restart) cannot be: nothing is sent behind a refill
+	 * (mc_call.c), so it is never applied before a later request. */
+	if (rc < 0 || r == NULL)
+		return;
 	if (r->body_case != ALLOCD__REPLY__BODY_ALLOC || r->alloc->n_offsets > p->count)
 		mc__set_broken(c, -EPROTO);
 	else
@@ -185,7 +188,7 @@ static int maybe_refill(mc_client_t *c, struct mc_cache *k)
 {
 	Allocd__Request req = ALLOCD__REQUEST__INIT;
 	Allocd__Alloc a = ALLOCD__ALLOC__INIT;
-	struct mc_pending tmpl = {.done = refill_done, .cache = k};
+	struct mc_pending tmpl = {.done = refill_done, .cache = k, .leases = true};
 
 	if (k->refilling || k->top >= low_mark(k->target) || k->top >= mid_mark(k->target))
 		return 0;

@@ -16,6 +16,15 @@
  * send or receive that waits too long fail with EAGAIN, which is
  * -ETIMEDOUT here and breaks the client like any short read or write.
  *
+ * Restarts: a connection that ends (EOF, ECONNRESET, EPIPE) while the
+ * session is resumable is not a break. What the dead daemon wrote whole is
+ * read first (its replies complete their requests as usual), then the
+ * session is resumed on a new connection (mc__reattach), the requests the
+ * daemon says it applied (id < applied_id) are completed here without a
+ * reply, and the others are sent again as they were, in order: their
+ * replies then come as usual, and the caller that waits never knew. Each
+ * request's packed bytes stay in c->frames until its reply came, for that.
+ *
  * Bound: the daemon stops reading a connection whose unread replies reach
  * its max_output, and a client that keeps sending without reading would then
  * block in send() for ever. So a request is sent only while the replies it
@@ -23,7 +32,9 @@
  * bound of its reply's size), and at most MC_INFLIGHT_MAX are in flight.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -125,18 +136,34 @@ static void keep_why(mc_client_t *c, const Allocd__Reply *r)
 	c->why[n] = '\0';
 }
 
-static int buf_reserve(mc_client_t *c, size_t n)
+int mc__why(mc_client_t *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Room for n bytes in *buf of *cap. */
+static int reserve(uint8_t **buf, size_t *cap, size_t n)
 {
 	uint8_t *p;
 
-	if (n <= c->bufcap)
+	if (n <= *cap)
 		return 0;
-	p = realloc(c->buf, n);
+	p = realloc(*buf, n);
 	if (p == NULL)
 		return -ENOMEM;
-	c->buf = p;
-	c->bufcap = n;
+	*buf = p;
+	*cap = n;
 	return 0;
+}
+
+static int buf_reserve(mc_client_t *c, size_t n)
+{
+	return reserve(&c->buf, &c->bufcap, n);
 }
 
 static void close_fds(const int *fds, size_t n)
@@ -233,13 +260,13 @@ static int send_all(int sock, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* One frame of at most cap bytes into c->buf; its length in *len. */
-static int recv_frame(mc_client_t *c, uint32_t cap, uint32_t *len, int *fds, size_t *nfds)
+/* One frame of at most cap bytes from fd into c->buf; its length in *len. */
+static int recv_frame(mc_client_t *c, int fd, uint32_t cap, uint32_t *len, int *fds, size_t *nfds)
 {
 	uint8_t head[WIRE_HEADER];
 	int rc;
 
-	rc = recv_all(c->fd, head, sizeof(head), fds, nfds, MC_MAX_HELLO_FDS);
+	rc = recv_all(fd, head, sizeof(head), fds, nfds, MC_MAX_HELLO_FDS);
 	if (rc < 0)
 		return rc;
 	*len = wire_header_get(head);
@@ -248,12 +275,17 @@ static int recv_frame(mc_client_t *c, uint32_t cap, uint32_t *len, int *fds, siz
 	rc = buf_reserve(c, *len ? *len : 1);
 	if (rc < 0)
 		return rc;
-	return recv_all(c->fd, c->buf, *len, fds, nfds, MC_MAX_HELLO_FDS);
+	return recv_all(fd, c->buf, *len, fds, nfds, MC_MAX_HELLO_FDS);
 }
 
 static struct mc_pending *pending_at(mc_client_t *c, unsigned i)
 {
 	return &c->pending[(c->phead + i) % MC_INFLIGHT_MAX];
+}
+
+static struct mc_frame *frame_at(mc_client_t *c, unsigned i)
+{
+	return &c->frames[(c->phead + i) % MC_INFLIGHT_MAX];
 }
 
 /* Take the oldest entry off the pipeline, into *p. */
@@ -263,6 +295,7 @@ static void pending_pop(mc_client_t *c, struct mc_pending *p)
 	c->phead = (c->phead + 1) % MC_INFLIGHT_MAX;
 	c->npending--;
 	c->inflight -= p->expect;
+	c->leasing -= p->leases;
 }
 
 /*
@@ -285,21 +318,17 @@ static int fail_all(mc_client_t *c, int rc)
 }
 
 /*
- * Read one reply frame of at most cap bytes and hand it to the oldest
- * pending entry: its completion, or, for the synchronous entry, *sync.
- * Returns 1 when *sync was set, 0 after a completion ran, or a transport
- * error (the client is then broken, every entry failed).
+ * The reply frame of len bytes in c->buf, to the oldest pending entry: its
+ * completion, or, for the synchronous entry, *sync. Returns 1 when *sync was
+ * set, 0 after a completion ran, or an error (the client is then broken,
+ * every entry failed).
  */
-static int pump_one(mc_client_t *c, uint32_t cap, int *fds, size_t *nfds, Allocd__Reply **sync)
+static int deliver(mc_client_t *c, uint32_t len, Allocd__Reply **sync)
 {
 	struct mc_pending p;
 	Allocd__Reply *r;
-	uint32_t len;
 	int rc;
 
-	rc = recv_frame(c, cap, &len, fds, nfds);
-	if (rc < 0)
-		return fail_all(c, rc);
 	c->decode_cap = c->decoded + (size_t) len * DECODE_FACTOR + DECODE_SLACK;
 	r = allocd__reply__unpack(&c->decoder, len, c->buf);
 	if (r == NULL)
@@ -331,6 +360,125 @@ static int pump_one(mc_client_t *c, uint32_t cap, int *fds, size_t *nfds, Allocd
 	}
 	allocd__reply__free_unpacked(r, &c->decoder);
 	return fail_all(c, rc);
+}
+
+/* The connection ended, not by a word of the daemon: a restart, maybe. */
+static bool lost(int rc)
+{
+	return rc == -ECONNRESET || rc == -EPIPE;
+}
+
+static int resume(mc_client_t *c);
+
+/*
+ * Read one reply frame of at most cap bytes and deliver it. Returns as
+ * deliver does; a lost connection of a resumable session is resumed (0:
+ * the pipeline was sent again, read on).
+ */
+static int pump_one(mc_client_t *c, uint32_t cap, int *fds, size_t *nfds, Allocd__Reply **sync)
+{
+	uint32_t len;
+	int rc;
+
+	rc = recv_frame(c, c->fd, cap, &len, fds, nfds);
+	if (rc < 0 && lost(rc) && c->resumable && !c->broken)
+		return resume(c);
+	if (rc < 0)
+		return fail_all(c, rc);
+	return deliver(c, len, sync);
+}
+
+/* The replies the dead daemon wrote whole are in the socket still: they
+ * complete their requests before anything is sent again. Only async
+ * entries can be answered here (a synchronous request is the last one
+ * sent, and is being sent or its reply was read to the end of the
+ * stream). */
+static int drain(mc_client_t *c)
+{
+	Allocd__Reply *sync = NULL;
+	uint32_t len;
+	int rc = 0;
+
+	while (rc == 0 && c->npending > 0 &&
+	       recv_frame(c, c->fd, c->max_frame, &len, NULL, NULL) == 0)
+		rc = deliver(c, len, &sync);
+	if (rc == 1) {
+		allocd__reply__free_unpacked(sync, &c->decoder);
+		return fail_all(c, -EPROTO);
+	}
+	return rc;
+}
+
+/*
+ * After the resume hello: complete the requests the daemon applied (their
+ * replies are lost: 0, or the failed status for failed_id) and send the
+ * others again, in order. 0, a lost connection (resume again), or an error
+ * that broke the client.
+ */
+static int resend(mc_client_t *c, const struct mc_resumed *rs)
+{
+	struct mc_pending p;
+	int rc;
+
+	/* The daemon cannot have applied what was never sent. */
+	if (rs->applied_id > c->next_id)
+		return fail_all(c, mc__why(c, -EPROTO, "resumed: applied_id %llu was never sent",
+					   (unsigned long long) rs->applied_id));
+	while (c->npending > 0 && pending_at(c, 0)->id < rs->applied_id) {
+		pending_pop(c, &p);
+		/* The synchronous request is the last sent: never applied
+		 * before a later one. */
+		if (p.done == NULL)
+			return fail_all(c, -EPROTO);
+		if (p.id == rs->failed_id)
+			p.done(c, &p, rs->failed_status < 0 ? rs->failed_status : -EIO, NULL);
+		else
+			p.done(c, &p, 0, NULL);
+	}
+	for (unsigned i = 0; i < c->npending; i++) {
+		const struct mc_frame *f = frame_at(c, i);
+
+		rc = send_all(c->fd, f->data, f->len);
+		if (rc < 0)
+			return lost(rc) ? rc : fail_all(c, rc);
+	}
+	return 0;
+}
+
+/* The deadline of a resume: the client's timeout from now. */
+static void resume_deadline(const mc_client_t *c, struct timespec *t)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	if (c->timeout_ms == MC_TIMEOUT_NONE)
+		return;
+	t->tv_sec += c->timeout_ms / 1000;
+	t->tv_nsec += (long) (c->timeout_ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* The connection is lost; resume the session or break the client. 0 once
+ * the pipeline was sent again on a new connection. */
+static int resume(mc_client_t *c)
+{
+	struct mc_resumed rs;
+	struct timespec deadline;
+	int rc;
+
+	resume_deadline(c, &deadline);
+	for (;;) {
+		rc = drain(c);
+		if (rc < 0)
+			return rc;
+		rc = mc__reattach(c, &deadline, &rs);
+		if (rc < 0)
+			return fail_all(c, rc);
+		rc = resend(c, &rs);
+		if (!lost(rc))
+			return rc;
+	}
 }
 
 int mc__wait(mc_client_t *c, unsigned left)
@@ -369,17 +517,19 @@ static int make_room(mc_client_t *c, uint32_t expect)
 }
 
 /*
- * Pack req with the next id into c->buf and send it, recorded as a pending
- * entry like tmpl. A send the daemon did not get whole breaks the client,
- * except that a daemon which hung up (-EPIPE, -ECONNRESET) may have said why
- * first (a daemon at max_clients answers -EUSERS and closes before reading
- * the hello): when keep_reading, that is left for the reader to find and the
- * error is returned in *sent.
+ * Pack req with the next id into its frame and send it, recorded as a
+ * pending entry like tmpl. A send the daemon did not get whole breaks the
+ * client, except that a daemon which hung up (-EPIPE, -ECONNRESET) may have
+ * said why first (a daemon at max_clients answers -EUSERS and closes before
+ * reading the hello): when keep_reading, that is left for the reader to
+ * find and the error is returned in *sent. Otherwise a resumable session
+ * is resumed, which sends this request again with the others.
  */
 static int send_request(mc_client_t *c, Allocd__Request *req, const struct mc_pending *tmpl,
 			bool keep_reading, int *sent)
 {
 	struct mc_pending *p;
+	struct mc_frame *f;
 	size_t n;
 	int rc;
 
@@ -390,19 +540,35 @@ static int send_request(mc_client_t *c, Allocd__Request *req, const struct mc_pe
 	 * would hang up, so refuse before sending. */
 	if (!wire_len_fits(n, c->max_frame))
 		return -E2BIG;
-	rc = buf_reserve(c, WIRE_HEADER + n);
+	/* A refill's reply is all that says which blocks it leased, and a
+	 * resumed daemon keeps the reply of the last request it applied
+	 * only: nothing goes out behind a refill until its reply came, so
+	 * that a restart can never lose it. */
+	while (c->leasing > 0 && c->resumable) {
+		rc = mc__wait(c, c->npending - 1);
+		if (rc < 0)
+			return rc;
+	}
+	f = frame_at(c, c->npending);
+	rc = reserve(&f->data, &f->cap, WIRE_HEADER + n);
 	if (rc < 0)
 		return rc;
 	c->next_id++;
-	wire_header_put(c->buf, (uint32_t) n);
-	allocd__request__pack(req, c->buf + WIRE_HEADER);
+	wire_header_put(f->data, (uint32_t) n);
+	allocd__request__pack(req, f->data + WIRE_HEADER);
+	f->len = WIRE_HEADER + n;
 	p = pending_at(c, c->npending);
 	*p = *tmpl;
 	p->id = req->id;
 	c->npending++;
 	c->inflight += p->expect;
-	*sent = send_all(c->fd, c->buf, WIRE_HEADER + n);
-	if (*sent < 0 && !(keep_reading && (*sent == -EPIPE || *sent == -ECONNRESET)))
+	c->leasing += p->leases;
+	*sent = send_all(c->fd, f->data, f->len);
+	if (*sent < 0 && lost(*sent) && keep_reading)
+		return 0;
+	if (*sent < 0 && lost(*sent) && c->resumable)
+		return resume(c);
+	if (*sent < 0)
 		return fail_all(c, *sent);
 	return 0;
 }
@@ -494,6 +660,56 @@ int mc__call_hello(mc_client_t *c, Allocd__Request *req, Allocd__Reply **reply, 
 		*nfds = 0;
 	}
 	return rc;
+}
+
+int mc__hello_once(mc_client_t *c, int fd, Allocd__Request *req, Allocd__Reply **reply, int *fds,
+		   size_t *nfds)
+{
+	uint8_t *frame = NULL;
+	size_t cap = 0, n;
+	Allocd__Reply *r;
+	uint32_t len;
+	int rc;
+
+	*nfds = 0;
+	req->version = WIRE_PROTOCOL_VERSION;
+	req->id = ++c->next_id;
+	n = allocd__request__get_packed_size(req);
+	rc = wire_len_fits(n, c->max_frame) ? reserve(&frame, &cap, WIRE_HEADER + n) : -E2BIG;
+	if (rc == 0) {
+		wire_header_put(frame, (uint32_t) n);
+		allocd__request__pack(req, frame + WIRE_HEADER);
+		rc = send_all(fd, frame, WIRE_HEADER + n);
+	}
+	free(frame);
+	if (rc == 0)
+		rc = recv_frame(c, fd, WIRE_FRAME_MAX, &len, fds, nfds);
+	if (rc < 0) {
+		close_fds(fds, *nfds);
+		*nfds = 0;
+		return rc;
+	}
+	c->decode_cap = c->decoded + (size_t) len * DECODE_FACTOR + DECODE_SLACK;
+	r = allocd__reply__unpack(&c->decoder, len, c->buf);
+	if (r == NULL)
+		rc = -EBADMSG;
+	else if (r->version != WIRE_PROTOCOL_VERSION || r->status > 0)
+		rc = -EPROTO;
+	else if (r->status < 0 && (r->id == req->id || r->id == 0))
+		rc = r->status; /* a refusal, or the daemon's word before it hangs up */
+	else if (r->id != req->id || r->body_case != ALLOCD__REPLY__BODY_HELLO)
+		rc = -EPROTO;
+	if (r != NULL && rc < 0 && r->status < 0)
+		keep_why(c, r);
+	if (rc < 0) {
+		if (r != NULL)
+			allocd__reply__free_unpacked(r, &c->decoder);
+		close_fds(fds, *nfds);
+		*nfds = 0;
+		return rc;
+	}
+	*reply = r;
+	return 0;
 }
 
 void mc__reply_free(mc_client_t *c, Allocd__Reply *reply)

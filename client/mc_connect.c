@@ -109,6 +109,8 @@ static int map_regions(mc_client_t *c, const Allocd__HelloReply *hr, const int *
 			return -errno;
 		c->regions[i].base = p;
 		c->regions[i].size = size;
+		c->regions[i].dev = st.st_dev;
+		c->regions[i].ino = st.st_ino;
 		mc__copy_name(c->regions[i].name, hr->regions[i]->name);
 		c->nregions = i + 1;
 	}
@@ -130,6 +132,10 @@ static int load_objects(mc_client_t *c, const Allocd__HelloReply *hr)
 		mc__copy_name(c->objects[i].name, oi->name);
 		c->objects[i].region = oi->region;
 		c->objects[i].kind = oi->kind;
+		c->objects[i].offset = oi->offset;
+		c->objects[i].size = oi->size;
+		c->objects[i].block_size = oi->block_size;
+		c->objects[i].total = oi->total;
 	}
 	c->nobjects = hr->n_objects;
 	rc = mc__caches_init(c, hr);
@@ -149,15 +155,14 @@ static int load_objects(mc_client_t *c, const Allocd__HelloReply *hr)
  * bits are 0 bytes -- then the lease page when lease_size > 0. A daemon
  * without them sends the region memfds only.
  */
-static size_t hello_fds(const Allocd__HelloReply *hr)
+size_t mc__hello_fds(const Allocd__HelloReply *hr)
 {
 	if (hr->max_output == 0)
 		return hr->n_regions;
 	return 2 * hr->n_regions + (hr->lease_size > 0);
 }
 
-/* Map fd (at least size bytes, else -EPROTO) with prot; NULL for size 0. */
-static int map_fd(int fd, uint64_t size, int prot, void **out)
+int mc__map_fd(int fd, uint64_t size, int prot, void **out)
 {
 	struct stat st;
 	void *p;
@@ -190,14 +195,20 @@ static int map_shared(mc_client_t *c, const Allocd__HelloReply *hr, const int *f
 	if (c->bits == NULL || c->bits_sizes == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		rc = map_fd(fds[n + i], hr->regions[i]->bits_size, PROT_READ, &p);
+		struct stat st;
+
+		rc = mc__map_fd(fds[n + i], hr->regions[i]->bits_size, PROT_READ, &p);
 		if (rc < 0)
 			return rc;
 		c->bits[i] = p;
 		c->bits_sizes[i] = hr->regions[i]->bits_size;
+		if (fstat(fds[n + i], &st) == 0) {
+			c->regions[i].bits_dev = st.st_dev;
+			c->regions[i].bits_ino = st.st_ino;
+		}
 	}
 	if (hr->lease_size > 0) {
-		rc = map_fd(fds[2 * n], hr->lease_size, PROT_READ | PROT_WRITE, &p);
+		rc = mc__map_fd(fds[2 * n], hr->lease_size, PROT_READ | PROT_WRITE, &p);
 		if (rc < 0)
 			return rc;
 		c->lease = p;
@@ -234,7 +245,7 @@ static int hello(mc_client_t *c)
 	if (rc < 0)
 		return rc;
 	hr = r->hello;
-	if (hr->n_regions > WIRE_MAX_REGIONS || hello_fds(hr) != nfds ||
+	if (hr->n_regions > WIRE_MAX_REGIONS || mc__hello_fds(hr) != nfds ||
 	    hr->max_frame < WIRE_FRAME_MIN || hr->max_frame > WIRE_FRAME_MAX ||
 	    hr->max_batch == 0) {
 		rc = -EPROTO;
@@ -243,13 +254,21 @@ static int hello(mc_client_t *c)
 		c->max_batch = hr->max_batch;
 		c->max_output = output_budget(hr);
 		c->client_id = hr->client_id;
-		rc = map_regions(c, hr, fds);
+		rc = hr->session_token.len <= sizeof(c->token) ? map_regions(c, hr, fds) : -EPROTO;
 		if (rc == 0)
 			rc = map_shared(c, hr, fds, nfds);
 		if (rc == 0)
 			rc = load_objects(c, hr);
 		if (rc == 0)
 			rc = mc__batch_init(c);
+	}
+	/* A daemon that gives a token can resume this session after its
+	 * serving process was replaced (mc_resume.c); one that gives none
+	 * cannot, and a lost connection breaks the client as it always did. */
+	if (rc == 0 && hr->session_token.len > 0) {
+		memcpy(c->token, hr->session_token.data, hr->session_token.len);
+		c->token_len = hr->session_token.len;
+		c->resumable = true;
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -356,6 +375,9 @@ void mc_close(mc_client_t *c)
 {
 	if (c == NULL)
 		return;
+	/* Closing: a daemon away now is not waited for, and the flush below
+	 * ends like any other call on a lost connection. */
+	c->resumable = false;
 	/* Queued frees and retains are the user's requests: they go out (a
 	 * retain may matter to a peer that is told after this returns). Not
 	 * from a forked child: the stream and the lease page are the
@@ -379,8 +401,20 @@ void mc_close(mc_client_t *c)
 	free(c->objects);
 	mc__learned_free(c);
 	free(c->buf);
+	for (size_t i = 0; i < MC_INFLIGHT_MAX; i++)
+		free(c->frames[i].data);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+int mc_last_error(mc_client_t *c, char *buf, size_t len)
+{
+	if (c == NULL || buf == NULL || len == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	snprintf(buf, len, "%s", c->why);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
 }
 
 const char *mc_socket_path(const mc_client_t *c)

@@ -48,6 +48,10 @@ struct mc_region {
 	uint8_t *base; /* MAP_SHARED, read/write */
 	uint64_t size;
 	char name[WIRE_NAME_MAX + 1];
+	/* The memfds mapped (region, and its shared bits when mapped): a
+	 * resumed session must bring the same files (mc_resume.c). */
+	dev_t dev, bits_dev;
+	ino_t ino, bits_ino;
 };
 
 /* A pool, heap or group of the hello reply: where mc_ptr() looks. */
@@ -55,6 +59,8 @@ struct mc_object {
 	char name[WIRE_NAME_MAX + 1];
 	uint32_t region; /* index into mc_client.regions */
 	uint32_t kind;   /* ALLOCD__KIND__* */
+	/* The hello's geometry, which a resumed session must repeat. */
+	uint64_t offset, size, block_size, total;
 	/* Pools the daemon lets this connection cache (lease_slots > 0): their
 	 * cache (mc_cache.c), else NULL. The pointer is immutable after
 	 * mc_connect; what it points to is under c->lock. */
@@ -75,6 +81,8 @@ struct mc_learned {
 };
 
 struct mc_pending;
+/* After a restart of the daemon, a request it applied but whose reply was
+ * lost completes with (0, NULL), or with its failed status (mc_resume.c). */
 typedef void (*mc_done_fn)(mc_client_t *c, const struct mc_pending *p, int rc,
 			   Allocd__Reply *reply);
 
@@ -89,11 +97,23 @@ struct mc_pending {
 	uint64_t *adopt;        /* a retain of cache's pool: its offsets, to be
 				 * known as the user's once it succeeded
 				 * (mc__cache_adopt); owned, freed by done */
+	bool leases;            /* a refill: its reply names blocks leased */
 };
 
 /* Most requests in flight at once; with the reply bytes, what bounds the
  * pipeline. */
 #define MC_INFLIGHT_MAX 64u
+
+/* The packed bytes of a request in flight (header included), kept until
+ * its reply came: after a restart of the daemon it is sent again as it
+ * was (mc_resume.c). The buffer is reused, grown as needed. */
+struct mc_frame {
+	uint8_t *data;
+	size_t len, cap;
+};
+
+/* Session tokens are 16 bytes; room for a longer one from a later daemon. */
+#define MC_TOKEN_MAX 64u
 
 /* Async frees and retains wait here until a request of them is full, one of
  * another name or kind is queued, or anything else is sent (mc_async.c):
@@ -140,8 +160,9 @@ struct mc_client {
 	 * at once with -ECONNRESET. */
 	bool broken;
 	/* Under lock: the daemon's text with its last error reply ("" if it
-	 * gave none), for mc_connect_with's reason. */
-	char why[128];
+	 * gave none), or the library's reason for breaking the client after a
+	 * restart of the daemon: mc_connect_with's reason, mc_last_error. */
+	char why[256];
 	uint64_t next_id; /* under lock */
 	uint8_t *buf;     /* under lock: the frame being sent or received */
 	size_t bufcap;
@@ -152,8 +173,10 @@ struct mc_client {
 
 	/* Under lock: the pipeline, a ring of npending entries from phead. */
 	struct mc_pending pending[MC_INFLIGHT_MAX];
+	struct mc_frame frames[MC_INFLIGHT_MAX]; /* pending[i]'s bytes */
 	unsigned phead, npending;
 	uint64_t inflight; /* sum of their expect */
+	unsigned leasing;  /* of them, refills (mc_pending.leases) */
 	/* First failure of an async request since the last mc_flush. */
 	int async_err;
 	struct mc_batch batch; /* under lock */
@@ -163,8 +186,14 @@ struct mc_client {
 	uint32_t max_batch;
 	uint32_t max_output; /* the daemon's, or a safe default (mc_connect) */
 	uint64_t client_id;  /* the hello's: a second hello names it */
-	int timeout_ms;      /* resolved (mc_timeout.c), under lock: the
-			      * second hello's connection gets it too */
+	/* Under lock. The hello's session token; resumable: a lost connection
+	 * is resumed (mc_resume.c) -- set once the hello succeeded with a
+	 * token, cleared by mc_close. */
+	uint8_t token[MC_TOKEN_MAX];
+	size_t token_len;
+	bool resumable;
+	int timeout_ms; /* resolved (mc_timeout.c), under lock: the
+			 * second hello's connection gets it too */
 	char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	struct mc_region *regions; /* WIRE_MAX_REGIONS entries */
 	size_t nregions;           /* grows under lock (mc_learn.c) */
@@ -329,6 +358,44 @@ MC_INTERNAL int mc__dial(const char *path, int timeout_ms, int *fd);
 
 /* Set up what mc__call needs (socket, frame limit, decoder) on a zeroed c. */
 MC_INTERNAL void mc__init_transport(mc_client_t *c, int fd);
+
+/* Map fd (at least size bytes, else -EPROTO) with prot; NULL for size 0. */
+MC_INTERNAL int mc__map_fd(int fd, uint64_t size, int prot, void **out);
+
+/* Descriptors a hello reply must bring (mc_connect.c). */
+MC_INTERNAL size_t mc__hello_fds(const Allocd__HelloReply *hr);
+
+/* --- restarts of the daemon (mc_resume.c, and the transport's part in
+ * mc_call.c) --- */
+
+/* What a resumed HelloReply says was applied (see proto: HelloReply). */
+struct mc_resumed {
+	uint64_t applied_id;
+	uint64_t failed_id;
+	int32_t failed_status;
+};
+
+/*
+ * The connection is lost: dial again with backoff until deadline (or for
+ * ever, timeout MC_TIMEOUT_NONE), say the resume hello, check that the
+ * daemon serves the same regions and objects, move the cache slots into the
+ * new lease page, and make the new connection c->fd. 0 and *out; else a
+ * negative errno with c->why saying why (-ETIMEDOUT: away too long;
+ * -ESTALE: not the same session or memory; -ECONNRESET: nothing listens)
+ * and nothing of c changed. Caller holds c->lock.
+ */
+MC_INTERNAL int mc__reattach(mc_client_t *c, const struct timespec *deadline,
+			     struct mc_resumed *out);
+
+/* One hello on fd outside the pipeline (a resume): the reply (freed by the
+ * caller) when its status is 0, with its descriptors; else its status, or a
+ * transport error. Nothing of the pipeline changes. */
+MC_INTERNAL int mc__hello_once(mc_client_t *c, int fd, Allocd__Request *req, Allocd__Reply **reply,
+			       int *fds, size_t *nfds);
+
+/* Set c->why (printf-style) and return rc. */
+MC_INTERNAL int mc__why(mc_client_t *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* --- timeouts (mc_timeout.c) --- */
 

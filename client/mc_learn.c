@@ -93,6 +93,8 @@ static int region_of(mc_client_t *c, const Allocd__RegionInfo *ri, int fd, uint3
 	r = &c->regions[c->nregions];
 	r->base = p;
 	r->size = ri->size;
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
 	mc__copy_name(r->name, ri->name);
 	*out = (uint32_t) c->nregions++;
 	return 0;
@@ -121,6 +123,10 @@ static int learn_all(mc_client_t *c, const Allocd__HelloReply *hr, const int *fd
 		mc__copy_name(l->obj.name, oi->name);
 		l->obj.region = region;
 		l->obj.kind = oi->kind;
+		l->obj.offset = oi->offset;
+		l->obj.size = oi->size;
+		l->obj.block_size = oi->block_size;
+		l->obj.total = oi->total;
 		l->next = c->learned;
 		/* Whole, and after its region, before any reader can see it. */
 		__atomic_store_n(&c->learned, l, __ATOMIC_RELEASE);

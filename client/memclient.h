@@ -119,6 +119,13 @@ int mc_connect_with(const char *socket_path, const struct mc_connect_options *op
  * with -ECONNRESET, and the mappings stay valid until mc_close(), which is
  * still needed and safe. -EINVAL for ms < -1 or a bad $ALLOCATORD_TIMEOUT_MS
  * (ms 0); nothing changes then. No round trip.
+ *
+ * A restart of the daemon's serving process is not a break: the library
+ * resumes the session (requests in flight neither lost nor applied twice,
+ * mappings untouched), and the timeout bounds the whole wait for the daemon
+ * to come back: -ETIMEDOUT then, mc_last_error() saying "daemon away";
+ * -ESTALE when the session cannot be resumed (libmemclient(3), "During a
+ * restart of the daemon").
  */
 int mc_set_timeout(mc_client_t *c, int ms);
 
@@ -130,6 +137,16 @@ int mc_set_timeout(mc_client_t *c, int ms);
  * parent's client goes on untouched (a child must not otherwise use a
  * client it inherited; it connects its own). */
 void mc_close(mc_client_t *c);
+
+/*
+ * Why the last call on c that failed did (NUL-terminated, cut to fit len):
+ * the daemon's text of its error reply, or the library's reason when it
+ * gave up on the daemon -- "daemon away: serving process being replaced"
+ * with -ETIMEDOUT, what differs in the daemon's memory with -ESTALE
+ * (libmemclient(3), "During a restart of the daemon"); "" when neither gave
+ * one. The text stays until another failure replaces it. 0, or -EINVAL.
+ */
+int mc_last_error(mc_client_t *c, char *buf, size_t len);
 
 /* The path mc_connect(NULL, ...) would use, into buf. 0 or -ENAMETOOLONG. */
 int mc_default_socket(char *buf, size_t len);

@@ -23,5 +23,6 @@ tests_common_libtestcommon_la_SOURCES = tests/common/seed.c tests/common/seed.h 
 # clients (tests/client, tests/memctl); they link libmemclient themselves.
 check_LTLIBRARIES += tests/common/libtestclient.la
 tests_common_libtestclient_la_SOURCES = \
-	tests/common/client_fixture.c tests/common/client_fixture.h
-tests_common_libtestclient_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+	tests/common/client_fixture.c tests/common/client_fixture.h \
+	tests/common/fake_daemon.c tests/common/fake_daemon.h
+tests_common_libtestclient_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS)

@@ -9,5 +9,5 @@ int main(void)
 				 stats_suite(), groups_suite(), share_suite(), async_suite(),
 				 cache_suite(), cache_model_suite(), cache_misuse_suite(),
 				 examples_suite(), timeout_suite(), reload_suite(), align_suite(),
-				 NULL);
+				 resume_suite(), restart_suite(), NULL);
 }

@@ -22,5 +22,7 @@ Suite *examples_suite(void);
 Suite *timeout_suite(void);
 Suite *reload_suite(void);
 Suite *align_suite(void);
+Suite *resume_suite(void);
+Suite *restart_suite(void);
 
 #endif

@@ -21,7 +21,9 @@ tests_client_check_client_SOURCES = \
 	tests/client/test_examples.c \
 	tests/client/test_timeout.c \
 	tests/client/test_reload.c \
-	tests/client/test_align.c
+	tests/client/test_align.c \
+	tests/client/test_resume.c \
+	tests/client/test_restart.c
 tests_client_check_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(PROTOBUF_C_CFLAGS) -pthread
 tests_client_check_client_LDFLAGS = $(AM_LDFLAGS) -no-install -pthread
 tests_client_check_client_LDADD = tests/common/libtestclient.la client/libmemclient.la \

@@ -9,125 +9,12 @@
  * test into its timeout.
  */
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "proto/allocd.pb-c.h"
 #include "tests/client/check_client.h"
-
-struct fake {
-	char dir[64];
-	char path[108];
-	pid_t pid;
-};
-
-/* Runs in the fake's process on the accepted connection; 0 if the script
- * went as planned, else a code that says where it did not. */
-typedef int (*fake_script)(int conn);
-
-static void fake_start(struct fake *f, fake_script script)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int lfd;
-
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mc-fake.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(lfd, 0);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *) &sun, sizeof(sun)), 0);
-	ck_assert_int_eq(listen(lfd, 4), 0);
-	f->pid = fork();
-	ck_assert_int_ge(f->pid, 0);
-	if (f->pid == 0) {
-		int conn = accept(lfd, NULL, NULL);
-		int rc = conn < 0 ? 99 : script(conn);
-
-		if (rc == 0)
-			for (;;)
-				pause();
-		_exit(rc);
-	}
-	close(lfd);
-}
-
-/* The script must have finished and be waiting (killed here), not have
- * exited with a complaint. */
-static void fake_stop(struct fake *f)
-{
-	kill(f->pid, SIGKILL);
-	ck_assert_int_eq(client_wait_child(f->pid), 128 + SIGKILL);
-	unlink(f->path);
-	rmdir(f->dir);
-}
-
-static Allocd__Request *fake_recv(int conn)
-{
-	uint8_t head[4], buf[4096];
-	uint32_t len;
-
-	if (!client_read_full(conn, head, 4))
-		return NULL;
-	len = (uint32_t) head[0] | (uint32_t) head[1] << 8 | (uint32_t) head[2] << 16 |
-	      (uint32_t) head[3] << 24;
-	if (len > sizeof(buf) || !client_read_full(conn, buf, len))
-		return NULL;
-	return allocd__request__unpack(NULL, len, buf);
-}
-
-/* One reply frame, with fds (if any) on its first byte. */
-static int fake_send(int conn, const Allocd__Reply *r, const int *fds, size_t nfds)
-{
-	uint8_t buf[4096];
-	size_t len = allocd__reply__get_packed_size(r);
-	union {
-		char buf[CMSG_SPACE(8 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {.iov_base = buf, .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-
-	if (len + 4 > sizeof(buf) || nfds > 8)
-		return -1;
-	buf[0] = (uint8_t) len;
-	buf[1] = (uint8_t) (len >> 8);
-	buf[2] = (uint8_t) (len >> 16);
-	buf[3] = (uint8_t) (len >> 24);
-	allocd__reply__pack(r, buf + 4);
-	if (nfds > 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-		if (sendmsg(conn, &msg, 0) != 1)
-			return -1;
-		return client_write_full(conn, buf + 1, len + 3) ? 0 : -1;
-	}
-	return client_write_full(conn, buf, len + 4) ? 0 : -1;
-}
-
-static int fake_memfd(void)
-{
-	int fd = memfd_create("fake-region", MFD_CLOEXEC);
-
-	if (fd >= 0 && ftruncate(fd, 4096) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
+#include "tests/common/fake_daemon.h"
 
 /* Answer the hello: version, nregions announced (4096 bytes each), fds. */
 static int fake_hello(int conn, uint32_t version, size_t nregions, const int *fds, size_t nfds)
@@ -181,7 +68,7 @@ static int fake_answer(int conn, uint64_t id_shift, int32_t status, int fd)
 	return rc;
 }
 
-static int script_frame_too_long(int conn)
+static int script_frame_too_long(struct fake_daemon *f, int conn)
 {
 	static const uint8_t head[4] = {0, 0, 0x10, 0}; /* 1 MiB > max_frame 4 KiB */
 	int rc = fake_hello(conn, 1, 0, NULL, 0);
@@ -195,7 +82,7 @@ static int script_frame_too_long(int conn)
 
 START_TEST(test_mc_reply_over_max_frame_breaks_client)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c;
 	uint64_t off;
 	size_t n;
@@ -212,14 +99,14 @@ START_TEST(test_mc_reply_over_max_frame_breaks_client)
 }
 END_TEST
 
-static int script_missing_fd(int conn)
+static int script_missing_fd(struct fake_daemon *f, int conn)
 {
 	return fake_hello(conn, 1, 1, NULL, 0);
 }
 
 START_TEST(test_mc_hello_without_memfd_is_eproto)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c = NULL;
 	int fds;
 
@@ -232,9 +119,9 @@ START_TEST(test_mc_hello_without_memfd_is_eproto)
 }
 END_TEST
 
-static int script_extra_fd(int conn)
+static int script_extra_fd(struct fake_daemon *f, int conn)
 {
-	int fds[2] = {fake_memfd(), fake_memfd()};
+	int fds[2] = {fake_memfd(4096), fake_memfd(4096)};
 
 	if (fds[0] < 0 || fds[1] < 0)
 		return 86;
@@ -243,7 +130,7 @@ static int script_extra_fd(int conn)
 
 START_TEST(test_mc_hello_extra_memfd_is_eproto_and_closed)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c = NULL;
 	int fds;
 
@@ -256,9 +143,9 @@ START_TEST(test_mc_hello_extra_memfd_is_eproto_and_closed)
 }
 END_TEST
 
-static int script_one_region(int conn)
+static int script_one_region(struct fake_daemon *f, int conn)
 {
-	int fd = fake_memfd();
+	int fd = fake_memfd(4096);
 
 	if (fd < 0)
 		return 86;
@@ -267,7 +154,7 @@ static int script_one_region(int conn)
 
 START_TEST(test_mc_hello_memfd_closed_after_mapping)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c = NULL;
 	int fds;
 
@@ -282,14 +169,14 @@ START_TEST(test_mc_hello_memfd_closed_after_mapping)
 }
 END_TEST
 
-static int script_wrong_version(int conn)
+static int script_wrong_version(struct fake_daemon *f, int conn)
 {
 	return fake_hello(conn, 2, 0, NULL, 0);
 }
 
 START_TEST(test_mc_hello_wrong_version_is_eproto)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c = NULL;
 
 	fake_start(&f, script_wrong_version);
@@ -299,7 +186,7 @@ START_TEST(test_mc_hello_wrong_version_is_eproto)
 }
 END_TEST
 
-static int script_wrong_id(int conn)
+static int script_wrong_id(struct fake_daemon *f, int conn)
 {
 	int rc = fake_hello(conn, 1, 0, NULL, 0);
 
@@ -308,7 +195,7 @@ static int script_wrong_id(int conn)
 
 START_TEST(test_mc_reply_wrong_id_breaks_client)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c;
 	size_t n;
 
@@ -321,9 +208,9 @@ START_TEST(test_mc_reply_wrong_id_breaks_client)
 }
 END_TEST
 
-static int script_unexpected_fd(int conn)
+static int script_unexpected_fd(struct fake_daemon *f, int conn)
 {
-	int fd = fake_memfd();
+	int fd = fake_memfd(4096);
 	int rc = fd < 0 ? 86 : fake_hello(conn, 1, 0, NULL, 0);
 
 	return rc ? rc : fake_answer(conn, 0, 0, fd);
@@ -331,7 +218,7 @@ static int script_unexpected_fd(int conn)
 
 START_TEST(test_mc_unexpected_fd_is_closed)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c;
 	size_t n = 99;
 	int fds;
@@ -347,7 +234,7 @@ START_TEST(test_mc_unexpected_fd_is_closed)
 }
 END_TEST
 
-static int script_garbage(int conn)
+static int script_garbage(struct fake_daemon *f, int conn)
 {
 	/* A 3-byte frame holding a field tag whose varint never ends. */
 	static const uint8_t frame[7] = {3, 0, 0, 0, 0xff, 0xff, 0xff};
@@ -362,7 +249,7 @@ static int script_garbage(int conn)
 
 START_TEST(test_mc_undecodable_reply_is_ebadmsg)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c;
 	size_t n;
 
@@ -375,7 +262,7 @@ START_TEST(test_mc_undecodable_reply_is_ebadmsg)
 }
 END_TEST
 
-static int script_status_then_ok(int conn)
+static int script_status_then_ok(struct fake_daemon *f, int conn)
 {
 	int rc = fake_hello(conn, 1, 0, NULL, 0);
 
@@ -386,7 +273,7 @@ static int script_status_then_ok(int conn)
 
 START_TEST(test_mc_error_status_passes_through)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c;
 	size_t n = 99;
 
@@ -402,7 +289,7 @@ START_TEST(test_mc_error_status_passes_through)
 END_TEST
 
 /* Half a frame, then the fake hangs up (exits). */
-static int script_hang_up_mid_frame(int conn)
+static int script_hang_up_mid_frame(struct fake_daemon *f, int conn)
 {
 	static const uint8_t part[8] = {100, 0, 0, 0, 0x08, 0x01, 0x10, 0x02};
 	int rc = fake_hello(conn, 1, 0, NULL, 0);
@@ -418,7 +305,7 @@ static int script_hang_up_mid_frame(int conn)
 
 START_TEST(test_mc_hang_up_mid_reply_is_econnreset)
 {
-	struct fake f;
+	struct fake_daemon f;
 	mc_client_t *c;
 	size_t n;
 
@@ -428,6 +315,8 @@ START_TEST(test_mc_hang_up_mid_reply_is_econnreset)
 	ck_assert_int_eq(mc_list(c, NULL, 0, &n), -ECONNRESET);
 	mc_close(c);
 	ck_assert_int_eq(client_wait_child(f.pid), 0);
+	close(f.to_test);
+	close(f.to_fake);
 	unlink(f.path);
 	rmdir(f.dir);
 }
