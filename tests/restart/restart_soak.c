@@ -3,36 +3,48 @@
  * process is killed and replaced under them, and nothing is lost or owned
  * twice (issue 10's "What must hold").
  *
- *   tests/restart/restart_soak              (make check: 24 takeovers)
- *   ALLOCATORD_RESTART_LONG=1 tests/restart/restart_soak   (the long run: 200)
- *   tests/restart/restart_soak --kills N [--workers N]
+ *   tests/restart/restart_soak        (make check: 16 takeovers under a
+ *                                      keeper, then 12 under the fd-store
+ *                                      supervisor)
+ *   ALLOCATORD_RESTART_LONG=1 tests/restart/restart_soak   (the long run:
+ *                                      200 takeovers, 100 of each)
+ *   tests/restart/restart_soak [--kills N] [--workers N]
+ *                              [--host keeper|supervisor|both]
  *
  * Workers (restart_worker.c, in producer/consumer pairs) run churn,
- * multi-block and heap allocations and hand-offs with retain, every other
- * one with a leased cache of pool p, each keeping a shadow model of what it
- * holds and a canary in every unit. The test is the killer. Each round it
- * does one of:
- *   - SIGKILL the serving process (the keeper's child, never the keeper),
- *     sometimes also killing workers right away, in the gap before the new
- *     serving process takes over (the takeover must reclaim them), and
- *     sometimes one worker stopped (SIGSTOP) across the takeover and killed
- *     after it (its session, detached, must be reclaimed when it exits);
+ * multi-block, group and heap allocations and hand-offs with retain, every
+ * other one with a leased cache of pool p, each keeping a shadow model of
+ * what it holds and a canary in every unit. The test is the killer; each
+ * round it does one of:
+ *   - replace the serving process by force. Under a keeper (started from a
+ *     copy of allocatord in a temporary directory): SIGKILL of its child,
+ *     never of the keeper. Under the fd-store supervisor of tests/common
+ *     (systemd's protocol; no keeper): SIGKILL of every allocatord process,
+ *     then a new one started with what the dead one stored -- and in half
+ *     of those rounds the new one first runs with ALLOCATORD_FAULT_WRITES=N
+ *     (N random), so that it kills itself in the middle of applying a
+ *     request, up to three times in a row. Some workers are killed in the
+ *     gap before the new serving process takes over (the takeover must
+ *     reclaim them), and now and then one is stopped (SIGSTOP) across the
+ *     takeover and killed after it (its session, detached, must be
+ *     reclaimed when its process exits);
+ *   - under a keeper, an upgrade: the keeper's binary replaced on disk by
+ *     a new copy, then SIGUSR2 to the keeper; the new serving process must
+ *     run the new file;
  *   - kill workers only (reclaim on disconnect, as before issue 10).
  * After each round every worker is paused between two calls (after one
- * round trip, so its session is attached again) and writes its model; the
- * test checks: the daemon lists exactly the live workers (plus itself), no
- * session detached; per worker the daemon's holdings (mc_clients, what
- * `memctl clients --json` prints) equal its model; across models no unit
- * is allocated by two workers (a retain is the only way to share one); pool
- * p's allocation bitmap is exactly the union of the models and the leased
- * caches (0 lost, 0 doubly owned); the heap's live allocations and bytes
- * equal the models'. Workers check their canaries before every free and at
- * every pause, and treat any error of a call as a failure: a takeover must
- * be invisible to them beyond a pause. At the end every worker is killed,
- * everything must be free, and the keeper must stop cleanly (the serving
- * process checks its books and allocators whole as it stops).
+ * round trip, so that its session is attached again) and writes its model;
+ * soak_check (restart_check.c) holds the daemon against them: sessions and
+ * holdings per worker (mc_clients, what `memctl clients --json` prints), no
+ * unit allocated by two workers, p's bitmap exactly the models plus the
+ * leased caches (0 lost, 0 doubly owned), the heap's counts; the daemon's
+ * status must show every takeover and no session left detached. Workers
+ * check their canaries before every free and at every pause, and treat any
+ * error of a call as a failure: a takeover must be invisible to them beyond
+ * a pause. At the end every worker is killed and everything must be free.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,12 +52,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client/memclient.h"
 #include "tests/common/daemon_proc.h"
+#include "tests/common/fdstore_sup.h"
 #include "tests/common/seed.h"
 #include "tests/restart/restart_soak.h"
 
@@ -58,8 +72,15 @@ const char soak_config[] =
     "  heaps = ( { name = \"h\"; size = \"1M\"; granule = 64; max_allocs = 1024; } ); });\n"
     "groups = ( { name = \"g\"; pools = [ \"p\", \"q\" ]; choice = \"by_size\"; } );\n";
 
+/* Deaths in a row by fault injection at most, then a serving process
+ * without it. */
+#define FAULT_RUNS 3
+
 struct soak {
+	bool supervised; /* the fd-store supervisor, else a keeper */
 	struct test_daemon td;
+	struct test_sup sup;
+	const char *socket;
 	mc_client_t *c;
 	pid_t pid[SOAK_MAX_WORKERS];
 	int nworkers;
@@ -67,36 +88,46 @@ struct soak {
 	uint64_t seed;
 	unsigned spawned;
 	int takeovers; /* serving processes replaced so far */
-	int client_kills, gap_kills, detached_kills;
+	int upgrades, faults, client_kills, gap_kills, detached_kills;
+	int ghost_rounds; /* rounds that found a ghost session (soak_check) */
 };
 
 static struct soak_shared *shm;
-static char snapdir[128];
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static struct soak *cleanup_soak;
+static char snapdir[128], binary[160];
+static struct soak *running;
+static uint64_t seed_of_run;
 static pid_t test_pid;
 
-static void die(const char *fmt, ...)
+void soak_fail(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "restart_soak: ");
-	if (cleanup_soak != NULL)
-		fprintf(stderr, "seed %llu: ", (unsigned long long) cleanup_soak->seed);
+	fprintf(stderr, "restart_soak: seed %llu: ", (unsigned long long) seed_of_run);
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
 	exit(1);
 }
 
+static void dump_log(const char *path)
+{
+	char buf[16384];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	fprintf(stderr, "--- allocatord log (%s) ---\n%s--- end of log ---\n", path, buf);
+}
+
 /* On failure the test must not leave its workers and daemon behind. */
 static void cleanup(void)
 {
-	struct soak *s = cleanup_soak;
-	char log[16384];
+	struct soak *s = running;
 
 	if (s == NULL || getpid() != test_pid)
 		return;
@@ -105,11 +136,14 @@ static void cleanup(void)
 			kill(s->pid[w], SIGKILL);
 			waitpid(s->pid[w], NULL, 0);
 		}
-	if (s->td.pid > 0) {
-		test_daemon_log(&s->td, log, sizeof(log));
-		fprintf(stderr, "--- allocatord log ---\n%s--- end of log ---\n", log);
+	if (s->supervised) {
+		dump_log(s->sup.log);
+		test_sup_fini(&s->sup);
+	} else if (s->td.pid > 0) {
+		dump_log(s->td.log);
 		test_daemon_kill(&s->td);
 	}
+	unlink(binary);
 	rmdir(snapdir);
 }
 
@@ -125,13 +159,12 @@ static void spawn(struct soak *s, int i)
 	pid_t pid = fork();
 
 	if (pid < 0)
-		die("fork: %s", strerror(errno));
+		soak_fail("fork: %s", strerror(errno));
 	if (pid == 0) {
 		size_t cache = s->spawned % 2 ? 16 : 0;
 
 		mc_close(s->c); /* the child's copy only: it connects its own */
-		soak_worker_main(shm, snapdir, i, s->td.socket, s->seed * 1000003 + s->spawned,
-				 cache);
+		soak_worker_main(shm, snapdir, i, s->socket, s->seed * 1000003 + s->spawned, cache);
 	}
 	s->spawned++;
 	s->pid[i] = pid;
@@ -146,7 +179,7 @@ static pid_t kill_worker(struct soak *s, int i)
 	__atomic_add_fetch(&shm->gen[i], 1, __ATOMIC_SEQ_CST);
 	kill(pid, SIGKILL);
 	if (waitpid(pid, NULL, 0) != pid)
-		die("waitpid: %s", strerror(errno));
+		soak_fail("waitpid: %s", strerror(errno));
 	s->pid[i] = 0;
 	return pid;
 }
@@ -155,10 +188,16 @@ static pid_t kill_worker(struct soak *s, int i)
 static void assert_workers_alive(void)
 {
 	int status;
-	pid_t pid = waitpid(-1, &status, WNOHANG);
+	pid_t pid;
 
-	if (pid > 0)
-		die("worker %d ended on its own (status %d): see above", (int) pid, status);
+	/* Only workers: under the supervisor the serving process is a child
+	 * too, and its end is for the supervisor to see. */
+	for (int w = 0; w < running->nworkers; w++) {
+		pid = running->pid[w];
+		if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid)
+			soak_fail("worker %d ended on its own (status %d): see above", (int) pid,
+				  status);
+	}
 }
 
 static void status_of(struct soak *s, struct mc_status *st)
@@ -167,257 +206,122 @@ static void status_of(struct soak *s, struct mc_status *st)
 	int rc = mc_status(s->c, st, NULL, 0, &n);
 
 	if (rc < 0)
-		die("mc_status: %s", strerror(-rc));
+		soak_fail("mc_status: %s", strerror(-rc));
 }
 
-/* The serving process now, from the daemon itself. */
+/* The serving process as its parent knows it, which the daemon must agree
+ * is the one answering. */
 static pid_t serving_pid(struct soak *s)
 {
+	pid_t pid = s->supervised ? s->sup.pid : test_daemon_serving_pid(&s->td);
 	struct mc_status st;
 
 	status_of(s, &st);
-	return (pid_t) st.pid;
+	if (pid <= 0 || (pid_t) st.pid != pid)
+		soak_fail("the serving process is %d, the daemon says it is %d", (int) pid,
+			  (int) st.pid);
+	return pid;
 }
 
-/* Wait until a serving process other than old answers. The test's own
- * client resumes its session by itself, like the workers' do. */
-static void await_takeover(struct soak *s, pid_t old)
+/* Wait until a serving process other than old answers (the test's own
+ * client resumes its session by itself, like the workers' do), and count
+ * the takeover; the daemon counts them too. */
+static pid_t await_takeover(struct soak *s, pid_t old)
 {
-	for (int tries = 0; serving_pid(s) == old; tries++) {
+	struct mc_status st;
+
+	for (int tries = 0;; tries++) {
+		status_of(s, &st);
+		if (st.pid != (uint32_t) old)
+			break;
 		if (tries > 1000)
-			die("serving process %d still answers 10 s after SIGKILL", (int) old);
+			soak_fail("serving process %d still answers 10 s after it was replaced",
+				  (int) old);
 		sleep_ms(10);
 	}
 	s->takeovers++;
+	return (pid_t) st.pid;
 }
 
-static int client_of(const struct mc_client_info *ci, size_t n, pid_t pid)
+/* A copy of the built allocatord at path (replacing what is there at once,
+ * as a package manager does: a new file renamed over the old). */
+static void install_binary(const char *path)
 {
-	for (size_t i = 0; i < n; i++)
-		if (ci[i].pid == (uint32_t) pid)
-			return (int) i;
-	return -1;
+	char src[512], tmp[200], buf[65536];
+	int in, out;
+	ssize_t r;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	in = open(test_build_path("daemon/allocatord", src, sizeof(src)), O_RDONLY | O_CLOEXEC);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (in < 0 || out < 0)
+		soak_fail("copying %s to %s: %s", src, tmp, strerror(errno));
+	while ((r = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t) r) != r)
+			soak_fail("%s: %s", tmp, strerror(errno));
+	if (r < 0 || close(out) != 0 || rename(tmp, path) != 0)
+		soak_fail("%s: %s", path, strerror(errno));
+	close(in);
 }
 
-/* The killed workers' sessions must go: at once for a worker killed while
- * connected, at the takeover for one killed in the gap, and when its
- * process exits for one whose session was detached. */
-static void assert_sessions_gone(struct soak *s, const pid_t *killed, int nkilled)
+/* Replace the binary, then SIGUSR2 to the keeper: the serving process
+ * hands over and the keeper runs the file now on disk. */
+static void upgrade(struct soak *s)
 {
-	struct mc_client_info ci[SOAK_MAX_WORKERS + 8];
-	size_t n;
+	pid_t old = serving_pid(s), now;
+	struct stat want, got;
+	char exe[64];
 
-	for (int tries = 0; tries < 200; tries++) {
-		int left = 0;
+	install_binary(binary);
+	if (stat(binary, &want) < 0 || kill(s->td.pid, SIGUSR2) < 0)
+		soak_fail("upgrade: %s", strerror(errno));
+	now = await_takeover(s, old);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int) now);
+	if (stat(exe, &got) < 0 || got.st_ino != want.st_ino || got.st_dev != want.st_dev)
+		soak_fail("after the upgrade, serving process %d does not run the new %s",
+			  (int) now, binary);
+	s->upgrades++;
+}
 
-		if (mc_clients(s->c, ci, SOAK_MAX_WORKERS + 8, &n, NULL, 0, NULL) < 0)
-			die("mc_clients failed");
-		for (int k = 0; k < nkilled; k++)
-			left += client_of(ci, n, killed[k]) >= 0;
-		if (left == 0)
-			return;
+/* Under the supervisor: a serving process that kills itself after n
+ * writes to the books (0: a plain one); false if it died before READY. */
+static bool sup_start(struct soak *s, unsigned n)
+{
+	char num[16];
+	int rc;
+
+	snprintf(num, sizeof(num), "%u", n);
+	if (n > 0)
+		setenv("ALLOCATORD_FAULT_WRITES", num, 1);
+	rc = test_sup_restart(&s->sup);
+	unsetenv("ALLOCATORD_FAULT_WRITES");
+	if (rc < 0 && n == 0)
+		soak_fail("the supervisor could not start a serving process");
+	return rc == 0;
+}
+
+/* Wait for a serving process started with fault injection to kill itself
+ * (the workers' traffic writes to the books); after 10 s, kill it. Then
+ * what it stored is collected. */
+static void sup_await_fault(struct soak *s)
+{
+	siginfo_t si;
+
+	for (int tries = 0; tries < 1000; tries++) {
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t) s->sup.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == s->sup.pid)
+			break;
+		assert_workers_alive();
 		sleep_ms(10);
 	}
-	die("a killed client's session was still there 2 s later");
+	test_sup_kill(&s->sup);
 }
 
-struct unit_rec {
-	int worker, kind, origin;
-	uint64_t off, amount, stamp;
-};
-
-static int cmp_unit(const void *a, const void *b)
-{
-	const struct unit_rec *x = a, *y = b;
-	int hx = x->kind == SOAK_H, hy = y->kind == SOAK_H;
-
-	if (hx != hy)
-		return hx - hy;
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
-/* One worker's snapshot into all[]; its counts into *pool / *heap / *bytes. */
-static size_t read_snapshot(struct soak *s, int w, int round, struct unit_rec *all, uint64_t *pool,
-			    uint64_t *heap, uint64_t *bytes)
-{
-	char path[256];
-	unsigned long long off, amount, stamp;
-	int kind, origin;
-	size_t n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int) s->pid[w], round);
-	f = fopen(path, "r");
-	if (f == NULL)
-		die("round %d: no snapshot of worker %d", round, (int) s->pid[w]);
-	*pool = *heap = *bytes = 0;
-	while (fscanf(f, "%d %llu %llu %d %llu", &kind, &off, &amount, &origin, &stamp) == 5) {
-		all[n++] = (struct unit_rec){w, kind, origin, off, amount, stamp};
-		if (kind == SOAK_H) {
-			++*heap;
-			*bytes += amount;
-		} else {
-			++*pool;
-		}
-	}
-	fclose(f);
-	unlink(path);
-	return n;
-}
-
-/* Per worker: what the daemon says it holds against its model. Returns
- * the blocks the workers' leased caches hold. */
-static uint64_t check_clients(struct soak *s, int round, struct unit_rec *all, size_t *nall)
-{
-	static struct mc_client_info ci[SOAK_MAX_WORKERS + 8];
-	static struct mc_holding hold[(SOAK_MAX_WORKERS + 8) * 4];
-	uint64_t cached = 0;
-	size_t nci, nh;
-
-	if (mc_clients(s->c, ci, SOAK_MAX_WORKERS + 8, &nci, hold, (SOAK_MAX_WORKERS + 8) * 4,
-		       &nh) < 0)
-		die("mc_clients failed");
-	if (nci != (size_t) s->nworkers + 1)
-		die("round %d: %zu sessions, want %d workers + the test", round, nci, s->nworkers);
-	*nall = 0;
-	for (int w = 0; w < s->nworkers; w++) {
-		uint64_t pool, heap, bytes, d_pool = 0, d_pool_holds = 0, d_heap = 0, d_bytes = 0;
-		int idx = client_of(ci, nci, s->pid[w]);
-
-		if (idx < 0)
-			die("round %d: worker %d has no session", round, (int) s->pid[w]);
-		*nall += read_snapshot(s, w, round, all + *nall, &pool, &heap, &bytes);
-		for (size_t h = 0; h < nh; h++) {
-			if (hold[h].client_id != ci[idx].id)
-				continue;
-			if (strcmp(hold[h].name, "h") == 0) {
-				d_bytes = hold[h].amount;
-				d_heap = hold[h].holds;
-			} else {
-				/* A block in the worker's cache is held, not in
-				 * use (every worker is paused: none can move). */
-				d_pool += hold[h].amount - hold[h].cached;
-				d_pool_holds += hold[h].holds - hold[h].cached;
-				cached += hold[h].cached;
-			}
-		}
-		if (d_pool != pool || d_pool_holds != pool || d_heap != heap || d_bytes != bytes)
-			die("round %d: worker %d holds %llu blocks, %llu heap allocations (%llu "
-			    "bytes); the daemon says %llu blocks not cached, %llu (%llu bytes)",
-			    round, (int) s->pid[w], (unsigned long long) pool,
-			    (unsigned long long) heap, (unsigned long long) bytes,
-			    (unsigned long long) d_pool, (unsigned long long) d_heap,
-			    (unsigned long long) d_bytes);
-	}
-	return cached;
-}
-
-/* Across models: a unit is allocated by one worker at most and held at
- * most once per worker; p's bitmap is exactly the models plus the caches;
- * g's and h's use equal the distinct units. */
-static void check_union(struct soak *s, int round, struct unit_rec *all, size_t nall,
-			uint64_t cached)
-{
-	uint8_t map[SOAK_P_BLOCKS / 8], cache_map[SOAK_P_BLOCKS / 8], want[SOAK_P_BLOCKS / 8];
-	uint64_t pool_units = 0, heap_units = 0, heap_bytes = 0, mapped = 0;
-	struct mc_stats st;
-	size_t n;
-
-	memset(want, 0, sizeof(want));
-	qsort(all, nall, sizeof(*all), cmp_unit);
-	for (size_t i = 0; i < nall;) {
-		size_t j = i;
-		int allocs = 0;
-		uint64_t amount = 0;
-
-		for (; j < nall && cmp_unit(&all[i], &all[j]) == 0; j++) {
-			allocs += all[j].origin == SOAK_ALLOCATED;
-			amount = all[j].amount > amount ? all[j].amount : amount;
-			for (size_t k = i; k < j; k++)
-				if (all[k].worker == all[j].worker)
-					die("round %d: worker %d holds %s offset 0x%llx twice",
-					    round, (int) s->pid[all[j].worker],
-					    all[j].kind == SOAK_H ? "heap" : "pool",
-					    (unsigned long long) all[j].off);
-		}
-		if (allocs > 1)
-			die("round %d: %s offset 0x%llx was allocated by %d workers at once "
-			    "(workers %d and %d)",
-			    round, all[i].kind == SOAK_H ? "heap" : "pool",
-			    (unsigned long long) all[i].off, allocs, (int) s->pid[all[i].worker],
-			    (int) s->pid[all[i + 1].worker]);
-		if (all[i].kind == SOAK_H) {
-			heap_units++;
-			heap_bytes += amount;
-		} else {
-			pool_units++;
-			if (all[i].off < SOAK_P_BLOCKS * SOAK_P_BS)
-				want[all[i].off / SOAK_P_BS / 8] |= 1u
-								    << (all[i].off / SOAK_P_BS % 8);
-		}
-		i = j;
-	}
-	if (mc_pool_map(s->c, "p", 0, SOAK_P_BLOCKS, map, NULL) < 0 ||
-	    mc_pool_cache_map(s->c, "p", 0, SOAK_P_BLOCKS, cache_map, NULL) < 0)
-		die("mc_pool_map failed");
-	for (uint64_t b = 0; b < SOAK_P_BLOCKS; b++) {
-		bool in_map = (map[b / 8] >> (b % 8)) & 1,
-		     in_cache = (cache_map[b / 8] >> (b % 8)) & 1;
-		bool in_models = (want[b / 8] >> (b % 8)) & 1;
-
-		mapped += in_cache;
-		/* a cached block is counted in use once, even when a stale
-		 * retain also holds it */
-		pool_units += in_cache && !in_models;
-		if (in_map != (in_models || in_cache))
-			die("round %d: block %llu of p is %s in the daemon but %s by the workers "
-			    "(%s)",
-			    round, (unsigned long long) b, in_map ? "allocated" : "free",
-			    in_models || in_cache ? "held" : "not held",
-			    in_map ? "lost: nobody holds it" : "it could be handed out twice");
-	}
-	if (mapped != cached)
-		die("round %d: %llu blocks in p's cache map, %llu cached by clients", round,
-		    (unsigned long long) mapped, (unsigned long long) cached);
-	if (mc_stats(s->c, "g", &st, 1, &n) < 0 || st.info.used != pool_units)
-		die("round %d: %llu pool blocks in use, workers hold or cache %llu", round,
-		    (unsigned long long) st.info.used, (unsigned long long) pool_units);
-	if (mc_stats(s->c, "h", &st, 1, &n) < 0 || st.live != heap_units ||
-	    st.info.used != heap_bytes)
-		die("round %d: the heap has %llu allocations (%llu bytes), workers hold %llu "
-		    "(%llu)",
-		    round, (unsigned long long) st.live, (unsigned long long) st.info.used,
-		    (unsigned long long) heap_units, (unsigned long long) heap_bytes);
-}
-
-static void pause_and_check(struct soak *s, int round)
-{
-	static struct unit_rec all[SOAK_MAX_WORKERS * SOAK_MAX_UNITS];
-	char path[256];
-	uint64_t cached;
-	size_t nall;
-
-	__atomic_store_n(&shm->round, round, __ATOMIC_RELEASE);
-	for (int w = 0; w < s->nworkers; w++)
-		kill(s->pid[w], SIGUSR1);
-	for (int w = 0; w < s->nworkers; w++) {
-		snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int) s->pid[w], round);
-		for (int tries = 0; access(path, F_OK) != 0; tries++) {
-			assert_workers_alive();
-			if (tries > 3000)
-				die("round %d: worker %d did not pause", round, (int) s->pid[w]);
-			sleep_ms(10);
-		}
-	}
-	cached = check_clients(s, round, all, &nall);
-	check_union(s, round, all, nall, cached);
-	for (int w = 0; w < s->nworkers; w++)
-		kill(s->pid[w], SIGUSR2);
-}
-
-/* Kill the serving process; some workers die in the gap, and now and then
- * one sleeps through the takeover and dies after it, detached. */
-static int kill_serving(struct soak *s, pid_t *killed)
+/* The serving process replaced by force (see the top of the file); some
+ * workers die in the gap, and now and then one sleeps through the takeover
+ * and dies after it, detached. Returns how many workers died. */
+static int replace_serving(struct soak *s, pid_t *killed)
 {
 	int gap = (int) test_rng_below(&s->rng, 3), stopped = -1, nk = 0;
 	pid_t old = serving_pid(s);
@@ -426,8 +330,10 @@ static int kill_serving(struct soak *s, pid_t *killed)
 		stopped = (int) test_rng_below(&s->rng, (uint64_t) s->nworkers);
 		kill(s->pid[stopped], SIGSTOP);
 	}
-	if (kill(old, SIGKILL) < 0)
-		die("kill %d: %s", (int) old, strerror(errno));
+	if (s->supervised)
+		test_sup_kill(&s->sup);
+	else if (kill(old, SIGKILL) < 0)
+		soak_fail("kill %d: %s", (int) old, strerror(errno));
 	for (int i = 0; i < gap; i++) {
 		int w = (int) test_rng_below(&s->rng, (uint64_t) s->nworkers);
 
@@ -435,6 +341,16 @@ static int kill_serving(struct soak *s, pid_t *killed)
 			continue;
 		killed[nk++] = kill_worker(s, w);
 		s->gap_kills++;
+	}
+	if (s->supervised) {
+		/* No status asked meanwhile: with nobody else to start the
+		 * next one, the test's own call would wait for ever. */
+		for (int f = 0; f < FAULT_RUNS && test_rng_below(&s->rng, 2) == 0; f++) {
+			if (sup_start(s, 1 + (unsigned) test_rng_below(&s->rng, 400)))
+				sup_await_fault(s);
+			s->faults++;
+		}
+		sup_start(s, 0);
 	}
 	await_takeover(s, old);
 	if (stopped >= 0) {
@@ -444,94 +360,206 @@ static int kill_serving(struct soak *s, pid_t *killed)
 	return nk;
 }
 
-int main(int argc, char **argv)
+/* The daemon's own count: every takeover (under the supervisor, a
+ * serving process killed by fault injection may have counted one before it
+ * died), no session detached but the ghosts soak_check found, and the
+ * keeper that restarts it. */
+static void check_status(struct soak *s, int round, int ghosts)
 {
-	static const struct option opts[] = {
-	    {"kills", required_argument, NULL, 'k'},
-	    {"workers", required_argument, NULL, 'w'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *longrun = getenv("ALLOCATORD_RESTART_LONG");
-	int kills = longrun != NULL && strcmp(longrun, "1") == 0 ? 200 : 24, round = 0, opt;
-	struct soak s = {.nworkers = 6};
-	struct mc_info info[4];
-	sigset_t sigs;
-	size_t n;
+	uint64_t least = (uint64_t) s->takeovers, most = least + (uint64_t) s->faults;
+	pid_t keeper = s->supervised ? 0 : s->td.pid;
+	struct mc_status st;
 
-	while ((opt = getopt_long(argc, argv, "k:w:", opts, NULL)) != -1) {
-		if (opt == 'k')
-			kills = atoi(optarg);
-		else if (opt == 'w')
-			s.nworkers = atoi(optarg);
-		else
-			die("usage: restart_soak [--kills N] [--workers N]");
-	}
-	if (s.nworkers < 2 || s.nworkers > SOAK_MAX_WORKERS || s.nworkers % 2 != 0 || kills < 1)
-		die("usage: restart_soak [--kills N>=1] [--workers 2..%d, even]", SOAK_MAX_WORKERS);
-	s.seed = test_seed("restart_soak");
-	test_rng_init(&s.rng, s.seed);
-	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	snprintf(snapdir, sizeof(snapdir), "/tmp/allocatord-restart.XXXXXX");
-	if (shm == MAP_FAILED || mkdtemp(snapdir) == NULL)
-		die("setup: %s", strerror(errno));
-	/* Workers inherit SIGUSR1/2 blocked until their handlers are in. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGUSR1);
-	sigaddset(&sigs, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	if (test_daemon_start(&s.td, soak_config, NULL) < 0)
-		die("cannot start allocatord");
-	test_pid = getpid();
-	cleanup_soak = &s;
-	atexit(cleanup);
-	if (mc_connect(s.td.socket, &s.c) < 0)
-		die("cannot connect");
-	for (int w = 0; w < s.nworkers; w++)
-		spawn(&s, w);
+	status_of(s, &st);
+	if (st.takeovers < least || st.takeovers > most || st.detached != (uint32_t) ghosts ||
+	    st.keeper_pid != (uint32_t) keeper)
+		soak_fail("round %d: status says %llu takeovers (want %llu..%llu), %u detached "
+			  "sessions (want %d), keeper %u (want %d)",
+			  round, (unsigned long long) st.takeovers, (unsigned long long) least,
+			  (unsigned long long) most, st.detached, ghosts, st.keeper_pid,
+			  (int) keeper);
+}
 
-	while (s.takeovers < kills) {
-		pid_t killed[SOAK_MAX_WORKERS];
-		int nk = 0;
+static void pause_and_check(struct soak *s, int round)
+{
+	int ghosts;
+	const struct soak_view view = {test_pid, s->c, s->nworkers, s->pid, snapdir};
+	char path[256];
 
-		sleep_ms(20 + (long) test_rng_below(&s.rng, 80));
-		assert_workers_alive();
-		if (test_rng_below(&s.rng, 4) == 0) {
-			int w = (int) test_rng_below(&s.rng, (uint64_t) s.nworkers);
-
-			killed[nk++] = kill_worker(&s, w);
-			s.client_kills++;
-		} else {
-			nk = kill_serving(&s, killed);
+	__atomic_store_n(&shm->round, round, __ATOMIC_RELEASE);
+	for (int w = 0; w < s->nworkers; w++)
+		kill(s->pid[w], SIGUSR1);
+	for (int w = 0; w < s->nworkers; w++) {
+		snprintf(path, sizeof(path), "%s/snap.%d.%d", snapdir, (int) s->pid[w], round);
+		for (int tries = 0; access(path, F_OK) != 0; tries++) {
+			assert_workers_alive();
+			if (tries > 3000)
+				soak_fail("round %d: worker %d did not pause", round,
+					  (int) s->pid[w]);
+			sleep_ms(10);
 		}
-		for (int w = 0; w < s.nworkers; w++)
-			if (s.pid[w] == 0)
-				spawn(&s, w);
-		assert_sessions_gone(&s, killed, nk);
-		pause_and_check(&s, round++);
 	}
+	ghosts = soak_check(&view, round);
+	s->ghost_rounds += ghosts > 0;
+	check_status(s, round, ghosts);
+	for (int w = 0; w < s->nworkers; w++)
+		kill(s->pid[w], SIGUSR2);
+}
 
-	for (int w = 0; w < s.nworkers; w++)
-		kill_worker(&s, w);
+static void start_daemon(struct soak *s)
+{
+	if (s->supervised) {
+		if (test_sup_start(&s->sup, soak_config) < 0)
+			soak_fail("the supervisor could not start allocatord");
+		s->socket = s->sup.socket;
+		return;
+	}
+	snprintf(binary, sizeof(binary), "%s/allocatord", snapdir);
+	install_binary(binary);
+	if (test_daemon_start_keeper(&s->td, binary, soak_config, NULL) < 0)
+		soak_fail("cannot start allocatord");
+	s->socket = s->td.socket;
+}
+
+/* Every worker gone: everything free, then a clean stop. */
+static void finish(struct soak *s)
+{
+	struct mc_info info[4];
+	size_t n;
+	int rc;
+
+	for (int w = 0; w < s->nworkers; w++)
+		kill_worker(s, w);
 	for (int tries = 0;; tries++) {
 		uint64_t used = 0;
 
-		if (mc_list(s.c, info, 4, &n) < 0)
-			die("mc_list failed");
+		if (mc_list(s->c, info, 4, &n) < 0)
+			soak_fail("mc_list failed");
 		for (size_t i = 0; i < n && i < 4; i++)
 			used += info[i].used;
 		if (used == 0)
 			break;
 		if (tries > 200)
-			die("with every worker gone, %llu still in use", (unsigned long long) used);
+			soak_fail("with every worker gone, %llu still in use",
+				  (unsigned long long) used);
 		sleep_ms(10);
 	}
-	mc_close(s.c);
-	if (test_daemon_stop(&s.td) != 0)
-		die("allocatord did not stop cleanly");
-	printf("restart_soak: %d takeovers over %d rounds; workers killed: %d while connected, %d "
-	       "in the gap, %d detached; %u started; %llu hand-offs (%llu from a producer killed "
-	       "meanwhile): nothing lost, nothing held twice\n",
-	       s.takeovers, round, s.client_kills, s.gap_kills, s.detached_kills, s.spawned,
-	       (unsigned long long) shm->handoffs, (unsigned long long) shm->orphans);
+	mc_close(s->c);
+	if (s->supervised) {
+		rc = test_sup_term(&s->sup);
+		test_sup_fini(&s->sup);
+	} else {
+		rc = test_daemon_stop(&s->td);
+		unlink(binary);
+	}
+	if (rc != 0)
+		soak_fail("allocatord did not stop cleanly (%d)", rc);
+}
+
+/* One run of the soak on a host (keeper or supervisor), `kills` takeovers. */
+static void run(bool supervised, int nworkers, int kills, uint64_t seed)
+{
+	struct soak s = {.supervised = supervised, .nworkers = nworkers, .seed = seed};
+	int round = 0;
+
+	memset(shm, 0, sizeof(*shm));
+	test_rng_init(&s.rng, seed);
+	start_daemon(&s);
+	running = &s;
+	if (mc_connect(s.socket, &s.c) < 0)
+		soak_fail("cannot connect");
+	for (int w = 0; w < s.nworkers; w++)
+		spawn(&s, w);
+
+	while (s.takeovers < kills) {
+		const struct soak_view view = {test_pid, s.c, s.nworkers, s.pid, snapdir};
+		pid_t killed[SOAK_MAX_WORKERS];
+		uint64_t event;
+		int nk = 0;
+
+		sleep_ms(20 + (long) test_rng_below(&s.rng, 80));
+		assert_workers_alive();
+		event = test_rng_below(&s.rng, 5);
+		if (event == 0) {
+			killed[nk++] =
+			    kill_worker(&s, (int) test_rng_below(&s.rng, (uint64_t) nworkers));
+			s.client_kills++;
+		} else if (event == 1 && !supervised) {
+			upgrade(&s); /* the supervisor restarts instead */
+		} else {
+			nk = replace_serving(&s, killed);
+		}
+		for (int w = 0; w < s.nworkers; w++)
+			if (s.pid[w] == 0)
+				spawn(&s, w);
+		soak_assert_gone(&view, killed, nk);
+		pause_and_check(&s, round++);
+	}
+	finish(&s);
+	running = NULL;
+	printf("restart_soak under %s: %d takeovers (%d upgrades, %d deaths by fault "
+	       "injection besides) over %d rounds; workers killed: %d while connected, %d in the "
+	       "gap, %d detached; %u started; %llu hand-offs (%llu from a producer killed "
+	       "meanwhile); %d rounds saw a ghost session: nothing lost, nothing held twice\n",
+	       supervised ? "the fd-store supervisor" : "a keeper", s.takeovers, s.upgrades,
+	       s.faults, round, s.client_kills, s.gap_kills, s.detached_kills, s.spawned,
+	       (unsigned long long) shm->handoffs, (unsigned long long) shm->orphans,
+	       s.ghost_rounds);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"kills", required_argument, NULL, 'k'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"host", required_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const char usage[] = "usage: restart_soak [--kills N>=1] [--workers 2..32, even] "
+				    "[--host keeper|supervisor|both]";
+	const char *longrun = getenv("ALLOCATORD_RESTART_LONG"), *host = "both";
+	int kills = -1, nworkers = 6, opt;
+	sigset_t sigs;
+
+	while ((opt = getopt_long(argc, argv, "k:w:h:", opts, NULL)) != -1) {
+		if (opt == 'k')
+			kills = atoi(optarg);
+		else if (opt == 'w')
+			nworkers = atoi(optarg);
+		else if (opt == 'h')
+			host = optarg;
+		else
+			soak_fail("%s", usage);
+	}
+	if (nworkers < 2 || nworkers > SOAK_MAX_WORKERS || nworkers % 2 != 0 || kills == 0 ||
+	    kills < -1 ||
+	    (strcmp(host, "keeper") != 0 && strcmp(host, "supervisor") != 0 &&
+	     strcmp(host, "both") != 0))
+		soak_fail("%s", usage);
+	seed_of_run = test_seed("restart_soak");
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	snprintf(snapdir, sizeof(snapdir), "/tmp/allocatord-restart.XXXXXX");
+	if (shm == MAP_FAILED || mkdtemp(snapdir) == NULL)
+		soak_fail("setup: %s", strerror(errno));
+	/* Workers inherit SIGUSR1/2 blocked until their handlers are in. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	test_pid = getpid();
+	atexit(cleanup);
+	if (strcmp(host, "supervisor") != 0)
+		run(false, nworkers,
+		    kills > 0                                      ? kills
+		    : longrun != NULL && strcmp(longrun, "1") == 0 ? 100
+								   : 16,
+		    seed_of_run);
+	if (strcmp(host, "keeper") != 0)
+		run(true, nworkers,
+		    kills > 0                                      ? kills
+		    : longrun != NULL && strcmp(longrun, "1") == 0 ? 100
+								   : 12,
+		    seed_of_run + 1);
+	rmdir(snapdir);
 	return 0;
 }

@@ -28,6 +28,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "client/memclient.h"
 
 #define SOAK_MAX_WORKERS 32
 #define SOAK_MAX_UNITS   256
@@ -87,6 +90,39 @@ struct soak_shared {
 	uint32_t gen[SOAK_MAX_WORKERS]; /* bumped before worker i is killed */
 	struct soak_slot out[SOAK_MAX_WORKERS][SOAK_SLOTS];
 };
+
+/* What the checks see of the test: its own client, the workers' pids
+ * (index i is worker i) and the directory of their snapshots. */
+struct soak_view {
+	pid_t self; /* the test */
+	mc_client_t *c;
+	int nworkers;
+	const pid_t *pid;
+	const char *dir;
+};
+
+/* The test failed: say why (with the seed) and exit 1. */
+void soak_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Every killed worker's session gone within 2 s: at once for a worker
+ * killed while connected, at the takeover for one killed in the gap, and
+ * when its process exits for one whose session was detached. */
+void soak_assert_gone(const struct soak_view *s, const pid_t *killed, int nkilled);
+
+/* With every worker paused and its snapshot of `round` written: the
+ * daemon's sessions and holdings per worker equal the models, no unit is
+ * allocated by two workers, p's bitmap is exactly the models plus the
+ * leased caches, g's and h's use equal the distinct units. Reads and
+ * removes the snapshots.
+ *
+ * Sessions: one attached per live worker and the test's own. Detached
+ * ones are tolerated only as ghosts -- of a live worker or the test,
+ * holding nothing -- and counted (returned): a serving process that dies
+ * after it accepted a connection and before that connection's hello was
+ * answered leaves the connection's session record, which the takeover
+ * keeps, detached, until the process exits (nobody has its token to
+ * resume it: the client resumes its old session on a new connection). */
+int soak_check(const struct soak_view *s, int round);
 
 /* A worker: connects to socket, caches `cache` blocks of p (0: none) and
  * runs until killed; on SIGUSR1 it flushes, makes one round trip (so that

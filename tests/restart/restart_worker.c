@@ -100,10 +100,16 @@ static void check_canary(struct worker *w, const struct unit *u, const char *whe
 		    (unsigned long long) seen, (unsigned long long) u->stamp);
 }
 
-static void expect(int rc, const char *what, int allowed1, int allowed2)
+/* A call's result: 0 or one of the allowed errors, else the worker fails
+ * with the library's reason (a takeover must never surface as an error). */
+static void expect(struct worker *w, int rc, const char *what, int allowed1, int allowed2)
 {
-	if (rc < 0 && rc != allowed1 && rc != allowed2)
-		die("%s: %s", what, strerror(-rc));
+	char why[256] = "";
+
+	if (rc >= 0 || rc == allowed1 || rc == allowed2)
+		return;
+	mc_last_error(w->c, why, sizeof(why));
+	die("%s: %s (%s)", what, strerror(-rc), why);
 }
 
 static struct unit *hold(struct worker *w, int kind, int origin, uint64_t off, uint64_t amount,
@@ -133,25 +139,25 @@ static void do_alloc(struct worker *w)
 		return;
 	if (r == 0) {
 		rc = mc_alloc(w->c, "p", n, off);
-		expect(rc, "alloc", -ENOMEM, 0);
+		expect(w, rc, "alloc", -ENOMEM, 0);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			allocated(w, SOAK_P, off[i], 1);
 	} else if (r == 1) {
 		n = 1 + test_rng_below(&w->rng, 3);
 		rc = mc_group_alloc(w->c, "g", test_rng_below(&w->rng, 2) ? 32 : 1000, n, off, &bs);
-		expect(rc, "group alloc", -ENOMEM, -EDQUOT);
+		expect(w, rc, "group alloc", -ENOMEM, -EDQUOT);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			allocated(w, SOAK_G, off[i], 1);
 	} else if (r == 2) {
 		rc = mc_alloc_contiguous(w->c, "p", n, off);
-		expect(rc, "contiguous alloc", -ENOMEM, 0);
+		expect(w, rc, "contiguous alloc", -ENOMEM, 0);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			allocated(w, SOAK_G, off[0] + i * SOAK_P_BS, 1);
 	} else {
 		size_t size = 16 + test_rng_below(&w->rng, 4096);
 
 		rc = mc_heap_alloc(w->c, "h", size, test_rng_below(&w->rng, 2) ? 0 : 256, off);
-		expect(rc, "heap alloc", -ENOMEM, 0);
+		expect(w, rc, "heap alloc", -ENOMEM, 0);
 		if (rc == 0)
 			allocated(w, SOAK_H, off[0], (size + 63) & ~(size_t) 63);
 	}
@@ -175,7 +181,7 @@ static void do_free(struct worker *w)
 			rc = mc_free_async(w->c, kind_name(u.kind), 1, &u.off);
 		else
 			rc = mc_free(w->c, kind_name(u.kind), 1, &u.off);
-		expect(rc, "free", 1, 1);
+		expect(w, rc, "free", 1, 1);
 		w->held[i] = w->held[--w->n];
 	}
 }
@@ -239,8 +245,13 @@ static void take_offer(struct worker *w)
 		if (producer_gone(w, word)) {
 			/* Killed: its holds may have been reclaimed and the
 			 * memory given to someone else before our retain. We
-			 * hold it now, with a canary we cannot know. */
-			hold(w, o.kind, SOAK_RETAINED, o.off, o.amount, 0);
+			 * hold it now, with a canary we cannot know -- and for
+			 * a heap, a size we cannot know: that one goes back at
+			 * once. */
+			if (o.kind == SOAK_H)
+				expect(w, mc_heap_free(w->c, "h", o.off), "free", 1, 1);
+			else
+				hold(w, o.kind, SOAK_RETAINED, o.off, o.amount, 0);
 			__atomic_add_fetch(&w->shm->orphans, 1, __ATOMIC_RELAXED);
 		} else if (seen == o.stamp) {
 			hold(w, o.kind, SOAK_RETAINED, o.off, o.amount, o.stamp);
@@ -326,9 +337,9 @@ static void snapshot(struct worker *w)
 	pause_requested = 0;
 	/* Queued frees must have reached the daemon before it is asked, and
 	 * a round trip makes sure our session is attached, not detached. */
-	expect(mc_flush(w->c), "flush", 1, 1);
+	expect(w, mc_flush(w->c), "flush", 1, 1);
 	rc = mc_list(w->c, info, 8, &n);
-	expect(rc, "list", 1, 1);
+	expect(w, rc, "list", 1, 1);
 	for (int i = 0; i < w->n; i++)
 		check_canary(w, &w->held[i], "at a snapshot");
 	snprintf(path, sizeof(path), "%s/snap.%d.%d", w->dir, (int) getpid(), round);
