@@ -64,7 +64,7 @@
 #include "tests/restart/restart_soak.h"
 
 const char soak_config[] =
-    "log_level = \"warn\";\n"
+    "log_level = \"info\";\n"
     "regions = ({ name = \"r\";\n"
     "  pools = ( { name = \"p\"; block_size = 64; blocks = 512; },\n"
     "            { name = \"q\"; block_size = 1536; blocks = 64; align = 512;\n"
@@ -110,6 +110,7 @@ void soak_fail(const char *fmt, ...)
 	exit(1);
 }
 
+/* The log's last 16 KiB: a long run's failure is at its end. */
 static void dump_log(const char *path)
 {
 	char buf[16384];
@@ -117,6 +118,8 @@ static void dump_log(const char *path)
 	size_t n = 0;
 
 	if (f != NULL) {
+		if (fseek(f, -(long) (sizeof(buf) - 1), SEEK_END) != 0)
+			rewind(f);
 		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 	}
