@@ -85,6 +85,30 @@ void client_start(struct test_daemon *td, const char *config)
 	running = *td;
 }
 
+void client_start_keeper(struct test_daemon *td, const char *config, const char *const *args)
+{
+	kill_running();
+	ck_assert_int_eq(test_daemon_start_keeper(td, NULL, config, args), 0);
+	running = *td;
+}
+
+int client_wait_exit(struct test_daemon *td)
+{
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+	int status = 0;
+	pid_t r = 0;
+
+	for (int i = 0; i < 1000 && r == 0; i++) {
+		r = waitpid(td->pid, &status, WNOHANG);
+		if (r == 0)
+			nanosleep(&tick, NULL);
+	}
+	ck_assert_msg(r == td->pid, "allocatord (pid %d) did not exit within 10 s", (int) td->pid);
+	running.pid = 0;
+	td->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 void client_stop(struct test_daemon *td)
 {
 	running.pid = 0;

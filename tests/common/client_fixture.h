@@ -50,6 +50,16 @@ TCase *client_tcase(const char *name);
  * If the test fails before client_stop, the daemon is killed at exit. */
 void client_start(struct test_daemon *td, const char *config);
 
+/* The same with a keeper (test_daemon_start_keeper, the build tree's
+ * allocatord) and extra arguments (NULL-terminated, may be NULL). */
+void client_start_keeper(struct test_daemon *td, const char *config, const char *const *args);
+
+/* Wait up to 10 s for the process td started to exit by itself and return
+ * its exit status (128 + the signal that killed it); asserts it did. Its
+ * log stays readable (test_daemon_log) until test_daemon_kill(td), which
+ * then only removes its directory. */
+int client_wait_exit(struct test_daemon *td);
+
 /* Stop it and assert a clean exit (under valgrind: no error, no leak). */
 void client_stop(struct test_daemon *td);
 

@@ -373,11 +373,17 @@ int test_daemon_stop_log(struct test_daemon *td, char *log, size_t len)
 
 void test_daemon_kill(struct test_daemon *td)
 {
+	/* A keeper's serving process outlives it (its clients go on): the
+	 * keeper goes first, so that it starts no other, then its child. */
+	pid_t serving = td->keeper && td->pid > 0 ? test_daemon_serving_pid(td) : 0;
+
 	if (td->pid > 0) {
 		kill(td->pid, SIGKILL);
 		waitpid(td->pid, NULL, 0);
 		td->pid = 0;
 	}
+	if (serving > 0)
+		kill(serving, SIGKILL);
 	remove_dir(td);
 }
 
