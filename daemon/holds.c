@@ -64,6 +64,13 @@ int holds_reserve(struct holds *h, uint32_t n)
 	return holds_room(h) >= n ? 0 : -ENOSPC;
 }
 
+void holds_settle_drop(struct holds *h, uint32_t idx)
+{
+	static const uint32_t unused = 0;
+
+	ledger_settle(h->lg, &h->v[idx].used, &unused, sizeof(unused));
+}
+
 /* Save the persistent part of entry e before it changes. */
 static void holds_save(struct holds *h, struct hold *e)
 {

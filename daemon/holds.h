@@ -87,6 +87,11 @@ int holds_reserve(struct holds *h, uint32_t n);
  * unit_head, or HOLD_NIL. O(holders of the unit). */
 uint32_t holds_find(const struct holds *h, uint32_t unit_head, uint32_t session);
 
+/* Entry idx is about to be dropped and that must stand even if the request
+ * dropping it is undone by a takeover (ledger_settle): at a takeover it is
+ * unused. Call it before holds_remove. */
+void holds_settle_drop(struct holds *h, uint32_t idx);
+
 /* Drop entry idx from its unit list *unit_head and session list *sess_head.
  * O(holders of the unit). */
 void holds_remove(struct holds *h, uint32_t idx, uint32_t *unit_head, uint32_t *sess_head);

@@ -114,11 +114,16 @@ static uint64_t take_from(struct daemon *d, void *ctx, struct session *s, struct
 		 * for nothing. */
 		if (v == 0 || v - 1 < lo || v - 1 >= hi)
 			continue;
+		h = holds_find(&d->holds, o->u.pool.holders[v - 1], s->slot);
 		if (__atomic_exchange_n(&slot[i], 0, __ATOMIC_ACQ_REL) != v)
 			continue; /* the client took it first */
-		h = holds_find(&d->holds, o->u.pool.holders[v - 1], s->slot);
 		if (h == HOLD_NIL)
 			continue; /* not the session's: ignored */
+		/* The slot is empty now, whatever becomes of the request: the
+		 * drop must outlive a takeover that undoes the rest, or the
+		 * block would stay held by a client that no longer lists it.
+		 * The first write after the exchange. */
+		holds_settle_drop(&d->holds, h);
 		drop(ctx, s, o, v - 1, h);
 		taken++;
 	}

@@ -356,7 +356,9 @@ void ledger_begin(struct ledger *l, uint32_t slot)
 	ledger_wrote(l);
 }
 
-void ledger_save(struct ledger *l, const void *p, size_t len)
+/* Append a record for the len bytes at p holding old: what a takeover
+ * writes back there (in reverse order of the records). */
+static void ledger_record(struct ledger *l, const void *p, const void *old, size_t len)
 {
 	struct ledger_head *h = l->head;
 	struct ledger_rec *r;
@@ -372,10 +374,20 @@ void ledger_save(struct ledger *l, const void *p, size_t len)
 	r = &l->log[h->log_n];
 	r->off = (uint64_t) ((const uint8_t *) p - l->base);
 	r->len = (uint32_t) len;
-	memcpy(r->old, p, len);
+	memcpy(r->old, old, len);
 	/* The record is whole before it counts. */
 	__atomic_store_n(&h->log_n, h->log_n + 1, __ATOMIC_RELEASE);
 	ledger_wrote(l);
+}
+
+void ledger_save(struct ledger *l, const void *p, size_t len)
+{
+	ledger_record(l, p, p, len);
+}
+
+void ledger_settle(struct ledger *l, const void *p, const void *value, size_t len)
+{
+	ledger_record(l, p, value, len);
 }
 
 void ledger_commit(struct ledger *l, uint32_t slot, uint64_t id, int status, const void *reply,

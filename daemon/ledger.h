@@ -176,6 +176,19 @@ void ledger_begin(struct ledger *l, uint32_t slot);
 void ledger_save(struct ledger *l, const void *p, size_t len);
 
 /*
+ * A change that must stand even if the request is undone: the len bytes at
+ * p will hold value after a takeover, whatever the request's later records
+ * restore (the log is undone in reverse, so this record, written before
+ * them, is applied after them). For what the request did to the world
+ * outside the books before it could commit: lease take-back has emptied a
+ * client's page slot, and undoing the drop of that hold would leave a
+ * block held that the client no longer knows it caches. Write it as the
+ * first store after the outside change; the caller's ledger_save and change
+ * follow as usual. Only while a request's log is open, like ledger_save.
+ */
+void ledger_settle(struct ledger *l, const void *p, const void *value, size_t len);
+
+/*
  * Commit slot's request id with status and its reply frame (len <=
  * reply_max bytes): the reply into the spare buffer, the commit fields
  * (logged), then the log closes with one atomic store. O(len).
