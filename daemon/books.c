@@ -81,7 +81,8 @@ static int check_sessions(const struct daemon *d, const struct ledger *l, struct
 
 		if (r->used == 0)
 			continue;
-		if (r->used != 1 || r->id == 0 || r->id > l->head->next_session_id || r->pid <= 0)
+		if (r->used > LEDGER_SESS_GREETED || r->id == 0 ||
+		    r->id > l->head->next_session_id || r->pid <= 0)
 			return errbuf_set(
 			    e, -EBADMSG,
 			    "books: session slot %u: used %u, id %llu (of %llu), pid %d", i,
@@ -137,7 +138,8 @@ static uint64_t reclaim_gone(struct daemon *d, struct ledger *l, int *pidfds)
 		return 0; /* nobody reclaimed now: their pidfds are -1, so the
 			   * server ends them as soon as it runs */
 	for (uint32_t i = 0; i < l->head->sess_cap; i++)
-		if (l->sess[i].used && !process_alive(&l->sess[i], &pidfds[i])) {
+		if (l->sess[i].used == LEDGER_SESS_NEW ||
+		    (l->sess[i].used && !process_alive(&l->sess[i], &pidfds[i]))) {
 			dead[i] = 1;
 			gone++;
 		}
@@ -153,8 +155,10 @@ static uint64_t reclaim_gone(struct daemon *d, struct ledger *l, int *pidfds)
 	for (uint32_t i = 0; i < l->head->sess_cap; i++) {
 		if (!dead[i])
 			continue;
-		log_info("client %llu (pid %d, %.16s) gone during the takeover: reclaimed",
-			 (unsigned long long) l->sess[i].id, l->sess[i].pid, l->sess[i].comm);
+		log_info("client %llu (pid %d, %.16s) %s: reclaimed",
+			 (unsigned long long) l->sess[i].id, l->sess[i].pid, l->sess[i].comm,
+			 l->sess[i].used == LEDGER_SESS_NEW ? "never got its hello reply"
+							    : "gone during the takeover");
 		__atomic_store_n(&l->sess[i].used, 0, __ATOMIC_RELEASE);
 		ledger_wrote(l);
 	}

@@ -443,7 +443,15 @@ void ledger_end_done(struct ledger *l, uint32_t slot)
 
 void ledger_sess_publish(struct ledger *l, uint32_t slot)
 {
-	__atomic_store_n(&l->sess[slot].used, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->sess[slot].used, LEDGER_SESS_NEW, __ATOMIC_RELEASE);
+	ledger_wrote(l);
+}
+
+void ledger_sess_greeted(struct ledger *l, uint32_t slot)
+{
+	if (l->sess[slot].used == LEDGER_SESS_GREETED)
+		return; /* a resumed session's hello: greeted long ago */
+	__atomic_store_n(&l->sess[slot].used, LEDGER_SESS_GREETED, __ATOMIC_RELEASE);
 	ledger_wrote(l);
 }
 

@@ -73,7 +73,7 @@ struct ledger_commit {
  * not logged: a record not used is ignored); cleared by an ending session
  * (LEDGER_LOG_ENDING) as its last step. */
 struct ledger_sess {
-	uint32_t used;
+	uint32_t used; /* 0, LEDGER_SESS_NEW or LEDGER_SESS_GREETED */
 	int32_t pid;
 	uint64_t id;
 	uint8_t token[LEDGER_TOKEN]; /* getrandom at start */
@@ -205,9 +205,19 @@ const uint8_t *ledger_reply(const struct ledger *l, uint32_t slot, size_t *len);
 void ledger_end_begin(struct ledger *l, uint32_t slot);
 void ledger_end_done(struct ledger *l, uint32_t slot);
 
+/* A session record's used: a session whose hello reply has not reached its
+ * client yet is NEW; a takeover reclaims it, since no client can resume a
+ * session it never got the token of (and no reply after the hello's can
+ * have reached it either). GREETED once the reply went out. */
+enum { LEDGER_SESS_NEW = 1, LEDGER_SESS_GREETED = 2 };
+
 /* A new session record in slot (not used): filled by the caller, then
- * ledger_sess_publish sets used. */
+ * ledger_sess_publish sets used (LEDGER_SESS_NEW). */
 void ledger_sess_publish(struct ledger *l, uint32_t slot);
+
+/* The hello reply of slot's session went to its client (with the region
+ * memfds: server.c), so the client can resume it: LEDGER_SESS_GREETED. */
+void ledger_sess_greeted(struct ledger *l, uint32_t slot);
 
 /*
  * At a takeover, before anything reads the books: undo an open request

@@ -445,6 +445,7 @@ static int conn_flush(struct conn *c)
 			return -1;
 		}
 		c->s->fds_pending = false;
+		ledger_sess_greeted(&c->srv->d->books, c->s->slot);
 		bytebuf_consume(out, (size_t) n);
 	}
 	if (bytebuf_len(out) > 0) {

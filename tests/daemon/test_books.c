@@ -948,11 +948,33 @@ START_TEST(test_books_gone_sessions_reclaimed)
 }
 END_TEST
 
+/* A session whose hello reply never went out (the serving process died
+ * first) cannot be resumed -- its client has no token -- so a takeover
+ * reclaims it although its process lives; a greeted one stays. */
+START_TEST(test_books_ungreeted_session_reclaimed)
+{
+	struct session_creds cr = {.pid = getpid(), .uid = 1002, .gid = 1002};
+	struct session *ghost;
+
+	setup_history();
+	ck_assert_int_eq(daemon_session_start(&D, &cr, &ghost, &E), 0);
+	ck_assert_uint_eq(ghost->rec->used, LEDGER_SESS_NEW);
+	ghost->hello_done = true;
+	ck_assert_int_eq(req_alloc(&X, ghost, "q", 2, false), 0);
+	ck_assert_int_eq(take_over(), 0);
+	ck_assert_ptr_null(D2.slots[ghost->slot]);
+	ck_assert_ptr_nonnull(D2.slots[A->slot]);
+	ck_assert_uint_eq(D2.reclaimed, 2);
+	check_whole(&D2);
+	end_all();
+}
+END_TEST
+
 /* A session's record in the books says what a takeover needs of it. */
 START_TEST(test_books_session_record)
 {
 	setup_history();
-	ck_assert_uint_eq(A->rec->used, 1);
+	ck_assert_uint_eq(A->rec->used, LEDGER_SESS_GREETED);
 	ck_assert_uint_eq(A->rec->id, A->id);
 	ck_assert_int_eq(A->rec->pid, getpid());
 	ck_assert_uint_eq(A->rec->start_time, session_start_time(getpid()));
@@ -1072,6 +1094,7 @@ Suite *books_suite(void)
 	tcase_add_test(tc, test_books_reply_cache);
 	tcase_add_test(tc, test_books_resume_refused);
 	tcase_add_test(tc, test_books_gone_sessions_reclaimed);
+	tcase_add_test(tc, test_books_ungreeted_session_reclaimed);
 	tcase_add_test(tc, test_books_session_record);
 	tcase_add_test(tc, test_books_reload_past_room_needs_restart);
 	tcase_add_test(tc, test_books_under_file_size_limit);
