@@ -205,18 +205,21 @@ const uint8_t *ledger_reply(const struct ledger *l, uint32_t slot, size_t *len);
 void ledger_end_begin(struct ledger *l, uint32_t slot);
 void ledger_end_done(struct ledger *l, uint32_t slot);
 
-/* A session record's used: a session whose hello reply has not reached its
- * client yet is NEW; a takeover reclaims it, since no client can resume a
- * session it never got the token of (and no reply after the hello's can
- * have reached it either). GREETED once the reply went out. */
+/* A session record's used: a session whose hello reply has not been sent
+ * yet is NEW; a takeover reclaims it, since no client can resume a session
+ * it never got the token of (and no reply after the hello's can have
+ * reached it either). GREETED just before the reply is sent (a death in
+ * between leaves a session nobody resumes until its process exits, the
+ * harmless way round). */
 enum { LEDGER_SESS_NEW = 1, LEDGER_SESS_GREETED = 2 };
 
 /* A new session record in slot (not used): filled by the caller, then
  * ledger_sess_publish sets used (LEDGER_SESS_NEW). */
 void ledger_sess_publish(struct ledger *l, uint32_t slot);
 
-/* The hello reply of slot's session went to its client (with the region
- * memfds: server.c), so the client can resume it: LEDGER_SESS_GREETED. */
+/* The hello reply of slot's session goes to its client now (with the
+ * region memfds: server.c), so the client can resume it:
+ * LEDGER_SESS_GREETED. */
 void ledger_sess_greeted(struct ledger *l, uint32_t slot);
 
 /*

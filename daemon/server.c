@@ -430,6 +430,11 @@ static int conn_flush(struct conn *c)
 	if (c->s->fds_pending && bytebuf_len(out) > 0) {
 		/* Nothing was written before, so the socket buffer is empty; a
 		 * refusal here is a dead peer, not back-pressure. */
+		/* Greeted before the reply goes: killed in between, the
+		 * session waits for a client that never got its token (until
+		 * that process exits) -- never the other way round, a client
+		 * with a token whose session a takeover reclaimed. */
+		ledger_sess_greeted(&c->srv->d->books, c->s->slot);
 		n = conn_send_fds(c);
 		if (n <= 0) {
 			/* A client that went before reading its hello reply is no
@@ -445,7 +450,6 @@ static int conn_flush(struct conn *c)
 			return -1;
 		}
 		c->s->fds_pending = false;
-		ledger_sess_greeted(&c->srv->d->books, c->s->slot);
 		bytebuf_consume(out, (size_t) n);
 	}
 	if (bytebuf_len(out) > 0) {
