@@ -162,6 +162,9 @@ START_TEST(test_books_server_watch_and_resume)
 	ck_assert_int_eq(daemon_session_start(&d, &cr, &sp, &e), 0);
 	cr.pid = q;
 	ck_assert_int_eq(daemon_session_start(&d, &cr, &sq, &e), 0);
+	/* Their hello replies went out: they can resume. */
+	ledger_sess_greeted(&d.books, sp->slot);
+	ledger_sess_greeted(&d.books, sq->slot);
 	ck_assert_int_eq(ops_pool_alloc(&x.ops, sp, fixture_object(&d, "p"), 2, false, m.off, &e),
 			 0);
 	ck_assert_int_eq(ops_pool_alloc(&x.ops, sq, fixture_object(&d, "p"), 3, false, qoff, &e),
