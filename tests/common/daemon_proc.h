@@ -90,6 +90,13 @@ bool test_needs_root(const char *why);
 
 long test_daemon_rss_kib(const struct test_daemon *td);
 
+/* Write text to path, replacing it: 0 or a negative errno. */
+int test_write_file(const char *path, const char *text);
+
+/* Does the file at path say what (in its first 64 KiB)? false when it
+ * cannot be read. For daemon logs and error output. */
+bool test_file_has(const char *path, const char *what);
+
 /* The daemon's log so far, NUL-terminated, into buf. */
 void test_daemon_log(const struct test_daemon *td, char *buf, size_t len);
 

@@ -277,19 +277,6 @@ START_TEST(test_books_server_keeper_takeover_resumes)
 }
 END_TEST
 
-/* Does the log at path say what? */
-static bool log_says(const char *path, const char *what)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f != NULL)
-		fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 /* Damaged books in the store (the systemd path, every allocatord process
  * killed): the start is refused naming them, and the store keeps them,
  * again and again; --discard-state starts cold with fresh books. */
@@ -310,12 +297,13 @@ START_TEST(test_books_server_damaged_books_refused_until_discarded)
 	ck_assert_int_eq(pwrite(fd, "XXXXXXXX", 8, 0), 8); /* the magic */
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(test_sup_restart(&s), -1);
-		ck_assert(log_says(s.log, "books: bad magic"));
+		ck_assert(test_file_has(s.log, "books: bad magic"));
 		ck_assert_int_eq(test_sup_fd(&s, "books"), fd);
 	}
 	snprintf(s.option, sizeof(s.option), "--discard-state");
 	ck_assert_int_eq(test_sup_restart(&s), 0);
-	ck_assert(log_says(s.log, "books: bad magic: dropped (--discard-state): a cold start"));
+	ck_assert(
+	    test_file_has(s.log, "books: bad magic: dropped (--discard-state): a cold start"));
 	test_sup_collect(&s);
 	ck_assert_int_eq(fstat(test_sup_fd(&s, "books"), &now), 0);
 	ck_assert_uint_ne(now.st_ino, old.st_ino);

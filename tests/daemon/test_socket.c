@@ -127,20 +127,6 @@ static int term(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int file_has(const char *path, const char *what)
-{
-	char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 /* Run fn in a child as uid/gid 65534 with the supplementary groups given;
  * returns fn's value (its exit status), or -1 if the child failed. */
 static int as_nobody(const gid_t *groups, size_t n, int (*fn)(const void *), const void *arg)
@@ -228,7 +214,7 @@ START_TEST(test_socket_simultaneous_starts_one_serves)
 			}
 			ck_assert_msg(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 1,
 				      "loser %d: status %d", i, status[i]);
-			ck_assert_msg(file_has(errs[i], "another allocatord is serving"),
+			ck_assert_msg(test_file_has(errs[i], "another allocatord is serving"),
 				      "loser %d said something else", i);
 		}
 		ck_assert_int_eq(running, 1);
@@ -265,7 +251,7 @@ START_TEST(test_socket_lock_held_means_busy)
 		ck_abort_msg("served with the lock held by another");
 	}
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	ck_assert_msg(file_has(err, "another allocatord is serving"), "wrong error");
+	ck_assert_msg(test_file_has(err, "another allocatord is serving"), "wrong error");
 	ck_assert_int_eq(access(sc.sock, F_OK), -1);
 	close(fd);
 	scratch_remove(&sc);
@@ -407,7 +393,8 @@ START_TEST(test_socket_relative_path)
 	pid = spawn(&sc, "s", -1, err);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	ck_assert_msg(file_has(err, "socket directory . is writable by everyone"), "wrong error");
+	ck_assert_msg(test_file_has(err, "socket directory . is writable by everyone"),
+		      "wrong error");
 	ck_assert_int_eq(chdir("/"), 0);
 	scratch_remove(&sc);
 }
@@ -458,7 +445,7 @@ START_TEST(test_socket_mode_and_group_never_follow_a_link)
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	ck_assert_uint_eq(st.st_gid, 0);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	ck_assert_msg(file_has(err, "was replaced right after bind"), "wrong error");
+	ck_assert_msg(test_file_has(err, "was replaced right after bind"), "wrong error");
 	scratch_remove(&sc);
 }
 END_TEST
@@ -497,7 +484,7 @@ START_TEST(test_socket_activation_serves_on_the_passed_socket)
 	close(fd);
 	ck_assert_int_eq(access(other, F_OK), -1);
 	ck_assert_int_eq(term(pid), 0);
-	ck_assert_msg(file_has(err, "passed by systemd"), "no activation line");
+	ck_assert_msg(test_file_has(err, "passed by systemd"), "no activation line");
 	ck_assert_int_eq(access(sc.sock, F_OK), 0);
 	scratch_remove(&sc);
 }
@@ -519,7 +506,7 @@ START_TEST(test_socket_activation_without_a_listener_is_refused)
 	close(fd);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	ck_assert_msg(file_has(err, "no listening Unix stream socket"), "wrong error");
+	ck_assert_msg(test_file_has(err, "no listening Unix stream socket"), "wrong error");
 	ck_assert_int_eq(access(sc.sock, F_OK), -1);
 	scratch_remove(&sc);
 }

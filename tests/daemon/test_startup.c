@@ -38,15 +38,6 @@ static int run_daemon(const char *const *args)
 	return test_run(argv, out, sizeof(out), err, sizeof(err));
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 START_TEST(test_startup_default_config_serves_and_stops_clean)
 {
 	struct test_daemon td;
@@ -107,10 +98,12 @@ START_TEST(test_startup_check_config_names_file_and_line)
 
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	write_file(path,
-		   "regions = ({ name = \"r\";\n"
-		   "  pools = ({ name = \"p\"; block_size = 100; blocks = 8; align = 64; });\n"
-		   "});\n");
+	ck_assert_int_eq(
+	    test_write_file(
+		path, "regions = ({ name = \"r\";\n"
+		      "  pools = ({ name = \"p\"; block_size = 100; blocks = 8; align = 64; });\n"
+		      "});\n"),
+	    0);
 	ck_assert_int_eq(run_daemon(args), 1);
 	snprintf(want, sizeof(want), "%s:2:", path);
 	ck_assert_msg(strstr(err, want) != NULL, "want '%s' in: %s", want, err);
@@ -150,7 +143,7 @@ START_TEST(test_startup_refuses_plugin_with_wrong_abi)
 	close(fd);
 	plugin_config(cfg, sizeof(cfg),
 		      test_build_path("tests/daemon/plugins/.libs/bad_abi.so", so, sizeof(so)));
-	write_file(path, cfg);
+	ck_assert_int_eq(test_write_file(path, cfg), 0);
 	ck_assert_int_eq(run_daemon(args), 1);
 	snprintf(want, sizeof(want), "%s:3:", path);
 	ck_assert_msg(strstr(err, want) != NULL, "want '%s' in: %s", want, err);
@@ -190,7 +183,7 @@ START_TEST(test_startup_refuses_missing_plugin)
 
 	close(fd);
 	plugin_config(cfg, sizeof(cfg), "/nonexistent/plugin.so");
-	write_file(path, cfg);
+	ck_assert_int_eq(test_write_file(path, cfg), 0);
 	ck_assert_int_eq(run_daemon(args), 1);
 	ck_assert_msg(strstr(err, "/nonexistent/plugin.so") != NULL, "%s", err);
 	unlink(path);
@@ -266,7 +259,7 @@ START_TEST(test_startup_refuses_to_replace_a_regular_file)
 	const char *args[] = {"-s", path, NULL};
 
 	snprintf(path, sizeof(path), "/tmp/allocatord-file-%d", (int) getpid());
-	write_file(path, "precious");
+	ck_assert_int_eq(test_write_file(path, "precious"), 0);
 	ck_assert_int_eq(run_daemon(args), 1);
 	ck_assert_msg(strstr(err, "is not a socket") != NULL, "%s", err);
 	ck_assert_int_eq(access(path, F_OK), 0);
@@ -348,7 +341,7 @@ START_TEST(test_startup_hugepages_without_reserve_is_clear)
 		unlink(path);
 		return;
 	}
-	write_file(path, cfg);
+	ck_assert_int_eq(test_write_file(path, cfg), 0);
 	ck_assert_int_eq(run_daemon(args), 1);
 	/* refused before the memfd, by the count of free huge pages */
 	ck_assert_msg(strstr(err, "hugepage regions need 2.0 MiB, 1 huge page of 2.0 MiB, and 0 "
@@ -387,7 +380,7 @@ START_TEST(test_startup_refuses_region_bigger_than_memory)
 		 "regions = ({ name = \"big\"; pools = ({ name = \"p\"; block_size = \"64M\"; "
 		 "blocks = %lluL; }); });\n",
 		 (unsigned long long) blocks);
-	write_file(path, cfg);
+	ck_assert_int_eq(test_write_file(path, cfg), 0);
 	ck_assert_int_eq(run_daemon(check), 1);
 	ck_assert_msg(strstr(err, "the regions need ") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, "of shared memory, more than the ") != NULL, "%s", err);
@@ -398,7 +391,7 @@ START_TEST(test_startup_refuses_region_bigger_than_memory)
 	ck_assert_msg(strstr(err, "MemAvailable") != NULL, "%s", err);
 	ck_assert_int_eq(access(sock, F_OK), -1);
 	/* --check-config shows the sizes of one that fits */
-	write_file(path, small_config);
+	ck_assert_int_eq(test_write_file(path, small_config), 0);
 	ck_assert_int_eq(run_daemon(check), 0);
 	ck_assert_msg(strstr(out, "memory: 4.0 KiB reserved at start") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "may use: ") != NULL, "%s", out);
@@ -438,12 +431,12 @@ START_TEST(test_startup_refuses_objects_beyond_one_frame)
 		    "%s{ name = \"pool_with_a_long_name_%03d\"; block_size = 64; blocks = 8; }\n",
 		    i ? "," : "", i);
 	sprintf(cfg + n, "); });\n");
-	write_file(path, cfg);
+	ck_assert_int_eq(test_write_file(path, cfg), 0);
 	ck_assert_int_eq(run_daemon(args), 1);
 	ck_assert_msg(strstr(err, "raise max_frame") != NULL, "%s", err);
 	/* the same objects fit the default 64 KiB frame */
 	memmove(cfg, strchr(cfg, '\n') + 1, strlen(strchr(cfg, '\n') + 1) + 1);
-	write_file(path, cfg);
+	ck_assert_int_eq(test_write_file(path, cfg), 0);
 	ck_assert_int_eq(run_daemon(args), 0);
 	free(cfg);
 	unlink(path);

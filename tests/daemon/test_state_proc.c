@@ -59,27 +59,6 @@ static void look(const char *sock, struct seen *out)
 	close(c);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-static bool log_has(const char *path, const char *what)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f != NULL)
-		fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 static ino_t inode(int fd)
 {
 	struct stat st;
@@ -115,7 +94,7 @@ START_TEST(test_state_proc_counts_takeovers)
 	ck_assert_uint_ge(b.last_ms, a.since_ms);
 	ck_assert_uint_eq(b.since_ms, a.since_ms);
 	ck_assert_uint_eq(b.region, a.region);
-	ck_assert(log_has(s.log, "takeover 1: "));
+	ck_assert(test_file_has(s.log, "takeover 1: "));
 
 	test_sup_kill(&s);
 	ck_assert_int_eq(test_sup_restart(&s), 0);
@@ -144,18 +123,19 @@ START_TEST(test_state_proc_refused_until_discarded)
 	bits = inode(test_sup_fd(&s, "bits.r"));
 	test_sup_kill(&s);
 
-	write_file(s.config, grown);
+	ck_assert_int_eq(test_write_file(s.config, grown), 0);
 	ck_assert_int_eq(test_sup_restart(&s), -1);
-	ck_assert(log_has(s.log,
-			  "state: pool 'p' is 64 blocks of 64 B at offset 0 (shared bits at "
-			  "0) in the state, 128 blocks of 64 B at offset 0 (shared bits at 0) "
-			  "in "));
-	ck_assert(log_has(s.log, ": start with --discard-state to drop the state (every hold is "
-				 "lost)"));
+	ck_assert(test_file_has(
+	    s.log, "state: pool 'p' is 64 blocks of 64 B at offset 0 (shared bits at "
+		   "0) in the state, 128 blocks of 64 B at offset 0 (shared bits at 0) "
+		   "in "));
+	ck_assert(test_file_has(s.log,
+				": start with --discard-state to drop the state (every hold is "
+				"lost)"));
 	ck_assert_uint_eq(inode(test_sup_fd(&s, "state")), state);
 	ck_assert_uint_eq(inode(test_sup_fd(&s, "region.r")), a.region);
 
-	write_file(s.config, one);
+	ck_assert_int_eq(test_write_file(s.config, one), 0);
 	ck_assert_int_eq(test_sup_restart(&s), 0);
 	look(s.socket, &b);
 	ck_assert_uint_eq(b.takeovers, 1);
@@ -165,12 +145,13 @@ START_TEST(test_state_proc_refused_until_discarded)
 	/* Books left with the dropped state go with it (their indices mean
 	 * nothing now): the new process keeps fresh ones. */
 	books = inode(test_sup_fd(&s, "books"));
-	write_file(s.config, grown);
+	ck_assert_int_eq(test_write_file(s.config, grown), 0);
 	snprintf(s.option, sizeof(s.option), "--discard-state");
 	ck_assert_int_eq(test_sup_restart(&s), 0);
-	ck_assert(log_has(s.log, "warn: state: pool 'p' is 64 blocks"));
-	ck_assert(log_has(s.log, ": dropped (--discard-state): a cold start, every hold of the old "
-				 "state is lost\n"));
+	ck_assert(test_file_has(s.log, "warn: state: pool 'p' is 64 blocks"));
+	ck_assert(test_file_has(s.log,
+				": dropped (--discard-state): a cold start, every hold of the old "
+				"state is lost\n"));
 	look(s.socket, &b);
 	ck_assert_uint_eq(b.takeovers, 0);
 	ck_assert_uint_ge(b.since_ms, a.since_ms);
@@ -202,12 +183,12 @@ START_TEST(test_state_proc_dropped_region)
 	ck_assert_int_ge(test_sup_fd(&s, "region.r2"), 0);
 	ck_assert_int_ge(test_sup_fd(&s, "bits.r2"), 0);
 	test_sup_kill(&s);
-	write_file(s.config, one);
+	ck_assert_int_eq(test_write_file(s.config, one), 0);
 	ck_assert_int_eq(test_sup_restart(&s), 0);
 	test_sup_collect(&s);
 	ck_assert_int_lt(test_sup_fd(&s, "region.r2"), 0);
 	ck_assert_int_lt(test_sup_fd(&s, "bits.r2"), 0);
-	ck_assert(log_has(s.log, "serving 1 region (1 pool, 0 heaps), 0 groups on "));
+	ck_assert(test_file_has(s.log, "serving 1 region (1 pool, 0 heaps), 0 groups on "));
 	look(s.socket, &b);
 	ck_assert_uint_eq(b.takeovers, 1);
 	ck_assert_uint_eq(b.region, a.region);

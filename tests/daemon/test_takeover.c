@@ -418,15 +418,6 @@ START_TEST(test_takeover_fd_store_outlives_every_process)
 }
 END_TEST
 
-static void write_config(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Wait (up to 10 s) until the store has (or has not) name. */
 static bool store_has(struct test_sup *s, const char *name, bool want)
 {
@@ -452,28 +443,16 @@ START_TEST(test_takeover_reload_keeps_the_store_in_step)
 
 	ck_assert_int_eq(test_sup_start(&s, small_config), 0);
 	ck_assert_int_lt(test_sup_fd(&s, "region.r2"), 0);
-	write_config(s.config, two);
+	ck_assert_int_eq(test_write_file(s.config, two), 0);
 	ck_assert_int_eq(kill(s.pid, SIGHUP), 0);
 	ck_assert_msg(store_has(&s, "region.r2", true), "region.r2 not stored");
-	write_config(s.config, small_config);
+	ck_assert_int_eq(test_write_file(s.config, small_config), 0);
 	ck_assert_int_eq(kill(s.pid, SIGHUP), 0);
 	ck_assert_msg(store_has(&s, "region.r2", false), "region.r2 still stored");
 	ck_assert_int_ge(test_sup_fd(&s, "region.r"), 0);
 	test_sup_fini(&s);
 }
 END_TEST
-
-static bool log_has(const char *path, const char *what)
-{
-	static char buf[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f != NULL)
-		fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
 
 /* Take what the supervisor stores under name out of its store: the fd,
  * the caller's now. */
@@ -519,27 +498,27 @@ START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 	close(conn);
 
 	/* The state sees p2 grown before any region is adopted. */
-	write_config(s.config, bigger);
+	ck_assert_int_eq(test_write_file(s.config, bigger), 0);
 	ck_assert_int_eq(test_sup_restart(&s), -1);
-	ck_assert(log_has(s.log,
-			  "state: pool 'p2' is 64 blocks of 64 B at offset 0 (shared bits "
-			  "at 0) in the state, 128 blocks of 64 B at offset 0 (shared bits at "
-			  "0) in "));
-	ck_assert(log_has(s.log, "start with --discard-state to drop the state"));
+	ck_assert(test_file_has(
+	    s.log, "state: pool 'p2' is 64 blocks of 64 B at offset 0 (shared bits "
+		   "at 0) in the state, 128 blocks of 64 B at offset 0 (shared bits at "
+		   "0) in "));
+	ck_assert(test_file_has(s.log, "start with --discard-state to drop the state"));
 	ck_assert_int_ge(test_sup_fd(&s, "state"), 0);
 
 	/* Without a state: r is taken over, then r2 does not fit: r stays in
 	 * the store */
 	state = sup_take(&s, "state");
 	ck_assert_int_eq(test_sup_restart(&s), -1);
-	ck_assert(log_has(s.log, "region 'r2': the memfd taken over is"));
+	ck_assert(test_file_has(s.log, "region 'r2': the memfd taken over is"));
 	ck_assert_int_eq(fstat(test_sup_fd(&s, "region.r"), &st), 0);
 	ck_assert_uint_eq(st.st_ino, ino.region);
 	ck_assert_int_eq(fstat(test_sup_fd(&s, "bits.r"), &st), 0);
 	ck_assert_uint_eq(st.st_ino, ino.bits);
 
 	/* right size, no seals: not a region allocatord made */
-	write_config(s.config, two);
+	ck_assert_int_eq(test_write_file(s.config, two), 0);
 	kept = dup(test_sup_fd(&s, "region.r"));
 	fake = memfd_create("r", MFD_CLOEXEC);
 	ck_assert_int_eq(ftruncate(fake, 4096), 0);
@@ -549,7 +528,7 @@ START_TEST(test_takeover_refuses_a_region_that_does_not_fit)
 			s.fds[i].fd = fake;
 		}
 	ck_assert_int_eq(test_sup_restart(&s), -1);
-	ck_assert(log_has(s.log, "region 'r': the memfd taken over is not sealed"));
+	ck_assert(test_file_has(s.log, "region 'r': the memfd taken over is not sealed"));
 	s.fds[s.n].fd = state; /* the state back, as it was */
 	snprintf(s.fds[s.n++].name, sizeof(s.fds[0].name), "state");
 
@@ -638,7 +617,7 @@ START_TEST(test_takeover_keeper_passes_an_activated_socket_on)
 	snprintf(other, sizeof(other), "%s/not-this", dir);
 	snprintf(cfg, sizeof(cfg), "%s/allocatord.conf", dir);
 	snprintf(log, sizeof(log), "%s/log", dir);
-	write_config(cfg, small_config);
+	ck_assert_int_eq(test_write_file(cfg, small_config), 0);
 	memcpy(sun.sun_path, sock, strlen(sock) + 1);
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_eq(bind(lfd, (struct sockaddr *) &sun, sizeof(sun)), 0);
