@@ -52,7 +52,11 @@ void daemon_books_caps(const struct config *c, uint32_t max_batch, struct ledger
 	caps->holds = daemon_hold_limit(c);
 	caps->sessions = c->max_clients;
 	caps->reply_max = c->max_frame + WIRE_HEADER;
-	caps->log = most * 2 + 8 > UINT32_MAX ? UINT32_MAX : (uint32_t) (most * 2 + 8);
+	/* The largest request: an allocation of max_batch blocks that takes
+	 * as many back from caches -- a settle record and a save for each
+	 * block taken back (lease.c), a save for each added -- and its
+	 * commit. */
+	caps->log = most * 3 + 8 > UINT32_MAX ? UINT32_MAX : (uint32_t) (most * 3 + 8);
 }
 
 /* Everything but the config and the sessions. */

@@ -978,6 +978,52 @@ START_TEST(test_books_ungreeted_session_reclaimed)
 }
 END_TEST
 
+/* The undo log holds the largest request there can be: an allocation of a
+ * whole max_batch that takes every block back from another client's cache
+ * (a settle record and a save per block taken back, a save per block
+ * added). Too small a log is a daemon that aborts on a client's request.
+ * A frame of 1 MiB makes that more than the log's floor of 64 Ki records. */
+START_TEST(test_books_log_holds_the_largest_take_back)
+{
+	static uint64_t off[1u << 17];
+	char text[512];
+	Allocd__Request r = ALLOCD__REQUEST__INIT;
+	Allocd__Alloc a = ALLOCD__ALLOC__INIT;
+	uint32_t n = wire_max_batch(1u << 20), *slots;
+	struct object *p;
+	size_t k;
+
+	snprintf(text, sizeof(text),
+		 "max_frame = \"1M\"; max_output = \"2M\";\n"
+		 "regions = ( { name = \"r\"; pools = ( { name = \"p\"; block_size = 64;\n"
+		 "  blocks = %u; uid_quota = %u; cache_max = %u; } ); } );\n",
+		 n, n, n);
+	fixture_daemon(&D, text);
+	fixture_dispatch(&X, &D);
+	ck_assert_uint_eq(D.max_batch, n);
+	A = fixture_session(&D, 1000, 1000);
+	B = fixture_session(&D, 1001, 1001);
+	p = fixture_object(&D, "p");
+	B->leases = true;
+	ck_assert_int_eq(lease_page_open(&D.table, B->regions, &B->lease), 0);
+	slots = lease_page_array(&B->lease, p);
+	ck_assert_ptr_nonnull(slots);
+	r.body_case = ALLOCD__REQUEST__BODY_ALLOC;
+	r.alloc = &a;
+	a.pool = "p";
+	a.count = n;
+	ck_assert_int_eq(call(&X, B, &r, NULL, NULL), 0);
+	k = held_offsets(&D, B, "p", off, n);
+	ck_assert_uint_eq(k, n);
+	for (size_t i = 0; i < k; i++)
+		slots[i] = (uint32_t) ((off[i] - p->offset) / pool_block_size(p)) + 1;
+	ck_assert_int_eq(call(&X, A, &r, NULL, NULL), 0);
+	ck_assert_uint_eq(A->held[p->index].amount, n);
+	ck_assert_uint_eq(B->held[p->index].amount, 0);
+	ck_assert_uint_eq(D.books.head->log_state, LEDGER_LOG_CLOSED);
+}
+END_TEST
+
 /* A session's record in the books says what a takeover needs of it. */
 START_TEST(test_books_session_record)
 {
@@ -1103,6 +1149,7 @@ Suite *books_suite(void)
 	tcase_add_test(tc, test_books_resume_refused);
 	tcase_add_test(tc, test_books_gone_sessions_reclaimed);
 	tcase_add_test(tc, test_books_ungreeted_session_reclaimed);
+	tcase_add_test(tc, test_books_log_holds_the_largest_take_back);
 	tcase_add_test(tc, test_books_session_record);
 	tcase_add_test(tc, test_books_reload_past_room_needs_restart);
 	tcase_add_test(tc, test_books_under_file_size_limit);
