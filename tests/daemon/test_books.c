@@ -1024,6 +1024,58 @@ START_TEST(test_books_log_holds_the_largest_take_back)
 }
 END_TEST
 
+/* A takeover whose configuration needs more room than the books have
+ * (max_clients 2, room for 8 sessions; then 64) copies them into larger
+ * books -- a request the dead process left half done included, whose undo
+ * records must follow the sections they name. */
+START_TEST(test_books_grow_at_takeover)
+{
+	static const char small[] = "max_clients = 2;\n"
+				    "regions = ( { name = \"r\"; pools = ( { name = \"p\";\n"
+				    "  block_size = 64; blocks = 64; uid_quota = 64; } ); } );\n";
+	static const char big[] = "max_clients = 64;\n"
+				  "regions = ( { name = \"r\"; pools = ( { name = \"p\";\n"
+				  "  block_size = 64; blocks = 64; uid_quota = 64; } ); } );\n";
+	static struct canon before[64], got[64];
+	size_t nb, ng;
+	pid_t pid;
+	int st;
+
+	fixture_daemon(&D, small);
+	fixture_dispatch(&X, &D);
+	A = fixture_session(&D, 1000, 1000);
+	B = fixture_session(&D, 1001, 1001);
+	ck_assert_int_eq(req_alloc(&X, A, "p", 3, false), 0);
+	ck_assert_int_eq(req_alloc(&X, B, "p", 2, false), 0);
+	ck_assert_uint_lt(D.books.head->sess_cap, 64);
+	nb = canon(&D, before, 64);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		D.books.fault_at = 3; /* the log open, two entries saved */
+		D.books.writes = 0;
+		req_alloc(&X, A, "p", 4, false);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert_uint_eq(D.books.head->log_state, LEDGER_LOG_OPEN);
+
+	fixture_daemon(&D2, big);
+	fixture_dispatch(&X2, &D2);
+	ck_assert_msg(books_takeover(&D2, dup(D.books.fd), &E) == 0, "%s", E.msg);
+	ck_assert_uint_ge(D2.books.head->sess_cap, 64);
+	ck_assert_int_ne(D2.books.fd, D.books.fd);
+	ng = canon(&D2, got, 64);
+	ck_assert_uint_eq(ng, nb);
+	ck_assert_int_eq(memcmp(got, before, ng * sizeof(*got)), 0);
+	ck_assert_uint_eq(D2.books.head->log_state, LEDGER_LOG_CLOSED);
+	check_whole(&D2);
+	end_all();
+	fini_both();
+}
+END_TEST
+
 /* A session's record in the books says what a takeover needs of it. */
 START_TEST(test_books_session_record)
 {
@@ -1150,6 +1202,7 @@ Suite *books_suite(void)
 	tcase_add_test(tc, test_books_gone_sessions_reclaimed);
 	tcase_add_test(tc, test_books_ungreeted_session_reclaimed);
 	tcase_add_test(tc, test_books_log_holds_the_largest_take_back);
+	tcase_add_test(tc, test_books_grow_at_takeover);
 	tcase_add_test(tc, test_books_session_record);
 	tcase_add_test(tc, test_books_reload_past_room_needs_restart);
 	tcase_add_test(tc, test_books_under_file_size_limit);
