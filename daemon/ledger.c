@@ -245,6 +245,21 @@ int ledger_fits(const struct ledger *l, const struct ledger_caps *c, struct errb
 	return 0;
 }
 
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Each of c's capacities, or h's where h has more: books never shrink. */
+static void caps_with(const struct ledger_caps *c, const struct ledger_head *h,
+		      struct ledger_caps *out)
+{
+	out->holds = max_u32(c->holds, h->hold_cap);
+	out->sessions = max_u32(c->sessions, h->sess_cap);
+	out->reply_max = max_u32(c->reply_max, h->reply_max);
+	out->log = max_u32(c->log, h->log_cap);
+}
+
 /* The books of old (mapped, checked) copied into a new file laid out for
  * the larger of old's and c's capacities. */
 static int grow(struct ledger *l, const struct ledger_caps *c, struct errbuf *e)
@@ -256,18 +271,8 @@ static int grow(struct ledger *l, const struct ledger_caps *c, struct errbuf *e)
 	int rc;
 
 	room(c, &r);
-	big = (struct ledger_caps){
-	    .holds = r.holds > oh->hold_cap ? r.holds : oh->hold_cap,
-	    .sessions = r.sessions > oh->sess_cap ? r.sessions : oh->sess_cap,
-	    .reply_max = r.reply_max > oh->reply_max ? r.reply_max : oh->reply_max,
-	    .log = r.log > oh->log_cap ? r.log : oh->log_cap,
-	};
-	need = (struct ledger_caps){
-	    .holds = c->holds > oh->hold_cap ? c->holds : oh->hold_cap,
-	    .sessions = c->sessions > oh->sess_cap ? c->sessions : oh->sess_cap,
-	    .reply_max = c->reply_max > oh->reply_max ? c->reply_max : oh->reply_max,
-	    .log = c->log > oh->log_cap ? c->log : oh->log_cap,
-	};
+	caps_with(&r, oh, &big);
+	caps_with(c, oh, &need);
 	rc = create_for(l, &h, &big, &need, e);
 	if (rc < 0) {
 		*l = old;
